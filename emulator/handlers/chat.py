@@ -1,0 +1,67 @@
+"""POST /api/v2|v3/chat/completions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from .. import generator, structured
+from ..answer import Answer
+from ..render import chat_completion
+from ..routing import Call
+from ..scripts import AnswerContext
+from ..streaming import chat_events
+from ..tokenizer import chat_prompt, count
+from .sampling import check_context, deliver, read_sampling, response_id
+
+# What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
+SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "functions", "function_call",
+           "response_format", "guided_json", "guided_choice", "guided_regex")
+
+
+async def create(call: Call) -> Response:
+    emulator, body = call.emulator, call.body
+    script = emulator.scripts.match(call)
+    model = emulator.catalog.for_request(body.get("model"), "chat", "Chat Completions API",
+                                         scripted=script is not None)
+    top_logprobs = body.get("top_logprobs")
+    logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
+    sampling = read_sampling(body, model, logprobs)
+    messages = body.get("messages") or []
+    prompt_tokens = count(chat_prompt(messages))
+    check_context(model, prompt_tokens, sampling.max_tokens)
+    shaping = {k: body[k] for k in SHAPING if k in body}
+    base_key = (emulator.settings.seed, model.technical_name, shaping)
+
+    def generate() -> Answer:
+        choices = []
+        limits = sampling.limits(prompt_tokens)
+        for index in range(sampling.n):
+            key = generator.request_key(*base_key, None if sampling.greedy else index)
+            made = structured.chat_choice(index, key, body, limits) or generator.choice(
+                index, key, limits, sampling.logprobs)
+            choices.append(made)
+        return Answer(tuple(choices), prompt_tokens)
+
+    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
+    outcome = script.respond(context) if script is not None else generate()
+    if isinstance(outcome, Response):
+        return outcome
+    answer = emulator.controls.apply(call, outcome)
+    if isinstance(answer, Response):
+        return answer
+    id_ = response_id("chatcmpl-", emulator.settings.seed, _identity(body))
+    created = emulator.settings.epoch
+    name = body.get("model")
+    return await deliver(
+        call, answer, sampling,
+        body_of=lambda a: chat_completion(a, id_, created, name),
+        events_of=lambda a: chat_events(a, id_, created, name, sampling.include_usage, sampling.continuous_usage),
+    )
+
+
+def _identity(body: dict[str, Any]) -> dict[str, Any]:
+    """The request as its id sees it: the same request always gets the same id, streamed or not."""
+    return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+

@@ -1,0 +1,79 @@
+"""POST /api/v2/completions (the legacy text completions)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from starlette.responses import Response
+
+from .. import generator
+from ..answer import Answer, Choice, TokenLogprob
+from ..render import text_completion
+from ..routing import Call
+from ..scripts import AnswerContext
+from ..streaming import completion_events
+from ..tokenizer import tokenize
+from .sampling import check_context, deliver, read_sampling, response_id
+
+SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
+
+
+async def create(call: Call) -> Response:
+    emulator, body = call.emulator, call.body
+    script = emulator.scripts.match(call)
+    model = emulator.catalog.for_request(body.get("model"), "chat", "Completions API", scripted=script is not None)
+    logprobs = body.get("logprobs")
+    sampling = read_sampling(body, model, logprobs if isinstance(logprobs, int) else None)
+    prompt = body.get("prompt") or ""
+    prompt_pieces = tokenize(prompt)
+    prompt_tokens = len(prompt_pieces)
+    check_context(model, prompt_tokens, sampling.max_tokens)
+    shaping = {k: body[k] for k in SHAPING if k in body}
+    base_key = (emulator.settings.seed, model.technical_name, shaping)
+    echo = bool(body.get("echo"))
+
+    def generate() -> Answer:
+        limits = replace(sampling.limits(prompt_tokens), leading_space=bool(prompt))
+        candidates = []
+        for index in range(sampling.best_of):
+            key = generator.request_key(*base_key, None if sampling.greedy else index)
+            candidates.append((key, generator.choice(index, key, limits, sampling.logprobs)))
+        if sampling.best_of > sampling.n:
+            # best_of: keep the n candidates with the highest mean logprob, in that order
+            candidates.sort(key=lambda kc: -generator.cumulative_logprob(*kc))
+            candidates = candidates[:sampling.n]
+        choices = [replace(c, index=i) for i, (_, c) in enumerate(candidates)]
+        if echo:
+            choices = [_with_echo(c, prompt_pieces, base_key, sampling.logprobs) for c in choices]
+        return Answer(tuple(choices), prompt_tokens)
+
+    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
+    outcome = script.respond(context) if script is not None else generate()
+    if isinstance(outcome, Response):
+        return outcome
+    answer = emulator.controls.apply(call, outcome)
+    if isinstance(answer, Response):
+        return answer
+    id_ = response_id("cmpl-", emulator.settings.seed, _identity(body))
+    created = emulator.settings.epoch
+    name = body.get("model")
+    return await deliver(
+        call, answer, sampling,
+        body_of=lambda a: text_completion(a, id_, created, name),
+        events_of=lambda a: completion_events(a, id_, created, name, sampling.include_usage,
+                                              sampling.continuous_usage),
+    )
+
+
+def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs: int | None) -> Choice:
+    echo_logprobs = None
+    if logprobs is not None:
+        made = generator.logprobs_for(generator.request_key(*base_key, "prompt"), prompt_pieces, logprobs)
+        # The first prompt token has nothing before it to be predicted from.
+        echo_logprobs = tuple([TokenLogprob(made[0].token, None, ()), *made[1:]]) if made else ()
+    return replace(choice, echo=tuple(prompt_pieces), echo_logprobs=echo_logprobs)
+
+
+def _identity(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}

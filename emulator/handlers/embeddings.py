@@ -1,0 +1,72 @@
+"""POST /api/v2|v3/embeddings."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from starlette.responses import Response
+
+from .. import embedding
+from ..errors import BadRequest
+from ..generator import request_key
+from ..routing import Call, json_response
+from ..scripts import AnswerContext
+from ..tokenizer import count
+
+
+async def create(call: Call) -> Response:
+    emulator, body = call.emulator, call.body
+    script = emulator.scripts.match(call)
+    model = emulator.catalog.for_request(body.get("model"), "embedding", "Embeddings API",
+                                         scripted=script is not None)
+    inputs = _inputs(body.get("input"))
+    dimensions = body.get("dimensions")
+    if dimensions is not None:
+        if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):
+            raise BadRequest(f"dimensions must be between 1 and {model.dimensions}, got {dimensions}.",
+                             param="dimensions")
+    token_counts = [len(item) if isinstance(item, list) else count(item) for item in inputs]
+    for tokens in token_counts:
+        if tokens > model.max_model_len:
+            raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. However, "
+                             f"you requested {tokens} tokens in the input for embedding generation. Please "
+                             f"reduce the length of the input.")
+    size = model.dimensions or 1024
+
+    def generate() -> list[list[float]]:
+        return [embedding.embed(item, size, dimensions) for item in inputs]
+
+    vectors = generate()
+    if script is not None:
+        scripted = script.respond(AnswerContext(call=call, sampling=None, prompt_tokens=sum(token_counts),
+                                                generate=generate))
+        if isinstance(scripted, Response):
+            return scripted
+        vectors = scripted
+    as_base64 = body.get("encoding_format") == "base64"
+    data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
+            for i, v in enumerate(vectors)]
+    total = sum(token_counts)
+    digest = request_key(emulator.settings.seed, body)
+    return json_response({
+        "object": "list", "data": data, "model": body.get("model"),
+        "usage": {"prompt_tokens": total, "total_tokens": total},
+        "id": str(uuid.UUID(bytes=digest[:16], version=4)),
+    })
+
+
+def _inputs(value: Any) -> list[Any]:
+    """A string, a list of strings, a list of token ids, or a list of token-id lists -> a list of items."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [value]
+    if isinstance(value, list) and value:
+        return list(value)
+    raise BadRequest("Input must not be empty.", param="input")
+
+
+def _encode(vector: list[float]) -> str:
+    return base64.b64encode(embedding.pack_float32(vector)).decode("ascii")

@@ -1,0 +1,143 @@
+"""What chat and legacy completions share: the sampling parameters, checked as vLLM checks them,
+and the way an Answer leaves (a JSON body or an SSE stream)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from starlette.responses import Response
+
+from ..answer import Answer
+from ..errors import BadRequest
+from ..generator import Limits, request_key
+from ..models import Model
+from ..routing import Call, json_response
+from ..streaming import sse_response
+
+MAX_N = 128
+MAX_LOGPROBS = 20
+
+
+@dataclass(frozen=True)
+class Sampling:
+    model: Model
+    n: int
+    best_of: int
+    stream: bool
+    include_usage: bool
+    continuous_usage: bool
+    max_tokens: int | None
+    stop: tuple[str, ...]
+    temperature: float
+    ignore_eos: bool
+    min_tokens: int
+    logprobs: int | None  # how many top logprobs (0 = only the chosen token); None = not asked
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def limits(self, prompt_tokens: int) -> Limits:
+        room = self.model.max_model_len - prompt_tokens
+        budget = room if self.max_tokens is None else min(self.max_tokens, room)
+        return Limits(max_tokens=max(budget, 0), stop=self.stop, ignore_eos=self.ignore_eos,
+                      min_tokens=self.min_tokens)
+
+
+def read_sampling(body: dict[str, Any], model: Model, logprobs: int | None) -> Sampling:
+    n = _int(body.get("n"), 1)
+    best_of = _int(body.get("best_of"), n)
+    if n < 1:
+        raise BadRequest(f"n must be at least 1, got {n}.", param="n")
+    if n > MAX_N:
+        raise BadRequest(f"n must be at most {MAX_N}, got {n}.", param="n")
+    if best_of < n:
+        raise BadRequest(f"best_of must be greater than or equal to n, got n={n} and best_of={best_of}.",
+                         param="best_of")
+    if best_of > MAX_N:
+        raise BadRequest(f"best_of must be at most {MAX_N}, got {best_of}.", param="best_of")
+    stream = bool(body.get("stream"))
+    if stream and best_of > n:
+        raise BadRequest("best_of is not supported with streaming.", param="best_of")
+    temperature = _number(body.get("temperature"), 1.0)
+    if temperature < 0:
+        raise BadRequest(f"temperature must be non-negative, got {temperature}.", param="temperature")
+    top_p = _number(body.get("top_p"), 1.0)
+    if not 0 < top_p <= 1:
+        raise BadRequest(f"top_p must be in (0, 1], got {top_p}.", param="top_p")
+    for name in ("presence_penalty", "frequency_penalty"):
+        value = _number(body.get(name), 0.0)
+        if not -2 <= value <= 2:
+            raise BadRequest(f"{name} must be in [-2, 2], got {value}.", param=name)
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    if max_tokens is not None:
+        max_tokens = _int(max_tokens, 16)
+        if max_tokens < 1:
+            raise BadRequest(f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
+    if logprobs is not None and logprobs > MAX_LOGPROBS:
+        raise BadRequest(f"Requested sample logprobs of {logprobs}, which is greater than max allowed: "
+                         f"{MAX_LOGPROBS}", param="logprobs")
+    stop = body.get("stop") or ()
+    stop = (stop,) if isinstance(stop, str) else tuple(s for s in stop if isinstance(s, str))
+    options = body.get("stream_options")
+    options = options if isinstance(options, dict) else None
+    # vLLM: include_usage defaults to true whenever a stream_options object is present
+    include_usage = bool(stream and options is not None and options.get("include_usage", True))
+    continuous = bool(stream and options is not None and options.get("continuous_usage_stats"))
+    return Sampling(model=model, n=n, best_of=best_of, stream=stream, include_usage=include_usage,
+                    continuous_usage=continuous, max_tokens=max_tokens, stop=stop, temperature=temperature,
+                    ignore_eos=bool(body.get("ignore_eos")), min_tokens=_int(body.get("min_tokens"), 0),
+                    logprobs=logprobs)
+
+
+def check_context(model: Model, prompt_tokens: int, max_tokens: int | None) -> None:
+    limit = model.max_model_len
+    if max_tokens is None:
+        if prompt_tokens >= limit:
+            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your messages "
+                             f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.")
+        return
+    if prompt_tokens + max_tokens > limit:
+        raise BadRequest(
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in the "
+            f"completion). Please reduce the length of the messages or completion.")
+
+
+def response_id(prefix: str, settings_seed: int, body: Any) -> str:
+    return prefix + request_key(settings_seed, body).hex()[:32]
+
+
+async def deliver(call: Call, answer: Answer, sampling: Sampling, body_of: Callable[[Answer], dict],
+                  events_of: Callable[[Answer], Iterator[bytes]]) -> Response:
+    """A JSON body, or an SSE stream paced by the answer's timing."""
+    if answer.timing.delay_ms > 0:
+        await asyncio.sleep(answer.timing.delay_ms / 1000)
+    if sampling.stream:
+        return sse_response(answer, events_of(answer))
+    timing = answer.timing
+    if timing.ttft_ms > 0 or timing.itl_ms > 0:
+        # Not streamed, the whole answer arrives when its last token would have.
+        tokens = max((len(c.pieces) for c in answer.choices), default=0)
+        await asyncio.sleep((timing.ttft_ms + timing.itl_ms * max(tokens - 1, 0)) / 1000)
+    return json_response(body_of(answer), headers=answer.headers or None)
+
+
+def _int(value: Any, default: int) -> int:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _number(value: Any, default: float) -> float:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,99 @@
+"""The model catalog: fixtures/models.yaml (or --models FILE) -> Model objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import BadRequest, ModelNotFound
+
+KINDS = ("chat", "embedding")
+
+
+@dataclass(frozen=True)
+class Model:
+    technical_name: str
+    name: str
+    model_type: str
+    kind: str
+    max_model_len: int
+    dimensions: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public(self, created: int) -> dict[str, Any]:
+        """The object GET /models lists: Paradigm's fields plus OpenAI's."""
+        body = {"id": self.technical_name, "object": "model", "created": created, "owned_by": "lighton",
+                "name": self.name, "technical_name": self.technical_name, "model_type": self.model_type,
+                "max_model_len": self.max_model_len}
+        body.update(self.extra)
+        body.setdefault("enabled", True)
+        return body
+
+
+class CatalogError(Exception):
+    pass
+
+
+class Catalog:
+    def __init__(self, models: list[Model]):
+        self.models = models
+        self._by_name: dict[str, Model] = {}
+        for model in models:
+            for alias in (model.technical_name, model.extra.get("id"), model.name):
+                if alias:
+                    self._by_name.setdefault(alias, model)
+
+    @classmethod
+    def load(cls, path: Path) -> "Catalog":
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise CatalogError(f"{path}: {exc}") from exc
+        entries = document.get("models") if isinstance(document, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise CatalogError(f"{path}: expected a top-level 'models:' list")
+        models = []
+        for number, entry in enumerate(entries, 1):
+            where = f"{path}: model #{number}"
+            if not isinstance(entry, dict) or not entry.get("technical_name"):
+                raise CatalogError(f"{where}: needs a technical_name")
+            entry = dict(entry)
+            kind = entry.pop("kind", "chat")
+            if kind not in KINDS:
+                raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            dimensions = entry.pop("dimensions", None)
+            if kind == "embedding" and not isinstance(dimensions, int):
+                raise CatalogError(f"{where}: an embedding model needs integer dimensions")
+            models.append(Model(
+                technical_name=str(entry.pop("technical_name")),
+                name=str(entry.pop("name", "")) or "",
+                model_type=str(entry.pop("model_type", "Large Language Model")),
+                kind=kind,
+                max_model_len=int(entry.pop("max_model_len", 8192)),
+                dimensions=dimensions,
+                extra=entry,
+            ))
+        return cls(models)
+
+    def get(self, name: Any) -> Model:
+        model = self._by_name.get(name) if isinstance(name, str) else None
+        if model is None or model.extra.get("enabled") is False:
+            raise ModelNotFound(str(name))
+        return model
+
+    def for_request(self, name: Any, kind: str, api: str, scripted: bool = False) -> Model:
+        """The model a request names, of the kind its endpoint serves. A scripted request (a fixture
+        matched it) may name a model the catalog does not have: it gets a stand-in."""
+        if scripted and (not isinstance(name, str) or name not in self._by_name):
+            return Model(technical_name=str(name), name=str(name), model_type="Scripted", kind=kind,
+                         max_model_len=1 << 20, dimensions=1024 if kind == "embedding" else None)
+        return self.require(name, kind, api)
+
+    def require(self, name: Any, kind: str, api: str) -> Model:
+        model = self.get(name)
+        if model.kind != kind:
+            raise BadRequest(f"The model `{model.technical_name}` does not support {api}.", param="model")
+        return model

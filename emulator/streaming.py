@@ -1,0 +1,185 @@
+"""Answer -> ``data: {json}\\n\\n`` ... ``data: [DONE]\\n\\n``, exactly as vLLM writes it.
+
+Chat (vLLM's ``chat_completion_stream_generator``):
+
+1. per choice, a first chunk ``{"index": i, "delta": {"role": "assistant", "content": ""},
+   "logprobs": null, "finish_reason": null}``;
+2. one chunk per token and choice (choices interleave), ``delta: {"content": ...}``;
+   tool calls as ``delta.tool_calls`` (name first, then the arguments in pieces);
+3. the last chunk of each choice carries its ``finish_reason`` and ``stop_reason``;
+4. with ``stream_options.include_usage``, ``{"choices": [], "usage": {...}}``;
+5. always ``data: [DONE]``.
+
+Legacy completions stream ``text_completion`` chunks the same way, with no role
+chunk. One ``id`` and ``created`` for the whole stream. Each event is yielded as
+soon as it is made; the only waits are the scripted or configured delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Iterator
+
+from starlette.responses import StreamingResponse
+
+from .answer import Answer, Choice, TokenLogprob
+from .errors import dumps
+from .render import chat_logprob, completion_logprobs
+from .tokenizer import tokenize
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+class StreamDropped(Exception):
+    """Raised inside a stream to make the server close the connection abruptly (a scripted fault)."""
+
+
+class _Frame:
+    """Everything of a chunk but its choices, serialized once per stream."""
+
+    def __init__(self, id_: str, object_: str, created: int, model: str):
+        head = dumps({"id": id_, "object": object_, "created": created, "model": model})
+        self.prefix = b"data: " + head[:-1] + b',"choices":['
+        self.head = head[:-1]
+
+    def event(self, choice: dict[str, Any], usage: dict[str, int] | None = None) -> bytes:
+        if usage is None:
+            return self.prefix + dumps(choice) + b"]}\n\n"
+        return self.prefix + dumps(choice) + b'],"usage":' + dumps(usage) + b"}\n\n"
+
+    def usage_event(self, usage: dict[str, int]) -> bytes:
+        return self.prefix + b'],"usage":' + dumps(usage) + b"}\n\n"
+
+
+def _steps(answer: Answer) -> Iterator[tuple[Choice, int, bool]]:
+    """(choice, position, is_last) in the order vLLM emits them: step by step, choices interleaved."""
+    lengths = [max(len(c.pieces), 1) for c in answer.choices]
+    for position in range(max(lengths, default=0)):
+        for choice, length in zip(answer.choices, lengths):
+            if position < length:
+                yield choice, position, position == length - 1
+
+
+def _tool_call_deltas(choice: Choice) -> list[dict[str, Any]]:
+    deltas: list[dict[str, Any]] = []
+    for number, call in enumerate(choice.tool_calls):
+        deltas.append({"tool_calls": [{"id": call.id, "type": "function", "index": number,
+                                       "function": {"name": call.name}}]})
+        for piece in tokenize(call.arguments) or [""]:
+            deltas.append({"tool_calls": [{"index": number, "function": {"arguments": piece}}]})
+    return deltas
+
+
+def chat_events(answer: Answer, id_: str, created: int, model: str, include_usage: bool,
+                continuous_usage: bool = False) -> Iterator[bytes]:
+    frame = _Frame(id_, "chat.completion.chunk", created, model)
+    prompt = answer.prompt_tokens
+    produced = {c.index: 0 for c in answer.choices}
+
+    def usage_now() -> dict[str, int] | None:
+        if not continuous_usage:
+            return None
+        done = sum(produced.values())
+        return {"prompt_tokens": prompt, "total_tokens": prompt + done, "completion_tokens": done}
+
+    for choice in answer.choices:
+        yield frame.event({"index": choice.index, "delta": {"role": "assistant", "content": ""},
+                           "logprobs": None, "finish_reason": None}, usage_now())
+    for choice in answer.choices:
+        if not choice.tool_calls:
+            continue
+        deltas = _tool_call_deltas(choice)
+        if choice.pieces:  # text before the calls goes first
+            for piece in choice.pieces:
+                produced[choice.index] += 1
+                yield frame.event({"index": choice.index, "delta": {"content": piece}, "logprobs": None,
+                                   "finish_reason": None}, usage_now())
+        for number, delta in enumerate(deltas):
+            last = number == len(deltas) - 1
+            produced[choice.index] += 1
+            body: dict[str, Any] = {"index": choice.index, "delta": delta, "logprobs": None,
+                                    "finish_reason": choice.finish_reason if last else None}
+            if last:
+                body["stop_reason"] = choice.stop_reason
+            yield frame.event(body, usage_now())
+    text_answer = Answer(tuple(c for c in answer.choices if not c.tool_calls), answer.prompt_tokens)
+    for choice, position, last in _steps(text_answer):
+        piece = choice.pieces[position] if choice.pieces else ""
+        if choice.pieces:
+            produced[choice.index] += 1
+        lp = choice.logprobs[position] if choice.logprobs and position < len(choice.logprobs) else None
+        body = {"index": choice.index, "delta": {"content": piece},
+                "logprobs": {"content": [chat_logprob(lp)]} if lp else None,
+                "finish_reason": choice.finish_reason if last else None}
+        if last:
+            body["stop_reason"] = choice.stop_reason
+        yield frame.event(body, usage_now())
+    if include_usage:
+        yield frame.usage_event(answer.usage_dict())
+    yield DONE
+
+
+def completion_events(answer: Answer, id_: str, created: int, model: str, include_usage: bool,
+                      continuous_usage: bool = False) -> Iterator[bytes]:
+    frame = _Frame(id_, "text_completion", created, model)
+    offsets = {c.index: 0 for c in answer.choices}
+    for choice in answer.choices:
+        if choice.echo:
+            echo_text = "".join(choice.echo)
+            lps = completion_logprobs(choice.echo_logprobs) if choice.echo_logprobs else None
+            offsets[choice.index] = len(echo_text)
+            yield frame.event({"index": choice.index, "text": echo_text, "logprobs": lps,
+                               "finish_reason": None, "stop_reason": None})
+    for choice, position, last in _steps(answer):
+        piece = choice.pieces[position] if choice.pieces else ""
+        lps = None
+        if choice.logprobs and position < len(choice.logprobs):
+            lps = completion_logprobs((choice.logprobs[position],), offsets[choice.index])
+        offsets[choice.index] += len(piece)
+        yield frame.event({"index": choice.index, "text": piece, "logprobs": lps,
+                           "finish_reason": choice.finish_reason if last else None,
+                           "stop_reason": choice.stop_reason if last else None})
+    if include_usage:
+        yield frame.usage_event(answer.usage_dict())
+    yield DONE
+
+
+async def paced(answer: Answer, events: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Apply the answer's timing and stream fault to its events, yielding each as it is due."""
+    timing, fault = answer.timing, answer.fault
+    sent = 0
+    for event in events:
+        if fault is not None and event is not DONE:
+            if fault.truncate_after is not None and sent >= fault.truncate_after:
+                return
+            if fault.drop_after is not None and sent >= fault.drop_after:
+                raise StreamDropped()
+            if fault.error_after is not None and sent >= fault.error_after:
+                yield b"data: " + dumps({"error": fault.error or _default_stream_error()}) + b"\n\n"
+                yield DONE
+                return
+        delay = _delay_before(timing, sent) if event is not DONE else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+        yield event
+        sent += 1
+
+
+def _delay_before(timing, number: int) -> float:
+    if timing.chunk_delays_ms is not None:
+        return timing.chunk_delays_ms[number] if number < len(timing.chunk_delays_ms) else 0.0
+    return timing.ttft_ms if number == 0 else timing.itl_ms
+
+
+def _default_stream_error() -> dict[str, Any]:
+    return {"message": "The model server failed while generating.", "type": "InternalServerError",
+            "param": None, "code": 500}
+
+
+def sse_response(answer: Answer, events: Iterator[bytes]) -> StreamingResponse:
+    headers = {**SSE_HEADERS, **answer.headers}
+    return StreamingResponse(paced(answer, events), media_type="text/event-stream", headers=headers)
+
+
+__all__ = ["chat_events", "completion_events", "paced", "sse_response", "StreamDropped", "TokenLogprob", "DONE"]

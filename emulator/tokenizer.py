@@ -1,0 +1,78 @@
+"""Counts and splits tokens, offline.
+
+A small word-piece tokenizer in the spirit of GPT-2's pre-tokenizer: a word with
+its leading space is one token, digits go by groups of three, punctuation runs
+are one token, and a word longer than ``MAX_PIECE`` letters is cut into pieces.
+It downloads nothing and gives the same answer on every machine; ``usage``,
+``max_tokens``, the context window, logprobs and ``/tokenize`` all use it, so
+they always agree with each other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from typing import Any, Iterable
+
+MAX_PIECE = 8
+VOCAB_SIZE = 65_536
+_PATTERN = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\s\w]+|\s+(?!\S)|\s+|_+")
+
+
+def tokenize(text: str) -> list[str]:
+    pieces: list[str] = []
+    for match in _PATTERN.finditer(text):
+        piece = match.group()
+        if len(piece) <= MAX_PIECE:
+            pieces.append(piece)
+        else:
+            pieces.extend(piece[i:i + MAX_PIECE] for i in range(0, len(piece), MAX_PIECE))
+    return pieces
+
+
+def count(text: str) -> int:
+    return len(tokenize(text))
+
+
+def token_id(piece: str) -> int:
+    """A stable id for a piece (the same on every run and machine)."""
+    return zlib.crc32(piece.encode("utf-8")) % VOCAB_SIZE
+
+
+def encode(text: str) -> list[int]:
+    return [token_id(p) for p in tokenize(text)]
+
+
+def message_text(content: Any) -> str:
+    """A message's content as text: a string, or the text parts of a structured list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict):
+                text = part.get("text")
+                parts.append(text if isinstance(text, str) else json.dumps(part, sort_keys=True))
+            else:
+                parts.append(str(part))
+        return "\n".join(parts)
+    return json.dumps(content, sort_keys=True)
+
+
+def chat_prompt(messages: Iterable[dict]) -> str:
+    """The prompt a chat template makes of the messages (ChatML-like); its token count is
+    the ``prompt_tokens`` of a chat completion."""
+    lines = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        text = message_text(message.get("content"))
+        extras = [message[k] for k in ("tool_calls", "function_call") if message.get(k)]
+        if extras:
+            text += json.dumps(extras, sort_keys=True)
+        lines.append(f"<|{message.get('role', 'user')}|>\n{text}<|end|>\n")
+    lines.append("<|assistant|>\n")
+    return "".join(lines)

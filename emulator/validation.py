@@ -1,0 +1,169 @@
+"""Operation + request body -> every problem, as Django REST Framework words it.
+
+Validators are compiled once, at start-up (``compile_validators``). A valid body
+costs one ``is_valid`` call; only a rejected one pays for collecting all the
+errors, which are then folded into DRF's field dict
+(``{"messages": ["This field is required."]}``), so the body names every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from .errors import ValidationError
+from .spec import Operation
+
+_TYPE_MESSAGES = {
+    "integer": "A valid integer is required.",
+    "number": "A valid number is required.",
+    "boolean": "Must be a valid boolean.",
+    "string": "Not a valid string.",
+}
+
+
+class BodyValidator:
+    """All the compiled validators of one operation, by content type."""
+
+    def __init__(self, operation: Operation):
+        self.operation = operation
+        self.by_content_type = {ctype: Draft7Validator(schema) for ctype, schema in operation.request_schemas.items()}
+        self.default = next(iter(self.by_content_type.values()), None)
+
+    def check(self, content_type: str, body: Any) -> None:
+        validator = self.by_content_type.get(content_type, self.default)
+        if validator is None or validator.is_valid(body):
+            return
+        raise ValidationError(drf_errors(validator.iter_errors(body), body))
+
+
+def drf_errors(errors: Iterable[SchemaError], body: Any) -> dict[str, Any]:
+    """Fold jsonschema errors into DRF's nested field dict."""
+    result: dict[str, Any] = {}
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        path, message = _locate(error)
+        if not path:
+            result.setdefault("non_field_errors", []).append(message)
+            continue
+        _insert(result, body, path, message)
+    return result
+
+
+def _locate(error: SchemaError) -> tuple[list, str]:
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else str(error.message)
+        return [*path, missing], "This field is required."
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        return path, "Unexpected field."
+    return path, _message(error)
+
+
+def _message(error: SchemaError) -> str:
+    value = error.instance
+    if value is None:
+        return "This field may not be null."
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = expected[0] if isinstance(expected, list) else expected
+        if expected == "array":
+            return f'Expected a list of items but got type "{_py_type(value)}".'
+        if expected == "object":
+            return f'Expected a dictionary of items but got type "{_py_type(value)}".'
+        return _TYPE_MESSAGES.get(expected, "Invalid value.")
+    if error.validator == "enum":
+        return f'"{value}" is not a valid choice.'
+    if error.validator == "minimum":
+        return f"Ensure this value is greater than or equal to {error.validator_value}."
+    if error.validator == "maximum":
+        return f"Ensure this value is less than or equal to {error.validator_value}."
+    if error.validator == "maxLength":
+        return f"Ensure this field has no more than {error.validator_value} characters."
+    if error.validator == "minLength":
+        return "This field may not be blank." if value == "" else \
+            f"Ensure this field has at least {error.validator_value} characters."
+    if error.validator == "maxItems":
+        return f"Ensure this field has no more than {error.validator_value} elements."
+    if error.validator == "minItems":
+        return "This list may not be empty." if value == [] else \
+            f"Ensure this field has at least {error.validator_value} elements."
+    if error.validator in ("oneOf", "anyOf"):
+        return f'Invalid value of type "{_py_type(value)}".'
+    return error.message
+
+
+def _py_type(value: Any) -> str:
+    return {dict: "dict", list: "list", str: "str", bool: "bool", int: "int", float: "float"}.get(
+        type(value), type(value).__name__)
+
+
+def _insert(result: dict, body: Any, path: list, message: str) -> None:
+    """Put ``message`` at ``path``. Lists of objects get DRF's list of per-item dicts
+    (``{}`` for the valid items); lists of plain values get a dict keyed by index."""
+    node: Any = result
+    instance = body
+    for depth, key in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(node, list):
+            slot = node[key] if key < len(node) else None
+            if last:
+                node[key] = _append(slot if isinstance(slot, list) else [], message)
+                return
+            if not isinstance(slot, dict):
+                node[key] = slot = {}
+            node = slot
+        else:
+            name = str(key)
+            if last:
+                existing = node.get(name)
+                node[name] = _append(existing if isinstance(existing, list) else [], message)
+                return
+            child_instance = instance[key] if _has(instance, key) else None
+            if isinstance(child_instance, list) and child_instance and all(isinstance(i, dict) for i in child_instance):
+                existing = node.get(name)
+                if not (isinstance(existing, list) and len(existing) == len(child_instance)):
+                    node[name] = existing = [{} for _ in child_instance]
+                node = existing
+            else:
+                existing = node.get(name)
+                if not isinstance(existing, dict):
+                    node[name] = existing = {}
+                node = existing
+        instance = instance[key] if _has(instance, key) else None
+
+
+def _has(instance: Any, key: Any) -> bool:
+    if isinstance(instance, dict):
+        return key in instance
+    if isinstance(instance, list):
+        return isinstance(key, int) and 0 <= key < len(instance)
+    return False
+
+
+def _append(messages: list, message: str) -> list:
+    if message not in messages:
+        messages.append(message)
+    return messages
+
+
+def coerce_parameter(schema: dict[str, Any], raw: str) -> Any:
+    """A query or form string -> the type its schema asks for (left as is when it does not parse,
+    so that validation names it)."""
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+    except ValueError:
+        return raw
+    if kind == "boolean":
+        lowered = raw.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+    return raw
