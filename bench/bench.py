@@ -1,0 +1,160 @@
+"""Benchmark: the emulator against a bare Starlette app, same uvicorn stack, same loopback load.
+
+    .venv/bin/python bench/bench.py [--seconds 10] [--connections 32]
+
+Starts ``paradigm-emulator serve`` (the real CLI) and ``bench/bare_app.py`` (fixed bodies of the
+same shape) under the same uvicorn settings (httptools, uvloop, no access log), loads each
+endpoint with wrk (one thread, as in ../shared/reference/performance.md: the server needs the
+other core), and prints requests/s, p50 and p99 latency, and the emulator/bare ratio.
+Needs ``wrk`` on PATH (Debian: ``apt-get install wrk``). Loopback only; every run is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+KEY = "bench-key"
+CHAT = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}
+STREAM = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Tell me a story"}],
+          "max_tokens": 256, "ignore_eos": True, "stream": True}
+EMBED = {"model": "multilingual-e5-large", "input": "Text to embed"}
+CASES = [
+    ("chat", "POST", "/api/v2/chat/completions", CHAT),
+    ("chat stream (256 tokens)", "POST", "/api/v2/chat/completions", STREAM),
+    ("embeddings", "POST", "/api/v2/embeddings", EMBED),
+    ("models", "GET", "/api/v2/models", None),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, deadline_s: float = 15.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            httpx.get(url, headers={"Authorization": f"Bearer {KEY}"}, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"server at {url} did not come up within {deadline_s} s")
+
+
+def start_emulator(port: int, extra: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-m", "emulator", "serve", "--port", str(port), "--log-level", "warning", *extra],
+                            cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def start_bare(port: int) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--http", "httptools",
+                             "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], cwd=ROOT)
+
+
+def lua_script(method: str, body: dict | None) -> str:
+    lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Bearer {KEY}"']
+    if body is not None:
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+        lines.append(f"wrk.body = {json.dumps(json.dumps(body))}")
+    return "\n".join(lines) + "\n"
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(url: str, method: str, body: dict | None, seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua_script(method, body))
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
+                              "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    finally:
+        os.unlink(f.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
+
+
+def check_same_work(emulator: str, bare: str) -> None:
+    """The stream case is only fair if both send the same number of events."""
+    counts = []
+    for base in (emulator, bare):
+        with httpx.stream("POST", base + "/api/v2/chat/completions", json=STREAM,
+                          headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as r:
+            counts.append(sum(1 for line in r.iter_lines() if line.startswith("data: ")))
+    if counts[0] != counts[1]:
+        raise SystemExit(f"stream event counts differ: emulator {counts[0]}, bare {counts[1]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="load per endpoint and server (default 10)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", default=None, help="run only the cases whose name contains this")
+    parser.add_argument("--emulator-arg", action="append", default=[],
+                        help="extra flag for the emulator (repeatable), e.g. --emulator-arg=--fixtures-dir=DIR")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)", file=sys.stderr)
+        return 2
+    emu_port, bare_port = free_port(), free_port()
+    procs = [start_emulator(emu_port, args.emulator_arg), start_bare(bare_port)]
+    try:
+        emulator, bare = f"http://127.0.0.1:{emu_port}", f"http://127.0.0.1:{bare_port}"
+        wait_ready(emulator + "/api/v2/models")
+        wait_ready(bare + "/api/v2/models")
+        check_same_work(emulator, bare)
+        print(f"{args.seconds} s per run, wrk -t1 -c{args.connections}, loopback; "
+              f"uvicorn httptools + uvloop, no access log, both servers\n")
+        header = f"{'endpoint':<26}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
+        print(header)
+        print("-" * len(header))
+        worst = None
+        for name, method, path, body in CASES:
+            if args.only and args.only not in name:
+                continue
+            e = run_wrk(emulator + path, method, body, args.seconds, args.connections)
+            b = run_wrk(bare + path, method, body, args.seconds, args.connections)
+            ratio = e["rps"] / b["rps"] if b["rps"] else 0.0
+            worst = ratio if worst is None else min(worst, ratio)
+            flag = "" if not e["errors"] else f"  ({e['errors']} non-2xx!)"
+            print(f"{name:<26}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
+                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{flag}", flush=True)
+        print(f"\nlowest ratio emulator/bare: {worst:.2f} (target >= 0.5)")
+        return 0
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
