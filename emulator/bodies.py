@@ -90,10 +90,39 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(raw):  # rare: only then walk the data for a half of a pair
+            _reject_lone_surrogates(data)
+        return data
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         reason = "maximum nesting depth exceeded" if isinstance(exc, RecursionError) else str(exc)
         raise ParseError(f"JSON parse error - {reason}") from None
+
+
+# \ud800-\udfff: json.loads lets an unpaired one through, and no UTF-8 text can hold it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _reject_lone_surrogates(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start]
+                raise ValueError(f"unpaired surrogate {bad!r} in string {item[:40]!r}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    """DRF parses strictly: NaN and Infinity are not JSON."""
+    raise ValueError(f"Out of range float values are not JSON compliant: {name}")
 
 
 def form_to_data(form: FormData, schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, UploadFile]]:

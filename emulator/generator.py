@@ -24,6 +24,7 @@ import json
 import math
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 from faker.providers.lorem.en_US import Provider as _EnglishWords
@@ -42,6 +43,7 @@ _TEMPLATES = (
     ("det", "adjective", "noun", "adverb", "verb"),
 )
 MIN_SENTENCES, MAX_SENTENCES = 2, 6
+_POOLS = {"det": _DETERMINERS, **_WORDS}
 
 
 def request_key(*parts: Any) -> bytes:
@@ -59,15 +61,12 @@ def rng_for(key: bytes, *salt: Any) -> random.Random:
 def sentences(rng: random.Random, leading_space: bool = False) -> Iterator[str]:
     """Endless plausible sentences, each with the space that separates it from the last."""
     first = not leading_space
+    pick = rng.random  # one C call per word; rng.choice costs three Python calls
     while True:
         words = []
-        for slot in rng.choice(_TEMPLATES):
-            if slot == "det":
-                words.append(rng.choice(_DETERMINERS))
-            elif slot in _WORDS:
-                words.append(rng.choice(_WORDS[slot]))
-            else:
-                words.append(slot)
+        for slot in _TEMPLATES[int(pick() * len(_TEMPLATES))]:
+            pool = _POOLS.get(slot)
+            words.append(pool[int(pick() * len(pool))] if pool else slot)
         text = " ".join(words).replace(" ,", ",")
         text = text[0].upper() + text[1:] + "."
         yield text if first else " " + text
@@ -85,6 +84,12 @@ class Limits:
 
 def generate_text(key: bytes, limits: Limits) -> tuple[list[str], str, str | None]:
     """-> (pieces, finish_reason, stop_reason) for one choice."""
+    pieces, finish, stop_reason = _generate_text(key, limits)
+    return list(pieces), finish, stop_reason
+
+
+@lru_cache(maxsize=4096)  # a pure function of its arguments: test suites repeat their requests
+def _generate_text(key: bytes, limits: Limits) -> tuple[tuple[str, ...], str, str | None]:
     rng = rng_for(key)
     natural = rng.randint(MIN_SENTENCES, MAX_SENTENCES)
     pieces: list[str] = []
@@ -103,8 +108,8 @@ def generate_text(key: bytes, limits: Limits) -> tuple[list[str], str, str | Non
         cut = _cut_at_stop("".join(pieces), limits.stop)
         if cut is not None:
             text, matched = cut
-            return tokenize(text), "stop", matched
-    return pieces, finish, None
+            return tuple(tokenize(text)), "stop", matched
+    return tuple(pieces), finish, None
 
 
 def _cut_at_stop(text: str, stops: Iterable[str]) -> tuple[str, str] | None:

@@ -58,8 +58,11 @@ class Catalog:
         models = []
         for number, entry in enumerate(entries, 1):
             where = f"{path}: model #{number}"
-            if not isinstance(entry, dict) or not entry.get("technical_name"):
+            if not isinstance(entry, dict) or entry.get("technical_name") in (None, ""):
                 raise CatalogError(f"{where}: needs a technical_name")
+            if not isinstance(entry["technical_name"], str):  # YAML reads off, yes, 4 ... as bool or number
+                raise CatalogError(f"{where}: technical_name must be a string, "
+                                   f"got {entry['technical_name']!r}; quote it in the YAML file")
             entry = dict(entry)
             kind = entry.pop("kind", "chat")
             if kind not in KINDS:

@@ -113,6 +113,9 @@ def make_endpoint(operation: Operation, handler: Handler, emulator: Any) -> Call
             response = error_response(exc)
         except RecursionError:
             response = error_response(ParseError("JSON parse error - maximum nesting depth exceeded"))
+        finally:
+            # Uploaded files are spooled to temporary files; the handler has read what it keeps.
+            await request.close()
         emulator.journal.record(call, response)
         return response
 
@@ -150,9 +153,15 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return error_response(NotFound())
 
 
+# Django's order of a view's methods; Starlette's come from a set, in no stable order.
+_METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
+
+
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     allow = (getattr(exc, "headers", None) or {}).get("Allow", "")
-    return error_response(MethodNotAllowed(request.method, allow))
+    methods = sorted({m.strip().upper() for m in allow.split(",") if m.strip()},
+                     key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
+    return error_response(MethodNotAllowed(request.method, ", ".join(methods)))
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ soon as it is made; the only waits are the scripted or configured delays.
 from __future__ import annotations
 
 import asyncio
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated, ensure_ascii=False
 from typing import Any, AsyncIterator, Iterator
 
 from starlette.responses import StreamingResponse
@@ -47,6 +48,11 @@ class _Frame:
         if usage is None:
             return self.prefix + dumps(choice) + b"]}\n\n"
         return self.prefix + dumps(choice) + b'],"usage":' + dumps(usage) + b"}\n\n"
+
+    def content_event(self, index: int, piece: str) -> bytes:
+        """The hot path of a stream: a plain token chunk, without a json.dumps of a dict per token."""
+        return b"".join((self.prefix, b'{"index":', str(index).encode(), b',"delta":{"content":',
+                         encode_basestring(piece).encode(), b'},"logprobs":null,"finish_reason":null}]}\n\n'))
 
     def usage_event(self, usage: dict[str, int]) -> bytes:
         return self.prefix + b'],"usage":' + dumps(usage) + b"}\n\n"
@@ -109,6 +115,9 @@ def chat_events(answer: Answer, id_: str, created: int, model: str, include_usag
         if choice.pieces:
             produced[choice.index] += 1
         lp = choice.logprobs[position] if choice.logprobs and position < len(choice.logprobs) else None
+        if not last and lp is None and not continuous_usage:
+            yield frame.content_event(choice.index, piece)
+            continue
         body = {"index": choice.index, "delta": {"content": piece},
                 "logprobs": {"content": [chat_logprob(lp)]} if lp else None,
                 "finish_reason": choice.finish_reason if last else None}

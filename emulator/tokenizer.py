@@ -2,7 +2,9 @@
 
 A small word-piece tokenizer in the spirit of GPT-2's pre-tokenizer: a word with
 its leading space is one token, digits go by groups of three, punctuation runs
-are one token, and a word longer than ``MAX_PIECE`` letters is cut into pieces.
+are one token, and a word longer than ``MAX_PIECE`` letters is cut into pieces of
+``MAX_PIECE`` letters (the first keeps the space). One regular expression does it
+all, so counting a prompt costs one ``findall``.
 It downloads nothing and gives the same answer on every machine; ``usage``,
 ``max_tokens``, the context window, logprobs and ``/tokenize`` all use it, so
 they always agree with each other.
@@ -17,22 +19,16 @@ from typing import Any, Iterable
 
 MAX_PIECE = 8
 VOCAB_SIZE = 65_536
-_PATTERN = re.compile(r" ?[^\W\d_]+| ?\d{1,3}| ?[^\s\w]+|\s+(?!\S)|\s+|_+")
+_PATTERN = re.compile(
+    r" ?[^\W\d_]{1,%d}| ?\d{1,3}| ?[^\s\w]{1,%d}|\s{1,%d}(?!\S)|\s{1,%d}|_{1,%d}" % ((MAX_PIECE,) * 5))
 
 
 def tokenize(text: str) -> list[str]:
-    pieces: list[str] = []
-    for match in _PATTERN.finditer(text):
-        piece = match.group()
-        if len(piece) <= MAX_PIECE:
-            pieces.append(piece)
-        else:
-            pieces.extend(piece[i:i + MAX_PIECE] for i in range(0, len(piece), MAX_PIECE))
-    return pieces
+    return _PATTERN.findall(text)
 
 
 def count(text: str) -> int:
-    return len(tokenize(text))
+    return len(_PATTERN.findall(text))
 
 
 def token_id(piece: str) -> int:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from .. import generator, structured
 from ..answer import Answer
+from ..errors import BadRequest
 from ..render import chat_completion
 from ..routing import Call
 from ..scripts import AnswerContext
@@ -26,6 +27,8 @@ async def create(call: Call) -> Response:
     model = emulator.catalog.for_request(body.get("model"), "chat", "Chat Completions API",
                                          scripted=script is not None)
     top_logprobs = body.get("top_logprobs")
+    if top_logprobs is not None and not body.get("logprobs"):
+        raise BadRequest("when using `top_logprobs`, `logprobs` must be set to true.", param="top_logprobs")
     logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
     sampling = read_sampling(body, model, logprobs)
     messages = body.get("messages") or []

@@ -34,7 +34,9 @@ async def create(call: Call) -> Response:
     echo = bool(body.get("echo"))
 
     def generate() -> Answer:
-        limits = replace(sampling.limits(prompt_tokens), leading_space=bool(prompt))
+        # A continuation needs a space before its first word, unless the prompt already ends with one.
+        leading_space = bool(prompt) and not prompt[-1].isspace()
+        limits = replace(sampling.limits(prompt_tokens), leading_space=leading_space)
         candidates = []
         for index in range(sampling.best_of):
             key = generator.request_key(*base_key, None if sampling.greedy else index)

@@ -76,9 +76,18 @@ def read_sampling(body: dict[str, Any], model: Model, logprobs: int | None) -> S
         max_tokens = _int(max_tokens, 16)
         if max_tokens < 1:
             raise BadRequest(f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
+    if logprobs is not None and logprobs < 0:
+        raise BadRequest(f"logprobs must be non-negative, got {logprobs}.", param="logprobs")
     if logprobs is not None and logprobs > MAX_LOGPROBS:
         raise BadRequest(f"Requested sample logprobs of {logprobs}, which is greater than max allowed: "
                          f"{MAX_LOGPROBS}", param="logprobs")
+    min_tokens = _int(body.get("min_tokens"), 0)
+    if min_tokens < 0:
+        raise BadRequest(f"min_tokens must be greater than or equal to 0, got {min_tokens}.",
+                         param="min_tokens")
+    if max_tokens is not None and min_tokens > max_tokens:
+        raise BadRequest(f"min_tokens must be less than or equal to max_tokens={max_tokens}, "
+                         f"got {min_tokens}.", param="min_tokens")
     stop = body.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(s for s in stop if isinstance(s, str))
     options = body.get("stream_options")
@@ -88,7 +97,7 @@ def read_sampling(body: dict[str, Any], model: Model, logprobs: int | None) -> S
     continuous = bool(stream and options is not None and options.get("continuous_usage_stats"))
     return Sampling(model=model, n=n, best_of=best_of, stream=stream, include_usage=include_usage,
                     continuous_usage=continuous, max_tokens=max_tokens, stop=stop, temperature=temperature,
-                    ignore_eos=bool(body.get("ignore_eos")), min_tokens=_int(body.get("min_tokens"), 0),
+                    ignore_eos=bool(body.get("ignore_eos")), min_tokens=min_tokens,
                     logprobs=logprobs)
 
 
@@ -96,8 +105,10 @@ def check_context(model: Model, prompt_tokens: int, max_tokens: int | None) -> N
     limit = model.max_model_len
     if max_tokens is None:
         if prompt_tokens >= limit:
-            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, your messages "
-                             f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.")
+            # vLLM's words, odd comma included
+            raise BadRequest(f"This model's maximum context length is {limit} tokens. However, you requested "
+                             f"{prompt_tokens} tokens in the messages, "
+                             f"Please reduce the length of the messages.")
         return
     if prompt_tokens + max_tokens > limit:
         raise BadRequest(

@@ -1,0 +1,210 @@
+"""Every answer the tests see is checked against the spec the emulator serves.
+
+``Contract`` finds the ``Operation`` of a method and path among
+``server.emulator.operations`` and validates a JSON body against
+``operation.response_schemas[status]["application/json"]``, and each SSE chunk of
+a stream against the spec's ``ChatCompletionChunk`` / ``CompletionChunk``
+component. An undocumented status is a failure too: the spec must describe every
+answer the emulator can give.
+
+The fixtures below (``api``, ``sdk``, ``sdk_v3``, ``async_sdk``) are clients whose
+every response goes through ``Contract.check`` before the test sees it; a test
+module loads them with ``pytest_plugins = ("contract",)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from jsonschema import Draft7Validator
+
+KEY = "test-key"
+TIMEOUT = httpx.Timeout(10.0)
+SSE = "text/event-stream"
+JSON = "application/json"
+
+# What a request to a path no operation serves gets: DRF's {"detail": ...}.
+_DETAIL = Draft7Validator(
+    {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+        "additionalProperties": False,
+    }
+)
+
+
+class ContractError(AssertionError):
+    pass
+
+
+def parse_sse(raw: bytes) -> list[Any]:
+    """``data: {json}\\n\\n`` events -> their JSON values, ``"[DONE]"`` kept as the string.
+    Anything that is not a well-formed event is a failure."""
+    text = raw.decode("utf-8")
+    if not text.endswith("\n\n"):
+        raise ContractError(f"an SSE body must end with a blank line, got {text[-40:]!r}")
+    events = []
+    for block in text[:-2].split("\n\n"):
+        if not block.startswith("data: ") or "\n" in block:
+            raise ContractError(f"not a single-line 'data: ' event: {block[:120]!r}")
+        payload = block[len("data: ") :]
+        events.append(payload if payload == "[DONE]" else json.loads(payload))
+    return events
+
+
+class Contract:
+    """The response schemas of one running emulator, compiled once."""
+
+    def __init__(self, emulator: Any):
+        self.operations = list(emulator.operations)
+        self._routes = [
+            (op, re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", op.path) + "/?$")) for op in self.operations
+        ]
+        self._components = {spec.version: spec.components for spec in emulator.specs}
+        self._validators: dict[int, Draft7Validator] = {}
+
+    def operation(self, method: str, path: str):
+        method = "GET" if method.upper() == "HEAD" else method.upper()
+        for op, pattern in self._routes:
+            if op.method == method and pattern.match(path):
+                return op
+        return None
+
+    def _validator(self, schema: dict[str, Any]) -> Draft7Validator:
+        key = id(schema)
+        if key not in self._validators:
+            self._validators[key] = Draft7Validator(schema)
+        return self._validators[key]
+
+    def check_body(self, method: str, path: str, status: int, body: Any) -> None:
+        """A JSON body against the schema of its operation and status."""
+        op = self.operation(method, path)
+        if op is None:  # no operation serves this method and path: a routing 404 or 405
+            _raise_errors(_DETAIL, body, f"{method} {path} -> {status}")
+            return
+        documented = op.response_schemas.get(str(status))
+        if documented is None:
+            raise ContractError(
+                f"{op.operation_id}: status {status} is not documented in the spec "
+                f"(documented: {sorted(op.response_schemas)}); body {body!r:.300}"
+            )
+        schema = documented.get(JSON)
+        if schema is None:
+            raise ContractError(f"{op.operation_id}: status {status} has no application/json schema")
+        _raise_errors(self._validator(schema), body, f"{op.operation_id} -> {status}")
+
+    def chunk_schema(self, method: str, path: str) -> dict[str, Any]:
+        op = self.operation(method, path)
+        assert op is not None, f"{method} {path}: no operation streams here"
+        name = "ChatCompletionChunk" if op.path.endswith("/chat/completions") else "CompletionChunk"
+        return self._components[op.version][name]
+
+    def check_stream(self, method: str, path: str, status: int, raw: bytes) -> list[Any]:
+        """An SSE body: documented as text/event-stream, every chunk valid, ``[DONE]`` last and only last."""
+        op = self.operation(method, path)
+        assert op is not None, f"{method} {path}: no operation streams here"
+        if SSE not in op.response_schemas.get(str(status), {}):
+            raise ContractError(f"{op.operation_id}: {status} {SSE} is not documented in the spec")
+        events = parse_sse(raw)
+        if not events or events[-1] != "[DONE]" or "[DONE]" in events[:-1]:
+            raise ContractError(f"the stream must end with exactly one data: [DONE], got {events[-3:]!r}")
+        chunk = self._validator(self.chunk_schema(method, path))
+        error = self._validator(self._components[op.version]["ModelServerError"])
+        for event in events[:-1]:
+            _raise_errors(error if "error" in event else chunk, event, f"{op.operation_id} chunk")
+        return events
+
+    def check(self, response: httpx.Response) -> None:
+        """A finished httpx response (its body read) against the spec."""
+        request = response.request
+        ctype = response.headers.get("content-type", "").split(";")[0].strip()
+        path = request.url.path
+        if ctype == SSE:
+            self.check_stream(request.method, path, response.status_code, response.content)
+        elif request.method == "HEAD" or response.status_code == 204:
+            assert not response.content, f"{request.method} {path}: a body where none is allowed"
+        else:
+            if ctype != JSON:
+                raise ContractError(
+                    f"{request.method} {path} -> {response.status_code}: content type "
+                    f"{ctype!r}, not JSON: {response.text[:200]!r}"
+                )
+            self.check_body(request.method, path, response.status_code, response.json())
+
+
+def _raise_errors(validator: Draft7Validator, body: Any, where: str) -> None:
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in errors[:5]
+        )
+        raise ContractError(f"{where}: the body does not match the spec: {lines}")
+
+
+# --- clients whose every response is checked -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def contract(server) -> Contract:
+    return Contract(server.emulator)
+
+
+def checking_hooks(contract: Contract) -> dict[str, list]:
+    def check(response: httpx.Response) -> None:
+        response.read()
+        contract.check(response)
+
+    return {"response": [check]}
+
+
+def async_checking_hooks(contract: Contract) -> dict[str, list]:
+    async def check(response: httpx.Response) -> None:
+        await response.aread()
+        contract.check(response)
+
+    return {"response": [check]}
+
+
+@pytest.fixture
+def api(server, contract):
+    """httpx with the bearer key: exact bytes, status codes and headers, every answer checked."""
+    with httpx.Client(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=TIMEOUT,
+        event_hooks=checking_hooks(contract),
+    ) as client:
+        yield client
+
+
+def _sdk(base_url: str, contract: Contract) -> openai.OpenAI:
+    transport = httpx.Client(timeout=TIMEOUT, event_hooks=checking_hooks(contract))
+    return openai.OpenAI(api_key=KEY, base_url=base_url, max_retries=0, http_client=transport)
+
+
+@pytest.fixture
+def sdk(server, contract):
+    """The openai SDK on /api/v2; every answer (streams included, read whole) checked."""
+    with _sdk(server.v2, contract) as client:
+        yield client
+
+
+@pytest.fixture
+def sdk_v3(server, contract):
+    with _sdk(server.v3, contract) as client:
+        yield client
+
+
+@pytest.fixture
+async def async_sdk(server, contract):
+    transport = httpx.AsyncClient(timeout=TIMEOUT, event_hooks=async_checking_hooks(contract))
+    async with openai.AsyncOpenAI(
+        api_key=KEY, base_url=server.v2, max_retries=0, http_client=transport
+    ) as client:
+        yield client
