@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's loader when pyyaml was built with it: the same documents, ~7x faster start-up
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # OpenAPI-only keywords that mean nothing to a JSON Schema validator.
@@ -72,7 +75,7 @@ def load_specs(spec_dir: Path) -> list[Spec]:
 
 def load_spec(path: Path) -> Spec:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}: {exc}") from exc
     if not isinstance(document, dict) or "paths" not in document:

@@ -14,6 +14,7 @@ from emulator.server import EmulatorServer
 KEY = "test-key"
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = httpx.Timeout(10.0)
+pytest_plugins = ["emulator.plugin"]  # the paradigm_* fixtures, for tests/examples and tests/test_plugin.py
 
 
 @pytest.fixture(scope="session")

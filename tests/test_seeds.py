@@ -26,7 +26,7 @@ from jsonschema import Draft7Validator
 
 from emulator.spec import _Resolver
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"  # shared/ sits beside the clone
 CHAT_MODEL, EMBEDDING_MODEL = "alfred-4.2", "multilingual-e5-large"
 
 

@@ -1,0 +1,256 @@
+"""``ParadigmEmulator``: what a test holds: the URLs, scripted answers, and the requests made.
+
+The pytest plugin gives one per test (``paradigm_emulator``) over a server that lives for the
+whole session; ``reset()`` is what makes the server new again between tests. Nothing here needs
+pytest, so a unittest suite can use it too::
+
+    with EmulatorServer() as server:
+        emu = ParadigmEmulator(server)
+        emu.on_chat(contains="weather").reply("Sunny")
+        ...
+        emu.assert_called("chat", model="alfred-4.2")
+"""
+
+from __future__ import annotations
+
+import itertools
+import ssl
+import time
+from typing import Any, Mapping
+
+from .recorded import Request, RequestLog
+from .scripting import Rule, build_match
+
+DEFAULT_API_KEY = "paradigm-test-key"
+CLIENT_TIMEOUT_S = 10.0
+
+# The emulator speaks plain HTTP on loopback. Handing httpx a context without CA certificates
+# spares it the 20 ms it spends loading them for every client (that is 20 s over 1,000 tests).
+_PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _brief(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _Verbatim:
+    """A fixture dict added as it is (``add_fixture``), kept in order among the rules."""
+
+    def __init__(self, fixture: Mapping[str, Any], name: str):
+        self.fixture = {**fixture, "name": name}
+        self.name = name
+
+
+class ParadigmEmulator:
+    """One test's view of a running emulator (``server``: an ``EmulatorServer``)."""
+
+    def __init__(self, server: Any, api_key: str | None = None):
+        self.server = server
+        self.emulator = server.emulator  # the in-process app.Emulator: journal, scripts, catalog
+        self.api_key = api_key or next(iter(server.settings.api_keys), DEFAULT_API_KEY)
+        self._log = RequestLog(lambda: self.emulator.journal.entries())
+        self._scripted: list[Rule | _Verbatim] = []  # in the order they were added: matching order
+        self._numbers = itertools.count(1)
+        self._clients: list[Any] = []
+
+    # -- where it is -------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The v2 API base URL (what the OpenAI SDK's base_url and PARADIGM_BASE_URL take)."""
+        return self.server.v2
+
+    @property
+    def v2(self) -> str:
+        return self.server.v2
+
+    @property
+    def v3(self) -> str:
+        return self.server.v3
+
+    @property
+    def root_url(self) -> str:
+        """The server root, without /api/v2: for the control API (/_emulator/...) and raw paths."""
+        return self.server.base_url
+
+    @property
+    def settings(self) -> Any:
+        return self.server.settings
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """What the plugin puts in os.environ for the length of a test (subprocesses inherit it)."""
+        return {"PARADIGM_BASE_URL": self.base_url, "PARADIGM_API_KEY": self.api_key}
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def client(self, version: str = "v2", **options: Any) -> Any:
+        """An ``openai.OpenAI`` for this emulator (max_retries=0 unless given), closed after the test."""
+        import httpx
+        import openai
+
+        http_client = httpx.Client(verify=_PLAIN_HTTP, trust_env=False)
+        made = openai.OpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
+                                "timeout": CLIENT_TIMEOUT_S, "http_client": http_client, **options})
+        self._clients.append(made)
+        return made
+
+    def async_client(self, version: str = "v2", **options: Any) -> Any:
+        """An ``openai.AsyncOpenAI`` for this emulator. Its connections are not kept alive, so it
+        holds nothing bound to the test's event loop and needs no closing (any loop, any plugin)."""
+        import httpx
+        import openai
+
+        transport = httpx.AsyncHTTPTransport(verify=_PLAIN_HTTP, trust_env=False,
+                                             limits=httpx.Limits(max_keepalive_connections=0))
+        http_client = httpx.AsyncClient(transport=transport, trust_env=False)
+        return openai.AsyncOpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
+                                     "timeout": CLIENT_TIMEOUT_S, "http_client": http_client, **options})
+
+    def _url(self, version: str) -> str:
+        if version not in ("v2", "v3"):
+            raise ValueError(f"version must be 'v2' or 'v3', not {version!r}")
+        return self.v2 if version == "v2" else self.v3
+
+    # -- scripted answers --------------------------------------------------------------------------
+
+    def on(self, operation: str | None = None, *, name: str | None = None, times: int | None = None,
+           priority: int | None = None, **conditions: Any) -> Rule:
+        """A rule for ``operation`` (a path, an operationId, or chat|completions|embeddings|models;
+        None: chat, completions and embeddings). Conditions: contains, regex, last_user_message,
+        model, system, any_message, tool_result, tool_call_id, has_tools, headers, body."""
+        match = build_match(operation, **conditions)
+        shown = [repr(operation)] if operation is not None else []
+        name = name or self._name("on", shown, conditions)
+        return self._add(Rule(match, name, self._install, times, priority))
+
+    def on_chat(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+        """A rule for chat completions (v2 and v3, or only ``version``)."""
+        return self._on("on_chat", "chat", "/chat/completions", version, contains, conditions)
+
+    def on_completion(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+        """A rule for legacy completions; ``contains`` tests the prompt."""
+        return self._on("on_completion", "completions", "/completions", version, contains, conditions)
+
+    def on_embeddings(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+        """A rule for embeddings; ``contains`` tests the input."""
+        return self._on("on_embeddings", "embeddings", "/embeddings", version, contains, conditions)
+
+    def _on(self, method: str, alias: str, path: str, version: str | None, contains: str | None,
+            conditions: dict[str, Any]) -> Rule:
+        if version is not None and version not in ("v2", "v3"):
+            raise ValueError(f"version must be 'v2' or 'v3', not {version!r}")
+        operation = f"/api/{version}{path}" if version else alias
+        if contains is not None:
+            conditions["contains"] = contains
+        name = conditions.pop("name", None) or self._name(method, [], {"version": version, **conditions})
+        return self.on(operation, name=name, **conditions)
+
+    def _name(self, method: str, shown: list[str], conditions: Mapping[str, Any]) -> str:
+        """A name that says what the rule matches, as it shows in the journal: on_chat(contains='x') #1."""
+        shown = shown + [f"{key}={_brief(value)}" for key, value in conditions.items()
+                         if value is not None and key not in ("times", "priority")]
+        return f"{method}({', '.join(shown)}) #{next(self._numbers)}"
+
+    def _add(self, entry: Rule | _Verbatim) -> Any:
+        self._install(entry)  # a fixture the emulator refuses raises here, and is not kept
+        self._scripted.append(entry)
+        return entry
+
+    def add_fixture(self, fixture: Mapping[str, Any]) -> str:
+        """Add a fixture dict of the YAML model as it is; returns its name."""
+        return self._add(_Verbatim(fixture, fixture.get("name") or f"fixture #{next(self._numbers)}")).name
+
+    def remove(self, rule: Rule | str) -> None:
+        name = rule if isinstance(rule, str) else rule.name
+        self._scripted = [s for s in self._scripted if s.name != name]
+        self._scripts().remove(name)
+
+    def load_fixtures(self, path: Any) -> Any:
+        """Load a folder of fixture files now (a marker or the ini option loads them at start-up)."""
+        return self._scripts().load_dir(path)
+
+    @property
+    def rules(self) -> tuple[Rule | _Verbatim, ...]:
+        """The rules and fixture dicts this test added, in order."""
+        return tuple(self._scripted)
+
+    @property
+    def fixtures(self) -> list[dict[str, Any]]:
+        """Every fixture the emulator holds: from files, then added at runtime."""
+        return self._scripts().list()
+
+    def _install(self, changed: Rule | _Verbatim) -> None:
+        """Hand the rule's new dict to the emulator; one of the same name is replaced in place, so a
+        rule keeps its place in the matching order however long its script grows."""
+        self._scripts().add(changed.fixture)
+
+    def _scripts(self) -> Any:
+        return self.emulator.scripts  # scripts.Scripts: add (same name: replaced in place), remove, list
+
+    # -- what was asked ----------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> tuple[Request, ...]:
+        """Every request of this test, oldest first."""
+        return self._log.all
+
+    @property
+    def call_count(self) -> int:
+        return len(self.emulator.journal.entries())
+
+    @property
+    def last(self) -> Request:
+        __tracebackhide__ = True
+        requests = self._log.all
+        if not requests:
+            raise AssertionError("no request has reached the emulator in this test (is the code under test "
+                                 f"using {self.base_url} or PARADIGM_BASE_URL?)")
+        return requests[-1]
+
+    def wait_for(self, count: int, timeout_s: float = 5.0) -> tuple[Request, ...]:
+        """Wait until ``count`` requests are in the journal: for calls made from background threads,
+        and for a request the client gave up on, which the emulator records when it is done."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + timeout_s
+        while True:
+            requests = self._log.all
+            if len(requests) >= count:
+                return requests
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"waited {timeout_s} s for {count} request(s), {len(requests)} arrived")
+            time.sleep(0.005)
+
+    def calls(self, target: str | None = None, body: Mapping[str, Any] | None = None,
+              **body_subset: Any) -> tuple[Request, ...]:
+        """The requests to ``target`` whose body contains ``body_subset`` (see ``recorded``)."""
+        return self._log.filter(target, {**(body or {}), **body_subset})
+
+    def assert_called(self, target: str | None = None, times: int | None = 1, *,
+                      body: Mapping[str, Any] | None = None, **body_subset: Any) -> tuple[Request, ...]:
+        """Exactly ``times`` requests to ``target`` (None: at least one) whose JSON body contains
+        ``body_subset``; use ``body={...}`` for keys that are not Python names. Returns them."""
+        __tracebackhide__ = True
+        return self._log.assert_called(target, times, {**(body or {}), **body_subset})
+
+    def assert_not_called(self, target: str | None = None, *, body: Mapping[str, Any] | None = None,
+                          **body_subset: Any) -> None:
+        __tracebackhide__ = True
+        self._log.assert_called(target, 0, {**(body or {}), **body_subset})
+
+    # -- between tests -----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the state at start-up: runtime fixtures, sequence counters, journal, files."""
+        self.emulator.reset()
+        self._scripted.clear()
+        self._log.forget()
+
+    def close(self) -> None:
+        for made in self._clients:
+            made.close()
+        self._clients.clear()
+
+    def __repr__(self) -> str:
+        return f"<ParadigmEmulator {self.base_url}>"

@@ -1,0 +1,318 @@
+"""Scripted answers in Python that read aloud, built on the fixture model of the YAML files.
+
+``Rule`` is a fixture under construction: ``on_chat(contains="weather")`` gives its ``match``,
+each verb (``reply``, ``reply_tool_call``, ``stream``, ``fail``, ``reply_embeddings``, ``respond``)
+appends one response, and the ``then_`` forms say the same for the calls that follow::
+
+    emu.on_chat(contains="weather").reply_tool_call("get_weather", {"city": "Paris"}).then_reply("Sunny")
+    emu.on_chat().fail(429, retry_after=1).then_reply("ok")
+    emu.on_chat(contains="story").stream(["Once", " upon"], itl_ms=20).truncate_after(3)
+
+Modifiers (``truncate_after``, ``error_after``, ``drop_after``, ``with_headers``, ``with_delay``,
+``with_usage``, ``with_timing``, ``and_tool_call``) change the last response. The k-th matching
+call gets the k-th response and the last one repeats, unless ``times`` stops the rule.
+
+A rule only builds dicts (``rule.fixture``, the exact shape ``emulator.scripts.add`` and the
+control API accept); after every change it hands the new dict to ``publish``, which the test
+handle uses to swap it in on the running emulator. Nothing here talks to a server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from http import HTTPStatus
+from typing import Any, Callable, Iterable, Mapping
+
+def text_matcher(value: Any, argument: str) -> Any:
+    """A text condition as the fixture model writes it: "x" (equals), {contains|regex|equals: "x"}."""
+    if isinstance(value, re.Pattern):
+        return {"regex": value.pattern}
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("equals", "contains", "regex"):
+        return dict(value)
+    raise TypeError(f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
+                    f"text}}, not {value!r}")
+
+
+def build_match(operation: str | None = None, *, contains: str | None = None, regex: str | re.Pattern | None = None,
+                last_user_message: Any = None, model: Any = None, system: Any = None, any_message: Any = None,
+                tool_result: bool | None = None, tool_call_id: str | None = None, has_tools: bool | None = None,
+                headers: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``match`` part of a fixture. ``contains``/``regex``/``last_user_message`` all test the last
+    user message (the prompt or input for completions and embeddings), so only one may be given.
+    ``body`` keys are JSON paths; a plain key ``temperature`` means ``$.temperature``."""
+    on_last = {name: value for name, value in (("contains", contains), ("regex", regex),
+                                               ("last_user_message", last_user_message)) if value is not None}
+    if len(on_last) > 1:
+        raise TypeError(f"give only one of contains=, regex= and last_user_message= (they all test the last "
+                        f"user message), not {', '.join(on_last)}")
+    match: dict[str, Any] = {}
+    if operation is not None:
+        match["operation"] = operation
+    if contains is not None:
+        if not isinstance(contains, str):
+            raise TypeError(f"contains= takes a string, not {contains!r}")
+        match["last_user_message"] = {"contains": contains}
+    if regex is not None:
+        match["last_user_message"] = {"regex": regex.pattern if isinstance(regex, re.Pattern) else regex}
+    if last_user_message is not None:
+        match["last_user_message"] = text_matcher(last_user_message, "last_user_message")
+    for key, value, argument in (("model", model, "model"), ("system_message", system, "system"),
+                                 ("any_message", any_message, "any_message")):
+        if value is not None:
+            match[key] = text_matcher(value, argument)
+    for key, value in (("tool_result", tool_result), ("has_tools", has_tools)):
+        if value is not None:
+            match[key] = bool(value)
+    if tool_call_id is not None:
+        match["tool_call_id"] = tool_call_id
+        match.setdefault("tool_result", True)
+    if headers:
+        match["headers"] = {name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()}
+    if body:
+        match["body"] = {(key if key.startswith("$") else "$." + key): value for key, value in body.items()}
+    return match
+
+
+def error_type(status: int) -> str:
+    """vLLM's name for an error status: 400 -> BadRequestError, 429 -> TooManyRequestsError."""
+    try:
+        words = HTTPStatus(status).phrase.replace("-", " ").split()
+    except ValueError:
+        return "Error"
+    name = "".join(word[:1].upper() + word[1:] for word in words)
+    return name if name.endswith("Error") else name + "Error"
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class Rule:
+    """One scripted fixture; every method returns the rule, so a whole script is one expression."""
+
+    def __init__(self, match: dict[str, Any], name: str, publish: Callable[["Rule"], None] = lambda rule: None,
+                 times: int | None = None, priority: int | None = None):
+        self.name = name
+        self.match = match
+        self.responses: list[dict[str, Any]] = []
+        self._times = times
+        self._priority = priority
+        self._publish = publish
+
+    # -- the fixture this rule stands for ---------------------------------------------------------
+
+    @property
+    def fixture(self) -> dict[str, Any]:
+        fixture: dict[str, Any] = {"name": self.name, "match": copy.deepcopy(self.match)}
+        if self._priority is not None:
+            fixture["priority"] = self._priority
+        if self._times is not None:
+            fixture["times"] = self._times
+        responses = self.responses or [{}]  # no verb yet: the generator answers, the rule still counts
+        if len(responses) == 1:
+            fixture["response"] = copy.deepcopy(responses[0])
+        else:
+            fixture["responses"] = copy.deepcopy(responses)
+        return fixture
+
+    def _changed(self) -> "Rule":
+        self._publish(self)
+        return self
+
+    def _append(self, response: dict[str, Any]) -> "Rule":
+        self.responses.append(response)
+        return self._changed()
+
+    def _last(self) -> dict[str, Any]:
+        if not self.responses:  # a modifier alone shapes the generator's answer
+            self.responses.append({})
+        return self.responses[-1]
+
+    # -- responses: each verb adds the answer to the next matching call ---------------------------
+
+    def reply(self, content: str | None = None, *, finish_reason: str | None = None,
+              **options: Any) -> "Rule":
+        """Answer with ``content`` (templated: {{last_user_message}}, {{model}}, {{body.x}});
+        without it, with the generator's text. Options: usage, headers, delay_ms, ttft_ms, itl_ms."""
+        response: dict[str, Any] = {}
+        if content is not None:
+            if not isinstance(content, str):
+                raise TypeError(f"reply() takes the answer text as a string, not {content!r}")
+            response["content"] = content
+        if finish_reason is not None:
+            response["finish_reason"] = finish_reason
+        return self._append(_with_options(response, options, "reply"))
+
+    def reply_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str | None = None,
+                        **options: Any) -> "Rule":
+        """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls")."""
+        response = {"tool_calls": [_tool_call(name, arguments, id)]}
+        return self._append(_with_options(response, options, "reply_tool_call"))
+
+    def and_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *,
+                      id: str | None = None) -> "Rule":
+        """One more tool call in the same answer (parallel tool calls)."""
+        last = self.responses[-1] if self.responses else {}
+        if "tool_calls" not in last:
+            raise ValueError(f"and_tool_call({name!r}) adds a call to the answer of reply_tool_call(): "
+                             "call reply_tool_call() first")
+        last["tool_calls"].append(_tool_call(name, arguments, id))
+        return self._changed()
+
+    def stream(self, chunks: Iterable[str], *, itl_ms: float | None = None, ttft_ms: float | None = None,
+               chunk_delays_ms: Iterable[float] | None = None, **options: Any) -> "Rule":
+        """Answer with exactly these stream deltas (their concatenation when the call is not streamed)."""
+        if isinstance(chunks, str):
+            raise TypeError(f"stream() takes a list of chunks, not the string {chunks!r}: "
+                            f"write stream([{chunks!r}]) or split it")
+        pieces = list(chunks)
+        if not all(isinstance(piece, str) for piece in pieces):
+            raise TypeError(f"stream() chunks must all be strings, got {pieces!r}")
+        response: dict[str, Any] = {"chunks": pieces}
+        if chunk_delays_ms is not None:
+            response["chunk_delays_ms"] = list(chunk_delays_ms)
+        options.update({k: v for k, v in (("itl_ms", itl_ms), ("ttft_ms", ttft_ms)) if v is not None})
+        return self._append(_with_options(response, options, "stream"))
+
+    def reply_embeddings(self, vectors: Iterable[Iterable[float]], **options: Any) -> "Rule":
+        """Answer an embeddings call with these vectors (one per input)."""
+        rows = [list(vector) for vector in vectors]
+        return self._append(_with_options({"embeddings": rows}, options, "reply_embeddings"))
+
+    def fail(self, status: int, message: str | None = None, *, retry_after: float | None = None,
+             body: Any = None, headers: Mapping[str, Any] | None = None) -> "Rule":
+        """Answer with HTTP ``status``. The body is the one the real stack gives for that status, or
+        vLLM's {"error": {message, type, param, code}} with ``message``, or ``body`` as given."""
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            raise ValueError(f"fail() takes an HTTP error status from 400 to 599, not {status!r}")
+        if message is not None and body is not None:
+            raise TypeError("give fail() a message= or a body=, not both")
+        error: dict[str, Any] = {"status": status}
+        if message is not None:
+            error["body"] = {"error": {"message": message, "type": error_type(status), "param": None, "code": status}}
+        elif body is not None:
+            error["body"] = body
+        extra = dict(headers or {})
+        if retry_after is not None:
+            extra["Retry-After"] = _seconds(retry_after)
+        if extra:
+            error["headers"] = extra
+        return self._append({"error": error})
+
+    def respond(self, **response: Any) -> "Rule":
+        """Any response of the fixture model, as keyword arguments (content=, chunks=, error= ...)."""
+        return self._append(dict(response))
+
+    then_reply = reply
+    then_reply_tool_call = reply_tool_call
+    then_stream = stream
+    then_reply_embeddings = reply_embeddings
+    then_fail = fail
+    then_respond = respond
+
+    # -- modifiers of the last response -----------------------------------------------------------
+
+    def truncate_after(self, events: int) -> "Rule":
+        """End the stream cleanly after ``events`` SSE events (the role chunk is the first): no
+        finish_reason, no [DONE]."""
+        self._last()["stream"] = {"truncate_after": _count(events, "truncate_after")}
+        return self._changed()
+
+    def error_after(self, events: int, message: str = "The model server failed while streaming.",
+                    type: str = "InternalServerError", code: int = 500) -> "Rule":
+        """After ``events`` SSE events, send an error event, then [DONE] (as vLLM does)."""
+        self._last()["stream"] = {
+            "error_after": _count(events, "error_after"),
+            "error": {"message": message, "type": type, "param": None, "code": code}}
+        return self._changed()
+
+    def drop_after(self, events: int) -> "Rule":
+        """Cut the connection abruptly after ``events`` SSE events."""
+        self._last()["stream"] = {"drop_after": _count(events, "drop_after")}
+        return self._changed()
+
+    def with_headers(self, headers: Mapping[str, Any] | None = None, **named: Any) -> "Rule":
+        """Add response headers; in keyword form ``x_request_id="7"`` is sent as ``x-request-id: 7``."""
+        last = self._last()
+        added = dict(headers or {})
+        added.update({name.replace("_", "-"): value for name, value in named.items()})
+        last["headers"] = {**last.get("headers", {}), **added}
+        return self._changed()
+
+    def with_delay(self, ms: float) -> "Rule":
+        """Wait ``ms`` before sending anything."""
+        self._last()["delay_ms"] = ms
+        return self._changed()
+
+    def with_timing(self, *, ttft_ms: float | None = None, itl_ms: float | None = None,
+                    chunk_delays_ms: Iterable[float] | None = None) -> "Rule":
+        last = self._last()
+        for key, value in (("ttft_ms", ttft_ms), ("itl_ms", itl_ms)):
+            if value is not None:
+                last[key] = value
+        if chunk_delays_ms is not None:
+            last["chunk_delays_ms"] = list(chunk_delays_ms)
+        return self._changed()
+
+    def with_usage(self, prompt_tokens: int | None = None, completion_tokens: int | None = None,
+                   total_tokens: int | None = None) -> "Rule":
+        usage = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens),
+                                   ("total_tokens", total_tokens)) if v is not None}
+        if total_tokens is None and prompt_tokens is not None and completion_tokens is not None:
+            usage["total_tokens"] = prompt_tokens + completion_tokens
+        self._last()["usage"] = usage
+        return self._changed()
+
+    # -- the rule as a whole ----------------------------------------------------------------------
+
+    def times(self, uses: int) -> "Rule":
+        """Stop matching after ``uses`` calls (later calls fall through to other rules or the generator)."""
+        if not isinstance(uses, int) or isinstance(uses, bool) or uses < 1:
+            raise ValueError(f"times() takes a number of uses >= 1, not {uses!r}")
+        self._times = uses
+        return self._changed()
+
+    def once(self) -> "Rule":
+        return self.times(1)
+
+    def priority(self, value: int) -> "Rule":
+        """Tried before rules of lower priority (default 0), whatever the order they were added in."""
+        self._priority = value
+        return self._changed()
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.name}: {json.dumps(self.fixture, sort_keys=True)}>"
+
+
+def _tool_call(name: str, arguments: Mapping[str, Any] | str | None, id: str | None) -> dict[str, Any]:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a tool call needs the tool's name as a non-empty string, not {name!r}")
+    if arguments is not None and not isinstance(arguments, (str, Mapping)):
+        raise TypeError(f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}")
+    call: dict[str, Any] = {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping)
+                            else (arguments if arguments is not None else {})}
+    if id is not None:
+        call["id"] = id
+    return call
+
+
+def _count(events: Any, method: str) -> int:
+    if not isinstance(events, int) or isinstance(events, bool) or events < 0:
+        raise ValueError(f"{method}() takes a number of SSE events >= 0, not {events!r}")
+    return events
+
+
+_OPTIONS = ("usage", "headers", "delay_ms", "ttft_ms", "itl_ms", "finish_reason", "chunk_delays_ms")
+
+
+def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: str) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"{method}() got unexpected option(s) {', '.join(unknown)}; "
+                        f"it accepts {', '.join(_OPTIONS)}")
+    response.update({k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None})
+    return response
