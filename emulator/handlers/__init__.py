@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import chat, completions, embeddings, models
+from . import chat, completions, documents, embeddings, files, files_v3, models
 
 HANDLERS = {
     "api_v2_chat_completions_create": chat.create,
@@ -11,4 +11,18 @@ HANDLERS = {
     "api_v2_embeddings_create": embeddings.create,
     "api_v3_embeddings_create": embeddings.create,
     "api_v2_models_list": models.list_models,
+    "api_v2_files_create": files.create,
+    "api_v2_files_list": files.list_files,
+    "api_v2_files_retrieve": files.retrieve,
+    "api_v2_files_destroy": files.destroy,
+    "api_v2_files_ask_question_create": documents.ask_question,
+    "api_v2_tokenize_create": documents.tokenize_text,
+    "api_v2_query_create": documents.query,
+    "api_v2_chat_document_search_create": documents.document_search,
+    "api_v3_files_create": files_v3.create,
+    "api_v3_files_list": files_v3.list_files,
+    "api_v3_files_retrieve": files_v3.retrieve,
+    "api_v3_files_destroy": files_v3.destroy,
+    "api_v3_workspaces_list": files_v3.list_workspaces,
+    "api_v3_tags_list": files_v3.list_tags,
 }

@@ -1,0 +1,190 @@
+"""Benchmark of the document store: upload throughput, memory per MB stored, search latency.
+
+    .venv/bin/python bench/bench_files.py [--searches 200]
+
+Starts ``paradigm-emulator serve`` (the real CLI, a process of its own so its memory can be read
+from /proc) on a free loopback port, then prints:
+
+* upload MB/s for 1 MB and 20 MB text files: the POST alone (the file is stored and queued), and
+  upload-to-embedded (the POST plus the first GET, which waits for extraction, chunking and embedding);
+* memory the server holds per MB stored (resident-set growth over the files' size), after 1 MB and 20 MB;
+* document-search and /query latency, p50 and p99, with exactly 1,000 stored chunks, plus the store's
+  own search without HTTP.
+
+Text is English-like prose from a fixed seed, so every run measures the same bytes. Bounded: every
+request has a timeout and the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from emulator import embedding  # noqa: E402
+from emulator.ingestion import spans, vector_for  # noqa: E402
+from emulator.store import Chunk, Document, MemoryStore, NewFile  # noqa: E402
+
+KEY = "bench-key"
+MB = 1024 * 1024
+TIMEOUT = httpx.Timeout(300.0)
+QUESTIONS = ["What does the contract say about termination?", "Which invoices are overdue?",
+             "Who approves the travel budget?", "How is customer data protected?"]
+
+
+def prose(size: int, seed: int) -> bytes:
+    """``size`` bytes of paragraphs of sentences over a 5,000-word vocabulary."""
+    rng = random.Random(seed)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 10)))
+                  for _ in range(5000)] + re.findall(r"\w+", " ".join(QUESTIONS).lower())
+    out, length = [], 0
+    while length < size:
+        sentences = (" ".join(rng.choice(vocabulary) for _ in range(rng.randint(6, 18))).capitalize() + "."
+                     for _ in range(rng.randint(3, 8)))
+        paragraph = " ".join(sentences) + "\n\n"
+        out.append(paragraph)
+        length += len(paragraph)
+    return "".join(out).encode()[:size]
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        found = re.search(r"v2 base URL: (http://\S+)/api/v2", line)
+        if found:
+            return process, found.group(1)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise SystemExit("the emulator did not start within 20 s")
+
+
+def upload(http: httpx.Client, name: str, data: bytes) -> tuple[float, float]:
+    """-> (seconds for the POST, seconds until the file is embedded)."""
+    started = time.perf_counter()
+    response = http.post("/api/v2/files", files={"file": (name, data)})
+    posted = time.perf_counter()
+    response.raise_for_status()
+    status = http.get(f"/api/v2/files/{response.json()['id']}").json()["status"]
+    if status != "embedded":
+        raise SystemExit(f"{name}: status {status}")
+    return posted - started, time.perf_counter() - started
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
+
+
+def bench_uploads(http: httpx.Client, pid: int) -> None:
+    print("uploads (text/plain, v2 POST /files; 'to embedded' adds the first GET, which waits for ingestion)")
+    upload(http, "warm-up.txt", prose(10_000, seed=0))  # imports and caches, not the store
+    baseline = rss_bytes(pid)
+    stored, resident = 0, []
+    for size, count in ((1 * MB, 5), (20 * MB, 2)):
+        post_s, done_s = [], []
+        for n in range(count):
+            data = prose(size, seed=size + n)
+            post, done = upload(http, f"bench-{size}-{n}.txt", data)
+            post_s.append(post)
+            done_s.append(done)
+            stored += len(data)
+        resident.append((stored, rss_bytes(pid) - baseline))
+        print(f"  {size // MB:>3} MB x{count}: POST {size / MB / statistics.median(post_s):7.1f} MB/s   "
+              f"to embedded {size / MB / statistics.median(done_s):6.2f} MB/s")
+    (small, small_rss), (large, large_rss) = resident
+    print(f"  memory: {small_rss / MB:.0f} MB resident for the first {small / MB:.0f} MB stored "
+          f"({small_rss / small:.1f} per MB, decoded-vector cache included), then "
+          f"{(large_rss - small_rss) / (large - small):.1f} MB per further MB ({large_rss / MB:.0f} MB "
+          f"for {large / MB:.0f} MB)")
+
+
+def thousand_chunks() -> list[bytes]:
+    """Ten documents of exactly 100 chunks each (checked with the emulator's own chunker)."""
+    documents = []
+    for n in range(10):
+        data = prose(100 * 1400, seed=1000 + n)
+        while len(spans(data.decode())) > 100:
+            data = data[:-500]
+        while len(spans(data.decode())) < 100:
+            data += prose(300, seed=n)
+        documents.append(data)
+    assert sum(len(spans(d.decode())) for d in documents) == 1000
+    return documents
+
+
+def bench_search(http: httpx.Client, documents: list[bytes], searches: int) -> None:
+    print(f"search over 1,000 stored chunks ({searches} sequential requests each)")
+    for n, data in enumerate(documents):
+        upload(http, f"chunks-{n}.txt", data)
+    for name, path, body in (("document-search", "/api/v2/chat/document-search", "query"),
+                             ("query (n=5)", "/api/v2/query", "query")):
+        samples = []
+        for i in range(searches):
+            started = time.perf_counter()
+            http.post(path, json={body: QUESTIONS[i % len(QUESTIONS)]}).raise_for_status()
+            samples.append(time.perf_counter() - started)
+        print(f"  {name:<18} {percentiles(samples)}")
+    store = MemoryStore()
+    for n, data in enumerate(documents):
+        text = data.decode()
+        record = store.add(NewFile(f"{n}.txt", f"{n}.txt", "documents", 1, data, 0.0))
+        chunks = tuple(Chunk(str(i), i, 1, s, e, vector_for(text[s:e], 1024))
+                       for i, (s, e) in enumerate(spans(text)))
+        store.attach(record, Document(pages=(text,), chunks=chunks))
+    samples = []
+    for i in range(searches):
+        vector = embedding.embed(QUESTIONS[i % len(QUESTIONS)], 1024)
+        started = time.perf_counter()
+        store.search(vector, 5)
+        samples.append(time.perf_counter() - started)
+    print(f"  {'store.search alone':<18} {percentiles(samples)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--searches", type=int, default=200)
+    args = parser.parse_args(argv)
+    documents = thousand_chunks()
+    for run in ("uploads", "search"):
+        process, base_url = start_server()
+        try:
+            headers = {"Authorization": f"Bearer {KEY}"}
+            with httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT) as http:
+                if run == "uploads":
+                    bench_uploads(http, process.pid)
+                else:
+                    bench_search(http, documents, args.searches)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
