@@ -1,0 +1,142 @@
+"""What 1,000 loaded fixtures cost a request: requests/s of a non-streamed chat, and µs per match.
+
+    .venv/bin/python bench/bench_fixtures.py [--seconds 10] [--connections 32]
+
+Three runs against `paradigm-emulator serve` in its own process, loaded with wrk as in
+the core benchmark (one thread, 32 connections, the same chat body): no fixtures; 1,000
+fixtures that the request matches none of (every one is tried: the worst case); 1,000
+fixtures where the request matches the last. Without wrk, a small asyncio client stands
+in (it needs a core of its own, so its figures are lower). Then the matching alone,
+in-process: microseconds per ``scripts.match`` for the same three cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}
+LAST = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "question [q999]"}], "max_tokens": 16}
+COUNT = 1000
+
+
+def write_fixtures(folder: Path) -> None:
+    """1,000 fixtures, each looking for its own tag: only the last one can match "[q999]"."""
+    lines = ["fixtures:"]
+    for number in range(COUNT):
+        lines += [f"  - name: q{number}",
+                  f"    match: {{operation: chat, last_user_message: {{contains: '[q{number}]'}}}}",
+                  f"    response: {{content: 'Scripted answer {number}.'}}"]
+    (folder / "many.yaml").write_text("\n".join(lines) + "\n")
+
+
+def start(fixtures_dir: Path | None) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
+    if fixtures_dir is not None:
+        command += ["--fixtures-dir", str(fixtures_dir)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        found = re.search(r"(http://[\d.]+:\d+)/api/v2", line)
+        if found:
+            return process, found.group(1)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError("the emulator did not start")
+
+
+def wrk(base: str, body: dict, seconds: int, connections: int) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f"wrk.method = 'POST'\nwrk.body = [[{json.dumps(body)}]]\n"
+                     "wrk.headers['Content-Type'] = 'application/json'\n"
+                     "wrk.headers['Authorization'] = 'Bearer bench'\n")
+    output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
+                             base + "/api/v2/chat/completions"],
+                            capture_output=True, text=True, timeout=seconds + 30, check=True)
+    Path(script.name).unlink()
+    if "Non-2xx" in output.stdout:
+        raise RuntimeError("wrk saw errors:\n" + output.stdout)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output.stdout).group(1))
+
+
+async def _python_load(base: str, body: dict, seconds: int, connections: int) -> float:
+    import httpx
+
+    done = 0
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer bench"}, timeout=10,
+                                 limits=httpx.Limits(max_connections=connections)) as client:
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                (await client.post("/api/v2/chat/completions", json=body)).raise_for_status()
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / seconds
+
+
+def requests_per_second(fixtures_dir: Path | None, body: dict, seconds: int, connections: int) -> float:
+    process, base = start(fixtures_dir)
+    try:
+        if shutil.which("wrk"):
+            return wrk(base, body, seconds, connections)
+        return asyncio.run(_python_load(base, body, seconds, connections))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def match_cost_us(fixtures_dir: Path | None, body: dict, rounds: int = 2000) -> float:
+    from emulator.app import create_app
+    from emulator.config import Settings
+
+    emulator = create_app(Settings(fixtures_dir=fixtures_dir)).state.emulator
+    operation = next(op for op in emulator.operations if op.operation_id == "api_v2_chat_completions_create")
+    request = SimpleNamespace(method="POST", url=SimpleNamespace(path=operation.path))
+    raw = json.dumps(body).encode()
+    start_ = time.perf_counter()
+    for _ in range(rounds):
+        call = SimpleNamespace(operation=operation, body=body, raw_body=raw, headers={}, request=request,
+                               fixture=None)
+        emulator.scripts.match(call)
+    return (time.perf_counter() - start_) / rounds * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        fixtures = Path(folder)
+        write_fixtures(fixtures)
+        cases = [("no fixtures", None, BODY), (f"{COUNT} fixtures, none matches", fixtures, BODY),
+                 (f"{COUNT} fixtures, the last matches", fixtures, LAST)]
+        print(f"{'case':<36} {'requests/s':>11} {'match µs':>9}")
+        for label, folder_, body in cases:
+            rate = requests_per_second(folder_, body, args.seconds, args.connections)
+            cost = match_cost_us(folder_, body)
+            print(f"{label:<36} {rate:>11,.0f} {cost:>9.1f}", flush=True)
+    print(f"(load: {'wrk -t1' if shutil.which('wrk') else 'asyncio httpx'}, -c{args.connections}, "
+          f"{args.seconds} s each; body {json.dumps(BODY)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""The control API under /_emulator: drive a running emulator from a test in any language.
+
+    GET    /_emulator/health             {"status": "ok", "version", "fixtures", "journal"}
+    GET    /_emulator/fixtures           {"fixtures": [...]} in matching order
+    POST   /_emulator/fixtures           one fixture, a list, or {"fixtures": [...]}; JSON or YAML
+    DELETE /_emulator/fixtures           remove every runtime fixture
+    DELETE /_emulator/fixtures/{name}    remove one
+    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation=,
+                                         ?status=, ?limit=
+    DELETE /_emulator/journal            empty the journal
+    POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
+
+With --admin-token every route but health needs ``X-Emulator-Admin-Token``. These routes are
+outside the OpenAPI specs and outside the journal: driving the emulator is not using it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import __version__
+from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
+from .fixtures import FixtureError
+
+PREFIX = "/_emulator"
+MAX_BODY = 5 * 1024 * 1024
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    # default=str: a YAML fixture may hold dates and the like, which JSON has no type for.
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+    return Response(text.encode(), status_code=status, media_type="application/json")
+
+
+def control_routes(emulator: Any) -> list[Route]:
+    token = emulator.settings.admin_token
+
+    def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
+        async def guard(request: Request) -> Response:
+            try:
+                if token and not open_:
+                    given = request.headers.get("x-emulator-admin-token")
+                    if given is None:
+                        raise NotAuthenticated("The control API needs the X-Emulator-Admin-Token header "
+                                               "(the emulator runs with --admin-token).")
+                    if not hmac.compare_digest(given.encode(), token.encode()):
+                        raise AuthenticationFailed("Wrong X-Emulator-Admin-Token.")
+                return await endpoint(request)
+            except ApiError as exc:
+                return Response(dumps(exc.body()), status_code=exc.status, media_type="application/json",
+                                headers=dict(exc.headers) or None)
+
+        return guard
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok", "version": __version__, "fixtures": len(emulator.scripts),
+                      "journal": len(emulator.journal.entries())})
+
+    async def list_fixtures(request: Request) -> Response:
+        return _json({"fixtures": emulator.scripts.list()})
+
+    async def add_fixtures(request: Request) -> Response:
+        document = await _read_document(request)
+        if isinstance(document, dict) and set(document) == {"fixtures"}:
+            document = document["fixtures"]
+        fixtures = document if isinstance(document, list) else [document]
+        if not fixtures or not all(isinstance(f, dict) for f in fixtures):
+            raise ParseError("Expected a fixture (a mapping), a list of fixtures, or {\"fixtures\": [...]}.")
+        try:
+            names = emulator.scripts.add_many(fixtures)
+        except FixtureError as exc:
+            raise ParseError(str(exc)) from None
+        except RecursionError:  # a YAML alias that contains itself
+            raise ParseError("The fixture document is nested too deeply (or refers to itself).") from None
+        return _json({"added": names}, 201)
+
+    async def clear_fixtures(request: Request) -> Response:
+        return _json({"deleted": emulator.scripts.clear()})
+
+    async def delete_fixture(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            emulator.scripts.remove(name)
+        except PermissionError as exc:
+            raise Conflict(str(exc)) from None
+        except KeyError:
+            known = ", ".join(repr(f["name"]) for f in emulator.scripts.list()) or "none"
+            raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
+        return _json({"deleted": name})
+
+    async def journal(request: Request) -> Response:
+        query = request.query_params
+        limit = _limit(query.get("limit"))
+        status = _status(query.get("status"))
+        path, operation = query.get("path"), query.get("operation")
+        found = []
+        for entry in reversed(emulator.journal.entries()):
+            if path and not entry.path.startswith(path):
+                continue
+            if operation and operation != entry.operation_id:
+                continue
+            if status is not None and entry.status != status:
+                continue
+            found.append(entry.to_dict())
+            if limit is not None and len(found) >= limit:
+                break
+        return _json({"requests": found})
+
+    async def clear_journal(request: Request) -> Response:
+        count = len(emulator.journal.entries())
+        emulator.journal.clear()
+        return _json({"deleted": count})
+
+    async def reset(request: Request) -> Response:
+        emulator.reset()
+        return _json({"reset": True})
+
+    return [
+        Route(PREFIX + "/health", guarded(health, open_=True), methods=["GET"]),
+        Route(PREFIX + "/fixtures", guarded(list_fixtures), methods=["GET"]),
+        Route(PREFIX + "/fixtures", guarded(add_fixtures), methods=["POST"]),
+        Route(PREFIX + "/fixtures", guarded(clear_fixtures), methods=["DELETE"]),
+        Route(PREFIX + "/fixtures/{name:path}", guarded(delete_fixture), methods=["DELETE"]),
+        Route(PREFIX + "/journal", guarded(journal), methods=["GET"]),
+        Route(PREFIX + "/journal", guarded(clear_journal), methods=["DELETE"]),
+        Route(PREFIX + "/reset", guarded(reset), methods=["POST"]),
+    ]
+
+
+async def _read_document(request: Request) -> Any:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise ParseError(f"A fixture document may not exceed {MAX_BODY // (1024 * 1024)} MB.")
+    if not raw.strip():
+        raise ParseError("Empty body: send a fixture as JSON or YAML.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("The body is not UTF-8 text.") from None
+    if content_type not in YAML_TYPES:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            if content_type == "application/json":
+                raise ParseError(f"JSON parse error - {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ParseError(f"YAML parse error{where} - {getattr(exc, 'problem', None) or exc}") from None
+
+
+def _limit(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ParseError(f"limit must be a whole number >= 1, got {text!r}.")
+    return int(text)
+
+
+def _status(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ParseError(f"status must be an HTTP status code, got {text!r}.")
+    return int(text)
