@@ -6,20 +6,25 @@ fixtures) so that a request only touches compiled objects in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from .config import Settings
+from .control_api import control_routes
+from .controls import HeaderControls, quiet_dropped_streams
 from .handlers import HANDLERS
+from .ingestion import Ingestion
 from .journal import Journal
 from .models import Catalog
 from .routing import Call, Handler, build_routes, http_exception
-from .scripts import NoControls, NoScripts
+from .scripts import Scripts
 from .spec import Spec, load_specs
+from .store import MemoryStore
+from .workspaces import Directory
 
 log = logging.getLogger("emulator")
 
@@ -32,25 +37,61 @@ class Emulator:
         self.specs: list[Spec] = load_specs(settings.spec_dir)
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal()
-        self.scripts: Any = NoScripts()
-        self.controls: Any = NoControls()
+        # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
+        self.scripts = Scripts(settings, self.operations)
+        self.controls = HeaderControls(settings)
+        # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
+        self.workspaces = Directory.load(settings)
+        self.store = MemoryStore(epoch=settings.epoch)
+        embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
+        self.ingestion = Ingestion(self.store, settings.ingest_ms, embedders[0] if embedders else 1024)
+        if settings.data_dir is not None:
+            self.store.load(settings.data_dir)
+
+    def save(self) -> None:
+        """Snapshot the file store to --data-dir (done at shutdown; a no-op without --data-dir)."""
+        if self.settings.data_dir is not None:
+            self.store.snapshot(self.settings.data_dir)
 
     @property
     def operations(self):
         return [op for spec in self.specs for op in spec.operations]
 
     async def dispatch(self, call: Call, handler: Handler) -> Response:
-        return await handler(call)
+        # X-Emulator-* headers first (a forced status wins over everything), then fixtures' delays/headers.
+        forced = await self.controls.before(call)
+        if forced is not None:
+            return forced
+        return await self.scripts.around(call, handler)
 
     def reset(self) -> None:
-        """Back to the state at start-up: journal emptied (and, as they come, stores and scripts)."""
+        """Back to the state at start-up: journal, runtime fixtures and sequences, file store."""
         self.journal.clear()
+        self.scripts.reset()
+        self.store.clear()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     emulator = Emulator(settings)
-    routes = build_routes(emulator.operations, HANDLERS, emulator)
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception})
+    routes = control_routes(emulator) + build_routes(emulator.operations, HANDLERS, emulator)
+    quiet_dropped_streams()
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception},
+                    lifespan=_saving_on_shutdown(emulator))
+    # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
+    # not with Starlette's bodiless 307.
+    app.router.redirect_slashes = False
     app.state.emulator = emulator
     return app
+
+
+def _saving_on_shutdown(emulator: Emulator):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        try:
+            emulator.save()
+        except OSError as exc:  # a full disk must not turn a clean shutdown into a crash
+            log.error("could not save the file store to %s: %s", emulator.settings.data_dir, exc)
+
+    return lifespan

@@ -58,7 +58,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 async def parse_body(request: Request, operation: Operation, limit: int) -> ParsedBody:
     ctype = media_type(request)
     accepted = operation.request_schemas
-    if ctype == JSON or (ctype.endswith("+json") and JSON in accepted):
+    if JSON in accepted and (ctype == JSON or ctype.endswith("+json")):
         raw = await read_limited(request, limit)
         return ParsedBody(JSON, parse_json(raw), raw=raw)
     if ctype not in accepted:

@@ -62,31 +62,49 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return from_env(**overrides)
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "serve")
-    args = build_parser().parse_args(argv)
-    settings = settings_from_args(args)
-    return serve(settings)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad flag: argparse has said why
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:  # a PARADIGM_EMULATOR_* variable that does not parse
+        print(f"paradigm-emulator: {exc}", file=sys.stderr)
+        return 2
+    if settings.log_level.lower() not in LOG_LEVELS:
+        print(f"paradigm-emulator: --log-level must be one of {', '.join(LOG_LEVELS)}, "
+              f"got {settings.log_level!r}", file=sys.stderr)
+        return 2
+    return serve(settings.replace(log_level=settings.log_level.lower()))
 
 
 def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .models import CatalogError
     from .spec import SpecError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except (SpecError, LookupError, ValueError, OSError) as exc:
+    except (SpecError, CatalogError, LookupError, ValueError, OSError) as exc:
         print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
         return 2
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             access_log=False, **fast_stack())
     server = _AnnouncingServer(config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn has shut down gracefully, then re-raises the Ctrl-C it caught
+        pass
     return 0 if server.started or not server.should_exit else 1
 
 

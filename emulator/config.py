@@ -87,6 +87,9 @@ def from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:
     for f in dataclasses.fields(Settings):
         raw = environ.get(env_name(f.name))
         if raw is not None and raw != "":
-            values[f.name] = _PARSERS.get(f.name, str)(raw)
+            try:
+                values[f.name] = _PARSERS.get(f.name, str)(raw)
+            except ValueError:
+                raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {f.name}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -34,31 +34,42 @@ class Entry:
 
 
 class Journal:
-    """Bounded (oldest dropped first), so a long-running dev server does not grow without end."""
+    """Bounded (oldest dropped first), so a long-running dev server does not grow without end.
+
+    Recording is on every request's path, so it keeps only references (the raw header list,
+    the parsed body) and builds the ``Entry`` views when the journal is read."""
 
     def __init__(self, limit: int = 10_000):
-        self._entries: deque[Entry] = deque(maxlen=limit)
+        self._records: deque[tuple] = deque(maxlen=limit)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
     def record(self, call: Any, response: Response) -> None:
         request = call.request
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in REDACTED_HEADERS}
-        body = call.body if not call.uploads else {**call.body, **{k: f"<file {u.filename}>"
-                                                                   for k, u in call.uploads.items()}}
-        entry = Entry(
-            seq=next(self._seq), method=request.method, path=request.url.path,
-            operation_id=call.operation.operation_id, query=dict(call.query), headers=headers, body=body,
-            status=response.status_code, fixture=call.fixture,
-            duration_ms=round((time.perf_counter() - call.started) * 1000, 3),
-        )
+        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id, call.query,
+                  request.scope["headers"], call.body, tuple((k, u.filename) for k, u in call.uploads.items()),
+                  response.status_code, call.fixture, time.perf_counter() - call.started)
         with self._lock:
-            self._entries.append(entry)
+            self._records.append(record)
 
     def entries(self) -> list[Entry]:
         with self._lock:
-            return list(self._entries)
+            records = list(self._records)
+        return [_entry(record) for record in records]
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._records.clear()
+
+
+def _entry(record: tuple) -> Entry:
+    seq, method, path, operation_id, query, raw_headers, body, uploads, status, fixture, seconds = record
+    headers = {}
+    for name, value in raw_headers:
+        key = name.decode("latin-1").lower()
+        if key not in REDACTED_HEADERS:
+            headers[key] = value.decode("latin-1")
+    if uploads:
+        body = {**body, **{name: f"<file {filename}>" for name, filename in uploads}}
+    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query), headers=headers,
+                 body=body, status=status, fixture=fixture, duration_ms=round(seconds * 1000, 3))

@@ -215,9 +215,10 @@ def test_bad_uploads_are_400_naming_the_field(http, emulator, files, data, field
     assert http.get("/api/v2/files").json()["count"] == 0
 
 
-def test_a_json_upload_is_rejected_naming_the_file(http, emulator):
+def test_a_json_upload_is_415_as_drf_has_no_parser_for_it(http, emulator):
     response = http.post("/api/v2/files", json={"file": "x"})
-    assert (response.status_code, list(response.json())) == (400, ["file"])
+    assert (response.status_code, response.json()) == (
+        415, {"detail": 'Unsupported media type "application/json" in request.'})
 
 
 def test_a_form_upload_is_415(http, emulator):
