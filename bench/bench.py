@@ -33,11 +33,15 @@ CHAT = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"
 STREAM = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Tell me a story"}],
           "max_tokens": 256, "ignore_eos": True, "stream": True}
 EMBED = {"model": "multilingual-e5-large", "input": "Text to embed"}
+# A repeated body is answered from the emulator's memo (as a test suite's repeated requests are);
+# the "new body" cases put a counter in every request, so that each one is generated afresh.
 CASES = [
-    ("chat", "POST", "/api/v2/chat/completions", CHAT),
-    ("chat stream (256 tokens)", "POST", "/api/v2/chat/completions", STREAM),
-    ("embeddings", "POST", "/api/v2/embeddings", EMBED),
-    ("models", "GET", "/api/v2/models", None),
+    ("chat", "POST", "/api/v2/chat/completions", CHAT, False),
+    ("chat, every body new", "POST", "/api/v2/chat/completions", CHAT, True),
+    ("chat stream (256 tokens)", "POST", "/api/v2/chat/completions", STREAM, False),
+    ("embeddings", "POST", "/api/v2/embeddings", EMBED, False),
+    ("embeddings, every body new", "POST", "/api/v2/embeddings", EMBED, True),
+    ("models", "GET", "/api/v2/models", None, False),
 ]
 
 
@@ -68,11 +72,16 @@ def start_bare(port: int) -> subprocess.Popen:
                              "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], cwd=ROOT)
 
 
-def lua_script(method: str, body: dict | None) -> str:
+def lua_script(method: str, body: dict | None, vary: bool = False) -> str:
     lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Bearer {KEY}"']
     if body is not None:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
         lines.append(f"wrk.body = {json.dumps(json.dumps(body))}")
+    if vary:  # every request its own text: "Hello!" -> "Hello 1!", "Hello 2!" ...
+        template = json.dumps(body).replace("%", "%%").replace("Hello!", "Hello %d!").replace(
+            "Text to embed", "Text to embed %d")
+        lines += ["counter = 0", "request = function()", "  counter = counter + 1",
+                  f"  return wrk.format(nil, nil, nil, string.format({json.dumps(template)}, counter))", "end"]
     return "\n".join(lines) + "\n"
 
 
@@ -84,14 +93,17 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(url: str, method: str, body: dict | None, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, method: str, body: dict | None, seconds: int, connections: int,
+            vary: bool = False) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua_script(method, body))
+        f.write(lua_script(method, body, vary))
     try:
         out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
                               "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 30).stdout
     finally:
         os.unlink(f.name)
+    if "Requests/sec" not in out or "50%" not in out:
+        raise SystemExit(f"wrk gave no figures for {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
@@ -130,19 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         check_same_work(emulator, bare)
         print(f"{args.seconds} s per run, wrk -t1 -c{args.connections}, loopback; "
               f"uvicorn httptools + uvloop, no access log, both servers\n")
-        header = f"{'endpoint':<26}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
+        header = f"{'endpoint':<28}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
         print(header)
         print("-" * len(header))
         worst = None
-        for name, method, path, body in CASES:
+        for name, method, path, body, vary in CASES:
             if args.only and args.only not in name:
                 continue
-            e = run_wrk(emulator + path, method, body, args.seconds, args.connections)
-            b = run_wrk(bare + path, method, body, args.seconds, args.connections)
+            e = run_wrk(emulator + path, method, body, args.seconds, args.connections, vary)
+            b = run_wrk(bare + path, method, body, args.seconds, args.connections, vary)
             ratio = e["rps"] / b["rps"] if b["rps"] else 0.0
             worst = ratio if worst is None else min(worst, ratio)
             flag = "" if not e["errors"] else f"  ({e['errors']} non-2xx!)"
-            print(f"{name:<26}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
+            print(f"{name:<28}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
                   f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{flag}", flush=True)
         print(f"\nlowest ratio emulator/bare: {worst:.2f} (target >= 0.5)")
         return 0

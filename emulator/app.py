@@ -19,6 +19,7 @@ from .controls import HeaderControls, quiet_dropped_streams
 from .handlers import HANDLERS
 from .ingestion import Ingestion
 from .journal import Journal
+from .memo import AnswerMemo
 from .models import Catalog
 from .routing import Call, Handler, build_routes, http_exception
 from .scripts import Scripts
@@ -37,6 +38,8 @@ class Emulator:
         self.specs: list[Spec] = load_specs(settings.spec_dir)
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal()
+        # Server-wide delays belong to every answer: nothing is served from the memo then.
+        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
         self.scripts = Scripts(settings, self.operations)
         self.controls = HeaderControls(settings)
@@ -69,12 +72,14 @@ class Emulator:
         self.journal.clear()
         self.scripts.reset()
         self.store.clear()
+        self.memo.clear()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     emulator = Emulator(settings)
-    routes = control_routes(emulator) + build_routes(emulator.operations, HANDLERS, emulator)
+    # The API first: its routes are the hot path, and Starlette tries routes in order.
+    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception},
                     lifespan=_saving_on_shutdown(emulator))

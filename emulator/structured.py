@@ -46,8 +46,15 @@ _STOP_WORDS = frozenset("the and for with this that from what which your you are
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+# A request with none of these keys is answered in prose: no need to seed anything for it.
+_ASKS_FOR_STRUCTURE = ("tools", "functions", "tool_choice", "function_call", "response_format", "guided_json",
+                       "guided_choice", "guided_regex")
+
+
 def chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits) -> Choice | None:
     """A structured choice when the request asks for one, else None (plain prose)."""
+    if not any(name in body for name in _ASKS_FOR_STRUCTURE):
+        return None
     try:
         return _chat_choice(index, key, body, limits)
     except (TypeError, AttributeError, ValueError, LookupError, RecursionError, OverflowError) as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from starlette.responses import Response
 
@@ -24,6 +23,9 @@ SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "
 async def create(call: Call) -> Response:
     emulator, body = call.emulator, call.body
     script = emulator.scripts.match(call)
+    memo_key = emulator.memo.key(call) if script is None else None
+    if (kept := emulator.memo.get(memo_key)) is not None:
+        return kept
     model = emulator.catalog.for_request(body.get("model"), "chat", "Chat Completions API",
                                          scripted=script is not None)
     top_logprobs = body.get("top_logprobs")
@@ -54,17 +56,12 @@ async def create(call: Call) -> Response:
     answer = emulator.controls.apply(call, outcome)
     if isinstance(answer, Response):
         return answer
-    id_ = response_id("chatcmpl-", emulator.settings.seed, _identity(body))
+    id_ = response_id("chatcmpl-", emulator.settings.seed, call)
     created = emulator.settings.epoch
     name = body.get("model")
-    return await deliver(
+    response = await deliver(
         call, answer, sampling,
         body_of=lambda a: chat_completion(a, id_, created, name),
         events_of=lambda a: chat_events(a, id_, created, name, sampling.include_usage, sampling.continuous_usage),
     )
-
-
-def _identity(body: dict[str, Any]) -> dict[str, Any]:
-    """The request as its id sees it: the same request always gets the same id, streamed or not."""
-    return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-
+    return emulator.memo.put(memo_key, response)

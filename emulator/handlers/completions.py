@@ -22,6 +22,9 @@ SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
 async def create(call: Call) -> Response:
     emulator, body = call.emulator, call.body
     script = emulator.scripts.match(call)
+    memo_key = emulator.memo.key(call) if script is None else None
+    if (kept := emulator.memo.get(memo_key)) is not None:
+        return kept
     model = emulator.catalog.for_request(body.get("model"), "chat", "Completions API", scripted=script is not None)
     logprobs = body.get("logprobs")
     sampling = read_sampling(body, model, logprobs if isinstance(logprobs, int) else None)
@@ -57,15 +60,16 @@ async def create(call: Call) -> Response:
     answer = emulator.controls.apply(call, outcome)
     if isinstance(answer, Response):
         return answer
-    id_ = response_id("cmpl-", emulator.settings.seed, _identity(body))
+    id_ = response_id("cmpl-", emulator.settings.seed, call)
     created = emulator.settings.epoch
     name = body.get("model")
-    return await deliver(
+    response = await deliver(
         call, answer, sampling,
         body_of=lambda a: text_completion(a, id_, created, name),
         events_of=lambda a: completion_events(a, id_, created, name, sampling.include_usage,
                                               sampling.continuous_usage),
     )
+    return emulator.memo.put(memo_key, response)
 
 
 def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs: int | None) -> Choice:
@@ -75,7 +79,3 @@ def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs
         # The first prompt token has nothing before it to be predicted from.
         echo_logprobs = tuple([TokenLogprob(made[0].token, None, ()), *made[1:]]) if made else ()
     return replace(choice, echo=tuple(prompt_pieces), echo_logprobs=echo_logprobs)
-
-
-def _identity(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}

@@ -19,6 +19,9 @@ from ..tokenizer import count
 async def create(call: Call) -> Response:
     emulator, body = call.emulator, call.body
     script = emulator.scripts.match(call)
+    memo_key = emulator.memo.key(call) if script is None else None
+    if (kept := emulator.memo.get(memo_key)) is not None:
+        return kept
     model = emulator.catalog.for_request(body.get("model"), "embedding", "Embeddings API",
                                          scripted=script is not None)
     inputs = _inputs(body.get("input"))
@@ -50,11 +53,11 @@ async def create(call: Call) -> Response:
             for i, v in enumerate(vectors)]
     total = sum(token_counts)
     digest = request_key(emulator.settings.seed, body)
-    return json_response({
+    return emulator.memo.put(memo_key, json_response({
         "object": "list", "data": data, "model": body.get("model"),
         "usage": {"prompt_tokens": total, "total_tokens": total},
         "id": str(uuid.UUID(bytes=digest[:16], version=4)),
-    })
+    }))
 
 
 def _inputs(value: Any) -> list[Any]:

@@ -117,8 +117,11 @@ def check_context(model: Model, prompt_tokens: int, max_tokens: int | None) -> N
             f"completion). Please reduce the length of the messages or completion.")
 
 
-def response_id(prefix: str, settings_seed: int, body: Any) -> str:
-    return prefix + request_key(settings_seed, body).hex()[:32]
+def response_id(prefix: str, settings_seed: int, call: Call) -> str:
+    """The same request always gets the same id, whatever its key order or content type, streamed
+    or not."""
+    identity = {k: v for k, v in call.body.items() if k not in ("stream", "stream_options")}
+    return prefix + request_key(settings_seed, identity).hex()[:32]
 
 
 async def deliver(call: Call, answer: Answer, sampling: Sampling, body_of: Callable[[Answer], dict],
