@@ -18,7 +18,7 @@ _FLAGS = (
     ("host", str, "interface to listen on (default 127.0.0.1: this machine only)"),
     ("port", int, "port to listen on (default 8000; 0 picks a free one)"),
     ("spec-dir", str, "folder of the OpenAPI YAML files served"),
-    ("fixtures-dir", str, "folder of YAML fixtures (scripted answers) to load, besides the shipped ones"),
+    ("fixtures-dir", str, "folder of YAML/JSON fixture files (scripted answers) to load and hot-reload"),
     ("models", str, "model catalog YAML (default: the shipped fixtures/models.yaml)"),
     ("seed", int, "changes every generated text, id and vector (default 0)"),
     ("ttft-ms", float, "time to first token of every answer, in ms (default 0)"),

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SPREAD = 24  # dimensions each word touches
+_SPREAD = 8  # dimensions each word touches
 _BACKGROUND = 0.08  # weight of the text-specific dense part, against the words' unit weight
 
 

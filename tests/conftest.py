@@ -26,8 +26,11 @@ def server():
 
 @pytest.fixture
 def emulator(server):
+    """The shared emulator, reset before the test and after it (so that a later test that only
+    asks for ``client`` or ``http`` never inherits this one's fixtures or files)."""
     server.emulator.reset()
-    return server.emulator
+    yield server.emulator
+    server.emulator.reset()
 
 
 @pytest.fixture
