@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from launch import start_emulator
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 KEY = "bench-key"
@@ -60,11 +62,6 @@ def wait_ready(url: str, deadline_s: float = 15.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.05)
     raise SystemExit(f"server at {url} did not come up within {deadline_s} s")
-
-
-def start_emulator(port: int, extra: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([PY, "-m", "emulator", "serve", "--port", str(port), "--log-level", "warning", *extra],
-                            cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def start_bare(port: int) -> subprocess.Popen:
@@ -133,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)", file=sys.stderr)
         return 2
-    emu_port, bare_port = free_port(), free_port()
-    procs = [start_emulator(emu_port, args.emulator_arg), start_bare(bare_port)]
+    bare_port = free_port()
+    emulator_process, emulator = start_emulator(*args.emulator_arg)
+    procs = [emulator_process, start_bare(bare_port)]
     try:
-        emulator, bare = f"http://127.0.0.1:{emu_port}", f"http://127.0.0.1:{bare_port}"
-        wait_ready(emulator + "/api/v2/models")
+        bare = f"http://127.0.0.1:{bare_port}"
         wait_ready(bare + "/api/v2/models")
         check_same_work(emulator, bare)
         print(f"{args.seconds} s per run, wrk -t1 -c{args.connections}, loopback; "

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from launch import start_emulator
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -62,22 +64,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        found = re.search(r"v2 base URL: (http://\S+)/api/v2", line)
-        if found:
-            return process, found.group(1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise SystemExit("the emulator did not start within 20 s")
 
 
 def upload(http: httpx.Client, name: str, data: bytes) -> tuple[float, float]:
@@ -169,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     documents = thousand_chunks()
     for run in ("uploads", "search"):
-        process, base_url = start_server()
+        process, base_url = start_emulator()
         try:
             headers = {"Authorization": f"Bearer {KEY}"}
             with httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT) as http:

@@ -27,6 +27,8 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from launch import start_emulator  # noqa: E402  (bench/ is the script's folder)
+
 BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}
 LAST = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "question [q999]"}], "max_tokens": 16}
 COUNT = 1000
@@ -40,24 +42,6 @@ def write_fixtures(folder: Path) -> None:
                   f"    match: {{operation: chat, last_user_message: {{contains: '[q{number}]'}}}}",
                   f"    response: {{content: 'Scripted answer {number}.'}}"]
     (folder / "many.yaml").write_text("\n".join(lines) + "\n")
-
-
-def start(fixtures_dir: Path | None) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "emulator", "serve", "--port", "0"]
-    if fixtures_dir is not None:
-        command += ["--fixtures-dir", str(fixtures_dir)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        found = re.search(r"(http://[\d.]+:\d+)/api/v2", line)
-        if found:
-            return process, found.group(1)
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise RuntimeError("the emulator did not start")
 
 
 def wrk(base: str, body: dict, seconds: int, connections: int) -> float:
@@ -92,7 +76,7 @@ async def _python_load(base: str, body: dict, seconds: int, connections: int) ->
 
 
 def requests_per_second(fixtures_dir: Path | None, body: dict, seconds: int, connections: int) -> float:
-    process, base = start(fixtures_dir)
+    process, base = start_emulator(*(["--fixtures-dir", str(fixtures_dir)] if fixtures_dir else []))
     try:
         if shutil.which("wrk"):
             return wrk(base, body, seconds, connections)

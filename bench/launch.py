@@ -1,0 +1,29 @@
+"""Start ``paradigm-emulator serve --port 0`` (the real CLI) and read the base URL it prints."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 30
+
+
+def start_emulator(*flags: str) -> tuple[subprocess.Popen, str]:
+    """-> (the process, its root URL such as http://127.0.0.1:43121). Bounded: gives up after 30 s."""
+    command = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--log-level", "warning", *flags]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # logs go to our stderr
+    assert process.stdout is not None
+    timer = __import__("threading").Timer(START_TIMEOUT_S, process.kill)  # readline() cannot time out alone
+    timer.start()
+    try:
+        for line in process.stdout:
+            found = re.search(r"v2 base URL: (http://\S+)/api/v2", line)
+            if found:
+                return process, found.group(1)
+    finally:
+        timer.cancel()
+    process.kill()
+    raise SystemExit(f"the emulator did not start within {START_TIMEOUT_S} s")
