@@ -24,6 +24,7 @@ _FLAGS = (
     ("ttft-ms", float, "time to first token of every answer, in ms (default 0)"),
     ("itl-ms", float, "delay between streamed tokens, in ms (default 0)"),
     ("max-upload-mb", float, "largest accepted upload (default 25, as on Paradigm)"),
+    ("max-body-mb", float, "largest accepted JSON or form body (default 25)"),
     ("ingest-ms", float, "time an uploaded file takes to be embedded (default 0: immediate)"),
     ("data-dir", str, "snapshot the file store here on exit, and load it on start"),
     ("admin-token", str, "require this token (X-Emulator-Admin-Token) on the /_emulator control API"),

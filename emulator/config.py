@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -47,7 +47,6 @@ class Settings:
     admin_token: str | None = None
     # Where ids' creation times start; every object created later gets a later second.
     epoch: int = 1735689600  # 2025-01-01T00:00:00Z
-    extra: dict = field(default_factory=dict)
 
     @property
     def models_file(self) -> Path:

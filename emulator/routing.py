@@ -8,6 +8,7 @@ operation's schemas, call the handler named by the operationId, and turn any
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -95,7 +96,10 @@ def make_endpoint(operation: Operation, handler: Handler, emulator: Any) -> Call
     body_validator = BodyValidator(operation)
     query_validator = _QueryValidator(operation)
     settings = emulator.settings
-    body_limit = int(max(settings.max_body_mb, settings.max_upload_mb) * 1024 * 1024)
+    # An operation that takes a file is bounded by the upload limit (plus room for the multipart envelope
+    # and the other fields: the handler names the file that is too large); any other body by the body limit.
+    takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
+    body_limit = int((settings.max_upload_mb + 1 if takes_file else settings.max_body_mb) * 1024 * 1024)
 
     async def endpoint(request: Request) -> Response:
         call = Call(request, operation, emulator, path_params=dict(request.path_params))

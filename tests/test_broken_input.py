@@ -316,3 +316,12 @@ def test_keep_alive_latency_is_far_below_40ms(api):
         assert api.post(CHAT, json=body).status_code == 200
         took.append(time.perf_counter() - started)
     assert statistics.median(took) < 0.015, f"median {statistics.median(took) * 1000:.1f} ms"
+
+
+def test_the_upload_limit_does_not_raise_the_json_limit(make_server):
+    running = make_server(max_body_mb=0.01, max_upload_mb=5)  # 10 KiB for JSON, 5 MiB for files
+    body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "x" * 20_000}]}
+    with httpx.Client(base_url=running.base_url, headers={"Authorization": "Bearer k"}, timeout=10) as http:
+        assert http.post("/api/v2/chat/completions", json=body).status_code == 413
+        upload = http.post("/api/v2/files", files={"file": ("a.txt", b"y" * 20_000, "text/plain")})
+        assert upload.status_code in (200, 201)
