@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tokenizer import count
+
 
 @dataclass(frozen=True)
 class TokenLogprob:
@@ -47,8 +49,6 @@ class Choice:
 
 
 def _tool_call_tokens(call: ToolCall) -> int:
-    from .tokenizer import count
-
     return count(call.name) + count(call.arguments)
 
 

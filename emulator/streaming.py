@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from starlette.responses import StreamingResponse
 
-from .answer import Answer, Choice, TokenLogprob
+from .answer import Answer, Choice
 from .errors import dumps
 from .render import chat_logprob, completion_logprobs
 from .tokenizer import tokenize
@@ -190,5 +190,3 @@ def sse_response(answer: Answer, events: Iterator[bytes]) -> StreamingResponse:
     headers = {**SSE_HEADERS, **answer.headers}
     return StreamingResponse(paced(answer, events), media_type="text/event-stream", headers=headers)
 
-
-__all__ = ["chat_events", "completion_events", "paced", "sse_response", "StreamDropped", "TokenLogprob", "DONE"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from starlette.responses import Response
 
 from .. import generator, structured
@@ -10,10 +9,9 @@ from ..answer import Answer
 from ..errors import BadRequest
 from ..render import chat_completion
 from ..routing import Call
-from ..scripts import AnswerContext
 from ..streaming import chat_events
 from ..tokenizer import chat_prompt, count
-from .sampling import check_context, deliver, read_sampling, response_id
+from .sampling import answer_call, check_context, read_sampling
 
 # What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
 SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "functions", "function_call",
@@ -49,19 +47,5 @@ async def create(call: Call) -> Response:
             choices.append(made)
         return Answer(tuple(choices), prompt_tokens)
 
-    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
-    outcome = script.respond(context) if script is not None else generate()
-    if isinstance(outcome, Response):
-        return outcome
-    answer = emulator.controls.apply(call, outcome)
-    if isinstance(answer, Response):
-        return answer
-    id_ = response_id("chatcmpl-", emulator.settings.seed, call)
-    created = emulator.settings.epoch
-    name = body.get("model")
-    response = await deliver(
-        call, answer, sampling,
-        body_of=lambda a: chat_completion(a, id_, created, name),
-        events_of=lambda a: chat_events(a, id_, created, name, sampling.include_usage, sampling.continuous_usage),
-    )
-    return emulator.memo.put(memo_key, response)
+    return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "chatcmpl-",
+                             chat_completion, chat_events)

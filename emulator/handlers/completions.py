@@ -11,10 +11,9 @@ from .. import generator
 from ..answer import Answer, Choice, TokenLogprob
 from ..render import text_completion
 from ..routing import Call
-from ..scripts import AnswerContext
 from ..streaming import completion_events
 from ..tokenizer import tokenize
-from .sampling import check_context, deliver, read_sampling, response_id
+from .sampling import answer_call, check_context, read_sampling
 
 SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
 
@@ -53,23 +52,8 @@ async def create(call: Call) -> Response:
             choices = [_with_echo(c, prompt_pieces, base_key, sampling.logprobs) for c in choices]
         return Answer(tuple(choices), prompt_tokens)
 
-    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
-    outcome = script.respond(context) if script is not None else generate()
-    if isinstance(outcome, Response):
-        return outcome
-    answer = emulator.controls.apply(call, outcome)
-    if isinstance(answer, Response):
-        return answer
-    id_ = response_id("cmpl-", emulator.settings.seed, call)
-    created = emulator.settings.epoch
-    name = body.get("model")
-    response = await deliver(
-        call, answer, sampling,
-        body_of=lambda a: text_completion(a, id_, created, name),
-        events_of=lambda a: completion_events(a, id_, created, name, sampling.include_usage,
-                                              sampling.continuous_usage),
-    )
-    return emulator.memo.put(memo_key, response)
+    return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "cmpl-",
+                             text_completion, completion_events)
 
 
 def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs: int | None) -> Choice:

@@ -14,6 +14,7 @@ from ..errors import BadRequest
 from ..generator import Limits, request_key
 from ..models import Model
 from ..routing import Call, json_response
+from ..scripts import AnswerContext
 from ..streaming import sse_response
 
 MAX_N = 128
@@ -122,6 +123,29 @@ def response_id(prefix: str, settings_seed: int, call: Call) -> str:
     or not."""
     identity = {k: v for k, v in call.body.items() if k not in ("stream", "stream_options")}
     return prefix + request_key(settings_seed, identity).hex()[:32]
+
+
+async def answer_call(call: Call, script: Any, memo_key: Any, sampling: Sampling, prompt_tokens: int,
+                      generate: Callable[[], Answer], id_prefix: str, render: Callable[..., dict],
+                      events: Callable[..., Iterator[bytes]]) -> Response:
+    """The way out that chat and legacy completions share: the script's answer or the generator's,
+    then the control headers, then a JSON body or a stream (kept in the memo when it is plain)."""
+    emulator = call.emulator
+    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
+    outcome = script.respond(context) if script is not None else generate()
+    if isinstance(outcome, Response):
+        return outcome
+    answer = emulator.controls.apply(call, outcome)
+    if isinstance(answer, Response):
+        return answer
+    id_ = response_id(id_prefix, emulator.settings.seed, call)
+    created, name = emulator.settings.epoch, call.body.get("model")
+    response = await deliver(
+        call, answer, sampling,
+        body_of=lambda a: render(a, id_, created, name),
+        events_of=lambda a: events(a, id_, created, name, sampling.include_usage, sampling.continuous_usage),
+    )
+    return emulator.memo.put(memo_key, response)
 
 
 async def deliver(call: Call, answer: Answer, sampling: Sampling, body_of: Callable[[Answer], dict],
