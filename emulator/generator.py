@@ -73,6 +73,38 @@ def sentences(rng: random.Random, leading_space: bool = False) -> Iterator[str]:
         first = False
 
 
+def sentence_pieces(rng: random.Random, leading_space: bool = False) -> Iterator[tuple[str, ...]]:
+    """The same sentences as ``sentences`` (the same draws, the same text), already cut into tokens:
+    each word's tokens are looked up, not re-tokenized (a request's hot path)."""
+    first = not leading_space
+    pick = rng.random
+    while True:
+        pieces: list[str] = []
+        for position, slot in enumerate(_TEMPLATES[int(pick() * len(_TEMPLATES))]):
+            if slot == ",":
+                pieces.append(",")  # punctuation follows its word, without a space
+                continue
+            pool = _POOLS.get(slot)
+            word = pool[int(pick() * len(pool))] if pool else slot  # or a literal word ("and")
+            if position == 0:
+                pieces.extend(_capitalised_tokens(word, not first))
+            else:
+                pieces.extend(_spaced_tokens(word))
+        pieces.append(".")
+        yield tuple(pieces)
+        first = False
+
+
+@lru_cache(maxsize=None)  # a few thousand words at most
+def _spaced_tokens(word: str) -> tuple[str, ...]:
+    return tuple(tokenize(" " + word))
+
+
+@lru_cache(maxsize=None)
+def _capitalised_tokens(word: str, spaced: bool) -> tuple[str, ...]:
+    return tuple(tokenize((" " if spaced else "") + word[0].upper() + word[1:]))
+
+
 @dataclass(frozen=True)
 class Limits:
     max_tokens: int  # the most this choice may produce (max_tokens, or what the context window leaves)
@@ -95,11 +127,11 @@ def _generate_text(key: bytes, limits: Limits) -> tuple[tuple[str, ...], str, st
     pieces: list[str] = []
     finish = "length"
     budget = limits.max_tokens
-    for number, sentence in enumerate(sentences(rng, limits.leading_space)):
+    for number, sentence in enumerate(sentence_pieces(rng, limits.leading_space)):
         if number >= natural and not limits.ignore_eos and len(pieces) >= limits.min_tokens:
             finish = "stop"
             break
-        pieces.extend(tokenize(sentence))
+        pieces.extend(sentence)
         if len(pieces) >= budget:
             del pieces[budget:]
             finish = "length"

@@ -112,3 +112,14 @@ def test_output_is_the_same_in_another_process():
     ).stdout
     pieces, finish, stop_reason = generate_text(KEY, ROOMY)
     assert json.loads(out) == [pieces, finish, stop_reason]
+
+
+@pytest.mark.parametrize("leading_space", [False, True])
+def test_sentence_pieces_are_the_tokens_of_the_same_sentences(leading_space):
+    from emulator.generator import rng_for, sentence_pieces, sentences
+
+    texts = sentences(rng_for(KEY), leading_space)
+    pieces = sentence_pieces(rng_for(KEY), leading_space)
+    for _ in range(200):
+        text, cut = next(texts), next(pieces)
+        assert list(cut) == tokenize(text) and "".join(cut) == text
