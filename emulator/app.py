@@ -18,6 +18,7 @@ from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .handlers import HANDLERS
 from .ingestion import Ingestion
+from .answer import Timing
 from .journal import Journal
 from .memo import AnswerMemo
 from .models import Catalog
@@ -40,9 +41,11 @@ class Emulator:
         self.journal = Journal()
         # Server-wide delays belong to every answer: nothing is served from the memo then.
         self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
+        # --ttft-ms / --itl-ms: the pace of every generated answer (a fixture may set its own).
+        self.pace = Timing(ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
         self.scripts = Scripts(settings, self.operations)
-        self.controls = HeaderControls(settings)
+        self.controls = HeaderControls()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
         self.workspaces = Directory.load(settings)
         self.store = MemoryStore(epoch=settings.epoch)

@@ -31,7 +31,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from .answer import Answer, StreamFault, Timing
+from .answer import Answer, StreamFault
 from .errors import ApiError, dumps
 from .streaming import StreamDropped
 
@@ -135,9 +135,6 @@ class HeaderControls:
     """``emulator.controls``: ``before`` runs for every operation, ``apply`` on each chat or completions
     answer."""
 
-    def __init__(self, settings: Any):
-        self.settings = settings
-
     async def before(self, call: Any) -> Response | None:
         controls = read_controls(call.request.headers.raw)
         if controls is None:
@@ -156,12 +153,9 @@ class HeaderControls:
 
     def apply(self, call: Any, answer: Answer) -> Answer | Response:
         controls: Controls | None = call.__dict__.get(CONTROLS_ATTR)
-        timing = answer.timing
-        if call.fixture is None and timing == Timing() and (self.settings.ttft_ms or self.settings.itl_ms):
-            # --ttft-ms / --itl-ms: the server-wide pace of generated answers.
-            timing = Timing(ttft_ms=self.settings.ttft_ms, itl_ms=self.settings.itl_ms)
         if controls is None:
-            return answer if timing is answer.timing else replace(answer, timing=timing)
+            return answer
+        timing = answer.timing
         if controls.ttft_ms is not None or controls.itl_ms is not None:
             timing = replace(timing, chunk_delays_ms=None,
                              ttft_ms=timing.ttft_ms if controls.ttft_ms is None else controls.ttft_ms,

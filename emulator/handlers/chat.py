@@ -45,7 +45,7 @@ async def create(call: Call) -> Response:
             made = structured.chat_choice(index, key, body, limits) or generator.choice(
                 index, key, limits, sampling.logprobs)
             choices.append(made)
-        return Answer(tuple(choices), prompt_tokens)
+        return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
     return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "chatcmpl-",
                              chat_completion, chat_events)

@@ -50,7 +50,7 @@ async def create(call: Call) -> Response:
         choices = [replace(c, index=i) for i, (_, c) in enumerate(candidates)]
         if echo:
             choices = [_with_echo(c, prompt_pieces, base_key, sampling.logprobs) for c in choices]
-        return Answer(tuple(choices), prompt_tokens)
+        return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
     return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "cmpl-",
                              text_completion, completion_events)
