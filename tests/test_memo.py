@@ -3,6 +3,8 @@ a control header or a stream."""
 
 from __future__ import annotations
 
+import httpx
+
 BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Remember me"}], "max_tokens": 8}
 PATH = "/api/v2/chat/completions"
 
@@ -32,4 +34,6 @@ def test_streams_are_never_kept(http, emulator):
 
 def test_a_server_with_delays_keeps_nothing(make_server):
     server = make_server(itl_ms=1)
-    assert server.emulator.memo.enabled is False
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": "Bearer k"}, timeout=10) as http:
+        first, second = http.post(PATH, json=BODY), http.post(PATH, json=BODY)
+    assert first.content == second.content and server.emulator.memo._answers == {}
