@@ -33,9 +33,9 @@ from launch import start_emulator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator import embedding  # noqa: E402
-from emulator.ingestion import spans, vector_for  # noqa: E402
-from emulator.store import Chunk, Document, MemoryStore, NewFile  # noqa: E402
+from emulator.generation import vectors as embedding  # noqa: E402
+from emulator.documents.ingestion import spans, vector_for  # noqa: E402
+from emulator.documents.store import Chunk, Document, MemoryStore, NewFile  # noqa: E402
 
 KEY = "bench-key"
 MB = 1024 * 1024

@@ -65,7 +65,7 @@ def measure_ready(repeat: int) -> tuple[list[float], list[float]]:
 
 
 def measure_reset(rounds: int) -> list[float]:
-    from emulator.handle import ParadigmEmulator
+    from emulator.testing.handle import ParadigmEmulator
     from emulator.server import EmulatorServer
 
     costs = []

@@ -17,16 +17,18 @@ from .config import Settings
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .handlers import HANDLERS
-from .ingestion import Ingestion
+from .documents.ingestion import Ingestion
 from .answer import Timing
 from .journal import Journal
 from .memo import AnswerMemo
-from .models import Catalog
+from .catalog import Catalog
 from .routing import Call, Handler, build_routes, http_exception
-from .scripts import Scripts
+from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
-from .store import MemoryStore
-from .workspaces import Directory
+from .state import Backend
+from .state.memory import MemoryBackend
+from .documents.store import MemoryStore
+from .documents.workspaces import Directory
 
 log = logging.getLogger("emulator")
 
@@ -36,6 +38,8 @@ class Emulator:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Everything that must be the same on every worker lives here (see emulator/state).
+        self.state: Backend = MemoryBackend()
         self.specs: list[Spec] = load_specs(settings.spec_dir)
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal()

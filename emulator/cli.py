@@ -90,7 +90,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
-    from .models import CatalogError
+    from .catalog import CatalogError
     from .spec import SpecError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")

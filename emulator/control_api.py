@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
-from .fixtures import FixtureError
+from .fixtures.loading import FixtureError
 
 PREFIX = "/_emulator"
 MAX_BODY = 5 * 1024 * 1024

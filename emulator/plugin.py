@@ -159,7 +159,7 @@ def paradigm_server_pool() -> Iterator[ServerPool]:
 @pytest.fixture
 def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: ServerPool) -> Iterator[Any]:
     """A handle on a running emulator, reset for this test; PARADIGM_BASE_URL/PARADIGM_API_KEY set."""
-    from .handle import ParadigmEmulator
+    from .testing.handle import ParadigmEmulator
 
     handle = ParadigmEmulator(paradigm_server_pool.get(requested_settings(request)))
     handle.reset()

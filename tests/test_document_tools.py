@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from emulator.embedding import cosine
+from emulator.generation.vectors import cosine
 
 from conftest import KEY
 from sample_documents import make_pdf

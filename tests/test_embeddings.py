@@ -12,7 +12,7 @@ import uuid
 import pytest
 from contract import api, contract, sdk, sdk_v3  # noqa: F401  (fixtures)
 
-from emulator.embedding import cosine
+from emulator.generation.vectors import cosine
 from emulator.tokenizer import count
 
 EMBEDDINGS = "/api/v2/embeddings"

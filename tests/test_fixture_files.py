@@ -16,7 +16,7 @@ import pytest
 from emulator.app import create_app
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES_DIR, Settings
-from emulator.fixtures import FixtureError, OperationIndex, load_dirs
+from emulator.fixtures.loading import FixtureError, OperationIndex, load_dirs
 
 
 @pytest.fixture(autouse=True)

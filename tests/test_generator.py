@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from emulator import generator
-from emulator.generator import Limits, choice, generate_text, logprobs_for, request_key, rng_for
+from emulator.generation import text as generator
+from emulator.generation.text import Limits, choice, generate_text, logprobs_for, request_key, rng_for
 from emulator.tokenizer import tokenize
 
 KEY = request_key(0, "alfred-4.2", {"messages": [{"role": "user", "content": "Hi"}]}, 0)
@@ -96,7 +96,7 @@ def test_choice_carries_logprobs_only_when_asked():
 def test_output_is_the_same_in_another_process():
     """No dependence on hash randomisation or process state: a fresh interpreter agrees byte for byte."""
     script = (
-        "import json; from emulator.generator import *; "
+        "import json; from emulator.generation.text import *; "
         "k = request_key(0, 'alfred-4.2', {'messages': [{'role': 'user', 'content': 'Hi'}]}, 0); "
         "print(json.dumps(generate_text(k, Limits(max_tokens=10000))))"
     )
@@ -116,7 +116,7 @@ def test_output_is_the_same_in_another_process():
 
 @pytest.mark.parametrize("leading_space", [False, True])
 def test_sentence_pieces_are_the_tokens_of_the_same_sentences(leading_space):
-    from emulator.generator import rng_for, sentence_pieces, sentences
+    from emulator.generation.text import rng_for, sentence_pieces, sentences
 
     texts = sentences(rng_for(KEY), leading_space)
     pieces = sentence_pieces(rng_for(KEY), leading_space)

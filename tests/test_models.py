@@ -8,7 +8,7 @@ import httpx
 import pytest
 from contract import KEY, TIMEOUT, Contract, api, contract, sdk  # noqa: F401  (fixtures)
 
-from emulator.models import Catalog, CatalogError
+from emulator.catalog import Catalog, CatalogError
 
 SHIPPED = ["alfred-4.2", "alfred-4", "alfred-40b-1123", "alfred-sv5", "alfred-ft5", "multilingual-e5-large"]
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from emulator.recorded import Request, RequestLog, differences
-from emulator.scripting import Rule, build_match, error_type
+from emulator.testing.requests import Request, RequestLog, differences
+from emulator.testing.rules import Rule, build_match, error_type
 
 
 def rule(**match) -> Rule:

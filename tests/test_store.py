@@ -14,9 +14,9 @@ import time
 import httpx
 import pytest
 
-from emulator import embedding
-from emulator.ingestion import CHUNK_CHARS, spans, vector_for
-from emulator.store import Chunk, Document, MemoryStore, NewFile
+from emulator.generation import vectors as embedding
+from emulator.documents.ingestion import CHUNK_CHARS, spans, vector_for
+from emulator.documents.store import Chunk, Document, MemoryStore, NewFile
 
 from conftest import KEY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from .. import generator, structured
+from ..generation import text as generator, structured
 from ..answer import Answer
 from ..errors import BadRequest
 from ..render import chat_completion

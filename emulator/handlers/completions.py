@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import generator
+from ..generation import text as generator
 from ..answer import Answer, Choice, TokenLogprob
 from ..render import text_completion
 from ..routing import Call

@@ -16,12 +16,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import embedding
+from ..generation import vectors as embedding
 from ..errors import BadRequest, ValidationError
-from ..generator import request_key
-from ..ingestion import total_pages
+from ..generation.text import request_key
+from ..documents.ingestion import total_pages
 from ..routing import Call, json_response
-from ..store import FileRecord, Hit
+from ..documents.store import FileRecord, Hit
 from ..tokenizer import chat_prompt, token_id, tokenize
 from .files import does_not_exist, file_or_404, scoped_types, workspace_of
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import embedding
+from ..generation import vectors as embedding
 from ..errors import BadRequest
-from ..generator import request_key
+from ..generation.text import request_key
 from ..routing import Call, json_response
-from ..scripts import AnswerContext
+from ..fixtures.registry import AnswerContext
 from ..tokenizer import count
 
 

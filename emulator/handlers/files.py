@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import NotFound, PayloadTooLarge, ValidationError
-from ..ingestion import EMBEDDED, FAILED, total_pages
+from ..documents.ingestion import EMBEDDED, FAILED, total_pages
 from ..routing import Call, json_response
-from ..store import FileRecord, NewFile
-from ..workspaces import COLLECTION_TYPES, Workspace
+from ..documents.store import FileRecord, NewFile
+from ..documents.workspaces import COLLECTION_TYPES, Workspace
 
 PAGE_SIZE = 20  # Paradigm's, fixed: "cannot be modified"
 

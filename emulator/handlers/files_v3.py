@@ -16,13 +16,12 @@ from typing import Any
 from starlette.responses import Response
 
 from ..errors import ValidationError
-from ..extraction import extension
-from ..ingestion import EMBEDDED, FAILED, total_pages
+from ..documents.extraction import extension
+from ..documents.ingestion import EMBEDDED, FAILED, total_pages
 from ..routing import Call, json_response
-from ..store import FileRecord
-from ..workspaces import iso
-from .files import (does_not_exist, file_or_404, paginate, read_upload, store_upload, workspace_of,
-                    workspace_or_400)
+from ..documents.store import FileRecord
+from ..documents.workspaces import iso
+from .files import does_not_exist, file_or_404, paginate, read_upload, store_upload, workspace_of, workspace_or_400
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}

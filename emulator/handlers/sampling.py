@@ -11,10 +11,10 @@ from starlette.responses import Response
 
 from ..answer import Answer
 from ..errors import BadRequest
-from ..generator import Limits, request_key
-from ..models import Model
+from ..generation.text import Limits, request_key
+from ..catalog import Model
 from ..routing import Call, json_response
-from ..scripts import AnswerContext
+from ..fixtures.registry import AnswerContext
 from ..streaming import sse_response
 
 MAX_N = 128

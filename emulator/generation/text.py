@@ -29,8 +29,8 @@ from typing import Any, Iterable, Iterator
 
 from faker.providers.lorem.en_US import Provider as _EnglishWords
 
-from .answer import Choice, TokenLogprob
-from .tokenizer import tokenize
+from ..answer import Choice, TokenLogprob
+from ..tokenizer import tokenize
 
 _WORDS = {kind: tuple(w for w in words if " " not in w) for kind, words in _EnglishWords.parts_of_speech.items()}
 _DETERMINERS = ("the", "a", "every", "this", "each", "our", "their", "that")

@@ -18,8 +18,8 @@ import ssl
 import time
 from typing import Any, Mapping
 
-from .recorded import Request, RequestLog
-from .scripting import Rule, build_match
+from .requests import Request, RequestLog
+from .rules import Rule, build_match
 
 DEFAULT_API_KEY = "paradigm-test-key"
 CLIENT_TIMEOUT_S = 10.0

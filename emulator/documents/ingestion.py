@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Callable, Iterable
 
-from . import embedding
+from ..generation import vectors as embedding
 from .extraction import Unreadable, extract_pages
 from .store import Chunk, Document, FileRecord, Store
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .config import DEFAULT_FIXTURES_DIR, Settings
+from ..config import DEFAULT_FIXTURES_DIR, Settings
 
 FILE_NAME = "workspaces.yaml"
 WORKSPACE_TYPES = ("personal", "company", "custom")

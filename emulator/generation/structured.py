@@ -28,10 +28,10 @@ import re
 import uuid
 from typing import Any
 
-from .answer import Choice, ToolCall
-from .errors import BadRequest
-from .generator import Limits, rng_for, sentences
-from .tokenizer import message_text, tokenize
+from ..answer import Choice, ToolCall
+from ..errors import BadRequest
+from .text import Limits, rng_for, sentences
+from ..tokenizer import message_text, tokenize
 
 try:  # Python 3.11+
     from re import _parser as _regex_parser  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Uploaded files: the store, ingestion, text extraction, workspaces and tags."""

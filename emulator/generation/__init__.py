@@ -1,0 +1,1 @@
+"""Deterministic content: text, structured output, embedding vectors."""
