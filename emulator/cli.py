@@ -7,59 +7,50 @@ over its variable. ``--port 0`` picks a free port; the URLs printed at start nam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from typing import Sequence
 
 from . import __version__
-from .config import Settings, env_name, from_env
-
-_FLAGS = (
-    ("host", str, "interface to listen on (default 127.0.0.1: this machine only)"),
-    ("port", int, "port to listen on (default 8000; 0 picks a free one)"),
-    ("spec-dir", str, "folder of the OpenAPI YAML files served"),
-    ("fixtures-dir", str, "folder of YAML/JSON fixture files (scripted answers) to load and hot-reload"),
-    ("models", str, "model catalog YAML (default: the shipped fixtures/models.yaml)"),
-    ("seed", int, "changes every generated text, id and vector (default 0)"),
-    ("ttft-ms", float, "time to first token of every answer, in ms (default 0)"),
-    ("itl-ms", float, "delay between streamed tokens, in ms (default 0)"),
-    ("max-upload-mb", float, "largest accepted upload (default 25, as on Paradigm)"),
-    ("max-body-mb", float, "largest accepted JSON or form body (default 25)"),
-    ("ingest-ms", float, "time an uploaded file takes to be embedded (default 0: immediate)"),
-    ("data-dir", str, "snapshot the file store here on exit, and load it on start"),
-    ("admin-token", str, "require this token (X-Emulator-Admin-Token) on the /_emulator control API"),
-    ("log-level", str, "critical, error, warning (default), info or debug"),
-)
-
+from .config import PARSERS, Settings, env_name, from_env
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paradigm-emulator", description="An emulator of LightOn's Paradigm API.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="start the emulator (the default command)")
-    for flag, kind, text in _FLAGS:
-        serve.add_argument(f"--{flag}", type=kind, default=None,
-                           help=f"{text} [env {env_name(flag.replace('-', '_'))}]")
-    serve.add_argument("--api-key", action="append", dest="api_keys", default=None,
-                       help="accept only this bearer key (repeatable; default: any non-empty key) "
-                            f"[env {env_name('api_keys')}, comma-separated]")
-    serve.add_argument("--strict", action="store_true", default=None,
-                       help=f"answer unmatched requests with an error instead of generated text [env {env_name('strict')}]")
+    for f in dataclasses.fields(Settings):
+        if "help" not in f.metadata:
+            continue
+        name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        text = f"{f.metadata['help']} [env {env_name(f.name)}]"
+        kind = PARSERS[f.name]
+        if kind is bool or f.type == "bool":
+            serve.add_argument(name, dest=f.name, action="store_true", default=None, help=text)
+        elif f.metadata.get("repeat"):
+            serve.add_argument(name, dest=f.name, action="append", default=None,
+                               help=text.replace("]", ", comma-separated]"))
+        else:
+            serve.add_argument(name, dest=f.name, type=str, default=None, help=text)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    for flag, _, _ in _FLAGS:
-        name = flag.replace("-", "_")
-        overrides[name] = getattr(args, name)
-    overrides["api_keys"] = tuple(args.api_keys) if args.api_keys else None
-    overrides["strict"] = args.strict
-    from pathlib import Path
-
-    for name in ("spec_dir", "fixtures_dir", "models", "data_dir"):
-        if overrides.get(name) is not None:
-            overrides[name] = Path(overrides[name])
+    """Flags win over variables; each flag's text is read the way its variable is."""
+    overrides: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        given = getattr(args, f.name, None)
+        if given is None or isinstance(given, bool):
+            overrides[f.name] = given
+        elif isinstance(given, list):
+            overrides[f.name] = tuple(given)
+        else:
+            try:
+                overrides[f.name] = PARSERS[f.name](given)
+            except ValueError:
+                flag_name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+                raise ValueError(f"{flag_name} {given!r} is not a valid {f.name}") from None
     return from_env(**overrides)
 
 

@@ -2,15 +2,19 @@
 
 Nothing else in the package reads ``os.environ``: the CLI builds a ``Settings``
 (flags first, then ``PARADIGM_EMULATOR_*`` variables, then defaults) and hands it
-to ``create_app``.
+to ``create_app``. Each field is written once, here: its type says how a flag or a
+variable is parsed, and its ``help`` is the flag's (a field without one has no flag,
+only a variable).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -26,60 +30,89 @@ DEFAULT_FIXTURES_DIR = _data_dir("fixtures")
 ENV_PREFIX = "PARADIGM_EMULATOR_"
 
 
+def flag(default: Any, help: str, **options: Any) -> Any:
+    """A setting with a CLI flag (``--name-with-dashes``) and the help text shown for it."""
+    return field(default=default, metadata={"help": help, **options})
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    spec_dir: Path = DEFAULT_SPEC_DIR
-    fixtures_dir: Path | None = None
-    models: Path | None = None
+    # -- where and how it listens ------------------------------------------------------------------
+    host: str = flag("127.0.0.1", "interface to listen on (default 127.0.0.1: this machine only)")
+    port: int = flag(8000, "port to listen on, 0 to 65535 (default 8000; 0 picks a free one)")
+    workers: int = flag(1, "worker processes serving one port (default 1; more need --redis-url)")
+    log_level: str = flag("warning", "critical, error, warning (default), info or debug")
+    # -- what it serves ----------------------------------------------------------------------------
+    spec_dir: Path = flag(DEFAULT_SPEC_DIR, "folder of the OpenAPI YAML files served")
+    fixtures_dir: Path | None = flag(None, "folder of YAML/JSON fixture files (scripted answers) to load "
+                                           "and hot-reload")
+    models: Path | None = flag(None, "model catalog YAML (default: the shipped fixtures/models.yaml)")
+    agents: Path | None = flag(None, "company, groups, user and agents YAML (default: the shipped "
+                                     "fixtures/agents.yaml)")
     # Empty: any non-empty bearer key is accepted.
-    api_keys: tuple[str, ...] = ()
-    seed: int = 0
-    ttft_ms: float = 0.0
-    itl_ms: float = 0.0
-    log_level: str = "warning"
-    max_body_mb: float = 25.0
-    max_upload_mb: float = 25.0
-    ingest_ms: float = 0.0
-    data_dir: Path | None = None
-    strict: bool = False
-    admin_token: str | None = None
+    api_keys: tuple[str, ...] = flag((), "accept only this bearer key (repeatable; default: any non-empty key)",
+                                     flag="--api-key", repeat=True)
+    strict: bool = flag(False, "answer unmatched requests with an error instead of generated text")
+    admin_token: str | None = flag(None, "require this token (X-Emulator-Admin-Token) on the /_emulator "
+                                         "control API")
+    # -- determinism and time ----------------------------------------------------------------------
+    seed: int = flag(0, "changes every generated text, id and vector (default 0)")
     # Where ids' creation times start; every object created later gets a later second.
-    epoch: int = 1735689600  # 2025-01-01T00:00:00Z
+    epoch: int = field(default=1735689600)  # 2025-01-01T00:00:00Z
+    ttft_ms: float = flag(0.0, "time to first token of every answer, in ms (default 0)")
+    itl_ms: float = flag(0.0, "delay between streamed tokens, in ms (default 0)")
+    ingest_ms: float = flag(0.0, "time an uploaded file takes to be embedded (default 0: immediate)")
+    turn_ms: float = flag(0.0, "time a generated v3 turn takes to complete, in ms (default 0)")
+    turn_wait_ms: float = flag(30_000.0, "how long POST .../turns waits for the turn before it answers 202 "
+                                         "(default 30000)")
+    analysis_ms: float = flag(300.0, "time a v2 document analysis takes to complete, in ms (default 300)")
+    # -- state -------------------------------------------------------------------------------------
+    data_dir: Path | None = flag(None, "keep the file store here (memory backend), and load it on start")
+    redis_url: str | None = flag(None, "share the state through this Redis (redis://HOST:PORT/DB)")
+    redis_prefix: str = flag("paradigm-emulator:", "prefix of every Redis key (default paradigm-emulator:)")
+    # -- limits ------------------------------------------------------------------------------------
+    max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
+    max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")
 
     @property
     def models_file(self) -> Path:
         return self.models or DEFAULT_FIXTURES_DIR / "models.yaml"
 
-    def replace(self, **changes) -> "Settings":
+    @property
+    def agents_file(self) -> Path:
+        return self.agents or DEFAULT_FIXTURES_DIR / "agents.yaml"
+
+    def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
 
 
-# How each field is read from a string (CLI flag or environment variable).
-_PARSERS = {
-    "port": int,
-    "seed": int,
-    "epoch": int,
-    "ttft_ms": float,
-    "itl_ms": float,
-    "max_body_mb": float,
-    "max_upload_mb": float,
-    "ingest_ms": float,
-    "spec_dir": Path,
-    "fixtures_dir": Path,
-    "models": Path,
-    "data_dir": Path,
-    "strict": lambda s: s.strip().lower() in ("1", "true", "yes", "on"),
-    "api_keys": lambda s: tuple(k.strip() for k in s.split(",") if k.strip()),
-}
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in text.split(",") if word.strip())
+
+
+def parser_of(kind: Any) -> Callable[[str], Any]:
+    """How a flag or variable of this field type is read from a string."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is tuple:
+        return _words
+    if args:  # X | None
+        return parser_of(args[0])
+    return {int: int, float: float, bool: _truthy, Path: Path}.get(kind, str)
+
+
+_TYPES = typing.get_type_hints(Settings)
+PARSERS: dict[str, Callable[[str], Any]] = {f.name: parser_of(_TYPES[f.name]) for f in dataclasses.fields(Settings)}
 
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
-def from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:
+def from_env(environ: typing.Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from ``PARADIGM_EMULATOR_*`` variables, with explicit overrides winning."""
     environ = os.environ if environ is None else environ
     values = {}
@@ -87,7 +120,7 @@ def from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:
         raw = environ.get(env_name(f.name))
         if raw is not None and raw != "":
             try:
-                values[f.name] = _PARSERS.get(f.name, str)(raw)
+                values[f.name] = PARSERS[f.name](raw)
             except ValueError:
                 raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {f.name}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})

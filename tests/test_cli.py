@@ -111,7 +111,7 @@ def test_defaults():
 @pytest.mark.parametrize(
     "argv, env, message",
     [
-        pytest.param(["serve", "--port", "eighty"], {}, "invalid int value: 'eighty'", id="bad-flag"),
+        pytest.param(["serve", "--port", "eighty"], {}, "--port 'eighty' is not a valid port", id="bad-flag"),
         pytest.param(
             ["serve"],
             {"PARADIGM_EMULATOR_PORT": "eighty"},
