@@ -59,13 +59,19 @@ class EmulatorServer:
         return self
 
     def _run(self) -> None:
+        async def serve() -> None:
+            try:
+                await self._server.serve()
+            finally:  # lifespan is off: the backend's connections are closed here, on their loop
+                await self.app.state.emulator.state.close()
+
         loop_name = fast_stack()["loop"]
         if loop_name == "uvloop":
             import uvloop
 
-            uvloop.run(self._server.serve())
+            uvloop.run(serve())
         else:
-            asyncio.run(self._server.serve())
+            asyncio.run(serve())
 
     def run(self, coroutine: Any, timeout: float = 30.0) -> Any:
         """Run a coroutine on the server's event loop and wait for its result (from another thread)."""
