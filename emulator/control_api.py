@@ -5,7 +5,7 @@
     POST   /_emulator/fixtures           one fixture, a list, or {"fixtures": [...]}; JSON or YAML
     DELETE /_emulator/fixtures           remove every runtime fixture
     DELETE /_emulator/fixtures/{name}    remove one
-    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation=,
+    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation= (chat, a path, an operationId ...),
                                          ?status=, ?limit=
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
@@ -106,11 +106,13 @@ def control_routes(emulator: Any) -> list[Route]:
         limit = _limit(query.get("limit"))
         status = _status(query.get("status"))
         path, operation = query.get("path"), query.get("operation")
+        # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
+        operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
         found = []
         for entry in reversed(emulator.journal.entries()):
             if path and not entry.path.startswith(path):
                 continue
-            if operation and operation != entry.operation_id:
+            if operation_ids is not None and entry.operation_id not in operation_ids:
                 continue
             if status is not None and entry.status != status:
                 continue
