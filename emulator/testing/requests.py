@@ -54,14 +54,16 @@ class Request:
     headers: Headers
     json: Any
     status: int
+    outcome: str  # how the body ended: complete, truncated (a stream fault) or dropped
     fixture: str | None  # the fixture that answered, None when the generator did
-    duration_ms: float
+    duration_ms: float  # until the body ended (or the client went away)
 
     @classmethod
     def from_entry(cls, entry: Any, number: int) -> "Request":
         return cls(number=number, seq=entry.seq, method=entry.method, path=entry.path, operation_id=entry.operation_id,
                    query=dict(entry.query), headers=Headers(entry.headers), json=copy.deepcopy(entry.body),
-                   status=entry.status, fixture=entry.fixture, duration_ms=entry.duration_ms)
+                   status=entry.status, outcome=entry.outcome, fixture=entry.fixture,
+                   duration_ms=entry.duration_ms)
 
     @property
     def version(self) -> str | None:
