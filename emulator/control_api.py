@@ -5,7 +5,8 @@
     POST   /_emulator/fixtures           one fixture, a list, or {"fixtures": [...]}; JSON or YAML
     DELETE /_emulator/fixtures           remove every runtime fixture
     DELETE /_emulator/fixtures/{name}    remove one
-    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation= (chat, a path, an operationId ...),
+    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix),
+                                         ?operation= (chat, turn, a path, an operationId ...),
                                          ?status=, ?limit=
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from starlette.requests import Request
@@ -29,6 +30,9 @@ from starlette.routing import Route
 from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError
+
+if TYPE_CHECKING:
+    from .app import Emulator
 
 PREFIX = "/_emulator"
 MAX_BODY = 5 * 1024 * 1024
@@ -45,7 +49,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(text.encode(), status_code=status, media_type="application/json")
 
 
-def control_routes(emulator: Any) -> list[Route]:
+def control_routes(emulator: Emulator) -> list[Route]:
     token = emulator.settings.admin_token
 
     def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):

@@ -51,9 +51,10 @@ class Journal:
 
     async def record(self, call: Call, *, status: int, outcome: str, seconds: float) -> None:
         request = call.request
-        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id, call.query,
-                  request.scope["headers"], call.body, tuple((k, u.filename) for k, u in call.uploads.items()),
-                  status, outcome, call.fixture, seconds)
+        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id,
+                  call.query, request.scope["headers"], call.body,
+                  tuple((k, u.filename) for k, u in call.uploads.items()), status, outcome, call.fixture,
+                  seconds)
         with self._lock:
             self._records.append(record)
 

@@ -170,7 +170,8 @@ class Pipeline:
             return error_response(ParseError("JSON parse error - maximum nesting depth exceeded"))
         raise RuntimeError(f"no step answered {call.operation.operation_id} (the last must: deliver)")
 
-    async def respond(self, call: Call, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    async def respond(self, call: Call, response: Response, scope: Scope, receive: Receive,
+                      send: Send) -> None:
         """Send the response; journal the request once its body has ended or its client went away."""
         ended = False
 

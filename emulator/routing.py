@@ -71,15 +71,16 @@ class Endpoint:
         self.query_validator = QueryValidator(operation)
         self.answering = operation.operation_id in emulator.scripts.operations.answering
         settings = emulator.settings
-        # An operation that takes a file is bounded by the upload limit (plus room for the multipart envelope
-        # and the other fields: the handler names the file that is too large); any other body by the body limit.
+        # An operation that takes a file is bounded by the upload limit (plus room for the multipart
+        # envelope and the other fields: the handler checks the file itself); any other by the body limit.
         self.takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
         self.body_limit = body_limit(settings, self.takes_file)
         self.__name__ = operation.operation_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        call = Call(request, self.operation, self.emulator, endpoint=self, path_params=dict(request.path_params))
+        call = Call(request, self.operation, self.emulator, endpoint=self,
+                    path_params=dict(request.path_params))
         pipeline = self.emulator.pipeline
         try:
             response = await pipeline.run(call)
@@ -89,7 +90,8 @@ class Endpoint:
         await pipeline.respond(call, response, scope, receive, send)
 
 
-def build_routes(operations: list[Operation], handlers: dict[str, Handler], emulator: Emulator) -> list[Route]:
+def build_routes(operations: list[Operation], handlers: dict[str, Handler],
+                 emulator: Emulator) -> list[Route]:
     """One route per path (so a wrong method gets a 405 whose Allow lists every method of the path)."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for op in operations:

@@ -64,4 +64,5 @@ def _default_stream_error() -> dict[str, Any]:
 
 def event_stream(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> StreamingResponse:
     """A ``text/event-stream`` response of already framed events."""
-    return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **(headers or {})})

@@ -41,4 +41,5 @@ async def create(call: Call) -> Draft[Answer]:
             choices.append(made)
         return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
-    return completion_draft(call, sampling, prompt_tokens, generate, "chatcmpl-", chat_completion, chat_events)
+    return completion_draft(call, sampling, prompt_tokens, generate, "chatcmpl-", chat_completion,
+                            chat_events)

@@ -47,7 +47,8 @@ async def create(call: Call) -> Draft[Answer]:
             choices = [_with_echo(c, prompt_pieces, base_key, sampling.logprobs) for c in choices]
         return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
-    return completion_draft(call, sampling, prompt_tokens, generate, "cmpl-", text_completion, completion_events)
+    return completion_draft(call, sampling, prompt_tokens, generate, "cmpl-", text_completion,
+                            completion_events)
 
 
 def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs: int | None) -> Choice:
