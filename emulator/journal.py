@@ -69,7 +69,8 @@ class Journal:
 
 
 def _entry(record: tuple) -> Entry:
-    seq, method, path, operation_id, query, raw_headers, body, uploads, status, outcome, fixture, seconds = record
+    (seq, method, path, operation_id, query, raw_headers, body, uploads, status, outcome, fixture,
+     seconds) = record
     headers = {}
     for name, value in raw_headers:
         key = name.decode("latin-1").lower()
@@ -77,5 +78,6 @@ def _entry(record: tuple) -> Entry:
             headers[key] = value.decode("latin-1")
     if uploads:
         body = {**body, **{name: f"<file {filename}>" for name, filename in uploads}}
-    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query), headers=headers,
-                 body=body, status=status, outcome=outcome, fixture=fixture, duration_ms=round(seconds * 1000, 3))
+    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query),
+                 headers=headers, body=body, status=status, outcome=outcome, fixture=fixture,
+                 duration_ms=round(seconds * 1000, 3))

@@ -15,7 +15,8 @@ CHAT_V3 = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Whic
 
 @pytest.mark.parametrize("name", ["chat", "/chat/completions", "/api/v3/chat/completions",
                                   "api_v3_chat_completions_create", "POST /chat/completions"])
-def test_a_name_means_the_same_operation_to_fixtures_the_journal_and_assert_called(http, emulator, server, name):
+def test_a_name_means_the_same_operation_to_fixtures_the_journal_and_assert_called(http, emulator, server,
+                                                                                   name):
     emulator.scripts.add({"match": {"operation": name}, "response": {"content": "Scripted."}})
     answered = http.post("/api/v3/chat/completions", json=CHAT_V3)
     assert answered.json()["choices"][0]["message"]["content"] == "Scripted."
