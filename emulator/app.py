@@ -11,19 +11,20 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
 
 
 from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
+from .errors import StartupError
 from .handlers import HANDLERS
 from .documents.ingestion import Ingestion
 from .answer import Timing
 from .journal import Journal
 from .memo import AnswerMemo
 from .catalog import Catalog
-from .routing import Call, Handler, build_routes, http_exception
+from .pipeline import Pipeline
+from .routing import build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
 from .errors import StateUnavailable, dumps
@@ -46,7 +47,7 @@ class Emulator:
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal(self.state, settings)
         # Server-wide delays belong to every answer: nothing is served from the memo then.
-        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
+        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms), max_mb=settings.memo_mb)
         # --ttft-ms / --itl-ms: the pace of every generated answer (a fixture may set its own).
         self.pace = Timing(ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
@@ -54,6 +55,8 @@ class Emulator:
         # A reset on any worker is seen by every worker's next request: its local caches go then.
         self.scripts.on_reset.append(self.memo.clear)
         self.controls = HeaderControls()
+        # The stages every API request runs through (emulator/pipeline.py); a new one is inserted here.
+        self.pipeline = Pipeline()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
         self.workspaces = Directory.load(settings)
         self.store = MemoryStore(epoch=settings.epoch)
@@ -70,13 +73,6 @@ class Emulator:
     @property
     def operations(self):
         return [op for spec in self.specs for op in spec.operations]
-
-    async def dispatch(self, call: Call, handler: Handler) -> Response:
-        # X-Emulator-* headers first (a forced status wins over everything), then fixtures' delays/headers.
-        forced = await self.controls.before(call)
-        if forced is not None:
-            return forced
-        return await self.scripts.around(call, handler)
 
     async def reset(self) -> None:
         """Back to the state at start-up, for every worker at once: the whole backend (journal,
@@ -106,7 +102,12 @@ def create_app_from_env() -> Starlette:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    emulator = Emulator(settings)
+    try:
+        emulator = Emulator(settings)
+    except StartupError:
+        raise
+    except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
+        raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
