@@ -7,6 +7,7 @@ fixtures) so that a request only touches compiled objects in memory.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -51,10 +52,11 @@ class Emulator:
         self.scripts = Scripts(settings, self.operations)
         self.controls = HeaderControls()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
-        self.workspaces = Directory.load(settings)
+        self.workspaces = Directory.load(self.state, settings)
         self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
+        run_now(self.workspaces.seed())  # (memory backend; on Redis, the first use seeds)
         if settings.data_dir is not None:
             run_now(self.files.load(settings.data_dir))  # the memory backend: nothing to await
 
@@ -79,6 +81,7 @@ class Emulator:
         self.journal.clear()
         self.scripts.reset()
         run_now(self.state.clear())  # (memory backend; the state branch makes reset async)
+        run_now(self.workspaces.seed())  # the fixtures' workspaces and tags again
         self.memo.clear()
 
 
@@ -94,6 +97,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # not with Starlette's bodiless 307.
     app.router.redirect_slashes = False
     app.state.emulator = emulator
+    # Everything start-up built (specs, schemas, the catalog, fixtures) lives as long as the server:
+    # out of the collector's sight, a full collection no longer walks it, which is what would pause
+    # every request (~50 ms) while a large upload is being embedded in the ingestion thread.
+    gc.freeze()
     return app
 
 
