@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -65,7 +66,7 @@ def test_files_load_in_path_order_with_default_names(tmp_path):
     write(tmp_path, ".hidden.yaml", "this: is not loaded")
     write(tmp_path, "notes.txt", "not a fixture file")
     emulator = create_app(Settings(fixtures_dir=tmp_path)).state.emulator
-    listed = emulator.scripts.list()
+    listed = asyncio.run(emulator.scripts.list())
     assert [f["name"] for f in listed] == ["a/z.yml:0", "a/z.yml:1", "b.yaml:0", "c.json:0"]
     assert listed[0]["source"] == f"{tmp_path / 'a' / 'z.yml'}:2"
 
@@ -195,7 +196,7 @@ def test_a_missing_fixtures_dir_is_refused(tmp_path, operations):
 
 def test_shipped_examples_load_and_are_commented():
     emulator = create_app(Settings(fixtures_dir=EXAMPLES)).state.emulator
-    assert len(emulator.scripts.list()) >= 15
+    assert len(asyncio.run(emulator.scripts.list())) >= 15
     files = sorted(EXAMPLES.glob("*.yaml"))
     assert len(files) >= 6
     assert all(path.read_text().startswith("# ") for path in files)
@@ -203,7 +204,7 @@ def test_shipped_examples_load_and_are_commented():
 
 def test_shipped_models_and_workspaces_are_not_fixture_files():
     emulator = create_app(Settings()).state.emulator
-    assert emulator.scripts.list() == []
+    assert asyncio.run(emulator.scripts.list()) == []
 
 
 def edit(path: Path, text: str) -> None:
@@ -238,6 +239,20 @@ def test_files_are_reloaded_when_they_change(make_server, tmp_path, caplog):
     edit(path, GOOD.replace("Hi from a file", "Fixed"))
     assert wait_for(running.base_url, "Fixed") == "Fixed"
     assert ask(running.base_url, "Late") == "added"
+
+
+def test_the_control_api_shows_an_edited_file_without_an_api_request(make_server, tmp_path):
+    path = write(tmp_path, "greetings.yaml", GOOD)
+    running = make_server(fixtures_dir=tmp_path)
+    running.emulator.scripts.reload_interval_s = 0.05
+    edit(path, GOOD.replace("name: hello", "name: renamed"))
+    end = time.monotonic() + 5
+    names = []
+    while names != ["renamed"] and time.monotonic() < end:
+        listed = httpx.get(running.base_url + "/_emulator/fixtures", timeout=10).json()["fixtures"]
+        names = [f["name"] for f in listed]
+        time.sleep(0.02)
+    assert names == ["renamed"]
 
 
 def test_a_deleted_file_takes_its_fixtures_away(make_server, tmp_path):

@@ -10,7 +10,7 @@ import zipfile
 import httpx
 import pytest
 
-from emulator.documents.store import FileStore, NewFile, run_now
+from emulator.documents.store import FileStore, NewFile
 
 from conftest import KEY
 from sample_documents import make_docx, make_pdf
@@ -115,9 +115,9 @@ def test_a_pdf_over_the_page_limit_is_parsing_failed(make_server):
 def test_a_file_left_by_a_worker_that_died_is_taken_over(make_server):
     server = make_server()
     # Another worker on the same backend stored this upload, took its lease, and died at once.
-    dead = FileStore(server.emulator.state, epoch=server.settings.epoch)
+    dead = FileStore(server.app.state.emulator.state, epoch=server.settings.epoch)
     dead.lease = ("a-dead-worker", 0.0)  # a lease that has already run out
-    record = run_now(dead.add(NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")))
+    record = server.run(dead.add(NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")))
     assert record.lease == "a-dead-worker"
     with client_for(server) as http:
         body = http.get(f"/api/v2/files/{record.id}", params={"include_content": "true"}).json()
@@ -135,4 +135,4 @@ def test_a_file_deleted_while_it_ingests_leaves_nothing_behind(make_server):
             time.sleep(0.05)
         assert server.emulator.ingestion.idle()
         for space in ("files", "file-bytes", "file-pages", "file-chunks", "file-vectors"):
-            assert run_now(state.items(space)) == {}, space
+            assert state.items(space) == {}, space
