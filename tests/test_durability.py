@@ -96,6 +96,56 @@ def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_p
         process.communicate(timeout=20)
 
 
+def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_no_id(tmp_path):
+    process, base = start("--data-dir", str(tmp_path))
+    acknowledged: dict[int, bytes] = {}
+    try:
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def upload_forever(worker: int) -> None:
+            with httpx.Client(timeout=10, headers=AUTH) as client:
+                number = 0
+                while not stop.is_set():
+                    number += 1
+                    data = f"file {worker}-{number}: ".encode() + b"durable text. " * 50
+                    try:
+                        response = client.post(base + "/api/v2/files", files={"file": (f"f{worker}-{number}.txt", data)})
+                    except httpx.TransportError:
+                        return  # the kill
+                    if response.status_code in (200, 201):
+                        with lock:
+                            acknowledged[response.json()["id"]] = data
+
+        uploaders = [threading.Thread(target=upload_forever, args=(n,)) for n in range(3)]
+        for uploader in uploaders:
+            uploader.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)  # in the middle of the uploads
+        process.communicate(timeout=10)
+        stop.set()
+        for uploader in uploaders:
+            uploader.join(10)
+        assert len(acknowledged) >= 30
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    process, base = start("--data-dir", str(tmp_path))
+    try:
+        with httpx.Client(timeout=10, headers=AUTH) as client:
+            for file_id in acknowledged:
+                assert client.get(f"{base}/api/v2/files/{file_id}").status_code == 200, file_id
+            fresh = client.post(base + "/api/v2/files", files={"file": ("after.txt", b"after the kill")}).json()
+        assert fresh["id"] > max(acknowledged)  # a stale id never points at a different file
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
 def test_a_torn_last_line_is_skipped_and_the_rest_is_kept(tmp_path):
     with EmulatorServer(Settings(data_dir=tmp_path)) as running:
         running.emulator.scripts.add({"name": "kept", "response": {"content": "kept"}})
