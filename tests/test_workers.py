@@ -152,6 +152,20 @@ def test_concurrent_fixture_posts_on_two_workers_lose_nothing_and_share_no_name(
 
 
 @needs_redis
+def test_concurrent_requests_on_two_workers_are_all_journaled_each_with_its_own_seq(workers):
+    def ask(number: int) -> int:
+        with httpx.Client(timeout=10, headers={"Connection": "close"}) as client:
+            return chat(workers, f"concurrent {number}", client).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(ask, range(60))) == [200] * 60
+    entries = httpx.get(workers + "/_emulator/journal", timeout=10).json()["requests"]
+    contents = sorted(e["body"]["messages"][0]["content"] for e in entries)
+    assert contents == sorted(f"concurrent {n}" for n in range(60))
+    assert len({e["seq"] for e in entries}) == 60
+
+
+@needs_redis
 def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost(workers):
     httpx.post(workers + "/_emulator/fixtures", json={"name": "kept", "response": {"content": "still here"}},
                timeout=10)
