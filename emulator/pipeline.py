@@ -172,20 +172,28 @@ class Pipeline:
 
     async def respond(self, call: Call, response: Response, scope: Scope, receive: Receive,
                       send: Send) -> None:
-        """Send the response; journal the request once its body has ended or its client went away."""
-        ended = False
+        """Send the response; journal the request once its body has ended or its client went away.
+
+        An ended body is journaled just before its last (empty) message goes out: a client that
+        reads the journal as soon as it has the response finds the entry there, on any worker, even
+        when the journal is on Redis (whose write is not instant)."""
+        recorded = False
+
+        async def record(outcome: str) -> None:
+            nonlocal recorded
+            recorded = True
+            await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
+                                               seconds=time.perf_counter() - call.started)
 
         async def sending(message: Message) -> None:
-            nonlocal ended
+            if message["type"] == "http.response.body" and not message.get("more_body", False) and not recorded:
+                await record(call.cut or COMPLETE)
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                ended = True
 
         try:
             await response(scope, receive, sending)
         except ClientDisconnect:
             pass  # the client went away: nobody is left to answer
         finally:
-            outcome = (call.cut or COMPLETE) if ended else DROPPED
-            await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
-                                               seconds=time.perf_counter() - call.started)
+            if not recorded:
+                await record(DROPPED)

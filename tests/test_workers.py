@@ -166,6 +166,18 @@ def test_concurrent_requests_on_two_workers_are_all_journaled_each_with_its_own_
 
 
 @needs_redis
+def test_a_request_is_in_the_journal_as_soon_as_its_response_has_arrived_on_any_worker(workers):
+    with httpx.Client(timeout=10) as api, httpx.Client(timeout=10) as control:
+        missing = []
+        for number in range(100):
+            assert chat(workers, f"at once {number}", api).status_code == 200
+            newest = control.get(workers + "/_emulator/journal", params={"limit": 1}).json()["requests"]
+            if not newest or newest[0]["body"]["messages"][0]["content"] != f"at once {number}":
+                missing.append(number)
+    assert missing == []
+
+
+@needs_redis
 def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost(workers):
     httpx.post(workers + "/_emulator/fixtures", json={"name": "kept", "response": {"content": "still here"}},
                timeout=10)
