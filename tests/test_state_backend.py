@@ -156,3 +156,12 @@ def test_now_is_a_shared_clock_in_seconds(make_backend):
         await state.close()
 
     run(scenario())
+
+
+def test_a_backend_keeps_working_from_one_event_loop_to_the_next(make_backend):
+    state = make_backend()  # as a test's asyncio.run, then a server's own loop, each use theirs
+    run(state.put("s", "k", "first loop"))
+    assert run(state.get("s", "k")) == "first loop"
+    run(state.put("s", "k", "third loop"))
+    assert run(state.get("s", "k")) == "third loop"
+    run(state.close())
