@@ -117,6 +117,9 @@ def check_state(settings: Settings) -> str | None:
                 "a shared state a fixture posted to one worker, a file uploaded to another, the use counters "
                 "and the journal would each live in one worker only. Start a Redis (redis-server) and add "
                 "--redis-url redis://127.0.0.1:6379/0 (or PARADIGM_EMULATOR_REDIS_URL), or run one worker.")
+    if settings.redis_url and settings.data_dir is not None:
+        print("paradigm-emulator: warning: --data-dir is for the memory backend; with --redis-url the state "
+              "is in Redis (which is its persistence), and --data-dir is not used", file=sys.stderr)
     if settings.redis_url:
         import redis
 

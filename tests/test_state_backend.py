@@ -175,3 +175,21 @@ def test_a_backend_keeps_working_from_one_event_loop_to_the_next(make_backend):
     assert run(read_then_close()) == "first loop"
     run(write_then_close("third loop"))
     assert run(read_then_close()) == "third loop"
+
+
+def test_a_long_log_pages_the_same_after_its_oldest_went(make_backend):
+    async def scenario():
+        state = make_backend()
+        for i in range(3000):
+            await state.append("log", {"i": i}, keep=1000)  # 2,000 dropped: the memory log compacts
+        assert await state.length("log") == 1000
+        assert [s for s, _ in await state.read("log", after=2500, limit=3)] == [2501, 2502, 2503]
+        assert [s for s, _ in await state.read_back("log", before=2002, limit=3)] == [2001]
+        pages, cursor = [], None
+        while batch := await state.read_back("log", cursor, 300):
+            pages.append([s for s, _ in batch])
+            cursor = batch[-1][0]
+        assert [s for page in pages for s in page] == list(range(3000, 2000, -1))
+        await state.close()
+
+    run(scenario())

@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
@@ -39,7 +38,7 @@ class MemoryBackend:
         self._lock = threading.RLock()
         self._spaces: dict[str, dict[str, Value]] = {}
         self._counters: dict[str, int] = {}
-        self._logs: dict[str, deque[tuple[int, Value, int]]] = {}
+        self._logs: dict[str, _Log] = {}
         self._log_seq: dict[str, int] = {}
         self._log_size: dict[str, int] = {}
         self._disk = _Disk(Path(data_dir), self) if data_dir is not None else None
@@ -110,7 +109,9 @@ class MemoryBackend:
         with self._lock:
             seq = self._log_seq.get(log, 0) + 1
             self._log_seq[log] = seq
-            entries = self._logs.setdefault(log, deque())
+            entries = self._logs.get(log)
+            if entries is None:
+                entries = self._logs[log] = _Log()
             entries.append((seq, value, size))
             total = self._log_size.get(log, 0) + size
             while len(entries) > 1 and ((keep and len(entries) > keep) or (budget and total > budget)):
@@ -124,9 +125,8 @@ class MemoryBackend:
             if not entries:
                 return []
             # Sequence numbers are consecutive, so the first wanted entry's place is known.
-            start = max(0, after - entries[0][0] + 1)
-            selected = itertools.islice(entries, start, None if limit is None else start + limit)
-            return [(seq, value) for seq, value, _ in selected]
+            start = max(0, after - entries.first_seq() + 1)
+            return [(seq, value) for seq, value, _ in entries.slice(start, None if limit is None else start + limit)]
 
     async def read_back(self, log: str, before: int | None = None,
                         limit: int | None = None) -> list[tuple[int, Value]]:
@@ -134,12 +134,13 @@ class MemoryBackend:
             entries = self._logs.get(log)
             if not entries:
                 return []
-            end = len(entries) if before is None else max(0, min(len(entries), before - entries[0][0]))
+            end = len(entries) if before is None else max(0, min(len(entries), before - entries.first_seq()))
             start = 0 if limit is None else max(0, end - limit)
-            return [(seq, value) for seq, value, _ in reversed(list(itertools.islice(entries, start, end)))]
+            return [(seq, value) for seq, value, _ in reversed(entries.slice(start, end))]
 
     async def length(self, log: str) -> int:
-        return len(self._logs.get(log, ()))
+        entries = self._logs.get(log)
+        return len(entries) if entries else 0
 
     async def drop(self, log: str) -> int:
         with self._lock:
@@ -189,6 +190,39 @@ class MemoryBackend:
         elif kind == "clear":
             self._spaces.clear()
             self._counters.clear()
+
+
+class _Log:
+    """A log's (seq, value, size) entries, oldest first: a list and the index of its first live entry,
+    so reading a page anywhere is a slice (a deque would walk to it) and dropping the oldest is O(1)."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[int, Value, int]] = []
+        self._head = 0
+
+    def append(self, entry: tuple[int, Value, int]) -> None:
+        self._items.append(entry)
+
+    def popleft(self) -> tuple[int, Value, int]:
+        entry = self._items[self._head]
+        self._head += 1
+        if self._head > 1024 and self._head * 2 > len(self._items):  # the dead half goes, now and then
+            del self._items[:self._head]
+            self._head = 0
+        return entry
+
+    def first_seq(self) -> int:
+        return self._items[self._head][0]
+
+    def slice(self, start: int, end: int | None) -> list[tuple[int, Value, int]]:
+        stop = len(self._items) if end is None else self._head + end
+        return self._items[self._head + start:stop]
+
+    def clear(self) -> None:
+        self._items, self._head = [], 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
 
 
 class _Disk:
