@@ -140,4 +140,4 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         return await not_found(request, exc)
     if exc.status_code == 405:
         return await method_not_allowed(request, exc)
-    return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+    return json_response({"detail": exc.detail}, exc.status_code, dict(exc.headers) if exc.headers else None)
