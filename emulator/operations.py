@@ -57,6 +57,9 @@ class OperationNames:
         self.operations = list(operations)
         self._resolved: dict[str, frozenset[str]] = {}
         self.answering = frozenset(i for alias in ANSWERING for i in self.resolve(alias) or ())
+        # A turn's fixture conditions read what only its handler knows (the turn's index, the agent):
+        # the pipeline's match stage leaves those operations to their handler.
+        self.matched_by_handler = self.resolve(TURN) or frozenset()
 
     def resolve(self, name: str) -> frozenset[str] | None:
         """-> the operationIds ``name`` names, or None when it names none of the served operations."""
