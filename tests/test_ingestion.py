@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
+import uuid
 import zipfile
 
 import httpx
@@ -12,7 +17,7 @@ import pytest
 
 from emulator.documents.store import FileStore, NewFile
 
-from conftest import KEY
+from conftest import KEY, REDIS_URL
 from sample_documents import make_docx, make_pdf
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -136,3 +141,33 @@ def test_a_file_deleted_while_it_ingests_leaves_nothing_behind(make_server):
         assert server.emulator.ingestion.idle()
         for space in ("files", "file-bytes", "file-pages", "file-chunks", "file-vectors"):
             assert state.items(space) == {}, space
+
+
+@pytest.mark.skipif(not REDIS_URL and not os.environ.get("CI"), reason="needs PARADIGM_TEST_REDIS_URL")
+def test_a_file_whose_worker_was_killed_mid_ingestion_is_taken_over_by_another_worker(make_server):
+    """Two emulators on one Redis: the first stores an upload, takes its lease, and is SIGKILLed while
+    it ingests; the second, asked for the file, waits out the lease and ingests it itself."""
+    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--redis-url",
+                                REDIS_URL, "--redis-prefix", prefix], stdout=subprocess.PIPE, text=True)
+    try:
+        base = None
+        deadline = time.monotonic() + 15
+        while base is None and time.monotonic() < deadline:
+            found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
+            base = found.group(1) if found else None
+        assert base, "the first emulator did not start"
+        created = httpx.post(f"{base}/files", files={"file": ("big.txt", prose(3 * 1024 * 1024))},
+                             headers=AUTH, timeout=30)
+        assert created.status_code == 200, created.text
+    finally:
+        process.kill()  # mid-ingestion: a few MB take seconds to embed
+        process.wait(timeout=15)
+        process.stdout.close()
+    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    left = second.emulator.files.get(created.json()["id"])
+    assert left.state == "queued" and left.lease not in (None, second.emulator.ingestion.owner)
+    with client_for(second) as http:
+        body = http.get(f"/api/v2/files/{left.id}").json()
+    assert (body["status"], body["total_pages"]) == ("embedded", 1)
+    assert second.emulator.files.get(left.id).lease is None

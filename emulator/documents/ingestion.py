@@ -40,8 +40,11 @@ log = logging.getLogger("emulator.ingestion")
 PENDING, PARSING = "pending", "parsing"
 STATUSES = (PENDING, PARSING, EMBEDDED, FAILED)
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
-LEASE_S = 15.0  # how long an ingestion is left to a worker that stopped renewing its lease
-RENEW_S = LEASE_S / 5
+# How long an ingestion is left to a worker that stopped renewing its lease (it renews every RENEW_S).
+# Short, because a request waits that long for a dead worker's file; a live worker whose renewal
+# came late only costs a second worker the same work (the first result stored stands).
+LEASE_S = 5.0
+RENEW_S = 1.0
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 
 # The embedding module caches vectors of recent texts (it serves repeated /embeddings calls);
