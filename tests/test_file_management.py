@@ -5,14 +5,19 @@ docs give the existing operations."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import httpx
 import pytest
 
 from emulator.documents.workspaces import Directory, Seed
 from emulator.config import Settings
 from emulator.state.memory import MemoryBackend
 
+from conftest import KEY, REDIS_URL
 from sample_documents import make_pdf
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 def upload(http, name: str, data: bytes, workspace_id: int = 1, **fields) -> dict:
@@ -318,3 +323,21 @@ def test_v2_chunks_are_the_files_chunks_in_order_with_the_uuids_query_gives(back
 
 def test_v2_chunks_of_a_missing_file_is_404(backend_http):
     assert backend_http.get("/api/v2/files/99/chunks").json() == {"detail": "Not found."}
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PARADIGM_TEST_REDIS_URL")
+def test_a_restart_on_redis_keeps_what_users_changed_and_duplicates_nothing(make_server):
+    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+    first = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    with httpx.Client(base_url=first.base_url, headers=AUTH, timeout=10) as http:
+        assert http.delete("/api/v3/tags/2").status_code == 204
+        assert http.post("/api/v3/tags", json={"name": "new", "description": "x"}).json()["id"] == 5
+        assert http.patch("/api/v3/workspaces/3", json={"name": "Legal & Compliance"}).status_code == 200
+    first.stop()
+    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)  # the same emulator, started again
+    with httpx.Client(base_url=second.base_url, headers=AUTH, timeout=10) as http:
+        tags = http.get("/api/v3/tags").json()["results"]
+        assert sorted(t["id"] for t in tags) == [1, 3, 4, 5]
+        workspaces = http.get("/api/v3/workspaces").json()
+        assert (workspaces["count"], http.get("/api/v3/workspaces/3").json()["name"]) == (4, "Legal & Compliance")
+        assert http.post("/api/v3/tags", json={"name": "newer", "description": "x"}).json()["id"] == 6

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from ..config import Settings
+from ..errors import StateUnavailable
 from ..generation import vectors as embedding
 from .extraction import Budget, Unreadable, extract_pages
 from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
@@ -238,11 +239,15 @@ class Ingestion:
             loop = asyncio.get_running_loop()
             extracted = await loop.run_in_executor(
                 self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
+            await self.files.attach(record, extracted)
         except Cancelled:
             return
+        except StateUnavailable as exc:
+            # Redis went away: the lease runs out, and a request made once it is back ingests the file.
+            log.warning("file %s: its ingestion could not be stored (%s); it will be taken up again",
+                        record.id, exc)
         finally:
             renewing.cancel()
-        await self.files.attach(record, extracted)
 
     async def _renew(self, record: FileRecord, cancelled: threading.Event) -> None:
         owner = self.owner
@@ -255,7 +260,11 @@ class Ingestion:
                     return None
                 return current.replace(lease_until=until)
 
-            if await self.files.update(record.id, renew, nonce=record.nonce) is None:
+            try:
+                renewed = await self.files.update(record.id, renew, nonce=record.nonce)
+            except StateUnavailable:
+                continue  # Redis away for a moment: the next renewal may land before the lease runs out
+            if renewed is None:
                 cancelled.set()  # deleted: the thread stops at its next check
                 return
 

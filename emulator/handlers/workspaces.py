@@ -86,11 +86,13 @@ async def create_workspace(call: Call) -> Response:
 
 
 async def update_workspace(call: Call) -> Response:
-    await _workspace_or_404(call)
+    workspace = await _workspace_or_404(call)
     body = call.body if isinstance(call.body, dict) else {}
     changes: dict[str, Any] = {k: body[k] for k in ("name", "description") if k in body}
     if "members" in body:
         changes["members"] = _members(body["members"])  # replaces them all
+    if not changes:
+        return json_response(workspace_body(workspace, await call.emulator.files.list()))
 
     updated = await call.emulator.workspaces.update_workspace(call.path_params["id"],
                                                               lambda w: w.replace(**changes))
