@@ -251,3 +251,4 @@ def test_two_emulators_on_one_redis_share_files_and_never_give_an_id_twice(make_
             assert sorted(listed) == sorted(kept)
             found = http.post("/api/v3/files", files={"file": ("x.txt", b"x")}, data={"workspace_id": "1"}).json()
             assert found["id"] == expected
+            assert http.delete(f"/api/v3/files/{found['id']}").status_code == 204
