@@ -235,7 +235,8 @@ def test_two_emulators_on_one_redis_share_files_and_never_give_an_id_twice(make_
         with http_for(server) as http:
             ids = []
             for i in range(n):
-                response = http.post("/api/v2/files", files={"file": (f"{server.port}-{i}.txt", b"shared text")})
+                document = {"file": (f"{server.port}-{i}.txt", b"shared text")}
+                response = http.post("/api/v2/files", files=document)
                 assert response.status_code == 200, response.text
                 ids.append(response.json()["id"])
                 if i % 3 == 2:
@@ -247,8 +248,10 @@ def test_two_emulators_on_one_redis_share_files_and_never_give_an_id_twice(make_
     assert len(kept) == len(set(kept)) == 40
     for expected, server in enumerate(servers, 61):  # 60 ids handed out before, by either emulator
         with http_for(server) as http:
-            listed = [f["id"] for page in (1, 2) for f in http.get("/api/v2/files", params={"page": page}).json()["data"]]
+            pages = [http.get("/api/v2/files", params={"page": page}).json() for page in (1, 2)]
+            listed = [f["id"] for page in pages for f in page["data"]]
             assert sorted(listed) == sorted(kept)
-            found = http.post("/api/v3/files", files={"file": ("x.txt", b"x")}, data={"workspace_id": "1"}).json()
+            found = http.post("/api/v3/files", files={"file": ("x.txt", b"x")},
+                              data={"workspace_id": "1"}).json()
             assert found["id"] == expected
             assert http.delete(f"/api/v3/files/{found['id']}").status_code == 204

@@ -224,7 +224,8 @@ class Ingestion:
         exclusive = self.exclusive
 
         def take(current: FileRecord) -> FileRecord | None:
-            if current.state != QUEUED or (current.lease_until > now and current.lease != owner and not exclusive):
+            held = current.lease_until > now and current.lease != owner and not exclusive
+            if current.state != QUEUED or held:
                 return None
             return current.replace(lease=owner, lease_until=now + LEASE_S)
 
