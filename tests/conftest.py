@@ -113,6 +113,7 @@ def backend_server(request):
     """One emulator per backend for the whole session."""
     with EmulatorServer(Settings(**backend_overrides(request.param))) as running:
         yield running
+        running.emulator.state.clear()  # on Redis: this run's prefix leaves nothing behind
 
 
 @pytest.fixture
