@@ -58,37 +58,44 @@ def pids_seen(base: str, want: int = 2, tries: int = 400) -> set[int]:
 
 
 @pytest.fixture
-def workers():
-    """`paradigm-emulator serve --workers 2 --redis-url ...` as a real process on a free port."""
+def start_workers():
+    """Starts `paradigm-emulator serve --workers 2 --redis-url ... [flags]` as a real process on a
+    free port; -> its root URL. Stopped (and its Redis prefix reset) at the end of the test."""
     if not REDIS_URL:
         pytest.fail("CI must export PARADIGM_TEST_REDIS_URL (see .ci/run)")
-    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--workers", "2", "--port", "0", "--redis-url", REDIS_URL,
-         "--redis-prefix", prefix], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    printed = ""
-    deadline = time.monotonic() + START_S
-    while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
-        printed += process.stdout.readline()
-    match = re.search(r"v2 base URL: (http://\S+)/api/v2", printed)
-    if match is None:
-        process.kill()
-        pytest.fail(f"no base URL printed: {printed!r} {process.communicate()[1]!r}")
-    base = match[1]
-    deadline = time.monotonic() + START_S
-    while True:  # the workers import the app after the socket is bound: wait until one answers
+    started: list[tuple[subprocess.Popen, str]] = []
+
+    def start(*flags: str) -> str:
+        prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve", "--workers", "2", "--port", "0", "--redis-url", REDIS_URL,
+             "--redis-prefix", prefix, *flags], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        printed = ""
+        deadline = time.monotonic() + START_S
+        while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
+            printed += process.stdout.readline()
+        match = re.search(r"v2 base URL: (http://\S+)/api/v2", printed)
+        if match is None:
+            process.kill()
+            pytest.fail(f"no base URL printed: {printed!r} {process.communicate()[1]!r}")
+        base = match[1]
+        started.append((process, base))
+        deadline = time.monotonic() + START_S
+        while True:  # the workers import the app after the socket is bound: wait until one answers
+            try:
+                pid_of(base)
+                return base
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail("no worker answered")
+                time.sleep(0.05)
+
+    yield start
+    for process, base in started:
         try:
-            pid_of(base)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("no worker answered")
-            time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        httpx.post(base + "/_emulator/reset", timeout=10)
+            httpx.post(base + "/_emulator/reset", timeout=10)
+        except httpx.HTTPError:
+            pass
         process.send_signal(signal.SIGINT)
         try:
             _, err = process.communicate(timeout=20)
@@ -96,6 +103,11 @@ def workers():
             process.kill()
             _, err = process.communicate()
         assert "Traceback" not in err, err
+
+
+@pytest.fixture
+def workers(start_workers):
+    return start_workers()
 
 
 # -- refusals at start-up ----------------------------------------------------------------------------
@@ -175,6 +187,34 @@ def test_a_request_is_in_the_journal_as_soon_as_its_response_has_arrived_on_any_
             if not newest or newest[0]["body"]["messages"][0]["content"] != f"at once {number}":
                 missing.append(number)
     assert missing == []
+
+
+@needs_redis
+def test_fixture_files_load_on_every_worker_reload_on_each_and_share_their_counters(start_workers, tmp_path):
+    path = tmp_path / "counted.yaml"
+    path.write_text("- name: counted\n  times: 3\n  match: {last_user_message: files}\n"
+                    "  response: {content: from the file}\n")
+    base = start_workers("--fixtures-dir", str(tmp_path))
+    assert len(pids_seen(base)) == 2
+    answers = []
+    for _ in range(12):
+        with httpx.Client(timeout=10, headers={"Connection": "close"}) as client:
+            answers.append(chat(base, "files", client).json()["choices"][0]["message"]["content"])
+    assert answers.count("from the file") == 3  # times: 3 over both workers
+    before = path.stat().st_mtime_ns
+    path.write_text("- name: edited\n  match: {last_user_message: files}\n  response: {content: edited}\n")
+    os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
+    seen: dict[int, list[str]] = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # every worker reloads on its own: poll until both show it
+        with httpx.Client(timeout=10) as client:  # one connection: both answers from one worker
+            health = client.get(base + "/_emulator/health").json()
+            listed = client.get(base + "/_emulator/fixtures").json()["fixtures"]
+        seen[health["pid"]] = [f["name"] for f in listed]
+        if len(seen) == 2 and all(names == ["edited"] for names in seen.values()):
+            break
+        time.sleep(0.05)
+    assert len(seen) == 2 and all(names == ["edited"] for names in seen.values()), seen
 
 
 @needs_redis
