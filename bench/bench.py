@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     workers = None
     if workers_column:
         redis_process, redis_url = start_redis()
-        workers_process, workers = start_emulator(*args.emulator_arg, "--workers", "2", "--redis-url", redis_url)
+        workers_process, workers = start_emulator(*args.emulator_arg, "--workers", "2",
+                                                  "--redis-url", redis_url)
         procs += [workers_process, redis_process]
     try:
         bare = f"http://127.0.0.1:{bare_port}"
@@ -187,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
             column = ""
             if workers is not None:
                 w = run_wrk(workers + path, method, body, args.seconds, args.connections, vary)
-                column = f"   {w['rps']:>15,.0f}{w['p50']:>8.2f}{w['rps'] / e['rps'] if e['rps'] else 0:>7.2f}"
+                gain = w["rps"] / e["rps"] if e["rps"] else 0.0
+                column = f"   {w['rps']:>15,.0f}{w['p50']:>8.2f}{gain:>7.2f}"
                 if w["errors"]:
                     flag += f"  (2 workers: {w['errors']} non-2xx!)"
             print(f"{name:<28}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
-                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{column}{flag}", flush=True)
+                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{column}{flag}",
+                  flush=True)
         print(f"\nlowest ratio emulator/bare: {worst:.2f} (target >= 0.5)")
         return 0
     finally:

@@ -12,6 +12,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 
 from .config import Settings, from_env

@@ -63,9 +63,10 @@ class Entry:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Entry":
         """An entry as GET /_emulator/journal shows it (keys this version does not know are ignored)."""
-        return cls(seq=data["seq"], method=data["method"], path=data["path"], operation_id=data["operation_id"],
-                   query=data["query"], headers=data["headers"], body=data["body"], status=data["status"],
-                   fixture=data["fixture"], duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
+        return cls(seq=data["seq"], method=data["method"], path=data["path"],
+                   operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
+                   body=data["body"], status=data["status"], fixture=data["fixture"],
+                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
 
 
 class Journal:
@@ -74,7 +75,8 @@ class Journal:
         self.body_cap = max(256, int(settings.journal_body_kb * 1024))
         self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
 
-    async def record(self, call: "Call", *, status: int, outcome: str = "complete", seconds: float = 0.0) -> None:
+    async def record(self, call: "Call", *, status: int, outcome: str = "complete",
+                     seconds: float = 0.0) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
             await self.state.append(LOG, self.encode(call, status, outcome, seconds), budget=self.budget)

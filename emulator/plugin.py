@@ -98,7 +98,8 @@ class ServerPool:
                 health = httpx.get(server.base_url + "/_emulator/health", timeout=10, trust_env=False)
                 health.raise_for_status()
             except (ValueError, httpx.HTTPError) as exc:
-                self._failures[key] = f"the Paradigm emulator at {url} (--paradigm-url / {URL_ENV}) is not usable: {exc}"
+                self._failures[key] = (f"the Paradigm emulator at {url} (--paradigm-url / {URL_ENV}) "
+                                       f"is not usable: {exc}")
                 pytest.fail(self._failures[key], pytrace=False)
             self._servers[key] = server
         return server
@@ -205,7 +206,8 @@ def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: Serv
     if url:
         folder = settings.pop("fixtures_dir", None)
         if settings:
-            _refuse(f"{request.node.nodeid} asks for emulator settings ({', '.join(sorted(settings))}) but the "
+            asked = ", ".join(sorted(settings))
+            _refuse(f"{request.node.nodeid} asks for emulator settings ({asked}) but the "
                     f"emulator is the one at {url} (--paradigm-url / {URL_ENV}), which has its own: run it "
                     "with those settings, or run this test without --paradigm-url")
         handle = ParadigmEmulator(paradigm_server_pool.remote(url))

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from .app import Emulator, create_app
+from .app import create_app
 from .config import Settings
 from .stack import base_urls, fast_stack
 
@@ -153,7 +153,8 @@ def _is_service(value: Any) -> bool:
     kind = type(value)
     if not kind.__module__.startswith("emulator."):
         return False
-    return any(inspect.iscoroutinefunction(getattr(kind, name, None)) for name in dir(kind) if not name.startswith("__"))
+    return any(inspect.iscoroutinefunction(getattr(kind, name, None))
+               for name in dir(kind) if not name.startswith("__"))
 
 
 async def _collect(generator: Any) -> list[Any]:

@@ -49,7 +49,8 @@ def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_p
     process, base = start("--data-dir", str(tmp_path))
     try:
         httpx.post(base + "/_emulator/fixtures", timeout=10, json={
-            "name": "thrice", "times": 3, "match": {"last_user_message": "count"}, "response": {"content": "S"}})
+            "name": "thrice", "times": 3, "match": {"last_user_message": "count"},
+            "response": {"content": "S"}})
         assert [ask(base, "count") for _ in range(2)] == ["S", "S"]
         acknowledged: list[str] = []
         stop = threading.Event()
@@ -110,7 +111,8 @@ def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_
                     number += 1
                     data = f"file {worker}-{number}: ".encode() + b"durable text. " * 50
                     try:
-                        response = client.post(base + "/api/v2/files", files={"file": (f"f{worker}-{number}.txt", data)})
+                        response = client.post(base + "/api/v2/files",
+                                               files={"file": (f"f{worker}-{number}.txt", data)})
                     except httpx.TransportError:
                         return  # the kill
                     if response.status_code in (200, 201):
@@ -139,7 +141,8 @@ def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_
         with httpx.Client(timeout=10, headers=AUTH) as client:
             for file_id in acknowledged:
                 assert client.get(f"{base}/api/v2/files/{file_id}").status_code == 200, file_id
-            fresh = client.post(base + "/api/v2/files", files={"file": ("after.txt", b"after the kill")}).json()
+            fresh = client.post(base + "/api/v2/files",
+                                files={"file": ("after.txt", b"after the kill")}).json()
         assert fresh["id"] > max(acknowledged)  # a stale id never points at a different file
     finally:
         process.send_signal(signal.SIGTERM)
@@ -170,8 +173,8 @@ def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path
         opened = threading.Event()
 
         def slow_stream() -> None:
-            body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "long"}], "max_tokens": 200,
-                    "stream": True}
+            body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "long"}],
+                    "max_tokens": 200, "stream": True}
             try:
                 with httpx.stream("POST", base + "/api/v2/chat/completions", json=body, headers=AUTH,
                                   timeout=60) as response:

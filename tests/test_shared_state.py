@@ -14,8 +14,8 @@ from emulator.server import EmulatorServer
 
 
 def chat(http, content="Hello", **extra):
-    return http.post("/api/v2/chat/completions",
-                     json={"model": "alfred-4.2", "messages": [{"role": "user", "content": content}], **extra})
+    body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": content}], **extra}
+    return http.post("/api/v2/chat/completions", json=body)
 
 
 def text_of(response) -> str:
@@ -29,7 +29,8 @@ def test_health_names_the_backend_and_the_worker(backend_http, backend_server):
 
 
 def test_a_posted_fixture_answers_and_times_counts_uses(backend_http):
-    fixture = {"name": "once", "times": 1, "match": {"last_user_message": "Hi"}, "response": {"content": "scripted"}}
+    fixture = {"name": "once", "times": 1, "match": {"last_user_message": "Hi"},
+               "response": {"content": "scripted"}}
     assert backend_http.post("/_emulator/fixtures", json=fixture).status_code == 201
     assert text_of(chat(backend_http, "Hi")) == "scripted"
     assert text_of(chat(backend_http, "Hi")) != "scripted"

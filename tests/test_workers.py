@@ -27,7 +27,8 @@ from tests.conftest import KEY, REDIS_URL
 ROOT = Path(__file__).resolve().parent.parent
 START_S = 30.0
 AUTH = {"Authorization": f"Bearer {KEY}"}
-needs_redis = pytest.mark.skipif(not REDIS_URL and not os.environ.get("CI"), reason="needs PARADIGM_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS_URL and not os.environ.get("CI"),
+                                 reason="needs PARADIGM_TEST_REDIS_URL")
 
 
 def free_port() -> int:
@@ -68,8 +69,9 @@ def start_workers():
     def start(*flags: str) -> str:
         prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
         process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--workers", "2", "--port", "0", "--redis-url", REDIS_URL,
-             "--redis-prefix", prefix, *flags], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "emulator", "serve", "--workers", "2", "--port", "0",
+             "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         printed = ""
         deadline = time.monotonic() + START_S
         while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
@@ -132,7 +134,8 @@ def test_a_redis_that_is_down_at_start_up_is_said_and_exits_non_zero(capsys):
 def test_requests_land_on_two_workers_that_share_fixtures_counters_and_journal(workers):
     pids = pids_seen(workers)
     assert len(pids) == 2, "requests never reached a second worker"
-    fixture = {"name": "five", "times": 5, "match": {"last_user_message": "count"}, "response": {"content": "S"}}
+    fixture = {"name": "five", "times": 5, "match": {"last_user_message": "count"},
+               "response": {"content": "S"}}
     assert httpx.post(workers + "/_emulator/fixtures", json=fixture, timeout=10).status_code == 201
     scripted = 0
     for _ in range(20):  # each on a fresh connection, so both workers answer some
@@ -153,7 +156,8 @@ def test_concurrent_fixture_posts_on_two_workers_lose_nothing_and_share_no_name(
     def post(number: int) -> list[str]:
         with httpx.Client(timeout=10, headers={"Connection": "close"}) as client:
             response = client.post(workers + "/_emulator/fixtures",
-                                   json={"match": {"last_user_message": f"n{number}"}, "response": {"content": "x"}})
+                                   json={"match": {"last_user_message": f"n{number}"},
+                                         "response": {"content": "x"}})
             return response.json()["added"]
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -261,7 +265,8 @@ def own_redis():
 
     def start() -> None:
         process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--appendonly", "no"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append(process)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -320,8 +325,9 @@ def test_scripted(paradigm_emulator, paradigm_client, n):
     assert (ask(), ask()) == (f"a{n}", "again")
     paradigm_emulator.assert_called("chat", times=2)
 ''')
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "emulator.plugin", "-p", "no:cacheprovider",
-                             "--paradigm-url", workers, str(tmp_path / "test_suite.py")],
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "emulator.plugin",
+                             "-p", "no:cacheprovider", "--paradigm-url", workers,
+                             str(tmp_path / "test_suite.py")],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -56,7 +56,8 @@ class Backend(Protocol):
     async def items(self, space: str) -> dict[str, Value]:
         """Every record of a space, in the order the keys were first written."""
 
-    async def update(self, space: str, key: str, change: Callable[[Value | None], Value | None]) -> Value | None:
+    async def update(self, space: str, key: str,
+                     change: Callable[[Value | None], Value | None]) -> Value | None:
         """Atomic read-modify-write: ``change(current)`` -> the new value (None deletes the record);
         -> the new value. ``change`` may run more than once (optimistic retry), so it must be pure."""
 

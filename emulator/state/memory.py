@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import itertools
 import json
 import logging
 import os
@@ -79,7 +78,8 @@ class MemoryBackend:
         with self._lock:
             return dict(self._spaces.get(space, {}))
 
-    async def update(self, space: str, key: str, change: Callable[[Value | None], Value | None]) -> Value | None:
+    async def update(self, space: str, key: str,
+                     change: Callable[[Value | None], Value | None]) -> Value | None:
         with self._lock:
             records = self._spaces.setdefault(space, {})
             new = change(records.get(key))
@@ -126,7 +126,8 @@ class MemoryBackend:
                 return []
             # Sequence numbers are consecutive, so the first wanted entry's place is known.
             start = max(0, after - entries.first_seq() + 1)
-            return [(seq, value) for seq, value, _ in entries.slice(start, None if limit is None else start + limit)]
+            end = None if limit is None else start + limit
+            return [(seq, value) for seq, value, _ in entries.slice(start, end)]
 
     async def read_back(self, log: str, before: int | None = None,
                         limit: int | None = None) -> list[tuple[int, Value]]:

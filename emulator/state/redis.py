@@ -153,7 +153,8 @@ class RedisBackend:
             keys, values = await _guard(pipe.execute())
         return {k.decode(): decode(values[k]) for k in keys if k in values}
 
-    async def update(self, space: str, key: str, change: Callable[[Value | None], Value | None]) -> Value | None:
+    async def update(self, space: str, key: str,
+                     change: Callable[[Value | None], Value | None]) -> Value | None:
         self._bind()
         records, order, order_seq = self._keys(space)
         try:
@@ -196,7 +197,8 @@ class RedisBackend:
             self._log_keys(log)[0], f"({after}", "+inf", start=0 if limit else None, num=limit or None))
         return [_member(m) for m in members]
 
-    async def read_back(self, log: str, before: int | None = None, limit: int | None = None) -> list[tuple[int, Value]]:
+    async def read_back(self, log: str, before: int | None = None,
+                        limit: int | None = None) -> list[tuple[int, Value]]:
         self._bind()
         top = f"({before}" if before is not None else "+inf"
         members = await _guard(self._redis.zrevrangebyscore(
