@@ -131,22 +131,21 @@ def control_routes(emulator: Emulator) -> list[Route]:
                     and (status is None or entry["status"] == status))
 
         async def body():
-            # Entry by entry, from the stored bytes: a full journal never has to be built in memory at
-            # once, and the loop serves other requests between the backend's pages.
+            # A page at a time, from the stored bytes: a full journal is never built in memory at once,
+            # and the loop serves other requests between the backend's pages.
             yield b'{"requests":['
-            sent, batch, more = 0, first, False
+            sent, batch = 0, first
             try:
-                while batch:
+                while batch and (limit is None or sent < limit):
+                    parts = []
                     for seq, raw in batch:
-                        if not wanted(raw):
-                            continue
                         if limit is not None and sent >= limit:
-                            more = True
                             break
-                        yield (b"," if sent else b"") + with_seq(seq, raw)
-                        sent += 1
-                    if more:
-                        break
+                        if wanted(raw):
+                            parts.append(with_seq(seq, raw))
+                            sent += 1
+                    if parts:
+                        yield (b"," if sent > len(parts) else b"") + b",".join(parts)
                     batch = await anext(pages, [])
             finally:
                 await pages.aclose()

@@ -117,3 +117,22 @@ def test_journal_entries_through_the_test_thread_view(on_backend, backend_http):
     on_backend.emulator.reset()
     assert on_backend.emulator.journal.entries() == []
 
+
+
+def test_a_journal_of_several_pages_streams_whole_and_in_pages(backend_http):
+    for _ in range(1100):  # more than two of the backend's pages (500 entries)
+        backend_http.get("/api/v2/models")
+    everything = backend_http.get("/_emulator/journal").json()["requests"]
+    seqs = [e["seq"] for e in everything]
+    assert len(seqs) == 1100 and seqs == sorted(seqs, reverse=True)
+    walked, before = [], None
+    while True:
+        params = {"limit": 400, **({"before": before} if before else {})}
+        page = backend_http.get("/_emulator/journal", params=params).json()["requests"]
+        if not page:
+            break
+        walked += [e["seq"] for e in page]
+        before = page[-1]["seq"]
+    assert walked == seqs
+    oldest_first = backend_http.get("/_emulator/journal", params={"after": seqs[-1] - 1, "limit": 600}).json()
+    assert [e["seq"] for e in oldest_first["requests"]] == seqs[::-1][:600]
