@@ -136,3 +136,24 @@ def test_a_journal_of_several_pages_streams_whole_and_in_pages(backend_http):
     assert walked == seqs
     oldest_first = backend_http.get("/_emulator/journal", params={"after": seqs[-1] - 1, "limit": 600}).json()
     assert [e["seq"] for e in oldest_first["requests"]] == seqs[::-1][:600]
+
+
+def test_on_redis_the_state_survives_a_restart_of_the_emulator():
+    overrides = backend_overrides("redis")  # one prefix for both lives of the emulator
+    fixture = {"name": "kept", "times": 2, "match": {"last_user_message": "again"},
+               "response": {"content": "K"}}
+    with EmulatorServer(Settings(**overrides)) as first:
+        with httpx.Client(base_url=first.base_url, headers={"Authorization": f"Bearer {KEY}"},
+                          timeout=TIMEOUT) as http:
+            http.post("/_emulator/fixtures", json=fixture)
+            assert text_of(chat(http, "again")) == "K"
+    with EmulatorServer(Settings(**overrides)) as second:
+        with httpx.Client(base_url=second.base_url, headers={"Authorization": f"Bearer {KEY}"},
+                          timeout=TIMEOUT) as http:
+            listed = http.get("/_emulator/fixtures").json()["fixtures"]
+            assert [(f["name"], f["uses"]) for f in listed] == [("kept", 1)]
+            answers = [text_of(chat(http, "again")) for _ in range(2)]
+            assert answers[0] == "K" and answers[1] != "K"  # the second use of two, then used up
+            journal = http.get("/_emulator/journal").json()["requests"]  # the first life's entry too
+            assert [e["fixture"] for e in journal] == [None, "kept", "kept"]
+            http.post("/_emulator/reset")
