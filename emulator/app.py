@@ -137,6 +137,7 @@ def _lifespan(emulator: Emulator):
             await ping()  # a Redis that is down at start-up stops the worker, with the reason
         yield
         emulator.ingestion.close()
+        emulator.files.lexical.close()
         await emulator.state.close()
 
     return lifespan

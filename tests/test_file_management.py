@@ -329,16 +329,22 @@ def test_v2_chunks_of_a_missing_file_is_404(backend_http):
     assert backend_http.get("/api/v2/files/99/chunks").json() == {"detail": "Not found."}
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="needs PARADIGM_TEST_REDIS_URL")
-def test_a_restart_on_redis_keeps_what_users_changed_and_duplicates_nothing(make_server):
-    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
-    first = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+@pytest.mark.parametrize("kind", ["data-dir", "redis"])
+def test_a_restart_on_a_persistent_backend_keeps_what_users_changed_and_duplicates_nothing(
+        make_server, tmp_path, kind):
+    if kind == "redis":
+        if not REDIS_URL:
+            pytest.skip("needs PARADIGM_TEST_REDIS_URL")
+        persistent = {"redis_url": REDIS_URL, "redis_prefix": f"paradigm-test-{uuid.uuid4().hex[:12]}:"}
+    else:
+        persistent = {"data_dir": tmp_path}
+    first = make_server(**persistent)
     with httpx.Client(base_url=first.base_url, headers=AUTH, timeout=10) as http:
         assert http.delete("/api/v3/tags/2").status_code == 204
         assert http.post("/api/v3/tags", json={"name": "new", "description": "x"}).json()["id"] == 5
         assert http.patch("/api/v3/workspaces/3", json={"name": "Legal & Compliance"}).status_code == 200
     first.stop()
-    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)  # the same emulator, started again
+    second = make_server(**persistent)  # the same emulator, started again
     with httpx.Client(base_url=second.base_url, headers=AUTH, timeout=10) as http:
         tags = http.get("/api/v3/tags").json()["results"]
         assert sorted(t["id"] for t in tags) == [1, 3, 4, 5]

@@ -19,8 +19,10 @@ by the older file, then the earlier chunk. ``distance`` is 1 - cosine and ``cert
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
+import struct
 from typing import TYPE_CHECKING, Collection
 
 from ..generation import vectors as embedding
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from ..app import Emulator
 
 ALPHA = 0.5  # the vector score's weight in the fused score
+OFF_LOOP_CHUNKS = 4096  # more chunks than this are scored in a thread
 
 
 async def search(emulator: "Emulator", query: str, *, file_ids: Collection[int] | None = None,
@@ -55,7 +58,7 @@ async def index(emulator: "Emulator", candidates: list[FileRecord], everything: 
     corpus.update((r.key, r) for r in candidates)
     for key, record in corpus.items():
         if not files.lexical.has(key):
-            files.lexical.add(key, [c.text for c in await files.chunks(record)])
+            await files.lexical.add(key, [c.text for c in await files.chunks(record)])
     files.keep_only(set(corpus))
 
 
@@ -65,35 +68,49 @@ async def rank(emulator: "Emulator", query: str, records: list[FileRecord], n: i
         return []
     files = emulator.files
     vector = tuple(embedding.embed(query, emulator.ingestion.dimensions))
-    query_norm2 = math.fsum(v * v for v in vector)
-    if not query_norm2:
-        return []
-    query_norm = math.sqrt(query_norm2)
-    lexical = files.lexical.scores(query, [r.key for r in records])
-    best_lexical = max(lexical.values(), default=0.0)
-    scored = []
-    dist = math.dist
+    lexical = await files.lexical.scores(query, [r.key for r in records])
+    searched = []
     for record in records:
         vectors = await files.vectors(record)
-        if not vectors:
-            continue
-        for index_, (chunk_vector, norm2) in enumerate(vectors):
-            if not norm2:
-                continue
-            if chunk_vector is None:
-                chunk_vector = files.decode(record, index_)
-            if len(chunk_vector) != len(vector):
-                continue
-            # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c: one C call per chunk instead of a Python loop.
-            d = dist(vector, chunk_vector)
-            cosine = (query_norm2 + norm2 - d * d) / 2 / (query_norm * math.sqrt(norm2))
-            bm25 = lexical.get((record.key, index_), 0.0)
-            fused = ALPHA * cosine + (1 - ALPHA) * (bm25 / best_lexical if best_lexical else 0.0)
-            scored.append((round(fused, 6), -record.id, -index_, round(cosine, 6), round(bm25, 6), record))
-    best = heapq.nlargest(n, scored, key=lambda s: s[:3])
+        if vectors:
+            searched.append((record, vectors, files.packed(record)))
+    # Tens of thousands of chunks take tens of ms to score: then in a thread, off the event loop.
+    if sum(len(v) for _, v, _ in searched) > OFF_LOOP_CHUNKS:
+        loop = asyncio.get_running_loop()
+        best = await loop.run_in_executor(None, _best, vector, searched, lexical, n)
+    else:
+        best = _best(vector, searched, lexical, n)
     hits = []
     for fused, _, negative_index, cosine, bm25, record in best:
         chunk = (await files.chunks(record))[-negative_index]
         hits.append(Hit(score=fused, distance=round(1 - cosine, 6), lexical_score=bm25,
                         certainty=round((1 + cosine) / 2, 6), record=record, chunk=chunk))
     return hits
+
+
+def _best(vector: tuple[float, ...], searched: list[tuple[FileRecord, list, bytes]],
+          lexical: dict[tuple[str, int], float], n: int) -> list[tuple]:
+    """The ``n`` best (fused, -file id, -chunk index, cosine, bm25, record) of the chunks searched."""
+    query_norm2 = math.fsum(v * v for v in vector)
+    if not query_norm2:
+        return []
+    query_norm = math.sqrt(query_norm2)
+    best_lexical = max(lexical.values(), default=0.0)
+    size = len(vector)
+    scored = []
+    dist = math.dist
+    for record, vectors, packed in searched:
+        for index, (chunk_vector, norm2) in enumerate(vectors):
+            if not norm2:
+                continue
+            if chunk_vector is None:  # beyond the decoded budget: decoded as it is searched
+                chunk_vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
+            if len(chunk_vector) != size:
+                continue
+            # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c: one C call per chunk instead of a Python loop.
+            d = dist(vector, chunk_vector)
+            cosine = (query_norm2 + norm2 - d * d) / 2 / (query_norm * math.sqrt(norm2))
+            bm25 = lexical.get((record.key, index), 0.0)
+            fused = ALPHA * cosine + (1 - ALPHA) * (bm25 / best_lexical if best_lexical else 0.0)
+            scored.append((round(fused, 6), -record.id, -index, round(cosine, 6), round(bm25, 6), record))
+    return heapq.nlargest(n, scored, key=lambda s: s[:3])

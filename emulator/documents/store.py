@@ -21,6 +21,7 @@ written, and Redis keeps them itself.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import secrets
@@ -265,31 +266,34 @@ class FileStore:
 
     async def vectors(self, record: FileRecord) -> list[tuple[tuple[float, ...] | None, float]] | None:
         """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
-        one this process does not keep decoded (``decode`` it); None when the file has no chunks yet."""
+        one this process does not keep decoded (``decode`` it); None when the file has no chunks yet.
+        A large file is decoded in a thread, off the event loop."""
         cached = self._vectors.get(record.key)
         if cached is not None:
             return cached
         packed = await self.state.get(VECTORS, record.key)
         if not isinstance(packed, bytes) or not record.chunk_count:
             return None
-        size = len(packed) // 4 // record.chunk_count
-        decoded: list[tuple[tuple[float, ...] | None, float]] = []
-        for index in range(record.chunk_count):
-            vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
-            norm2 = math.fsum(v * v for v in vector)
-            if self._hot_used < self.hot_chunks:
-                decoded.append((vector, norm2))
-                self._hot_used += 1
-            else:
-                decoded.append((None, norm2))
+        cached = self._vectors.get(record.key)  # decoded by a concurrent search meanwhile
+        if cached is not None:
+            return cached
+        hot = max(0, min(self.hot_chunks - self._hot_used, record.chunk_count))
+        self._hot_used += hot  # reserved now, so that two decodes never overspend the budget
+        if record.chunk_count > 64:
+            decoded = await asyncio.get_running_loop().run_in_executor(
+                None, _decode, packed, record.chunk_count, hot)
+        else:
+            decoded = _decode(packed, record.chunk_count, hot)
+        if record.key in self._vectors:  # a concurrent search got there first: keep its copy
+            self._hot_used -= hot
+            return self._vectors[record.key]
         self._vectors[record.key] = decoded
         self._packed[record.key] = packed
         return decoded
 
-    def decode(self, record: FileRecord, index: int) -> tuple[float, ...]:
-        packed = self._packed[record.key]
-        size = len(packed) // 4 // record.chunk_count
-        return struct.unpack_from(f"<{size}f", packed, index * size * 4)
+    def packed(self, record: FileRecord) -> bytes:
+        """The packed vectors ``vectors`` read (call it first)."""
+        return self._packed.get(record.key, b"")
 
     def _forget(self, key: str) -> None:
         decoded = self._vectors.pop(key, None)
@@ -325,3 +329,13 @@ class FileStore:
         if updated is None:
             await self._drop_content(record)
         return updated
+
+
+def _decode(packed: bytes, count: int, hot: int) -> list[tuple[tuple[float, ...] | None, float]]:
+    """Packed float32 vectors -> (the first ``hot`` as tuples, else None; each one's squared norm)."""
+    size = len(packed) // 4 // count
+    decoded: list[tuple[tuple[float, ...] | None, float]] = []
+    for index in range(count):
+        vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
+        decoded.append((vector if index < hot else None, math.fsum(v * v for v in vector)))
+    return decoded
