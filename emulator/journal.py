@@ -166,7 +166,8 @@ def with_seq(seq: int, raw: bytes) -> bytes:
 def _query(query: dict[str, Any]) -> dict[str, Any]:
     if not query:
         return {}
-    return {k: (REDACTED if k.lower() in REDACTED_QUERY else v) for k, v in query.items()}
+    return {k: (REDACTED if k.lower() in REDACTED_QUERY else _cut(v, HEADER_VALUE_CAP) if isinstance(v, str) else v)
+            for k, v in query.items()}
 
 
 def _cut(text: str, cap: int) -> str:
