@@ -166,8 +166,14 @@ def with_seq(seq: int, raw: bytes) -> bytes:
 def _query(query: dict[str, Any]) -> dict[str, Any]:
     if not query:
         return {}
-    return {k: (REDACTED if k.lower() in REDACTED_QUERY else _cut(v, HEADER_VALUE_CAP) if isinstance(v, str) else v)
-            for k, v in query.items()}
+    kept = {}
+    for name, value in query.items():
+        if name.lower() in REDACTED_QUERY:
+            value = REDACTED
+        elif isinstance(value, str):
+            value = _cut(value, HEADER_VALUE_CAP)
+        kept[name] = value
+    return kept
 
 
 def _cut(text: str, cap: int) -> str:
