@@ -3,10 +3,15 @@ and every search reports its scores (fused, vector distance, BM25, certainty) de
 
 from __future__ import annotations
 
+import gc
 import random
 import string
+import threading
+import time
 
+import httpx
 import pytest
+from test_ingestion import AUTH, prose, serve_cli, upload
 
 FILLER_WORDS = ("the report says that our team will review the budget and the schedule for the next "
                 "quarter while the office remains open and every customer receives a clear answer about "
@@ -70,3 +75,36 @@ def test_search_scores_are_the_same_every_time(backend_http, three_files):
     first = backend_http.post("/api/v2/query", json={"query": f"about {word}", "n": 5}).content
     assert all(backend_http.post("/api/v2/query", json={"query": f"about {word}", "n": 5}).content == first
                for _ in range(3))
+
+
+def test_health_answers_within_50_ms_while_a_first_search_indexes_a_big_file():
+    """The first search over a file builds this process's BM25 index of it and decodes its vectors:
+    a few thousand chunks, on threads of their own, while health is probed."""
+    process, base = serve_cli()
+    root = base.rsplit("/api/v2", 1)[0]
+    try:
+        with httpx.Client(base_url=root, headers=AUTH, timeout=60) as http, \
+                httpx.Client(base_url=root, timeout=5) as probe:
+            file_id = upload(http, "big.txt", prose(4 * 1024 * 1024))
+            assert http.get(f"/api/v2/files/{file_id}").json()["status"] == "embedded"
+            found: dict = {}
+            searching = threading.Thread(target=lambda: found.update(
+                http.post("/api/v2/query", json={"query": "alpha kappa", "n": 1}).json()))
+            searching.start()
+            latencies = []
+            gc.disable()  # this process's own collector must not stop the clock
+            try:
+                while searching.is_alive():
+                    started = time.perf_counter()
+                    assert probe.get("/_emulator/health").status_code == 200
+                    latencies.append(time.perf_counter() - started)
+            finally:
+                gc.enable()
+            searching.join(timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=15)
+        process.stdout.close()
+    assert found["chunks"][0]["metadata"]["document_id"] == file_id
+    assert len(latencies) >= 10, "the search was too quick to show anything"
+    assert max(latencies) < 0.050, sorted(latencies)[-5:]

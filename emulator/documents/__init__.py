@@ -1,1 +1,1 @@
-"""Uploaded files: the store, ingestion, text extraction, workspaces and tags."""
+"""Uploaded files: the store, ingestion, text extraction, hybrid retrieval, workspaces and tags."""

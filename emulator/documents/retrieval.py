@@ -23,6 +23,7 @@ import asyncio
 import heapq
 import math
 import struct
+import time
 from typing import TYPE_CHECKING, Collection
 
 from ..generation import vectors as embedding
@@ -101,6 +102,8 @@ def _best(vector: tuple[float, ...], searched: list[tuple[FileRecord, list, byte
     dist = math.dist
     for record, vectors, packed in searched:
         for index, (chunk_vector, norm2) in enumerate(vectors):
+            if index % 256 == 255:
+                time.sleep(0)  # in a thread: hand the GIL to the event loop now and then
             if not norm2:
                 continue
             if chunk_vector is None:  # beyond the decoded budget: decoded as it is searched

@@ -26,6 +26,7 @@ import dataclasses
 import math
 import secrets
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -338,4 +339,6 @@ def _decode(packed: bytes, count: int, hot: int) -> list[tuple[tuple[float, ...]
     for index in range(count):
         vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
         decoded.append((vector if index < hot else None, math.fsum(v * v for v in vector)))
+        if index % 64 == 63:
+            time.sleep(0)  # in a thread: hand the GIL to the event loop now and then
     return decoded
