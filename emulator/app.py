@@ -29,6 +29,8 @@ from .state import Backend
 from .state.memory import MemoryBackend
 from .documents.store import MemoryStore
 from .documents.workspaces import Directory
+from .conversations.directory import AgentDirectory
+from .conversations.records import Conversations
 
 log = logging.getLogger("emulator")
 
@@ -57,6 +59,9 @@ class Emulator:
         self.ingestion = Ingestion(self.store, settings.ingest_ms, embedders[0] if embedders else 1024)
         if settings.data_dir is not None:
             self.store.load(settings.data_dir)
+        # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
+        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
+        self.conversations = Conversations(self.state, settings.seed, settings.epoch)
 
     def save(self) -> None:
         """Snapshot the file store to --data-dir (done at shutdown; a no-op without --data-dir)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import chat, completions, documents, embeddings, files, files_v3, models
+from . import agents, chat, completions, documents, embeddings, files, files_v3, models, threads
 
 HANDLERS = {
     "api_v2_chat_completions_create": chat.create,
@@ -25,4 +25,23 @@ HANDLERS = {
     "api_v3_files_destroy": files_v3.destroy,
     "api_v3_workspaces_list": files_v3.list_workspaces,
     "api_v3_tags_list": files_v3.list_tags,
+    # -- agents, threads, turns
+    "api_v3_agents_list": agents.list_agents,
+    "api_v3_agents_create": agents.create_agent,
+    "api_v3_agents_retrieve": agents.retrieve_agent,
+    "api_v3_agents_partial_update": agents.update_agent,
+    "api_v3_agents_tools_retrieve": agents.agent_tools,
+    "api_v3_agents_tags_list": agents.agent_tags,
+    "api_v3_tools_list": agents.list_tools,
+    "api_v3_groups_list": agents.list_groups,
+    "api_v3_users_me_retrieve": agents.me,
+    "api_v3_threads_create": threads.create_thread,
+    "api_v3_threads_list": threads.list_threads,
+    "api_v3_threads_retrieve_2": threads.retrieve_thread,
+    "api_v3_threads_partial_update": threads.update_thread,
+    "api_v3_threads_turns_create": threads.create_thread_turn,
+    "api_v3_threads_turns_create_2": threads.create_turn,
+    "api_v3_threads_turns_list": threads.list_turns,
+    "api_v3_threads_turns_partial_update": threads.update_turn,
+    "api_v3_sources_retrieve": threads.list_sources,
 }

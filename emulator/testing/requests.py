@@ -10,6 +10,7 @@ A target names which requests count, the same way a fixture's ``match.operation`
     "/api/v2/chat/completions"    an exact path
     "/chat/completions"           a path after /api/v2 or /api/v3 (either version)
     "chat", "completions", "embeddings", "models", "files", "tokenize"   short aliases, any version
+    "turn"                                                             v3 turns (both creations)
     "api_v2_chat_completions_create"                                   an operationId
     "POST /files", "DELETE files"   any of the above after a method: only requests with that method
 """
@@ -20,6 +21,8 @@ import copy
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from ..fixtures.matching import TURN_OPERATIONS
 
 ALIASES = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings",
            "models": "/models", "files": "/files", "tokenize": "/tokenize"}
@@ -110,6 +113,8 @@ class Request:
                 unversioned is not None and unversioned.group(1).rstrip("/") == target)
         if target == self.operation_id:
             return True
+        if target == "turn":  # the v3 turn creations, as a fixture's `operation: turn`
+            return self.operation_id in TURN_OPERATIONS
         return self.is_to(ALIASES.get(target, "/" + target))
 
     def describe(self) -> str:
