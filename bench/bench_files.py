@@ -8,8 +8,8 @@ from /proc) on a free loopback port, then prints:
 * upload MB/s for 1 MB and 20 MB text files: the POST alone (the file is stored and queued), and
   upload-to-embedded (the POST plus the first GET, which waits for extraction, chunking and embedding);
 * memory the server holds per MB stored (resident-set growth over the files' size), after 1 MB and 20 MB;
-* document-search and /query latency, p50 and p99, with exactly 1,000 stored chunks, plus the store's
-  own search without HTTP.
+* document-search and /query latency, p50 and p99, with exactly 1,000 stored chunks, plus
+  ``retrieval.search`` without HTTP.
 
 Text is English-like prose from a fixed seed, so every run measures the same bytes. Bounded: every
 request has a timeout and the server is stopped at the end.
@@ -18,6 +18,7 @@ request has a timeout and the server is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import re
 import statistics
@@ -33,9 +34,11 @@ from launch import start_emulator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.generation import vectors as embedding  # noqa: E402
-from emulator.documents.ingestion import spans, vector_for  # noqa: E402
-from emulator.documents.store import Chunk, Document, MemoryStore, NewFile  # noqa: E402
+from emulator.app import Emulator  # noqa: E402
+from emulator.config import Settings  # noqa: E402
+from emulator.documents import retrieval  # noqa: E402
+from emulator.documents.ingestion import spans  # noqa: E402
+from emulator.documents.store import NewFile  # noqa: E402
 
 KEY = "bench-key"
 MB = 1024 * 1024
@@ -133,20 +136,22 @@ def bench_search(http: httpx.Client, documents: list[bytes], searches: int) -> N
             http.post(path, json={body: QUESTIONS[i % len(QUESTIONS)]}).raise_for_status()
             samples.append(time.perf_counter() - started)
         print(f"  {name:<18} {percentiles(samples)}")
-    store = MemoryStore()
+    samples = asyncio.run(_search_alone(documents, searches))
+    print(f"  {'retrieval.search alone':<18} {percentiles(samples)}")
+
+
+async def _search_alone(documents: list[bytes], searches: int) -> list[float]:
+    """``retrieval.search`` on an in-process emulator holding the same files (no HTTP)."""
+    emulator = Emulator(Settings())
     for n, data in enumerate(documents):
-        text = data.decode()
-        record = store.add(NewFile(f"{n}.txt", f"{n}.txt", "documents", 1, data, 0.0))
-        chunks = tuple(Chunk(str(i), i, 1, s, e, vector_for(text[s:e], 1024))
-                       for i, (s, e) in enumerate(spans(text)))
-        store.attach(record, Document(pages=(text,), chunks=chunks))
+        record = await emulator.files.add(NewFile(f"{n}.txt", f"{n}.txt", "documents", 1, data))
+        await emulator.ingestion.settle([record])
     samples = []
     for i in range(searches):
-        vector = embedding.embed(QUESTIONS[i % len(QUESTIONS)], 1024)
         started = time.perf_counter()
-        store.search(vector, 5)
+        await retrieval.search(emulator, QUESTIONS[i % len(QUESTIONS)], n=5)
         samples.append(time.perf_counter() - started)
-    print(f"  {'store.search alone':<18} {percentiles(samples)}")
+    return samples
 
 
 def main(argv: list[str] | None = None) -> int:

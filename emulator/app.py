@@ -27,7 +27,7 @@ from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
 from .state import Backend
 from .state.memory import MemoryBackend
-from .documents.store import MemoryStore
+from .documents.store import FileStore, run_now
 from .documents.workspaces import Directory
 from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
@@ -54,19 +54,19 @@ class Emulator:
         self.controls = HeaderControls()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
         self.workspaces = Directory.load(settings)
-        self.store = MemoryStore(epoch=settings.epoch)
+        self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
-        self.ingestion = Ingestion(self.store, settings.ingest_ms, embedders[0] if embedders else 1024)
+        self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
         if settings.data_dir is not None:
-            self.store.load(settings.data_dir)
+            run_now(self.files.load(settings.data_dir))  # the memory backend: nothing to await
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
         self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
 
-    def save(self) -> None:
+    async def save(self) -> None:
         """Snapshot the file store to --data-dir (done at shutdown; a no-op without --data-dir)."""
         if self.settings.data_dir is not None:
-            self.store.snapshot(self.settings.data_dir)
+            await self.files.snapshot(self.settings.data_dir)
 
     @property
     def operations(self):
@@ -83,7 +83,7 @@ class Emulator:
         """Back to the state at start-up: journal, runtime fixtures and sequences, file store."""
         self.journal.clear()
         self.scripts.reset()
-        self.store.clear()
+        run_now(self.state.clear())  # (memory backend; the state branch makes reset async)
         self.memo.clear()
 
 
@@ -107,7 +107,7 @@ def _saving_on_shutdown(emulator: Emulator):
     async def lifespan(app: Starlette):
         yield
         try:
-            emulator.save()
+            await emulator.save()
         except OSError as exc:  # a full disk must not turn a clean shutdown into a crash
             log.error("could not save the file store to %s: %s", emulator.settings.data_dir, exc)
 

@@ -126,7 +126,6 @@ def control_routes(emulator: Any) -> list[Route]:
 
     async def reset(request: Request) -> Response:
         emulator.reset()
-        await emulator.state.clear()  # threads, turns, agents (and every other record of the backend)
         return _json({"reset": True})
 
     return [

@@ -75,6 +75,15 @@ def http(server):
         yield c
 
 
+def frozen_clock(now: list[float]):
+    """A stand-in for the state backend's shared clock (``server.emulator.state.now = ...``): it reads
+    ``now[0]``, so a test sets the time an ingestion or a turn sees."""
+    async def clock() -> float:
+        return now[0]
+
+    return clock
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

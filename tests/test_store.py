@@ -8,19 +8,20 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
 import pytest
 
-from emulator.generation import vectors as embedding
-from emulator.documents.ingestion import CHUNK_CHARS, spans, vector_for
-from emulator.documents.store import Chunk, Document, MemoryStore, NewFile
+from emulator.documents.extraction import Budget
+from emulator.documents.ingestion import CHUNK_CHARS, ingest, spans
+from emulator.documents.store import EMBEDDED, FAILED, FileStore, NewFile
+from emulator.state.memory import MemoryBackend
 
 from conftest import KEY
 
 DIMS = 1024
+pytestmark = pytest.mark.anyio
 
 
 def http_for(server) -> httpx.Client:
@@ -28,101 +29,99 @@ def http_for(server) -> httpx.Client:
 
 
 def new_file(name: str = "a.txt", data: bytes = b"hello") -> NewFile:
-    return NewFile(filename=name, title=name, purpose="documents", workspace_id=1, raw=data, uploaded=0.0)
+    return NewFile(filename=name, title=name, purpose="documents", workspace_id=1, raw=data)
 
 
-def ingest(store: MemoryStore, record, texts: list[str]) -> None:
-    chunks = []
-    for index, text in enumerate(texts):
-        chunks.append(Chunk(f"00000000-0000-4000-8000-{record.id:06d}{index:06d}", index, 1, 0, len(text),
-                            vector_for(text, DIMS)))
-    store.attach(record, Document(pages=("".join(texts),), chunks=tuple(chunks)))
+async def embedded(store: FileStore, name: str, text: str):
+    record = await store.add(new_file(name, text.encode()))
+    return await store.attach(record, ingest(record, text.encode(), None, DIMS, Budget()))
 
 
-def test_ids_are_sequential_and_the_list_is_newest_first():
-    store = MemoryStore(epoch=1000)
-    first, second = store.add(new_file("a.txt")), store.add(new_file("b.txt"))
+async def test_ids_are_sequential_and_the_list_is_newest_first():
+    store = FileStore(MemoryBackend(), epoch=1000)
+    first, second = await store.add(new_file("a.txt")), await store.add(new_file("b.txt"))
     assert (first.id, second.id) == (1, 2)
     assert (first.created_at, second.created_at) == (1001, 1002)
-    assert [r.id for r in store.list()] == [2, 1]
+    assert [r.id for r in await store.list()] == [2, 1]
 
 
-def test_delete_and_clear():
-    store = MemoryStore()
-    record = store.add(new_file())
-    assert store.delete(record.id) is True
-    assert store.delete(record.id) is False
-    store.add(new_file())
-    store.clear()
-    assert store.list() == []
-    assert store.add(new_file()).id == 1  # ids start again after a clear
+async def test_a_record_is_a_value_the_backend_holds():
+    backend = MemoryBackend()
+    record = await FileStore(backend).add(new_file("a.txt", b"bytes"))
+    other = FileStore(backend)  # another worker's store over the same backend
+    assert await other.get(record.id) == record
+    assert await other.raw(record) == b"bytes"
 
 
-def test_a_late_ingestion_result_is_not_attached_to_a_new_file_with_the_same_id():
-    store = MemoryStore()
-    old = store.add(new_file("old.txt"))
-    store.clear()
-    new = store.add(new_file("new.txt"))
+async def test_delete_drops_the_record_and_its_content():
+    backend = MemoryBackend()
+    store = FileStore(backend)
+    record = await embedded(store, "a.txt", "hello there")
+    assert await store.delete(record.id) is True
+    assert await store.delete(record.id) is False
+    for space in ("files", "file-bytes", "file-pages", "file-chunks", "file-vectors"):
+        assert await backend.items(space) == {}
+
+
+async def test_ids_are_never_reused_after_a_delete():
+    store = FileStore(MemoryBackend())
+    first = await store.add(new_file())
+    await store.delete(first.id)
+    assert (await store.add(new_file())).id == first.id + 1
+
+
+async def test_a_late_ingestion_result_is_not_attached_to_a_new_file_with_the_same_id():
+    backend = MemoryBackend()
+    store = FileStore(backend)
+    old = await store.add(new_file("old.txt", b"old text"))
+    await backend.clear()
+    new = await store.add(new_file("new.txt", b"new text"))
     assert old.id == new.id
-    assert store.attach(old, Document(pages=("x",))) is False
-    assert new.document is None
+    assert await store.attach(old, ingest(old, b"old text", None, DIMS, Budget())) is None
+    assert (await store.get(new.id)).state == "queued"
+    assert await store.chunks(new) == []
 
 
-def test_search_ranks_by_cosine_and_the_score_is_the_cosine_of_the_embeddings():
-    store = MemoryStore()
-    texts = ["The quokka is a small marsupial.", "Invoices are due within thirty days.",
-             "Our office is closed on Mondays."]
-    record = store.add(new_file())
-    ingest(store, record, texts)
-    hits = store.search(embedding.embed("Which animal is a marsupial?", DIMS), 3)
-    assert [h.chunk.index for h in hits][0] == 0
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    for hit in hits:
-        expected = embedding.cosine(embedding.embed("Which animal is a marsupial?", DIMS),
-                                    embedding.embed(texts[hit.chunk.index], DIMS))
-        assert hit.score == pytest.approx(expected, abs=1e-6)
+async def test_attach_stores_pages_chunks_and_the_outcome():
+    store = FileStore(MemoryBackend())
+    record = await embedded(store, "a.txt", "First page.\fSecond page.")
+    assert (record.state, record.total_pages, record.chunk_count) == (EMBEDDED, 2, 2)
+    assert await store.pages(record) == ("First page.", "Second page.")
+    assert [(c.index, c.page, c.text) for c in await store.chunks(record)] == \
+        [(0, 1, "First page."), (1, 2, "Second page.")]
 
 
-def test_search_only_looks_at_the_files_named():
-    store = MemoryStore()
-    a, b = store.add(new_file("a.txt")), store.add(new_file("b.txt"))
-    ingest(store, a, ["quokka facts"])
-    ingest(store, b, ["quokka facts too"])
-    assert {h.record.id for h in store.search(embedding.embed("quokka", DIMS), 5, [b.id])} == {b.id}
-    assert store.search(embedding.embed("quokka", DIMS), 5, []) == []
+async def test_an_unreadable_file_is_stored_failed_with_its_reason():
+    store = FileStore(MemoryBackend())
+    record = await store.add(new_file("x.png", b"\x89PNG"))
+    failed = await store.attach(record, ingest(record, b"\x89PNG", None, DIMS, Budget()))
+    assert failed.state == FAILED
+    assert "x.png" in failed.failure
 
 
-def test_chunks_beyond_the_decoded_budget_score_the_same():
-    hot, cold = MemoryStore(hot_chunks=10), MemoryStore(hot_chunks=0)
-    texts = [f"paragraph {i} about subject {i % 7}" for i in range(20)]
-    for store in (hot, cold):
-        ingest(store, store.add(new_file()), texts)
-    query = embedding.embed("subject 3", DIMS)
-    assert [(h.chunk.index, h.score) for h in hot.search(query, 5)] == \
-        [(h.chunk.index, h.score) for h in cold.search(query, 5)]
+async def test_update_changes_a_value_and_names_no_later_upload():
+    store = FileStore(MemoryBackend())
+    record = await store.add(new_file())
+    changed = await store.update(record.id, lambda r: r.replace(title="New"))
+    assert (changed.title, (await store.get(record.id)).title) == ("New", "New")
+    assert await store.update(record.id, lambda r: r.replace(title="x"), nonce="other") is None
+    assert await store.update(99, lambda r: r) is None
 
 
-def test_threads_adding_and_deleting_leave_a_consistent_store():
-    store = MemoryStore()
-    kept, lock = [], threading.Lock()
+async def test_100_concurrent_adds_and_deletes_leave_a_consistent_store():
+    store = FileStore(MemoryBackend())
 
-    def work(n: int) -> None:
-        for i in range(50):
-            record = store.add(new_file(f"{n}-{i}.txt"))
-            if i % 2:
-                assert store.delete(record.id)
-            else:
-                with lock:
-                    kept.append(record.id)
+    async def work(n: int) -> int | None:
+        record = await store.add(new_file(f"{n}.txt"))
+        if n % 2:
+            assert await store.delete(record.id)
+            return None
+        return record.id
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
-    ids = [r.id for r in store.list()]
+    kept = [i for i in await asyncio.gather(*(work(n) for n in range(100))) if i]
+    ids = [r.id for r in await store.list()]
     assert sorted(ids) == sorted(kept)
-    assert len(set(ids)) == len(ids) == 200
+    assert len(set(ids)) == len(ids) == 50
 
 
 @pytest.mark.parametrize("text", [
@@ -139,38 +138,36 @@ def test_spans_cover_the_text_within_the_limit(text):
         text.replace(" ", "").replace("\n", "")
 
 
-def test_snapshot_and_load_round_trip(tmp_path):
-    store = MemoryStore()
-    done = store.add(new_file("done.txt"))
-    store.attach(done, Document(pages=("page one", "page two")))
-    waiting = store.add(new_file("waiting.txt", b"raw bytes"))
-    failed = store.add(new_file("failed.pdf"))
-    store.attach(failed, Document(failure="broken"))
-    store.snapshot(tmp_path)
-    loaded = MemoryStore()
-    assert loaded.load(tmp_path) == 3
-    by_name = {r.filename: r for r in loaded.list()}
-    assert by_name["done.txt"].pages == ("page one", "page two")
-    assert by_name["waiting.txt"].raw == b"raw bytes"
-    assert by_name["failed.pdf"].document.failure == "broken"
-    assert loaded.add(new_file()).id == 4
-    assert waiting.id == 2
+async def test_snapshot_and_load_round_trip(tmp_path):
+    store = FileStore(MemoryBackend())
+    done = await embedded(store, "done.txt", "page one\fpage two")
+    waiting = await store.add(new_file("waiting.txt", b"raw bytes"))
+    failed = await store.add(new_file("failed.png", b"\x89PNG"))
+    await store.attach(failed, ingest(failed, b"\x89PNG", None, DIMS, Budget()))
+    await store.snapshot(tmp_path)
+    loaded = FileStore(MemoryBackend())
+    assert await loaded.load(tmp_path) == 3
+    by_name = {r.filename: r for r in await loaded.list()}
+    assert await loaded.pages(by_name["done.txt"]) == ("page one", "page two")
+    assert await loaded.raw(by_name["waiting.txt"]) == b"raw bytes"
+    assert by_name["failed.png"].state == FAILED
+    assert (await loaded.add(new_file())).id == 4
+    assert (done.id, waiting.id) == (1, 2)
 
 
-def test_load_names_a_broken_snapshot(tmp_path):
+async def test_load_names_a_broken_snapshot(tmp_path):
     (tmp_path / "store.json").write_text("{not json")
     with pytest.raises(ValueError, match="store.json"):
-        MemoryStore().load(tmp_path)
+        await FileStore(MemoryBackend()).load(tmp_path)
 
 
-@pytest.mark.anyio
 async def test_100_parallel_uploads_and_deletes_leave_a_consistent_listing(server, emulator):
     async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"},
                                  timeout=30.0) as http:
         async def upload_then_maybe_delete(n: int) -> int | None:
             document = {"file": (f"doc-{n}.txt", f"document {n}".encode())}
             response = await http.post("/api/v2/files", files=document)
-            assert response.status_code == 201, response.text
+            assert response.status_code == 200, response.text
             file_id = response.json()["id"]
             if n % 2:
                 deleted = await http.delete(f"/api/v2/files/{file_id}")
@@ -193,13 +190,13 @@ def test_data_dir_keeps_files_across_a_restart(make_server, tmp_path):
     with http_for(first) as http:
         created = http.post("/api/v2/files", files={"file": ("kept.md", b"The kept file mentions axolotls.")})
         assert http.get(f"/api/v2/files/{created.json()['id']}").json()["status"] == "embedded"
-    first.emulator.save()
+    asyncio.run(first.emulator.save())  # what shutdown does (the memory backend: any thread may)
     second = make_server(data_dir=tmp_path)
     with http_for(second) as http:
         listed = http.get("/api/v2/files").json()["data"]
         assert [(f["id"], f["filename"], f["status"]) for f in listed] == [(1, "kept.md", "embedded")]
         found = http.post("/api/v2/query", json={"query": "axolotls", "n": 1}).json()
-        assert found[0]["chunks"][0]["text"] == "The kept file mentions axolotls."
+        assert found["chunks"][0]["text"] == "The kept file mentions axolotls."
         assert http.post("/api/v2/files", files={"file": ("new.md", b"new")}).json()["id"] == 2
 
 
@@ -229,7 +226,7 @@ def test_the_cli_saves_the_store_at_shutdown_and_loads_it_at_start(tmp_path):
         headers = {"Authorization": f"Bearer {KEY}"}
         created = httpx.post(f"{base}/files", files={"file": ("kept.txt", b"kept")}, headers=headers,
                              timeout=10)
-        assert created.status_code == 201
+        assert created.status_code == 200
     finally:
         stop(process)
     assert (tmp_path / "store.json").is_file()

@@ -3,8 +3,8 @@
 This is the conversations' one seam with the file store: which files a turn's scope selects
 (``file_ids``, ``workspace_ids``, ``private_scope``, ``company_scope``, as for v2's document
 search), and the passages a search finds, as plain ``Passage`` values a turn record can keep.
-The search is the one v2's ``/chat/document-search`` runs (embedding the query, cosine over
-the chunks of the embedded files), so a turn and a document search agree on what is relevant.
+The search is ``documents.retrieval.search``, the one v2's ``/chat/document-search`` runs, so
+a turn and a document search agree on what is relevant.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from ..documents import retrieval
 from ..errors import ValidationError
-from ..generation import vectors as embedding
 from ..handlers.documents import NO_ANSWER, _SENTENCE, _words
 from ..handlers.files import scoped_types
 from . import choices
@@ -42,8 +42,8 @@ class Scope:
 
 async def scope(emulator: Any, body: dict[str, Any]) -> Scope:
     """The files the request's scope selects; an unknown file or workspace id is a 400 naming it."""
-    store, directory = emulator.store, emulator.workspaces
-    records = store.list()
+    directory = emulator.workspaces
+    records = await emulator.files.list()
     if body.get("file_ids"):
         known = {r.id for r in records}
         missing = [i for i in body["file_ids"] if i not in known]
@@ -71,32 +71,24 @@ async def search(emulator: Any, query: str, file_ids: Collection[int], n: int = 
     """The ``n`` passages of the (embedded) files that best answer ``query``, best first."""
     if not file_ids:
         return []
-    records = await emulator.ingestion.ready([r for r in (emulator.store.get(i) for i in file_ids) if r])
-    if not records:
-        return []
-    vector = embedding.embed(query, emulator.ingestion.dimensions)
-    passages = []
-    for hit in emulator.store.search(vector, n, [r.id for r in records]):
-        score = float(hit.score)
-        passages.append(Passage(
-            file_id=hit.record.id, filename=hit.record.filename, page=hit.chunk.page,
-            chunk_id=int.from_bytes(uuid.UUID(hit.chunk.uuid).bytes[:6], "big"), chunk_uuid=hit.chunk.uuid,
-            text=hit.text, score=round(score, 6), distance=round(1 - score, 6),
-            certainty=round((1 + score) / 2, 6)))
-    return passages
+    return [Passage(file_id=hit.record.id, filename=hit.record.filename, page=hit.chunk.page,
+                    chunk_id=int.from_bytes(uuid.UUID(hit.chunk.uuid).bytes[:6], "big"), chunk_uuid=hit.chunk.uuid,
+                    text=hit.text, score=hit.score, distance=hit.distance, certainty=hit.certainty)
+            for hit in await retrieval.search(emulator, query, file_ids=file_ids, n=n)]
 
 
 async def filenames(emulator: Any, file_ids: Collection[int]) -> dict[int, str]:
-    return {i: r.filename for i in file_ids if (r := emulator.store.get(i)) is not None}
+    ids = list(dict.fromkeys(file_ids))
+    return {r.id: r.filename for r in await emulator.files.get_many(ids) if r is not None}
 
 
 async def count_in_workspace(emulator: Any, workspace_id: int) -> int:
-    return sum(1 for r in emulator.store.list() if r.workspace_id == workspace_id)
+    return sum(1 for r in await emulator.files.list() if r.workspace_id == workspace_id)
 
 
 async def tag_counts(emulator: Any, workspace_ids: Collection[int]) -> dict[int, int]:
     counts: dict[int, int] = {}
-    for record in emulator.store.list():
+    for record in await emulator.files.list():
         if record.workspace_id in workspace_ids:
             for tag in record.tag_ids:
                 counts[tag] = counts.get(tag, 0) + 1

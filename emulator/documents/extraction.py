@@ -6,14 +6,24 @@ styles; PDF goes through pypdf a page at a time; DOCX through python-docx, with
 its explicit page breaks as page boundaries and tables as ``a | b`` lines.
 A file none of these can read raises ``Unreadable``, which ingestion turns into
 the ``parsing_failed`` status.
+
+Every document is read within a ``Budget`` (--max-extracted-mb, --max-zip-ratio, --max-pdf-pages),
+checked before the work it bounds: a DOCX's ZIP members are measured from its central directory
+before anything is inflated (a "zip bomb" of 1 MB that unpacks to 200 MB of XML is refused in
+microseconds), a PDF's page count before its first page is read. Over a budget, the file is
+``Unreadable`` with a reason naming the limit and its flag; the server is not affected.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import zipfile
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Iterator
+
+MB = 1024 * 1024
 
 TEXT_TYPES = {"txt", "text", "md", "markdown", "csv", "tsv", "json", "jsonl", "log", "rst", "xml", "yaml",
               "yml"}
@@ -25,16 +35,70 @@ class Unreadable(Exception):
     """No text can be read from the file; the message says why."""
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How much work one document may cost (the --max-extracted-mb, --max-zip-ratio and
+    --max-pdf-pages settings)."""
+
+    max_extracted_mb: float = 100.0
+    max_zip_ratio: float = 100.0
+    max_pdf_pages: int = 2000
+
+    @property
+    def max_extracted_bytes(self) -> int:
+        return int(self.max_extracted_mb * MB)
+
+    def check_text(self, filename: str, size: int) -> None:
+        if size > self.max_extracted_bytes:
+            raise Unreadable(f"Cannot read {filename!r}: its text is {size / MB:.1f} MB, over the "
+                             f"{self.max_extracted_mb:g} MB limit (--max-extracted-mb).")
+
+    def check_zip(self, filename: str, data: bytes) -> None:
+        """A DOCX (a ZIP) by its central directory: total compressed and uncompressed sizes, and
+        each member's compression ratio, before any member is inflated."""
+        try:
+            members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise Unreadable(f"Cannot read {filename!r}: it is not a valid DOCX (ZIP) file ({exc}).") from None
+        packed = sum(m.compress_size for m in members)
+        unpacked = sum(m.file_size for m in members)
+        limit = self.max_extracted_bytes
+        if packed > limit or unpacked > limit:
+            raise Unreadable(f"Cannot read {filename!r}: its parts unpack to {unpacked / MB:.1f} MB, over the "
+                             f"{self.max_extracted_mb:g} MB limit (--max-extracted-mb).")
+        for member in members:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > MB and ratio > self.max_zip_ratio:  # small parts compress well anyway
+                raise Unreadable(f"Cannot read {filename!r}: its part {member.filename!r} unpacks {ratio:.0f} "
+                                 f"times its compressed size, over the limit of {self.max_zip_ratio:g} "
+                                 f"(--max-zip-ratio).")
+
+    def check_pages(self, filename: str, pages: int) -> None:
+        if pages > self.max_pdf_pages:
+            raise Unreadable(f"Cannot read {filename!r}: it has {pages} pages, over the limit of "
+                             f"{self.max_pdf_pages} (--max-pdf-pages).")
+
+
 def extension(filename: str) -> str:
     stem, dot, ext = filename.rpartition(".")
     return ext.lower() if dot and stem else ""
 
 
-def extract_pages(filename: str, data: bytes) -> Iterator[str]:
+def extract_pages(filename: str, data: bytes, budget: Budget = Budget()) -> Iterator[str]:
+    """The text of each page of the file, within ``budget``."""
+    total = 0
+    for page in _pages(filename, data, budget):
+        total += len(page)
+        budget.check_text(filename, total)
+        yield page
+
+
+def _pages(filename: str, data: bytes, budget: Budget) -> Iterator[str]:
     kind = extension(filename) or _sniff(data)
     if kind == "pdf":
-        yield from _pdf(data, filename)
+        yield from _pdf(data, filename, budget)
     elif kind == "docx":
+        budget.check_zip(filename, data)
         yield from _docx(data)
     elif kind in HTML_TYPES:
         yield from _html(decode(data, filename)).split("\f")
@@ -68,12 +132,13 @@ def decode(data: bytes, filename: str) -> str:
         return data.decode("cp1252", errors="replace")  # the usual other encoding of office text exports
 
 
-def _pdf(data: bytes, filename: str) -> Iterator[str]:
+def _pdf(data: bytes, filename: str, budget: Budget) -> Iterator[str]:
     from pypdf import PdfReader  # imported on first use: most emulators never see a PDF
 
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise Unreadable(f"Cannot read {filename!r}: the PDF is encrypted.")
+    budget.check_pages(filename, len(reader.pages))
     for page in reader.pages:
         yield page.extract_text() or ""
 

@@ -1,14 +1,21 @@
 """An uploaded file -> pages of text -> chunks -> vectors, and the status clients see meanwhile.
 
-As on Paradigm, an upload starts ``pending``, goes through ``parsing``, and ends
-``embedded`` (or ``parsing_failed`` when no text can be read) ``--ingest-ms``
-after the upload: ``pending`` for the first half of that time, ``parsing`` for
-the second. The status is computed from the upload time, so nothing runs on a
-timer. The work itself runs in an asyncio task started at upload (and cut into
-slices, so a large file never stalls other requests); a request that looks at a
-file whose time is up waits for that task, so with the default ``--ingest-ms 0``
-a file is ``embedded`` for every request made after its upload answered.
-Chunks get exactly the vectors /embeddings gives for their text.
+As on Paradigm, an upload starts ``pending``, goes through ``parsing``, and ends ``embedded`` (or
+``parsing_failed`` when no text can be read, or a budget is exceeded) ``--ingest-ms`` after the
+upload: ``pending`` for the first half of that time, ``parsing`` for the second. The status is
+computed from the upload time on the backend's shared clock (``state.now()``), so every worker
+tells the same story and nothing runs on a timer.
+
+The work itself begins at the upload, in a thread pool: extraction and embedding are CPU-bound,
+and off the event loop every other request (a health check included) is served meanwhile. Its
+result is written to the backend, so every worker sees it. A request that looks at a file whose
+time is up waits for it; with the default ``--ingest-ms 0`` a file is therefore ``embedded`` for
+every request made after its upload answered.
+
+Whoever ingests a file holds a *lease* on it (renewed while the work goes on). A worker that dies
+mid-ingestion stops renewing it; once it has run out, the next request that waits for the file
+takes the lease over and ingests the file itself. Chunks get exactly the vectors /embeddings
+gives for their text.
 """
 
 from __future__ import annotations
@@ -16,23 +23,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
+import os
+import secrets
+import threading
 import uuid
-from typing import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
 
+from ..config import Settings
 from ..generation import vectors as embedding
-from .extraction import Unreadable, extract_pages
-from .store import Chunk, Document, FileRecord, Store
+from .extraction import Budget, Unreadable, extract_pages
+from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
 
 log = logging.getLogger("emulator.ingestion")
 
-PENDING, PARSING, EMBEDDED, FAILED = "pending", "parsing", "embedded", "parsing_failed"
+PENDING, PARSING = "pending", "parsing"
 STATUSES = (PENDING, PARSING, EMBEDDED, FAILED)
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
-_SLICE = 16  # chunks embedded between two yields to the event loop
+LEASE_S = 15.0  # how long an ingestion is left to a worker that stopped renewing its lease
+RENEW_S = LEASE_S / 5
+POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 
 # The embedding module caches vectors of recent texts (it serves repeated /embeddings calls);
-# chunks are embedded once and kept here, so they go around that cache instead of filling it.
+# chunks are embedded once and kept in the store, so they go around that cache instead of filling it.
 _embed_once = getattr(getattr(embedding, "_embed", None), "__wrapped__", None)
 
 
@@ -75,80 +88,175 @@ def chunk_uuid(record: FileRecord, index: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+class Cancelled(Exception):
+    """The file was deleted while it was being ingested."""
+
+
+def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
+           cancelled: threading.Event | None = None) -> Extracted:
+    """The whole CPU-bound work of one file (run in a worker thread): its pages (``pages`` when they
+    were extracted before, as after a --data-dir load), its chunks and their packed vectors."""
+    try:
+        if pages is None:
+            collected = []
+            for page in extract_pages(record.filename, raw, budget):
+                collected.append(page)
+                if cancelled is not None and cancelled.is_set():
+                    raise Cancelled()
+            pages = tuple(collected)
+        if not any(page.strip() for page in pages):
+            raise Unreadable(f"No text could be extracted from {record.filename!r}.")
+        found: list[tuple[str, int, int, int]] = []
+        packed = bytearray()
+        for page_number, page in enumerate(pages, 1):
+            for start, end in spans(page):
+                index = len(found)
+                found.append((chunk_uuid(record, index), page_number, start, end))
+                packed += embedding.pack_float32(vector_for(page[start:end], dimensions))
+                if cancelled is not None and index % 64 == 63 and cancelled.is_set():
+                    raise Cancelled()
+        return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
+    except Unreadable as exc:
+        return Extracted(pages=pages or (), failure=str(exc))
+    except Cancelled:
+        raise
+    except Exception as exc:  # a parser library failing on a broken file: the file failed, not us
+        log.info("cannot read %s: %r", record.filename, exc)
+        return Extracted(failure=f"{record.filename!r} could not be read: {type(exc).__name__}: {exc}")
+
+
 class Ingestion:
-    def __init__(self, store: Store, ingest_ms: float, dimensions: int,
-                 clock: Callable[[], float] = time.monotonic):
-        self.store = store
-        self.delay = max(ingest_ms, 0.0) / 1000
+    def __init__(self, files: FileStore, settings: Settings, dimensions: int):
+        self.files = files
+        self.delay = max(settings.ingest_ms, 0.0) / 1000
         self.dimensions = dimensions
-        self.clock = clock
-        self._tasks: dict[FileRecord, asyncio.Task] = {}
+        self.budget = Budget(max_extracted_mb=settings.max_extracted_mb, max_zip_ratio=settings.max_zip_ratio,
+                             max_pdf_pages=settings.max_pdf_pages)
+        # Who this process is, on leases: unique to it, so a lease is never mistaken for another's.
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self._pool: ThreadPoolExecutor | None = None
+        self._tasks: dict[str, asyncio.Task] = {}
+        files.lease = (self.owner, LEASE_S)
+        files.on_added = self._added
 
-    def due(self, record: FileRecord) -> bool:
-        return self.clock() >= record.uploaded + self.delay
+    # -- what clients see ----------------------------------------------------------------------------
 
-    def status(self, record: FileRecord) -> str:
-        elapsed = self.clock() - record.uploaded
+    async def now(self) -> float:
+        return await self.files.state.now()
+
+    def due(self, record: FileRecord, now: float) -> bool:
+        return now >= record.uploaded + self.delay
+
+    def status(self, record: FileRecord, now: float) -> str:
+        elapsed = now - record.uploaded
         if elapsed < self.delay / 2:
             return PENDING
-        if elapsed < self.delay or record.document is None:
+        if elapsed < self.delay or record.state == QUEUED:
             return PARSING
-        return FAILED if record.document.failure else EMBEDDED
+        return record.state
 
-    def start(self, record: FileRecord) -> None:
-        """Begin ingesting a new upload in the background (called from a request, on the event loop)."""
-        self._task(record)
-
-    async def settle(self, records: Iterable[FileRecord]) -> None:
-        """Wait until every file whose time is up is ingested, so that its status is final."""
-        waiting = [self._task(r) for r in records if r.document is None and self.due(r)]
-        if waiting:
-            # shield: a client that goes away cancels its request, never the ingestion others wait for
-            await asyncio.gather(*(asyncio.shield(task) for task in waiting))
+    async def settle(self, records: Iterable[FileRecord]) -> list[FileRecord]:
+        """``records`` again, each file whose time is up ingested (so that its status is final); a
+        record changed meanwhile is given as it is now, one deleted meanwhile as it was."""
+        records = list(records)
+        now = await self.now()
+        waiting = [r for r in records if r.state == QUEUED and self.due(r, now)]
+        if not waiting:
+            return records
+        finished = await asyncio.gather(*(self._finished(r) for r in waiting))
+        fresh = {r.key: r for r in finished if r is not None}
+        return [fresh.get(r.key, r) for r in records]
 
     async def ready(self, records: Iterable[FileRecord]) -> list[FileRecord]:
         """The files among ``records`` that are embedded now: what a search may look at."""
-        records = list(records)
-        await self.settle(records)
-        return [r for r in records if self.status(r) == EMBEDDED]
+        settled = await self.settle(records)
+        now = await self.now()
+        return [r for r in settled if self.status(r, now) == EMBEDDED]
 
-    def _task(self, record: FileRecord) -> asyncio.Task:
-        task = self._tasks.get(record)
+    # -- the work ------------------------------------------------------------------------------------
+
+    def _added(self, record: FileRecord) -> None:
+        """A new upload (made by this process, so the lease the store wrote is ours): begin at once."""
+        self._start(record)
+
+    def _start(self, record: FileRecord) -> asyncio.Task:
+        task = self._tasks.get(record.key)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._ingest(record))
-            self._tasks[record] = task
-            task.add_done_callback(lambda _: self._tasks.pop(record, None))
+            self._tasks[record.key] = task
+            task.add_done_callback(lambda _: self._tasks.pop(record.key, None))
         return task
 
+    async def _finished(self, record: FileRecord) -> FileRecord | None:
+        """Wait until ``record`` is ingested, by this process or another; None when it is gone."""
+        while True:
+            task = self._tasks.get(record.key)
+            if task is not None:
+                # shield: a client that goes away cancels its request, never the ingestion others wait for
+                await asyncio.shield(task)
+            current = await self.files.get(record.id)
+            if current is None or current.nonce != record.nonce:
+                return None
+            if current.state != QUEUED:
+                return current
+            now = await self.now()
+            if current.lease_until <= now or (current.lease == self.owner and record.key not in self._tasks):
+                taken = await self._take(current, now)
+                if taken is not None:
+                    if current.lease not in (None, self.owner):
+                        log.warning("file %s: the lease of %s ran out; ingesting it here", record.id,
+                                    current.lease)
+                    self._start(taken)
+                    continue
+            await asyncio.sleep(POLL_S)  # another worker is on it: its result lands in the backend
+
+    async def _take(self, record: FileRecord, now: float) -> FileRecord | None:
+        owner = self.owner
+
+        def take(current: FileRecord) -> FileRecord | None:
+            if current.state != QUEUED or (current.lease_until > now and current.lease != owner):
+                return None
+            return current.replace(lease=owner, lease_until=now + LEASE_S)
+
+        taken = await self.files.update(record.id, take, nonce=record.nonce)
+        return taken if taken is not None and taken.lease == owner and taken.state == QUEUED else None
+
     async def _ingest(self, record: FileRecord) -> None:
+        cancelled = threading.Event()
+        renewing = asyncio.get_running_loop().create_task(self._renew(record, cancelled))
         try:
-            pages = record.pages
-            if pages is None:
-                collected = []
-                for page in extract_pages(record.filename, record.raw or b""):
-                    collected.append(page)
-                    await asyncio.sleep(0)
-                pages = tuple(collected)
-            if not any(page.strip() for page in pages):
-                raise Unreadable(f"No text could be extracted from {record.filename!r}.")
-            chunks = []
-            for page_number, page in enumerate(pages, 1):
-                for start, end in spans(page):
-                    index = len(chunks)
-                    chunks.append(Chunk(chunk_uuid(record, index), index, page_number, start, end,
-                                        vector_for(page[start:end], self.dimensions)))
-                    if index % _SLICE == _SLICE - 1:
-                        await asyncio.sleep(0)
-                        if self.store.get(record.id) is not record:
-                            return  # deleted meanwhile: nobody will read the rest
-            document = Document(pages=pages, chunks=tuple(chunks))
-        except Unreadable as exc:
-            document = Document(failure=str(exc))
-        except Exception as exc:  # a parser library failing on a broken file: the file failed, not us
-            log.info("cannot read %s: %r", record.filename, exc)
-            document = Document(failure=f"{record.filename!r} could not be read: {type(exc).__name__}: {exc}")
-        self.store.attach(record, document)
+            raw = await self.files.raw(record)
+            stored = await self.files.pages(record)  # extracted before a --data-dir snapshot
+            loop = asyncio.get_running_loop()
+            extracted = await loop.run_in_executor(
+                self._executor(), ingest, record, raw, stored or None, self.dimensions, self.budget, cancelled)
+        except Cancelled:
+            return
+        finally:
+            renewing.cancel()
+        await self.files.attach(record, extracted)
 
+    async def _renew(self, record: FileRecord, cancelled: threading.Event) -> None:
+        owner = self.owner
+        while True:
+            await asyncio.sleep(RENEW_S)
+            until = await self.now() + LEASE_S
 
-def total_pages(record: FileRecord) -> int:
-    return len(record.document.pages) if record.document is not None and not record.document.failure else 0
+            def renew(current: FileRecord) -> FileRecord | None:
+                if current.state != QUEUED or current.lease != owner:
+                    return None
+                return current.replace(lease_until=until)
+
+            if await self.files.update(record.id, renew, nonce=record.nonce) is None:
+                cancelled.set()  # deleted: the thread stops at its next check
+                return
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+                                            thread_name_prefix="paradigm-ingest")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,104 +1,127 @@
-"""The document store: every uploaded file, its extracted pages and its embedded chunks.
+"""The file store: every uploaded file as values in the state backend, so every worker sees the same.
 
-One store serves v2 and v3 alike. ``Store`` is the interface the handlers use
-(add, get, list, delete, clear, attach, search, snapshot, load), so that a
-Redis-backed store can replace ``MemoryStore`` later; ``MemoryStore`` keeps it
-all in this process behind one lock, which makes it safe both for concurrent
-requests and for a test thread calling ``emulator.reset()`` while the server runs.
+One store serves v2 and v3 alike (``call.emulator.files``). A file is a few records under its id:
 
-Vectors are kept as packed float32 (4 bytes a dimension, exactly the values
-/embeddings returns). Searching needs them as Python floats, so the first
-``HOT_CHUNKS`` chunks also keep a decoded tuple: a search over them costs one C
-call (``math.dist``) per chunk instead of a decode, at 32 KB a 1,024-dimension chunk.
+    files         id -> its metadata (``FileRecord.value()``): names, workspace, tags, the stored
+                  outcome of its ingestion and the lease of whoever is ingesting it
+    file-bytes    id.nonce -> the uploaded bytes
+    file-pages    id.nonce -> [the text of each page]
+    file-chunks   id.nonce -> [[uuid, page, start, end], ...]: spans of the pages
+    file-vectors  id.nonce -> the chunks' vectors, packed float32, one after the other
+
+Ids come from the backend's counter, so two workers never hand out the same one. The ``nonce``
+(random, per upload) tells a file from a later one that got the same id after a reset: a late
+ingestion result or a cached vector is only ever used for the very upload it was made from.
+
+What this process caches (decoded vectors, the lexical index of ``retrieval``) is keyed on
+(id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills the text, chunks and vectors.
 """
 
 from __future__ import annotations
 
 import base64
-import heapq
-import itertools
+import dataclasses
 import json
 import math
 import os
+import secrets
 import struct
-import threading
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Coroutine, Iterable, TypeVar
 
+from ..state import Backend
+from .lexical import LexicalIndex
+
+SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
+COUNTER = "file-ids"
 SNAPSHOT_FILE = "store.json"
-SNAPSHOT_VERSION = 1
-HOT_CHUNKS = 2048
+SNAPSHOT_VERSION = 2
+HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search then costs one C call each)
 
+# What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
+QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
 
-class Chunk:
-    """A span of one page of a document, and its embedding."""
-
-    __slots__ = ("uuid", "index", "page", "start", "end", "packed", "norm2", "hot")
-
-    def __init__(self, uuid: str, index: int, page: int, start: int, end: int, vector: Sequence[float]):
-        self.uuid = uuid
-        self.index = index
-        self.page = page  # 1-based
-        self.start, self.end = start, end  # offsets into the page's text
-        self.packed = struct.pack(f"<{len(vector)}f", *vector)
-        self.norm2 = math.fsum(v * v for v in vector)
-        self.hot: tuple[float, ...] | None = None
-
-    def vector(self) -> tuple[float, ...]:
-        if self.hot is not None:
-            return self.hot
-        return struct.unpack(f"<{len(self.packed) // 4}f", self.packed)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Document:
-    """What ingestion made of a file: its pages of text and their chunks, or why it could not be read."""
-
-    pages: tuple[str, ...] = ()
-    chunks: tuple[Chunk, ...] = ()
-    failure: str | None = None
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(self.pages)
-
-    def chunk_text(self, chunk: Chunk) -> str:
-        return self.pages[chunk.page - 1][chunk.start:chunk.end]
-
-
-@dataclass(eq=False)
 class FileRecord:
-    """One uploaded file. Identity matters: a late ingestion result is only attached to the very
-    record it was computed for (ids start again at 1 after ``clear``)."""
+    """One uploaded file's metadata, as a value (change it with ``FileStore.update``)."""
 
     id: int
+    nonce: str
     filename: str
     title: str
     purpose: str
     workspace_id: int
     size: int
-    created_at: int  # Unix seconds: the emulator's epoch plus one second per file created
-    uploaded: float  # time.monotonic() of the upload: ingestion's clock
-    raw: bytes | None  # the uploaded bytes, dropped once the text is extracted
+    created_at: int  # Unix seconds: the emulator's epoch plus one second per file id
+    uploaded: float  # the shared clock (``state.now()``) at the upload: ingestion is timed from it
     tag_ids: tuple[int, ...] = ()
     parser: str | None = None
-    document: Document | None = None
-    # Text extracted before a snapshot, waiting to be chunked and embedded again after ``load``.
-    pages: tuple[str, ...] | None = None
+    signature: str | None = None
+    external_metadata: dict[str, Any] | None = None
+    updated_at: int = 0  # 0: never changed since the upload (then it is created_at)
+    # Ingestion's stored outcome.
+    state: str = QUEUED
+    failure: str | None = None
+    total_pages: int = 0
+    chunk_count: int = 0
+    # Who is ingesting it, until when (shared clock): a worker that died lets its lease run out.
+    lease: str | None = None
+    lease_until: float = 0.0
+    # Fields of other features (upload sessions, image metadata ...), JSON-able, by name.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The key of this upload's bytes, pages, chunks and vectors."""
+        return f"{self.id}.{self.nonce}"
+
+    @property
+    def modified_at(self) -> int:
+        return self.updated_at or self.created_at
+
+    def value(self) -> dict[str, Any]:
+        body = dataclasses.asdict(self)
+        body["tag_ids"] = list(self.tag_ids)
+        return body
+
+    @classmethod
+    def of(cls, value: Any) -> "FileRecord":
+        body = dict(value)
+        body["tag_ids"] = tuple(body.get("tag_ids") or ())
+        return cls(**body)
+
+    def replace(self, **changes: Any) -> "FileRecord":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one page of a file."""
+
+    uuid: str
+    index: int
+    page: int  # 1-based
+    text: str
 
 
 @dataclass(frozen=True)
 class Hit:
-    score: float
+    """One chunk found by ``retrieval.search``, with the scores Paradigm's v3 results carry."""
+
+    score: float  # the fused score results are ranked by (higher is better)
+    distance: float  # cosine distance between the query's and the chunk's vectors: 1 - cosine
+    lexical_score: float  # BM25 of the query's words in the chunk (0 when none of them is there)
+    certainty: float  # (1 + cosine) / 2, in [0, 1]
     record: FileRecord
     chunk: Chunk
 
     @property
     def text(self) -> str:
-        assert self.record.document is not None
-        return self.record.document.chunk_text(self.chunk)
+        return self.chunk.text
 
 
 @dataclass
@@ -110,139 +133,215 @@ class NewFile:
     purpose: str
     workspace_id: int
     raw: bytes
-    uploaded: float
     tag_ids: tuple[int, ...] = ()
     parser: str | None = None
+    signature: str | None = None
+    external_metadata: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(ABC):
-    @abstractmethod
-    def add(self, new: NewFile) -> FileRecord: ...
+@dataclass(frozen=True)
+class Extracted:
+    """Ingestion's product for one file: its pages, their chunks (uuid, page, start, end), and the
+    chunks' packed vectors; or why it could not be read."""
 
-    @abstractmethod
-    def get(self, file_id: int) -> FileRecord | None: ...
-
-    @abstractmethod
-    def list(self) -> list[FileRecord]:
-        """Every file, newest first."""
-
-    @abstractmethod
-    def delete(self, file_id: int) -> bool: ...
-
-    @abstractmethod
-    def clear(self) -> None: ...
-
-    @abstractmethod
-    def attach(self, record: FileRecord, document: Document) -> bool:
-        """Store ingestion's result; False when the record was deleted meanwhile."""
-
-    @abstractmethod
-    def search(self, vector: Sequence[float], n: int, file_ids: Iterable[int] | None = None) -> list[Hit]:
-        """The ``n`` chunks closest to ``vector`` by cosine, best first, among ingested files
-        (all of them, or those named by ``file_ids``)."""
-
-    @abstractmethod
-    def snapshot(self, directory: Path) -> Path: ...
-
-    @abstractmethod
-    def load(self, directory: Path) -> int: ...
+    pages: tuple[str, ...] = ()
+    spans: tuple[tuple[str, int, int, int], ...] = ()
+    vectors: bytes = b""
+    dimensions: int = 0
+    failure: str | None = None
 
 
-class MemoryStore(Store):
-    def __init__(self, epoch: int = 0, hot_chunks: int = HOT_CHUNKS):
+class FileStore:
+    """The files, over the state backend. Every method reads or writes the backend, so what one
+    worker stores the others read; nothing here is the truth but the backend."""
+
+    def __init__(self, state: Backend, epoch: int = 0, hot_chunks: int = HOT_CHUNKS):
+        self.state = state
         self.epoch = epoch
         self.hot_chunks = hot_chunks
-        self._lock = threading.RLock()
-        self._files: dict[int, FileRecord] = {}
-        self._ids = itertools.count(1)
+        # (id, nonce) -> the decoded vectors of its chunks (a tuple per chunk, or None: decode on use)
+        self._vectors: dict[str, list[tuple[tuple[float, ...] | None, float]]] = {}
+        self._packed: dict[str, bytes] = {}
+        self._chunks: dict[str, list[Chunk]] = {}
         self._hot_used = 0
+        self.lexical = LexicalIndex()
+        # Set by Ingestion: the lease a new upload starts with (this process's name, seconds), and
+        # what add() calls to begin ingesting it.
+        self.lease: tuple[str, float] | None = None
+        self.on_added: Callable[[FileRecord], None] | None = None
 
-    def add(self, new: NewFile) -> FileRecord:
-        with self._lock:
-            file_id = next(self._ids)
-            record = FileRecord(
-                id=file_id, filename=new.filename, title=new.title, purpose=new.purpose,
-                workspace_id=new.workspace_id, size=len(new.raw), created_at=self.epoch + file_id,
-                uploaded=new.uploaded, raw=new.raw, tag_ids=new.tag_ids, parser=new.parser)
-            self._files[file_id] = record
-            return record
+    # -- records --------------------------------------------------------------------------------
 
-    def get(self, file_id: int) -> FileRecord | None:
-        with self._lock:
-            return self._files.get(file_id)
+    async def add(self, new: NewFile) -> FileRecord:
+        file_id = await self.state.incr(COUNTER)
+        now = await self.state.now()
+        record = FileRecord(
+            id=file_id, nonce=secrets.token_hex(8), filename=new.filename, title=new.title,
+            purpose=new.purpose, workspace_id=new.workspace_id, size=len(new.raw),
+            created_at=self.epoch + file_id, uploaded=now, tag_ids=new.tag_ids, parser=new.parser,
+            signature=new.signature, external_metadata=new.external_metadata, extra=dict(new.extra))
+        if self.lease is not None:
+            record = record.replace(lease=self.lease[0], lease_until=now + self.lease[1])
+        # The bytes first: a worker that lists the record may take over its ingestion at once.
+        await self.state.put(BYTES, record.key, new.raw)
+        await self.state.put(SPACE, str(file_id), record.value())
+        if self.on_added is not None:
+            self.on_added(record)
+        return record
 
-    def list(self) -> list[FileRecord]:
-        with self._lock:
-            return sorted(self._files.values(), key=lambda r: r.id, reverse=True)
+    async def get(self, file_id: int) -> FileRecord | None:
+        value = await self.state.get(SPACE, str(file_id))
+        return None if value is None else FileRecord.of(value)
 
-    def delete(self, file_id: int) -> bool:
-        with self._lock:
-            record = self._files.pop(file_id, None)
-            if record is None:
-                return False
-            self._release(record)
-            return True
+    async def get_many(self, file_ids: Iterable[int]) -> list[FileRecord | None]:
+        values = await self.state.get_many(SPACE, [str(i) for i in file_ids])
+        return [None if v is None else FileRecord.of(v) for v in values]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._files.clear()
-            self._ids = itertools.count(1)
-            self._hot_used = 0
+    async def list(self) -> list[FileRecord]:
+        """Every file, newest first."""
+        records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
+        records.sort(key=lambda r: r.id, reverse=True)
+        return records
 
-    def attach(self, record: FileRecord, document: Document) -> bool:
-        with self._lock:
-            if self._files.get(record.id) is not record:
-                return False
-            for chunk in document.chunks:
-                if self._hot_used >= self.hot_chunks:
-                    break
-                chunk.hot = chunk.vector()
+    async def update(self, file_id: int, change: Callable[[FileRecord], FileRecord | None],
+                     nonce: str | None = None) -> FileRecord | None:
+        """Atomic read-modify-write of a file's metadata (``change`` may run more than once, so it
+        must be pure); -> the new record, or None when the file is not there (or is not the upload
+        ``nonce`` names: a later file with the same id is never changed for an earlier one)."""
+
+        def apply(current: Any) -> Any:
+            if current is None:
+                return None
+            record = FileRecord.of(current)
+            if nonce is not None and record.nonce != nonce:
+                return current
+            changed = change(record)
+            return current if changed is None else changed.value()
+
+        value = await self.state.update(SPACE, str(file_id), apply)
+        if value is None:
+            return None
+        record = FileRecord.of(value)
+        return record if nonce is None or record.nonce == nonce else None
+
+    async def delete(self, file_id: int) -> bool:
+        record = await self.get(file_id)
+        if record is None or not await self.state.delete(SPACE, str(file_id)):
+            return False
+        await self._drop_content(record)
+        return True
+
+    async def _drop_content(self, record: FileRecord) -> None:
+        for space in (BYTES, PAGES, CHUNKS, VECTORS):
+            await self.state.delete(space, record.key)
+        self._forget(record.key)
+
+    # -- content ------------------------------------------------------------------------------------
+
+    async def raw(self, record: FileRecord) -> bytes:
+        value = await self.state.get(BYTES, record.key)
+        return value if isinstance(value, bytes) else b""
+
+    async def pages(self, record: FileRecord) -> tuple[str, ...]:
+        value = await self.state.get(PAGES, record.key)
+        return tuple(value) if isinstance(value, list) else ()
+
+    async def text(self, record: FileRecord) -> str:
+        return "\n\n".join(await self.pages(record))
+
+    async def chunks(self, record: FileRecord) -> list[Chunk]:
+        """The file's chunks in order (none until it is embedded)."""
+        cached = self._chunks.get(record.key)
+        if cached is not None:
+            return cached
+        pages, spans = await self.pages(record), await self.state.get(CHUNKS, record.key)
+        if not isinstance(spans, list):
+            return []
+        chunks = [Chunk(uuid, index, page, pages[page - 1][start:end] if page <= len(pages) else "")
+                  for index, (uuid, page, start, end) in enumerate(spans)]
+        if record.state == EMBEDDED:
+            self._chunks[record.key] = chunks
+        return chunks
+
+    async def vectors(self, record: FileRecord) -> list[tuple[tuple[float, ...] | None, float]] | None:
+        """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
+        one this process does not keep decoded (``decode`` it); None when the file has no chunks yet."""
+        cached = self._vectors.get(record.key)
+        if cached is not None:
+            return cached
+        packed = await self.state.get(VECTORS, record.key)
+        if not isinstance(packed, bytes) or not record.chunk_count:
+            return None
+        size = len(packed) // 4 // record.chunk_count
+        decoded: list[tuple[tuple[float, ...] | None, float]] = []
+        for index in range(record.chunk_count):
+            vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
+            norm2 = math.fsum(v * v for v in vector)
+            if self._hot_used < self.hot_chunks:
+                decoded.append((vector, norm2))
                 self._hot_used += 1
-            record.document = document
-            record.raw = None
-            record.pages = None
-            return True
+            else:
+                decoded.append((None, norm2))
+        self._vectors[record.key] = decoded
+        self._packed[record.key] = packed
+        return decoded
 
-    def _release(self, record: FileRecord) -> None:
-        if record.document is not None:
-            self._hot_used -= sum(1 for c in record.document.chunks if c.hot is not None)
+    def decode(self, record: FileRecord, index: int) -> tuple[float, ...]:
+        packed = self._packed[record.key]
+        size = len(packed) // 4 // record.chunk_count
+        return struct.unpack_from(f"<{size}f", packed, index * size * 4)
 
-    def search(self, vector: Sequence[float], n: int, file_ids: Iterable[int] | None = None) -> list[Hit]:
-        with self._lock:
-            wanted = None if file_ids is None else set(file_ids)
-            records = [r for r in self._files.values()
-                       if r.document is not None and (wanted is None or r.id in wanted)]
-        if n <= 0 or not records:
-            return []
-        query = tuple(float(v) for v in vector)
-        query_norm2 = math.fsum(v * v for v in query)
-        if not query_norm2:
-            return []
-        query_norm = math.sqrt(query_norm2)
-        scored = []
-        dist = math.dist
-        for record in records:
-            assert record.document is not None
-            for chunk in record.document.chunks:
-                if not chunk.norm2:
-                    continue
-                # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c: one C call per chunk instead of a Python loop.
-                d = dist(query, chunk.vector())
-                dot = (query_norm2 + chunk.norm2 - d * d) / 2
-                score = dot / (query_norm * math.sqrt(chunk.norm2))
-                scored.append((round(score, 6), -record.id, -chunk.index, record, chunk))
-        best = heapq.nlargest(n, scored, key=lambda s: s[:3])
-        return [Hit(s[0], s[3], s[4]) for s in best]
+    def _forget(self, key: str) -> None:
+        decoded = self._vectors.pop(key, None)
+        if decoded is not None:
+            self._hot_used -= sum(1 for vector, _ in decoded if vector is not None)
+        self._packed.pop(key, None)
+        self._chunks.pop(key, None)
+        self.lexical.remove(key)
 
-    # -- snapshot: the files and their extracted text; chunks and vectors are recomputed on demand
+    def keep_only(self, keys: set[str]) -> None:
+        """Drop what this process caches for uploads that are no longer stored (or searchable)."""
+        cached = set(self._vectors) | set(self._chunks) | self.lexical.keys()
+        for key in cached - keys:
+            self._forget(key)
 
-    def snapshot(self, directory: Path) -> Path:
+    async def attach(self, record: FileRecord, extracted: Extracted) -> FileRecord | None:
+        """Store ingestion's result for the very upload ``record`` is; -> the updated record, or None
+        when it was deleted meanwhile (then nothing of it is kept)."""
+        if extracted.failure is None:
+            await self.state.put(PAGES, record.key, list(extracted.pages))
+            await self.state.put(CHUNKS, record.key, [list(s) for s in extracted.spans])
+            await self.state.put(VECTORS, record.key, extracted.vectors)
+        outcome = FAILED if extracted.failure is not None else EMBEDDED
+
+        def done(current: FileRecord) -> FileRecord | None:
+            if current.state != QUEUED:
+                return None  # another worker finished it first: its result stands
+            return current.replace(state=outcome, failure=extracted.failure,
+                                   total_pages=len(extracted.pages), chunk_count=len(extracted.spans),
+                                   lease=None, lease_until=0.0)
+
+        updated = await self.update(record.id, done, nonce=record.nonce)
+        if updated is None:
+            await self._drop_content(record)
+        return updated
+
+    # -- --data-dir (memory backend): the files and their extracted text; vectors are recomputed
+
+    async def snapshot(self, directory: Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            records = sorted(self._files.values(), key=lambda r: r.id)
-            next_id = max((r.id for r in records), default=0) + 1
-            files = [_dump(r) for r in records]
+        files = []
+        for record in sorted(await self.list(), key=lambda r: r.id):
+            entry = record.value()
+            entry.update(lease=None, lease_until=0.0)
+            if record.state == EMBEDDED:
+                entry["pages"] = list(await self.pages(record))
+                entry["state"] = QUEUED  # chunked and embedded again after load
+            entry["raw"] = base64.b64encode(await self.raw(record)).decode("ascii")
+            files.append(entry)
+        next_id = await self.state.incr(COUNTER, 0) + 1
         target = directory / SNAPSHOT_FILE
         temporary = target.with_suffix(".json.tmp")
         temporary.write_text(json.dumps({"version": SNAPSHOT_VERSION, "next_id": next_id, "files": files}),
@@ -250,7 +349,7 @@ class MemoryStore(Store):
         os.replace(temporary, target)  # a crash mid-write never leaves half a snapshot
         return target
 
-    def load(self, directory: Path) -> int:
+    async def load(self, directory: Path) -> int:
         """Files from a snapshot (none if there is none yet); -> how many were loaded."""
         source = Path(directory) / SNAPSHOT_FILE
         if not source.is_file():
@@ -259,41 +358,33 @@ class MemoryStore(Store):
             document = json.loads(source.read_text(encoding="utf-8"))
             if document.get("version") != SNAPSHOT_VERSION:
                 raise ValueError(f"version {document.get('version')!r}, expected {SNAPSHOT_VERSION}")
-            records = [_undump(entry) for entry in document["files"]]
+            entries = []
+            for entry in document["files"]:
+                raw = base64.b64decode(entry.pop("raw", ""))
+                pages = entry.pop("pages", None)
+                entries.append((FileRecord.of(entry), raw, pages))
             next_id = int(document["next_id"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source}: not a readable store snapshot ({exc})") from exc
-        with self._lock:
-            self.clear()
-            for record in records:
-                self._files[record.id] = record
-            self._ids = itertools.count(max(next_id, max(self._files, default=0) + 1))
-        return len(records)
+        for record, raw, pages in entries:
+            # Ingested long ago: nothing to wait for, only the chunks and vectors to compute again.
+            record = record.replace(uploaded=float("-inf"))
+            await self.state.put(BYTES, record.key, raw)
+            if pages is not None:
+                await self.state.put(PAGES, record.key, pages)
+            await self.state.put(SPACE, str(record.id), record.value())
+        current = await self.state.incr(COUNTER, 0)
+        if next_id - 1 > current:
+            await self.state.incr(COUNTER, next_id - 1 - current)
+        return len(entries)
 
 
-def _dump(record: FileRecord) -> dict:
-    entry = {"id": record.id, "filename": record.filename, "title": record.title, "purpose": record.purpose,
-             "workspace_id": record.workspace_id, "size": record.size, "created_at": record.created_at,
-             "tag_ids": list(record.tag_ids), "parser": record.parser}
-    if record.document is not None:
-        entry["pages"] = list(record.document.pages)
-        entry["failure"] = record.document.failure
-    elif record.pages is not None:
-        entry["pages"] = list(record.pages)
-    else:
-        entry["raw"] = base64.b64encode(record.raw or b"").decode("ascii")
-    return entry
-
-
-def _undump(entry: dict) -> FileRecord:
-    record = FileRecord(
-        id=int(entry["id"]), filename=str(entry["filename"]), title=str(entry["title"]),
-        purpose=str(entry["purpose"]), workspace_id=int(entry["workspace_id"]), size=int(entry["size"]),
-        created_at=int(entry["created_at"]), uploaded=-math.inf,  # ingested long ago: no waiting
-        raw=base64.b64decode(entry["raw"]) if "raw" in entry else None,
-        tag_ids=tuple(int(t) for t in entry.get("tag_ids", ())), parser=entry.get("parser"))
-    if entry.get("failure"):
-        record.document = Document(pages=tuple(entry.get("pages", ())), failure=str(entry["failure"]))
-    elif "pages" in entry:
-        record.pages = tuple(str(p) for p in entry["pages"])
-    return record
+def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Drive a coroutine that never suspends (every call of the memory backend) to its end, from
+    code that cannot await: start-up's --data-dir load, a test thread's reset."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise RuntimeError("run_now: the coroutine suspended (this backend must be awaited on its loop)")

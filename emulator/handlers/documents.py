@@ -1,8 +1,8 @@
 """Paradigm's tools over the store: tokenize, query (top-n chunks), document search, ask a document.
 
-Retrieval is cosine similarity between the /embeddings vector of the query and
-those of the stored chunks, so a question about a word that only one file holds
-finds that file first. Answers are built, deterministically, from the best
+Retrieval is hybrid (``documents/retrieval.py``): the cosine between the /embeddings
+vectors of the query and of the stored chunks, fused with BM25 over their words, so
+a question about a word that only one file holds finds that file first. Answers are built, deterministically, from the best
 extracts: the sentence that shares the most words with the question, quoted with
 its document and page. Only files that are ``embedded`` are searched: a search
 made while others are still ingesting sees what is embedded so far.
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from ..generation import vectors as embedding
 from ..errors import BadRequest, ValidationError
 from ..generation.text import request_key
-from ..documents.ingestion import total_pages
+from ..documents import retrieval
 from ..routing import Call, json_response
 from ..documents.store import FileRecord, Hit
 from ..tokenizer import chat_prompt, token_id, tokenize
@@ -47,14 +47,6 @@ def _id_from(*parts: Any) -> str:
     return str(uuid.UUID(bytes=request_key(*parts)[:16], version=4))
 
 
-def _search(call: Call, text: str, n: int, records: list[FileRecord]) -> list[Hit]:
-    if not records:
-        return []
-    emulator = call.emulator
-    vector = embedding.embed(text, emulator.ingestion.dimensions)
-    return emulator.store.search(vector, n, [r.id for r in records])
-
-
 def compose_answer(question: str, hits: list[Hit]) -> str:
     """The sentence of the best extracts sharing the most words with the question (the better-ranked
     extract wins a tie), quoted with its document and page; another document that also answers is named."""
@@ -69,7 +61,7 @@ def compose_answer(question: str, hits: list[Hit]) -> str:
         return NO_ANSWER
     _, _, sentence, hit = max(answering, key=lambda a: (a[0], a[1]))
     answer = f"According to {hit.record.filename} (page {hit.chunk.page}): {sentence}"
-    other = next((a[3] for a in answering if a[3].record is not hit.record), None)
+    other = next((a[3] for a in answering if a[3].record.id != hit.record.id), None)
     if other is not None:
         answer += f" See also {other.record.filename} (page {other.chunk.page})."
     return answer
@@ -78,7 +70,7 @@ def compose_answer(question: str, hits: list[Hit]) -> str:
 def _extract(hit: Hit) -> dict[str, Any]:
     return {"id": int.from_bytes(uuid.UUID(hit.chunk.uuid).bytes[:6], "big"), "text": hit.text,
             "metadata": {"ID": hit.chunk.uuid, "pages": [hit.chunk.page],
-                         "total_pages": total_pages(hit.record)}}
+                         "total_pages": hit.record.total_pages}}
 
 
 def _documents(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -119,34 +111,36 @@ async def query(call: Call) -> Response:
     queries = body["query"] if isinstance(body["query"], list) else [body["query"]]
     n = body.get("n", 5)
     collection = body.get("collection") or "base_collection"
-    emulator = call.emulator
-    records = await emulator.ingestion.ready(emulator.store.list())
     results = []
     for text in queries:
         chunks = []
-        for hit in _search(call, text, n, records):
+        for hit in await retrieval.search(call.emulator, text, n=n):
             record = hit.record
             metadata = {"document_id": record.id, "document_name": record.filename, "title": record.title,
                         "workspace_id": record.workspace_id, "pages": [hit.chunk.page],
-                        "total_pages": total_pages(record)}
+                        "total_pages": record.total_pages}
             chunks.append({"uuid": hit.chunk.uuid, "text": hit.text, "collection": collection,
                            "score": hit.score, "metadata": metadata})
         results.append({"query": text, "chunks": chunks})
-    return json_response(results)
+    # Clients read result["chunks"] of a single query (the docs' schema is an object): a list of
+    # queries answers a list of such objects.
+    return json_response(results if isinstance(body["query"], list) else results[0])
 
 
 # -- POST /api/v2/chat/document-search ----------------------------------------------------------
 
-def _in_scope(call: Call) -> list[FileRecord]:
+async def _in_scope(call: Call) -> list[FileRecord]:
     """The files a document search may read: ``file_ids`` if given, else the workspaces that
     ``workspace_ids`` and the scope flags select."""
     body, emulator = call.body, call.emulator
+    everything = await emulator.files.list()
     if body.get("file_ids"):
-        missing = [i for i in body["file_ids"] if emulator.store.get(i) is None]
+        present = {r.id for r in everything}
+        missing = [i for i in body["file_ids"] if i not in present]
         if missing:
             raise does_not_exist("file_ids", missing)
         wanted = set(body["file_ids"])
-        return [r for r in emulator.store.list() if r.id in wanted]
+        return [r for r in everything if r.id in wanted]
     directory = emulator.workspaces
     private, company = body.get("private_scope"), body.get("company_scope")
     if body.get("workspace_ids"):
@@ -156,9 +150,9 @@ def _in_scope(call: Call) -> list[FileRecord]:
         spaces = set(body["workspace_ids"])
         spaces |= {directory.personal.id} if private is True else set()
         spaces |= {directory.company_workspace.id} if company is True else set()
-        return [r for r in emulator.store.list() if r.workspace_id in spaces]
+        return [r for r in everything if r.workspace_id in spaces]
     types = scoped_types(private, company, None)
-    return [r for r in emulator.store.list() if workspace_of(call, r).workspace_type in types]
+    return [r for r in everything if workspace_of(call, r).workspace_type in types]
 
 
 async def document_search(call: Call) -> Response:
@@ -169,8 +163,8 @@ async def document_search(call: Call) -> Response:
     if wrong:
         raise ValidationError({"extra_body": [f'Only guided_* parameters are allowed, got "{key}".'
                                               for key in wrong]})
-    records = await emulator.ingestion.ready(_in_scope(call))
-    hits = _search(call, body["query"], EXTRACTS, records)
+    scope = [r.id for r in await _in_scope(call)]
+    hits = await retrieval.search(emulator, body["query"], file_ids=scope, n=EXTRACTS)
     session = body.get("chat_session_id")
     if session is None:
         digest = request_key("session", emulator.settings.seed, body)
@@ -194,9 +188,8 @@ def _model(call: Call, name: Any) -> str:
 # -- POST /api/v2/files/{id}/ask-question ---------------------------------------------------------
 
 async def ask_question(call: Call) -> Response:
-    record = file_or_404(call)
+    record = await file_or_404(call)
     question = call.body["question"]
-    records = await call.emulator.ingestion.ready([record])
-    hits = _search(call, question, EXTRACTS, records)
+    hits = await retrieval.search(call.emulator, question, file_ids=[record.id], n=EXTRACTS)
     return json_response({"answer": compose_answer(question, hits), "document_id": record.id,
                           "document_extracts": [_extract(h) for h in hits]})

@@ -10,6 +10,7 @@ for v3's handlers.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import NotFound, PayloadTooLarge, ValidationError
-from ..documents.ingestion import EMBEDDED, FAILED, total_pages
+from ..documents.ingestion import EMBEDDED, FAILED
 from ..routing import Call, json_response
 from ..documents.store import FileRecord, NewFile
 from ..documents.workspaces import COLLECTION_TYPES, Workspace
@@ -49,17 +50,23 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
     return (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1], data
 
 
-def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
-                 purpose: str = "documents", tag_ids: tuple[int, ...] = (),
-                 parser: str | None = None) -> FileRecord:
+async def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
+                       purpose: str = "documents", tag_ids: tuple[int, ...] = (),
+                       parser: str | None = None) -> FileRecord:
+    """Store an upload (its ingestion begins at once, off the event loop)."""
     if not filename.strip():
         raise ValidationError({"file": ["No filename could be determined."]})
-    emulator = call.emulator
-    record = emulator.store.add(NewFile(
+    return await call.emulator.files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
-        uploaded=emulator.ingestion.clock(), tag_ids=tag_ids, parser=parser))
-    emulator.ingestion.start(record)
-    return record
+        tag_ids=tag_ids, parser=parser, signature=signature(data)))
+
+
+def signature(data: bytes) -> str:
+    """A file's ``signature``: Paradigm gives a TLSH digest (a locality-sensitive hash: "T1" and 70
+    hex digits); this is one of that shape, drawn from the bytes' SHA-256 (equal files, equal
+    signatures; not a similarity measure)."""
+    digest = hashlib.shake_256(data).hexdigest(35)
+    return "T1" + digest.upper()
 
 
 def does_not_exist(field: str, ids: list) -> ValidationError:
@@ -80,11 +87,16 @@ def workspace_of(call: Call, record: FileRecord) -> Workspace:
     return workspace or Workspace(record.workspace_id, f"Workspace {record.workspace_id}", "custom")
 
 
-def file_or_404(call: Call) -> FileRecord:
-    record = call.emulator.store.get(call.path_params["id"])
+async def file_or_404(call: Call, param: str = "id") -> FileRecord:
+    record = await call.emulator.files.get(call.path_params[param])
     if record is None:
         raise NotFound()
     return record
+
+
+async def settled(call: Call, record: FileRecord) -> FileRecord:
+    """The file as it is once its ingestion is over (if its time is up)."""
+    return (await call.emulator.ingestion.settle([record]))[0]
 
 
 def scoped_types(private: Any, company: Any, workspace: Any) -> set[str]:
@@ -114,20 +126,24 @@ def paginate(request: Request, items: list, page: int, size: int = PAGE_SIZE) ->
 
 # -- v2 ---------------------------------------------------------------------------------------
 
-def v2_file(call: Call, record: FileRecord, include_content: bool = False) -> dict[str, Any]:
-    status = call.emulator.ingestion.status(record)
+def total_pages(status: str, record: FileRecord) -> int:
+    return record.total_pages if status == EMBEDDED else 0
+
+
+def v2_file(call: Call, record: FileRecord, now: float, content: str | None = None,
+            include_content: bool = False) -> dict[str, Any]:
+    status = call.emulator.ingestion.status(record, now)
     workspace = workspace_of(call, record)
-    document = record.document
     body = {
         "id": record.id, "object": "file", "bytes": record.size, "created_at": record.created_at,
         "filename": record.filename, "purpose": record.purpose, "status": status,
-        "status_details": document.failure if status == FAILED and document else None,
+        "status_details": record.failure if status == FAILED else None,
         "title": record.title, "workspace_id": workspace.id,
         "collection_type": COLLECTION_TYPES.get(workspace.workspace_type, "workspace"),
-        "total_pages": total_pages(record) if status in (EMBEDDED, FAILED) else 0,
+        "total_pages": total_pages(status, record), "signature": record.signature,
     }
     if include_content:
-        body["content"] = document.text if status == EMBEDDED and document else None
+        body["content"] = content if status == EMBEDDED else None
     return body
 
 
@@ -146,18 +162,19 @@ async def create(call: Call) -> Response:
         workspace = directory.company_workspace
     else:
         workspace = directory.personal
-    record = store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                          purpose=body.get("purpose") or "documents")
-    answer = v2_file(call, record)
+    record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
+                                purpose=body.get("purpose") or "documents")
+    answer = v2_file(call, record, record.uploaded)
     answer["status"] = "pending"  # every upload starts queued; the next request sees how far it got
-    return json_response(answer, 201)
+    # 200, not the 201 a REST create would give: the OpenAI-compatible upload, as clients assert it.
+    return json_response(answer, 200)
 
 
 async def list_files(call: Call) -> Response:
     query = call.query
     emulator = call.emulator
     types = scoped_types(query.get("private_scope"), query.get("company_scope"), query.get("workspace_scope"))
-    records = [r for r in emulator.store.list() if workspace_of(call, r).workspace_type in types]
+    records = [r for r in await emulator.files.list() if workspace_of(call, r).workspace_type in types]
     if "workspace_id" in query:
         records = [r for r in records if r.workspace_id == query["workspace_id"]]
     if "purpose" in query:
@@ -165,19 +182,22 @@ async def list_files(call: Call) -> Response:
     if "after" in query:  # the OpenAI SDK's cursor: files older than that id (the list is newest first)
         records = [r for r in records if r.id < query["after"]]
     page, count, following, previous = paginate(call.request, records, query.get("page", 1))
-    await emulator.ingestion.settle(page)
-    return json_response({"object": "list", "data": [v2_file(call, r) for r in page], "count": count,
+    page = await emulator.ingestion.settle(page)
+    now = await emulator.ingestion.now()
+    return json_response({"object": "list", "data": [v2_file(call, r, now) for r in page], "count": count,
                           "next": following, "previous": previous, "has_more": following is not None})
 
 
 async def retrieve(call: Call) -> Response:
-    record = file_or_404(call)
-    await call.emulator.ingestion.settle([record])
-    return json_response(v2_file(call, record, include_content=call.query.get("include_content") is True))
+    record = await settled(call, await file_or_404(call))
+    include = call.query.get("include_content") is True
+    content = await call.emulator.files.text(record) if include else None
+    now = await call.emulator.ingestion.now()
+    return json_response(v2_file(call, record, now, content, include_content=include))
 
 
 async def destroy(call: Call) -> Response:
-    record = file_or_404(call)
-    if not call.emulator.store.delete(record.id):
+    record = await file_or_404(call)
+    if not await call.emulator.files.delete(record.id):
         raise NotFound()  # deleted by a concurrent request
     return json_response({"id": record.id, "object": "file", "deleted": True})

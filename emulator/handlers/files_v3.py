@@ -15,20 +15,20 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..errors import ValidationError
+from ..errors import NotFound, ValidationError
 from ..documents.extraction import extension
-from ..documents.ingestion import EMBEDDED, FAILED, total_pages
 from ..routing import Call, json_response
 from ..documents.store import FileRecord
 from ..documents.workspaces import iso
-from .files import does_not_exist, file_or_404, paginate, read_upload, store_upload, workspace_of, workspace_or_400
+from .files import (does_not_exist, file_or_404, paginate, read_upload, settled, store_upload, total_pages,
+                    workspace_of, workspace_or_400)
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
 
 
-def v3_file(call: Call, record: FileRecord) -> dict[str, Any]:
-    status = call.emulator.ingestion.status(record)
+def v3_file(call: Call, record: FileRecord, now: float) -> dict[str, Any]:
+    status = call.emulator.ingestion.status(record, now)
     tags = call.emulator.workspaces.tags
     created = iso(record.created_at)
     digest = hashlib.sha256(f"upload-session:{record.id}:{record.created_at}".encode()).digest()
@@ -36,7 +36,7 @@ def v3_file(call: Call, record: FileRecord) -> dict[str, Any]:
         "id": record.id, "filename": record.filename, "workspace": workspace_of(call, record).summary(),
         "summaries": [], "title": record.title, "extension": extension(record.filename), "status": status,
         "status_vision": None, "uploaded_at": created, "created_at": created, "updated_at": created,
-        "total_pages": total_pages(record) if status in (EMBEDDED, FAILED) else 0,
+        "total_pages": total_pages(status, record),
         "tags": [{"id": t, "name": tags[t].tag, "auto_assigned": tags[t].artificial}
                  for t in record.tag_ids if t in tags],
         "created_by": CREATED_BY, "upload_session_uuid": str(uuid.UUID(bytes=digest[:16], version=4)),
@@ -61,9 +61,9 @@ async def create(call: Call) -> Response:
     unknown = [t for t in tag_ids if t not in call.emulator.workspaces.tags]
     if unknown:
         raise does_not_exist("tags", unknown)
-    record = store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                          tag_ids=tuple(dict.fromkeys(tag_ids)), parser=body.get("parser"))
-    answer = v3_file(call, record)
+    record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
+                                tag_ids=tuple(dict.fromkeys(tag_ids)), parser=body.get("parser"))
+    answer = v3_file(call, record, record.uploaded)
     answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
     answer["message"] = "File queued for processing"
     return json_response(answer, 201)
@@ -72,7 +72,7 @@ async def create(call: Call) -> Response:
 async def list_files(call: Call) -> Response:
     query = call.query
     emulator = call.emulator
-    records = emulator.store.list()
+    records = await emulator.files.list()
     if "workspace_id" in query:
         wanted = ids_of("workspace_id", query["workspace_id"])
         records = [r for r in records if r.workspace_id in wanted]
@@ -87,23 +87,25 @@ async def list_files(call: Call) -> Response:
             needle = str(query[field]).lower()
             records = [r for r in records if needle in getattr(r, field).lower()]
     if "status" in query:
-        await emulator.ingestion.settle(records)
-        records = [r for r in records if emulator.ingestion.status(r) == query["status"]]
+        records = await emulator.ingestion.settle(records)
+        now = await emulator.ingestion.now()
+        records = [r for r in records if emulator.ingestion.status(r, now) == query["status"]]
     page, count, following, previous = paginate(call.request, records, query.get("page", 1))
-    await emulator.ingestion.settle(page)
+    page = await emulator.ingestion.settle(page)
+    now = await emulator.ingestion.now()
     return json_response({"count": count, "next": following, "previous": previous,
-                          "results": [v3_file(call, r) for r in page]})
+                          "results": [v3_file(call, r, now) for r in page]})
 
 
 async def retrieve(call: Call) -> Response:
-    record = file_or_404(call)
-    await call.emulator.ingestion.settle([record])
-    return json_response(v3_file(call, record))
+    record = await settled(call, await file_or_404(call))
+    return json_response(v3_file(call, record, await call.emulator.ingestion.now()))
 
 
 async def destroy(call: Call) -> Response:
-    record = file_or_404(call)
-    call.emulator.store.delete(record.id)
+    record = await file_or_404(call)
+    if not await call.emulator.files.delete(record.id):
+        raise NotFound()  # deleted by a concurrent request
     return Response(status_code=204)
 
 
@@ -111,7 +113,7 @@ async def list_workspaces(call: Call) -> Response:
     query = call.query
     directory = call.emulator.workspaces
     counts: dict[int, int] = {}
-    for record in call.emulator.store.list():
+    for record in await call.emulator.files.list():
         counts[record.workspace_id] = counts.get(record.workspace_id, 0) + 1
     workspaces = list(directory.workspaces.values())
     if "name" in query:

@@ -253,17 +253,16 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
                                  headers=SSE_HEADERS)
     if body.get("background"):
         return json_response(timeline.render(record, await state.now()), status=202)
-    limit = settings.turn_wait_ms / 1000
-    remaining = start + plan.duration - await state.now()
-    if remaining > limit:
-        await asyncio.sleep(limit)  # the client is answered now; the turn goes on without it
+    # Wait for the turn, sleeping until its known end (or the wait's), never longer than --turn-wait-ms.
+    give_up = start + settings.turn_wait_ms / 1000
+    while True:
         latest, now = await reread()
-        return json_response(timeline.render(latest, now), status=202)
-    if remaining > 0:
-        await asyncio.sleep(remaining)
-    latest, now = await reread()
-    status, _ = timeline.status_at(latest, now)
-    return json_response(timeline.render(latest, now), status=202 if status in timeline.ACTIVE else 200)
+        status, _ = timeline.status_at(latest, now)
+        if status not in timeline.ACTIVE:
+            return json_response(timeline.render(latest, now), status=200)
+        if now >= give_up:  # the client is answered now; the turn goes on without it
+            return json_response(timeline.render(latest, now), status=202)
+        await asyncio.sleep(min(timeline.busy_until(latest), give_up) - now + 0.0005)
 
 
 async def list_turns(call: Call) -> Response:

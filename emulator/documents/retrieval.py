@@ -1,0 +1,109 @@
+"""Hybrid retrieval: the chunks that best answer a query, for every search of the emulator.
+
+``search`` is what ``query``, ``document-search``, ``ask-question``, v3 ``GET /files?search=``,
+``filter/chunks``, ``retrieve`` and the v3 turns' document search all call. A chunk's rank fuses
+two scores, as Paradigm's search does (its v3 results carry ``lexical_score`` beside ``distance``):
+
+    vector    the cosine between the query's /embeddings vector and the chunk's
+    lexical   BM25 of the query's words in the chunk (``lexical.py``: SQLite FTS5), over every
+              searchable chunk, so a word that only one file holds weighs the most
+
+    score = ALPHA * cosine + (1 - ALPHA) * lexical / (the best lexical score among the candidates)
+
+A rare word of the query therefore brings the one chunk that holds it first, where a hashed
+bag-of-words vector alone lets the common words of a longer chunk outweigh it. Everything is
+deterministic: the same files and query give the same scores, rounded to 6 decimals, ties broken
+by the older file, then the earlier chunk. ``distance`` is 1 - cosine and ``certainty``
+(1 + cosine) / 2, the names vector databases (and Paradigm's v3 ``scoring``) give them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING, Collection
+
+from ..generation import vectors as embedding
+from .store import EMBEDDED, FileRecord, Hit
+
+if TYPE_CHECKING:
+    from ..app import Emulator
+
+ALPHA = 0.5  # the vector score's weight in the fused score
+
+
+async def searchable(emulator: "Emulator", file_ids: Collection[int] | None = None) -> list[FileRecord]:
+    """The files a search may read now (embedded, and among ``file_ids`` when given), newest first;
+    a file whose ingestion time is up is waited for."""
+    files = emulator.files
+    if file_ids is None:
+        records = await files.list()
+    else:
+        wanted = list(dict.fromkeys(file_ids))
+        records = sorted((r for r in await files.get_many(wanted) if r is not None), key=lambda r: -r.id)
+    return await emulator.ingestion.ready(records)
+
+
+async def search(emulator: "Emulator", query: str, *, file_ids: Collection[int] | None = None,
+                 n: int = 5) -> list[Hit]:
+    """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
+    them, or those ``file_ids`` names)."""
+    if n <= 0 or (file_ids is not None and not file_ids):
+        return []
+    candidates = await searchable(emulator, file_ids)
+    await index(emulator, candidates)
+    return await rank(emulator, query, candidates, n)
+
+
+async def index(emulator: "Emulator", candidates: list[FileRecord]) -> None:
+    """Make this process's caches (vectors, lexical index) match the searchable files, so that BM25's
+    statistics are those of every file embedded now (``candidates`` and the others), on every worker
+    alike. Files still ingesting are not waited for here."""
+    files, ingestion = emulator.files, emulator.ingestion
+    now = await ingestion.now()
+    corpus = {r.key: r for r in await files.list() if ingestion.status(r, now) == EMBEDDED}
+    corpus.update((r.key, r) for r in candidates)
+    for key, record in corpus.items():
+        if not files.lexical.has(key):
+            files.lexical.add(key, [c.text for c in await files.chunks(record)])
+    files.keep_only(set(corpus))
+
+
+async def rank(emulator: "Emulator", query: str, records: list[FileRecord], n: int) -> list[Hit]:
+    """The best ``n`` chunks of ``records`` (embedded files, indexed by ``index``) for ``query``."""
+    if n <= 0 or not records:
+        return []
+    files = emulator.files
+    vector = tuple(embedding.embed(query, emulator.ingestion.dimensions))
+    query_norm2 = math.fsum(v * v for v in vector)
+    if not query_norm2:
+        return []
+    query_norm = math.sqrt(query_norm2)
+    lexical = files.lexical.scores(query, [r.key for r in records])
+    best_lexical = max(lexical.values(), default=0.0)
+    scored = []
+    dist = math.dist
+    for record in records:
+        vectors = await files.vectors(record)
+        if not vectors:
+            continue
+        for index_, (chunk_vector, norm2) in enumerate(vectors):
+            if not norm2:
+                continue
+            if chunk_vector is None:
+                chunk_vector = files.decode(record, index_)
+            if len(chunk_vector) != len(vector):
+                continue
+            # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c: one C call per chunk instead of a Python loop.
+            d = dist(vector, chunk_vector)
+            cosine = (query_norm2 + norm2 - d * d) / 2 / (query_norm * math.sqrt(norm2))
+            bm25 = lexical.get((record.key, index_), 0.0)
+            fused = ALPHA * cosine + (1 - ALPHA) * (bm25 / best_lexical if best_lexical else 0.0)
+            scored.append((round(fused, 6), -record.id, -index_, round(cosine, 6), round(bm25, 6), record))
+    best = heapq.nlargest(n, scored, key=lambda s: s[:3])
+    hits = []
+    for fused, _, negative_index, cosine, bm25, record in best:
+        chunk = (await files.chunks(record))[-negative_index]
+        hits.append(Hit(score=fused, distance=round(1 - cosine, 6), lexical_score=bm25,
+                        certainty=round((1 + cosine) / 2, 6), record=record, chunk=chunk))
+    return hits
