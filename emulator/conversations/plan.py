@@ -11,6 +11,7 @@ fresh emulator -> the same plan, byte for byte.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,15 +62,16 @@ class Plan:
 
 
 def uuid_from(*parts: Any) -> str:
-    return str(uuid.UUID(bytes=request_key(*parts)[:16], version=4))
+    """An id from simple parts (strings, numbers): a hash of their text, cheaper than request_key's JSON."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 async def plan_turn(emulator: Any, request: TurnRequest) -> Plan:
     response = request.script.response if request.script is not None else {}
     directory: AgentDirectory = emulator.agents
     calls = await _tool_calls(emulator, request, response, directory)
-    text = _answer_text(request, response, calls)
-    pieces = [str(p) for p in response["chunks"]] if "chunks" in response else tokenize(text)
+    pieces = _answer_pieces(request, response, calls)
     text = "".join(pieces)
     failure = response.get("failure")
     outcome = "failed" if failure else "cancelled" if response.get("cancelled") else "completed"
@@ -251,13 +253,14 @@ def _render(value: Any, view: Any, render: Any) -> Any:
 
 # -- the answer -------------------------------------------------------------------------------------
 
-def _answer_text(request: TurnRequest, response: dict[str, Any], calls: list[dict[str, Any]]) -> str:
+def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The answer, token by token (a text.delta event each)."""
+    if "chunks" in response:
+        return tuple(str(piece) for piece in response["chunks"])
     if "content" in response:
         from ..fixtures.matching import render_template
 
-        return render_template(response["content"], request.script.view)
-    if "chunks" in response:
-        return ""
+        return tuple(tokenize(render_template(response["content"], request.script.view)))
     key = request_key(request.seed, "turn", request.agent.get("id"), request.agent.get("instructions"),
                       request.model.technical_name, request.history, request.query,
                       request.body.get("system_prompt_suffix"), request.body.get("response_format"),
@@ -269,7 +272,7 @@ def _answer_text(request: TurnRequest, response: dict[str, Any], calls: list[dic
         except BadRequest as exc:
             raise ValidationError({"response_format": [exc.message]}) from None
         if made is not None:
-            return made.text
+            return made.pieces
     if calls:
-        return "\n\n".join(c["answer"] for c in calls if c["answer"])
-    return generator.choice(0, key, Limits(max_tokens=ANSWER_TOKENS)).text
+        return tuple(tokenize("\n\n".join(c["answer"] for c in calls if c["answer"])))
+    return generator.choice(0, key, Limits(max_tokens=ANSWER_TOKENS)).pieces

@@ -255,14 +255,15 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
         return json_response(timeline.render(record, await state.now()), status=202)
     # Wait for the turn, sleeping until its known end (or the wait's), never longer than --turn-wait-ms.
     give_up = start + settings.turn_wait_ms / 1000
+    latest, now = record, start  # a turn that takes no time is answered without reading it back
     while True:
-        latest, now = await reread()
         status, _ = timeline.status_at(latest, now)
         if status not in timeline.ACTIVE:
             return json_response(timeline.render(latest, now), status=200)
         if now >= give_up:  # the client is answered now; the turn goes on without it
             return json_response(timeline.render(latest, now), status=202)
         await asyncio.sleep(min(timeline.busy_until(latest), give_up) - now + 0.0005)
+        latest, now = await reread()
 
 
 async def list_turns(call: Call) -> Response:
