@@ -88,3 +88,20 @@ def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
             assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
             rest = list(lines)
     assert "event: turn.cancelled" in rest
+
+
+def test_a_streamed_tool_call_is_started_stepped_and_completed_before_the_answer(on_backend, backend_http):
+    httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
+        "match": {"operation": "turn"}, "response": {
+            "tool_calls": [{"name": "document_search", "arguments": {"query": "q"}, "result": "Found it."}],
+            "chunks": ["It", " is", " there."]}}).raise_for_status()
+    thread = _new_thread(backend_http)
+
+    events = _events(backend_http.post(f"/api/v3/threads/{thread}/turns", json={"query": "q", "stream": True}).content)
+
+    kinds = [e["type"] for e in events]
+    assert kinds == ["turn.created", "tool_call.started", "tool_call.step", "tool_call.step", "tool_call.step",
+                     "tool_call.completed", "text.delta", "text.delta", "text.delta", "turn.completed"]
+    final = events[-1]["turn"]["messages"][1]["parts"]
+    assert fold(events[1:-1]) == final
+    assert final[0]["tool_call"]["result"]["text"] == "Found it." and final[1] == {"type": "text", "text": "It is there."}

@@ -255,3 +255,23 @@ def test_a_json_schema_response_format_answers_valid_json(backend_http):
 
     answer = json.loads(turn["messages"][1]["parts"][-1]["text"])
     assert isinstance(answer["city"], str) and isinstance(answer["population"], int)
+
+
+def test_system_prompt_suffix_changes_the_answer(backend_http):
+    plain = backend_http.post(TURNS, json={"query": "Hello"}).json()
+    suffixed = backend_http.post(TURNS, json={"query": "Hello", "system_prompt_suffix": "Answer in French."}).json()
+
+    assert plain["messages"][1]["parts"] != suffixed["messages"][1]["parts"]
+
+
+def test_a_running_turn_shows_the_parts_done_so_far(make_server):
+    server = make_server(turn_wait_ms=0, itl_ms=100)
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as http:
+        httpx.post(server.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
+            "match": {"operation": "turn"}, "response": {"chunks": ["one", " two", " three", " four"]}}
+        ).raise_for_status()
+        thread = http.post(TURNS, json={"query": "count", "background": True}).json()["thread"]
+        partial = _poll(http, thread, until=lambda t: t["messages"][1]["parts"], timeout_s=5)
+        assert partial["status"] == "running"
+        assert "one two three four".startswith(partial["messages"][1]["parts"][0]["text"])
+        assert _poll(http, thread)["messages"][1]["parts"] == [{"type": "text", "text": "one two three four"}]

@@ -16,8 +16,6 @@ from typing import Any
 
 from ..documents import retrieval
 from ..errors import ValidationError
-from ..handlers.documents import NO_ANSWER, _SENTENCE, _words
-from ..handlers.files import scoped_types
 from . import choices
 
 
@@ -42,6 +40,11 @@ class Scope:
 
 async def scope(emulator: Any, body: dict[str, Any]) -> Scope:
     """The files the request's scope selects; an unknown file or workspace id is a 400 naming it."""
+    if not any(body.get(k) is not None for k in ("file_ids", "workspace_ids", "private_scope", "company_scope",
+                                                 "force_tool")):
+        return Scope((), False)  # nothing names files: no tool will read any (and no store read)
+    from ..handlers.files import scoped_types  # (handlers import this package: imported when first used)
+
     directory = emulator.workspaces
     records = await emulator.files.list()
     if body.get("file_ids"):
@@ -99,6 +102,8 @@ def answer(question: str, passages: list[Passage]) -> tuple[str, set[int]]:
     """The sentence of the passages sharing the most words with the question (the better-ranked one
     wins a tie), quoted with its document and page; another document that also answers is named.
     -> (the answer, the ids of the files it cites)."""
+    from ..handlers.documents import NO_ANSWER, _SENTENCE, _words  # the words of v2's document search
+
     asked = _words(question)
     answering = []  # (words shared, -rank, sentence, passage)
     for rank, passage in enumerate(passages):
@@ -120,6 +125,7 @@ def answer(question: str, passages: list[Passage]) -> tuple[str, set[int]]:
 
 def summary(passages: list[Passage], names: dict[int, str]) -> str:
     """document_analysis: each file's first passage, by file."""
+    from ..handlers.documents import _SENTENCE
     lines = []
     for file_id, name in names.items():
         first = next((p for p in passages if p.file_id == file_id), None)

@@ -62,12 +62,47 @@ def fold(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return parts
 
 
+def _said(answer: dict[str, Any], until: float) -> int:
+    """How many of the answer's tokens are out at ``until`` (offset of token k: start + k * itl)."""
+    start, itl, pieces = answer["start"], answer["itl"], answer["pieces"]
+    if until < start:
+        return 0
+    return len(pieces) if until == math.inf or itl <= 0 else min(len(pieces), int((until - start) / itl) + 1)
+
+
+def text_events(record: Record, until: float = math.inf) -> list[tuple[float, dict[str, Any]]]:
+    """The answer's text.delta events, (offset, event), up to ``until``."""
+    answer = record.get("answer")
+    if not answer:
+        return []
+    start, itl, pieces = answer["start"], answer["itl"], answer["pieces"]
+    count = _said(answer, until)
+    turn_id, index = record["id"], answer["part_index"]
+    return [(start + itl * k, {"type": "text.delta", "turn_id": turn_id, "part_index": index, "delta": piece})
+            for k, piece in enumerate(pieces[:count])]
+
+
+def events(record: Record, until: float = math.inf) -> list[tuple[float, dict[str, Any]]]:
+    """Every event of the turn up to ``until``, in order (tool calls come before the answer)."""
+    return [(offset, event) for offset, event in record["timeline"] if offset <= until] + text_events(record, until)
+
+
+def _parts(record: Record, until: float) -> list[dict[str, Any]]:
+    """fold(events(record, until)), without making an event per token."""
+    parts = fold([event for offset, event in record["timeline"] if offset <= until])
+    answer = record.get("answer")
+    if answer:
+        count = _said(answer, until)
+        if count:
+            parts.append({"type": "text", "text": "".join(answer["pieces"][:count])})
+    return parts
+
+
 def render(record: Record, now: float, status: str | None = None, reached: float | None = None) -> dict[str, Any]:
     """The documented turn object, as it is at ``now`` (or as told: ``status`` at ``reached``)."""
     if status is None:
         status, reached = status_at(record, now)
     assert reached is not None
-    events = [event for offset, event in record["timeline"] if offset <= reached]
     finished = status in ("completed", "failed", "cancelled") and reached == math.inf
     return {
         "id": record["id"], "object": "turn", "thread": record["thread"], "status": status,
@@ -77,7 +112,7 @@ def render(record: Record, now: float, status: str | None = None, reached: float
              "force_tool": record.get("force_tool"),
              "immediate_final_answer": record.get("immediate_final_answer", False)},
             {"id": record["assistant_message_id"], "object": "message", "role": "assistant",
-             "parts": fold(events), "created_at": record["created_at"]},
+             "parts": _parts(record, reached), "created_at": record["created_at"]},
         ],
         "created_at": record["created_at"],
         "error": record.get("error") if finished and status == "failed" else None,
@@ -87,8 +122,8 @@ def render(record: Record, now: float, status: str | None = None, reached: float
 
 def answer_text(record: Record) -> str:
     """The final text of a completed turn (what the thread's next turns see as history)."""
-    parts = fold([event for _, event in record["timeline"]])
-    return "".join(p["text"] for p in parts if p["type"] == "text")
+    answer = record.get("answer")
+    return "".join(answer["pieces"]) if answer else ""
 
 
 async def stream(record: Record, clock_now: float, reread: Callable[[], Awaitable[tuple[Record, float]]]
@@ -101,7 +136,7 @@ async def stream(record: Record, clock_now: float, reread: Callable[[], Awaitabl
     yield choices.sse_event({"type": "turn.created", "turn": render(record, clock_now, RUNNING, -1.0)})
     checked = loop.time()
     cancel_at: float | None = record.get("cancel_at")
-    for offset, event in record["timeline"]:
+    for offset, event in events(record):
         wait = origin + offset - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -228,7 +228,7 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
         "duration": plan.duration, "outcome": plan.outcome, "error": plan.error, "query": body["query"],
         "user_message_id": conversations.message_id(turn_id, "user"),
         "assistant_message_id": conversations.message_id(turn_id, "assistant"),
-        "timeline": plan.timeline, "sources": plan.sources, "cancel_at": None, "liked": None,
+        "timeline": plan.timeline, "answer": plan.answer, "sources": plan.sources, "cancel_at": None, "liked": None,
         "force_tool": tool.public() if tool is not None else None,
         "immediate_final_answer": bool(body.get("immediate_final_answer")),
         "agent_id": agent["id"], "ml_model": model.technical_name,
