@@ -79,14 +79,13 @@ def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
     httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
         "match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 3000}}).raise_for_status()
     thread = _new_thread(backend_http)
-    with httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=TIMEOUT) as other:
-        with backend_http.stream("POST", f"/api/v3/threads/{thread}/turns",
-                                 json={"query": "x", "stream": True}) as response:
-            lines = response.iter_lines()
-            assert next(lines) == "event: turn.created"
-            assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
-            rest = list(lines)
+    other = httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT)
+    with other, backend_http.stream("POST", f"/api/v3/threads/{thread}/turns",
+                                    json={"query": "x", "stream": True}) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: turn.created"
+        assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
+        rest = list(lines)
     assert "event: turn.cancelled" in rest
 
 

@@ -70,7 +70,7 @@ class AgentDirectory:
         self.default_id: int = defaults[0]["id"]
 
     @classmethod
-    def load(cls, path: Path, epoch: int) -> "AgentDirectory":
+    def load(cls, path: Path, epoch: int) -> AgentDirectory:
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:

@@ -102,7 +102,7 @@ def answer(question: str, passages: list[Passage]) -> tuple[str, set[int]]:
     """The sentence of the passages sharing the most words with the question (the better-ranked one
     wins a tie), quoted with its document and page; another document that also answers is named.
     -> (the answer, the ids of the files it cites)."""
-    from ..handlers.documents import NO_ANSWER, _SENTENCE, _words  # the words of v2's document search
+    from ..handlers.documents import _SENTENCE, NO_ANSWER, _words  # the words of v2's document search
 
     asked = _words(question)
     answering = []  # (words shared, -rank, sentence, passage)
