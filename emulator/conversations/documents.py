@@ -105,12 +105,13 @@ def answer(question: str, passages: list[Passage]) -> tuple[str, set[int]]:
     from ..handlers.documents import _SENTENCE, NO_ANSWER, _words  # the words of v2's document search
 
     asked = _words(question)
-    answering = []  # (words shared, -rank, sentence, passage)
+    answering: list[tuple[int, int, str, Passage]] = []  # (words shared, -rank, sentence, passage)
     for rank, passage in enumerate(passages):
         sentences = [" ".join(m.group().split()) for m in _SENTENCE.finditer(passage.text)]
         shared = [len(asked & _words(s)) for s in sentences]
-        if shared and max(shared):
-            answering.append((max(shared), -rank, sentences[shared.index(max(shared))], passage))
+        most = max(shared, default=0)
+        if most:
+            answering.append((most, -rank, sentences[shared.index(most)], passage))
     if not answering:
         return NO_ANSWER, set()
     _, _, sentence, best = max(answering, key=lambda a: (a[0], a[1]))

@@ -23,7 +23,7 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 async def render_agent(call: Call, agent: dict[str, Any]) -> dict[str, Any]:
     emulator = call.emulator
     directory: AgentDirectory = emulator.agents
-    group = directory.groups.get(agent.get("group_id"))
+    group = directory.groups.get(agent.get("group_id", 0))
     company = directory.company
     workspaces = []
     for workspace_id in agent.get("workspaces", []):
