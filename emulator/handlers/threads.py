@@ -234,15 +234,17 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
         "agent_id": agent["id"], "ml_model": model.technical_name,
     }
     await conversations.put_turn(record)
-    if thread is None:
+    title = body.get("name") or choices.thread_title(body["query"])
+    if thread is None:  # a thread nobody else knows yet: created with its turn, nothing to claim
         await conversations.create_thread(thread_id, thread_created, {
-            "name": body.get("name") or "", "agent_id": agent["id"], "ml_model": body.get("ml_model"),
-            "is_ephemeral": bool(body.get("is_ephemeral"))})
-    _, running = await conversations.claim(thread_id, record, start, body.get("name") or choices.thread_title(
-        body["query"]))
-    if running is not None:
-        await conversations.drop_turn(turn_id)
-        raise TurnRunning(choices.turn_running(thread_id, running)["detail"])
+            "name": title, "agent_id": agent["id"], "ml_model": body.get("ml_model"),
+            "is_ephemeral": bool(body.get("is_ephemeral")), "turns": [turn_id],
+            "busy_until": timeline.busy_until(record), "updated_at": created_at})
+    else:
+        _, running = await conversations.claim(thread_id, record, start, title)
+        if running is not None:
+            await conversations.drop_turn(turn_id)
+            raise TurnRunning(choices.turn_running(thread_id, running)["detail"])
 
     async def reread() -> tuple[Record, float]:
         latest = await conversations.turn(turn_id)
