@@ -9,7 +9,6 @@ events as they happen (``stream``). Reads render the stored turn as of now (``ti
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 from typing import Any
 
@@ -27,11 +26,6 @@ from ..streaming import SSE_HEADERS
 
 class TurnRunning(ApiError):
     status = choices.TURN_RUNNING_STATUS
-
-
-async def _maybe(value: Any) -> Any:
-    """The fixture registry's and the journal's calls become coroutines on the state branch."""
-    return await value if inspect.isawaitable(value) else value
 
 
 def _conversations(call: Call) -> Conversations:
@@ -207,7 +201,7 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
     # What a fixture's turn conditions read (matching: turn_index, agent_id, force_tool).
     call.__dict__["turn_context"] = {"index": len(thread["turns"]) if thread else 0, "agent_id": agent["id"],
                                      "force_tool": body.get("force_tool")}
-    script = await _maybe(emulator.scripts.match(call))
+    script = await emulator.scripts.match(call)
     if script is not None and "error" in script.response:
         return script.error_response(answering=True)
     if thread is None:
@@ -286,7 +280,7 @@ async def update_turn(call: Call) -> Response:
     body = call.body if isinstance(call.body, dict) else {}
     action = call.query["action"]
     if action == "like_dislike":
-        changes: dict[str, Any] = {"liked": body.get("liked", True) if "liked" in body else True}
+        changes: dict[str, Any] = {"liked": body.get("liked", True)}  # no body: a like
     elif action == "copied":
         changes = {"copied": True}
     else:
