@@ -6,7 +6,12 @@ Starts ``paradigm-emulator serve`` (the real CLI) and ``bench/bare_app.py`` (fix
 same shape) under the same uvicorn settings (httptools, uvloop, no access log), loads each
 endpoint with wrk (one thread, as in ../shared/reference/performance.md: the server needs the
 other core), and prints requests/s, p50 and p99 latency, and the emulator/bare ratio.
-Needs ``wrk`` on PATH (Debian: ``apt-get install wrk``). Loopback only; every run is bounded.
+
+A second column runs ``serve --workers 2 --redis-url ...`` against a redis-server of its own
+(started on a free loopback port, no persistence, stopped at the end; ``--no-workers`` skips it),
+with its ratio to one worker on the memory backend ("2w/1w").
+Needs ``wrk`` on PATH (Debian: ``apt-get install wrk``), and ``redis-server`` for the second
+column. Loopback only; every run is bounded.
 """
 
 from __future__ import annotations
@@ -108,6 +113,22 @@ def run_wrk(url: str, method: str, body: dict | None, seconds: int, connections:
     return {"rps": rps, "p50": p50, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
 
 
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A redis-server of the benchmark's own: a free loopback port, no persistence."""
+    port = free_port()
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("redis-server did not start within 10 s")
+
+
 def check_same_work(emulator: str, bare: str) -> None:
     """The stream case is only fair if both send the same number of events."""
     counts = []
@@ -126,20 +147,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="run only the cases whose name contains this")
     parser.add_argument("--emulator-arg", action="append", default=[],
                         help="extra flag for the emulator (repeatable), e.g. --emulator-arg=--fixtures-dir=DIR")
+    parser.add_argument("--no-workers", action="store_true",
+                        help="skip the --workers 2 --redis-url column")
     args = parser.parse_args(argv)
+    workers_column = not args.no_workers and shutil.which("redis-server") is not None
     if shutil.which("wrk") is None:
         print("bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)", file=sys.stderr)
         return 2
     bare_port = free_port()
     emulator_process, emulator = start_emulator(*args.emulator_arg)
     procs = [emulator_process, start_bare(bare_port)]
+    workers = None
+    if workers_column:
+        redis_process, redis_url = start_redis()
+        workers_process, workers = start_emulator(*args.emulator_arg, "--workers", "2", "--redis-url", redis_url)
+        procs += [workers_process, redis_process]
     try:
         bare = f"http://127.0.0.1:{bare_port}"
         wait_ready(bare + "/api/v2/models")
+        if workers is not None:
+            wait_ready(workers + "/api/v2/models")
         check_same_work(emulator, bare)
         print(f"{args.seconds} s per run, wrk -t1 -c{args.connections}, loopback; "
-              f"uvicorn httptools + uvloop, no access log, both servers\n")
-        header = f"{'endpoint':<28}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}"
+              f"uvicorn httptools + uvloop, no access log, every server\n")
+        extra = f"   {'2w+redis req/s':>15}{'p50 ms':>8}{'2w/1w':>7}" if workers else ""
+        header = (f"{'endpoint':<28}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}"
+                  f"{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}{extra}")
         print(header)
         print("-" * len(header))
         worst = None
@@ -151,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
             ratio = e["rps"] / b["rps"] if b["rps"] else 0.0
             worst = ratio if worst is None else min(worst, ratio)
             flag = "" if not e["errors"] else f"  ({e['errors']} non-2xx!)"
+            column = ""
+            if workers is not None:
+                w = run_wrk(workers + path, method, body, args.seconds, args.connections, vary)
+                column = f"   {w['rps']:>15,.0f}{w['p50']:>8.2f}{w['rps'] / e['rps'] if e['rps'] else 0:>7.2f}"
+                if w["errors"]:
+                    flag += f"  (2 workers: {w['errors']} non-2xx!)"
             print(f"{name:<28}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
-                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{flag}", flush=True)
+                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{column}{flag}", flush=True)
         print(f"\nlowest ratio emulator/bare: {worst:.2f} (target >= 0.5)")
         return 0
     finally:

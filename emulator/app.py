@@ -7,29 +7,31 @@ fixtures) so that a request only touches compiled objects in memory.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
 
 
 from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
+from .errors import StartupError
 from .handlers import HANDLERS
 from .documents.ingestion import Ingestion
 from .answer import Timing
 from .journal import Journal
 from .memo import AnswerMemo
 from .catalog import Catalog
-from .routing import Call, Handler, build_routes, http_exception
+from .pipeline import Pipeline
+from .routing import build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
 from .errors import StateUnavailable, dumps
 from .state import Backend
 from .state.memory import MemoryBackend
-from .documents.store import FileStore, run_now
+from .documents.store import FileStore
 from .documents.workspaces import Directory
 from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
@@ -48,7 +50,7 @@ class Emulator:
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal(self.state, settings)
         # Server-wide delays belong to every answer: nothing is served from the memo then.
-        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
+        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms), max_mb=settings.memo_mb)
         # --ttft-ms / --itl-ms: the pace of every generated answer (a fixture may set its own).
         self.pace = Timing(ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
@@ -56,37 +58,28 @@ class Emulator:
         # A reset on any worker is seen by every worker's next request: its local caches go then.
         self.scripts.on_reset.append(self.memo.clear)
         self.controls = HeaderControls()
+        # The stages every API request runs through (emulator/pipeline.py); a new one is inserted here.
+        self.pipeline = Pipeline()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
-        self.workspaces = Directory.load(settings)
+        self.workspaces = Directory.load(self.state, settings)
         self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
+        # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
-        if settings.data_dir is not None:
-            run_now(self.files.load(settings.data_dir))  # the memory backend: nothing to await
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
         self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
-
-    async def save(self) -> None:
-        """Snapshot the file store to --data-dir (done at shutdown; a no-op without --data-dir)."""
-        if self.settings.data_dir is not None:
-            await self.files.snapshot(self.settings.data_dir)
 
     @property
     def operations(self):
         return [op for spec in self.specs for op in spec.operations]
 
-    async def dispatch(self, call: Call, handler: Handler) -> Response:
-        # X-Emulator-* headers first (a forced status wins over everything), then fixtures' delays/headers.
-        forced = await self.controls.before(call)
-        if forced is not None:
-            return forced
-        return await self.scripts.around(call, handler)
-
     async def reset(self) -> None:
         """Back to the state at start-up, for every worker at once: the whole backend (journal,
-        runtime fixtures, use counters, files, threads and turns ...) is cleared, and a new generation
-        tells every worker's local caches (compiled fixtures, the memo) to go."""
+        runtime fixtures, use counters, files, workspaces and tags ...) is cleared, and a new
+        generation tells every worker's local caches (compiled fixtures, the memo) to go. (The
+        fixtures' workspaces and tags come back at their next use; cached vectors and the lexical
+        index are keyed on each upload's nonce, so nothing stale is ever read from them.)"""
         await self.state.clear()
         await self.scripts.reset()
         self.memo.clear()
@@ -110,17 +103,26 @@ def create_app_from_env() -> Starlette:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    emulator = Emulator(settings)
+    try:
+        emulator = Emulator(settings)
+    except StartupError:
+        raise
+    except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
+        raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
                                                        StateUnavailable: state_unavailable},
-                    lifespan=_saving_on_shutdown(emulator))
+                    lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307.
     app.router.redirect_slashes = False
     app.state.emulator = emulator
+    # Everything start-up built (specs, schemas, the catalog, fixtures) lives as long as the server:
+    # out of the collector's sight, a full collection no longer walks it, which is what would pause
+    # every request (~50 ms) while a large upload is being embedded in the ingestion thread.
+    gc.freeze()
     return app
 
 
@@ -131,17 +133,14 @@ async def state_unavailable(request, exc: Exception) -> Response:
                     media_type="application/json")
 
 
-def _saving_on_shutdown(emulator: Emulator):
+def _lifespan(emulator: Emulator):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         ping = getattr(emulator.state, "ping", None)
         if ping is not None:
             await ping()  # a Redis that is down at start-up stops the worker, with the reason
         yield
-        try:
-            await emulator.save()
-        except OSError as exc:  # a full disk must not turn a clean shutdown into a crash
-            log.error("could not save the file store to %s: %s", emulator.settings.data_dir, exc)
+        emulator.ingestion.close()
         await emulator.state.close()
 
     return lifespan

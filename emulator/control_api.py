@@ -7,7 +7,8 @@
     DELETE /_emulator/fixtures/{name}    remove one
     GET    /_emulator/journal            {"requests": [...]} newest first (?before=SEQ: the page after
                                          this one), or oldest first from ?after=SEQ; ?limit=, ?path=
-                                         (prefix), ?operation=, ?status=. Streamed.
+                                         (prefix), ?operation= (chat, turn, a path, an operationId ...),
+                                         ?status=. Streamed.
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
 
@@ -21,7 +22,7 @@ import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from starlette.requests import Request
@@ -32,6 +33,9 @@ from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError
 from .journal import with_seq
+
+if TYPE_CHECKING:
+    from .app import Emulator
 
 PREFIX = "/_emulator"
 MAX_BODY = 5 * 1024 * 1024
@@ -48,7 +52,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(text.encode(), status_code=status, media_type="application/json")
 
 
-def control_routes(emulator: Any) -> list[Route]:
+def control_routes(emulator: Emulator) -> list[Route]:
     token = emulator.settings.admin_token
 
     def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
@@ -112,7 +116,9 @@ def control_routes(emulator: Any) -> list[Route]:
         status = _status(query.get("status"))
         after, before = _seq(query, "after"), _seq(query, "before")
         path, operation = query.get("path"), query.get("operation")
-        filtered = bool(path or operation or status is not None)
+        # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
+        operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
+        filtered = bool(path or operation_ids is not None or status is not None)
         pages = emulator.journal.pages(after=after, before=before, newest_first=after is None)
         first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
 
@@ -120,7 +126,8 @@ def control_routes(emulator: Any) -> list[Route]:
             if not filtered:
                 return True
             entry = json.loads(raw)
-            return ((not path or entry["path"].startswith(path)) and (not operation or operation == entry["operation_id"])
+            return ((not path or entry["path"].startswith(path))
+                    and (operation_ids is None or entry["operation_id"] in operation_ids)
                     and (status is None or entry["status"] == status))
 
         async def body():

@@ -5,6 +5,10 @@ An entry is stored as its JSON bytes, written once when the request is done: the
 ``--journal-body-kb`` (the rest cut, with a marker saying how much), the headers likewise, every
 credential redacted, and the whole journal to ``--journal-mb`` (the oldest entries go first).
 Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt.
+
+The pipeline records a request once its response body has ended (or its client went away),
+with the real duration and how the body ended: ``complete``, ``truncated`` (a stream fault cut
+it) or ``dropped`` (the client went away, or a drop fault closed the connection).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from .state import Backend
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .routing import Call
+    from .call import Call
 
 log = logging.getLogger("emulator.journal")
 LOG = "journal"
@@ -45,7 +49,7 @@ class Entry:
     status: int
     fixture: str | None
     duration_ms: float
-    outcome: str = "complete"
+    outcome: str = "complete"  # complete | truncated | dropped
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
@@ -54,8 +58,12 @@ class Entry:
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> "Entry":
-        data = json.loads(raw)
-        return cls(seq=seq, method=data["method"], path=data["path"], operation_id=data["operation_id"],
+        return cls.from_dict({**json.loads(raw), "seq": seq})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+        """An entry as GET /_emulator/journal shows it (keys this version does not know are ignored)."""
+        return cls(seq=data["seq"], method=data["method"], path=data["path"], operation_id=data["operation_id"],
                    query=data["query"], headers=data["headers"], body=data["body"], status=data["status"],
                    fixture=data["fixture"], duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
 
@@ -66,7 +74,7 @@ class Journal:
         self.body_cap = max(256, int(settings.journal_body_kb * 1024))
         self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
 
-    async def record(self, call: "Call", status: int, outcome: str = "complete", seconds: float = 0.0) -> None:
+    async def record(self, call: "Call", *, status: int, outcome: str = "complete", seconds: float = 0.0) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
             await self.state.append(LOG, self.encode(call, status, outcome, seconds), budget=self.budget)

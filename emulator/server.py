@@ -18,9 +18,9 @@ from typing import Any
 
 import uvicorn
 
-from .app import create_app
-from .cli import base_urls, fast_stack
+from .app import Emulator, create_app
 from .config import Settings
+from .stack import base_urls, fast_stack
 
 START_TIMEOUT_S = 10.0
 

@@ -119,6 +119,12 @@ def test_defaults():
             id="bad-env",
         ),
         pytest.param(["serve", "--log-level", "loud"], {}, "--log-level must be one of", id="bad-log-level"),
+        pytest.param(["serve", "--port", "99999"], {},
+                     "--port must be from 0 to 65535 (0 picks a free port), got 99999", id="port-too-high"),
+        pytest.param(["serve", "--port", "-5"], {},
+                     "--port must be from 0 to 65535 (0 picks a free port), got -5", id="port-negative"),
+        pytest.param(["serve"], {"PARADIGM_EMULATOR_PORT": "70000"},
+                     "--port must be from 0 to 65535 (0 picks a free port), got 70000", id="port-env"),
         pytest.param(
             ["serve", "--models", "/nonexistent/models.yaml"],
             {},

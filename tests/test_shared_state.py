@@ -115,3 +115,4 @@ def test_journal_entries_through_the_test_thread_view(on_backend, backend_http):
     assert text_of(chat(backend_http)) == "from python"
     on_backend.emulator.reset()
     assert on_backend.emulator.journal.entries() == []
+

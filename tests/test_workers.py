@@ -152,6 +152,32 @@ def test_concurrent_fixture_posts_on_two_workers_lose_nothing_and_share_no_name(
 
 
 @needs_redis
+def test_concurrent_requests_on_two_workers_are_all_journaled_each_with_its_own_seq(workers):
+    def ask(number: int) -> int:
+        with httpx.Client(timeout=10, headers={"Connection": "close"}) as client:
+            return chat(workers, f"concurrent {number}", client).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(ask, range(60))) == [200] * 60
+    entries = httpx.get(workers + "/_emulator/journal", timeout=10).json()["requests"]
+    contents = sorted(e["body"]["messages"][0]["content"] for e in entries)
+    assert contents == sorted(f"concurrent {n}" for n in range(60))
+    assert len({e["seq"] for e in entries}) == 60
+
+
+@needs_redis
+def test_a_request_is_in_the_journal_as_soon_as_its_response_has_arrived_on_any_worker(workers):
+    with httpx.Client(timeout=10) as api, httpx.Client(timeout=10) as control:
+        missing = []
+        for number in range(100):
+            assert chat(workers, f"at once {number}", api).status_code == 200
+            newest = control.get(workers + "/_emulator/journal", params={"limit": 1}).json()["requests"]
+            if not newest or newest[0]["body"]["messages"][0]["content"] != f"at once {number}":
+                missing.append(number)
+    assert missing == []
+
+
+@needs_redis
 def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost(workers):
     httpx.post(workers + "/_emulator/fixtures", json={"name": "kept", "response": {"content": "still here"}},
                timeout=10)
@@ -239,3 +265,24 @@ def test_redis_gone_while_serving_is_a_503_naming_the_state_backend_then_serving
         assert httpx.post(base + "/_emulator/fixtures", json={"response": {"content": "back"}},
                           timeout=10).status_code == 201
         assert chat(base).json()["choices"][0]["message"]["content"] == "back"
+
+
+@needs_redis
+def test_the_plugin_runs_a_suite_against_two_workers(workers, tmp_path):
+    (tmp_path / "test_suite.py").write_text('''
+import pytest
+
+@pytest.mark.parametrize("n", range(12))
+def test_scripted(paradigm_emulator, paradigm_client, n):
+    paradigm_emulator.on_chat(contains=f"q{n}").reply(f"a{n}").then_reply("again")
+    ask = lambda: paradigm_client.chat.completions.create(
+        model="alfred-4.2", messages=[{"role": "user", "content": f"q{n}"}]).choices[0].message.content
+    assert (ask(), ask()) == (f"a{n}", "again")
+    paradigm_emulator.assert_called("chat", times=2)
+''')
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "emulator.plugin", "-p", "no:cacheprovider",
+                             "--paradigm-url", workers, str(tmp_path / "test_suite.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 passed" in result.stdout

@@ -55,17 +55,18 @@ async def scope(emulator: Any, body: dict[str, Any]) -> Scope:
                                                 for i in missing]})
         return Scope(tuple(i for i in dict.fromkeys(body["file_ids"])), True)
     private, company = body.get("private_scope"), body.get("company_scope")
+    workspaces = await directory.workspaces()
     if body.get("workspace_ids"):
-        unknown = [i for i in body["workspace_ids"] if i not in directory.workspaces]
+        unknown = [i for i in body["workspace_ids"] if i not in workspaces]
         if unknown:
             raise ValidationError({"workspace_ids": [choices.does_not_exist("workspace_ids", i)["workspace_ids"][0]
                                                      for i in unknown]})
         spaces = set(body["workspace_ids"])
-        spaces |= {directory.personal.id} if private is True else set()
-        spaces |= {directory.company_workspace.id} if company is True else set()
+        spaces |= {(await directory.personal()).id} if private is True else set()
+        spaces |= {(await directory.company_workspace()).id} if company is True else set()
         return Scope(tuple(r.id for r in records if r.workspace_id in spaces), True)
     types = scoped_types(private, company, None)
-    kinds = {w.id: w.workspace_type for w in directory.workspaces.values()}
+    kinds = {w.id: w.workspace_type for w in workspaces.values()}
     selected = tuple(r.id for r in records if kinds.get(r.workspace_id, "custom") in types)
     return Scope(selected, private is not None or company is not None)
 

@@ -94,8 +94,8 @@ class Cancelled(Exception):
 
 def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
            cancelled: threading.Event | None = None) -> Extracted:
-    """The whole CPU-bound work of one file (run in a worker thread): its pages (``pages`` when they
-    were extracted before, as after a --data-dir load), its chunks and their packed vectors."""
+    """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
+    ``raw``, or ``pages`` when given), its chunks and their packed vectors."""
     try:
         if pages is None:
             collected = []
@@ -136,6 +136,9 @@ class Ingestion:
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task] = {}
+        # A memory backend is this process's alone: a lease another owner holds there is a previous
+        # run's (--data-dir), and that run is over.
+        self.exclusive = files.state.kind == "memory"
         files.lease = (self.owner, LEASE_S)
         files.on_added = self._added
 
@@ -200,7 +203,8 @@ class Ingestion:
             if current.state != QUEUED:
                 return current
             now = await self.now()
-            if current.lease_until <= now or (current.lease == self.owner and record.key not in self._tasks):
+            mine = current.lease == self.owner
+            if current.lease_until <= now or (mine or self.exclusive) and record.key not in self._tasks:
                 taken = await self._take(current, now)
                 if taken is not None:
                     if current.lease not in (None, self.owner):
@@ -213,8 +217,10 @@ class Ingestion:
     async def _take(self, record: FileRecord, now: float) -> FileRecord | None:
         owner = self.owner
 
+        exclusive = self.exclusive
+
         def take(current: FileRecord) -> FileRecord | None:
-            if current.state != QUEUED or (current.lease_until > now and current.lease != owner):
+            if current.state != QUEUED or (current.lease_until > now and current.lease != owner and not exclusive):
                 return None
             return current.replace(lease=owner, lease_until=now + LEASE_S)
 
@@ -226,10 +232,9 @@ class Ingestion:
         renewing = asyncio.get_running_loop().create_task(self._renew(record, cancelled))
         try:
             raw = await self.files.raw(record)
-            stored = await self.files.pages(record)  # extracted before a --data-dir snapshot
             loop = asyncio.get_running_loop()
             extracted = await loop.run_in_executor(
-                self._executor(), ingest, record, raw, stored or None, self.dimensions, self.budget, cancelled)
+                self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
         except Cancelled:
             return
         finally:
@@ -250,6 +255,10 @@ class Ingestion:
             if await self.files.update(record.id, renew, nonce=record.nonce) is None:
                 cancelled.set()  # deleted: the thread stops at its next check
                 return
+
+    def idle(self) -> bool:
+        """Whether this process is ingesting nothing."""
+        return not self._tasks
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

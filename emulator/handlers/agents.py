@@ -10,11 +10,11 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..call import Call, json_response
 from ..conversations import choices, documents
 from ..conversations.directory import AgentDirectory
 from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
-from ..routing import Call, json_response
 from .files import paginate
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -26,8 +26,9 @@ async def render_agent(call: Call, agent: dict[str, Any]) -> dict[str, Any]:
     group = directory.groups.get(agent.get("group_id", 0))
     company = directory.company
     workspaces = []
+    known = await emulator.workspaces.workspaces()
     for workspace_id in agent.get("workspaces", []):
-        workspace = emulator.workspaces.workspaces.get(workspace_id)
+        workspace = known.get(workspace_id)
         if workspace is not None:
             workspaces.append({"id": workspace.id, "name": workspace.name, "category": workspace.workspace_type,
                                "file_count": await documents.count_in_workspace(emulator, workspace.id),
@@ -104,7 +105,8 @@ async def create_agent(call: Call) -> Response:
     if body.get("ownership") == "team" and group_id is None:
         problems["group_id"] = ["This field is required when ownership is team."]
     workspace_ids = body.get("scoped_workspace_ids") or []
-    unknown = [w for w in workspace_ids if w not in emulator.workspaces.workspaces]
+    known = await emulator.workspaces.workspaces()
+    unknown = [w for w in workspace_ids if w not in known]
     if unknown:
         problems["scoped_workspace_ids"] = [choices.does_not_exist("w", w)["w"][0] for w in unknown]
     if problems:
@@ -118,7 +120,7 @@ async def create_agent(call: Call) -> Response:
         "company_id": company_id, "group_id": group_id, "tools": tools,
         "mcp_server_ids": list(body.get("mcp_server_ids") or []),
         "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
-        "workspaces": workspace_ids or [w for w in emulator.workspaces.workspaces]})
+        "workspaces": workspace_ids or list(known)})
     return json_response(await render_agent(call, record), status=201)
 
 
@@ -153,15 +155,15 @@ async def agent_tags(call: Call) -> Response:
     agent = await agent_or_404(call)
     counts = await documents.tag_counts(emulator, set(agent.get("workspaces", [])))
     tags = []
-    for tag in sorted(emulator.workspaces.tags.values(), key=lambda t: t.id):
-        auto_assign = tag.artificial
+    for tag in sorted((await emulator.workspaces.tags()).values(), key=lambda t: t.id):
+        auto_assign = tag.auto_assign
         if "auto_assign" in query and query["auto_assign"] != auto_assign:
             continue
-        if query.get("tag") and str(query["tag"]).lower() not in tag.tag.lower():
+        if query.get("tag") and str(query["tag"]).lower() not in tag.name.lower():
             continue
         stamp = iso(tag.created_at)
-        tags.append({"id": tag.id, "name": tag.tag, "description": tag.description, "auto_assign": auto_assign,
-                     "created_at": stamp, "updated_at": stamp, "document_count": counts.get(tag.id, 0)})
+        tags.append({"id": tag.id, "name": tag.name, "description": tag.description, "auto_assign": auto_assign,
+                     "created_at": stamp, "updated_at": iso(tag.updated_at or tag.created_at), "document_count": counts.get(tag.id, 0)})
     return json_response(tags)
 
 

@@ -6,24 +6,19 @@ import base64
 import uuid
 from typing import Any
 
-from starlette.responses import Response
-
-from ..generation import vectors as embedding
+from ..call import Call, Draft
 from ..errors import BadRequest
+from ..generation import vectors as embedding
 from ..generation.text import request_key
-from ..routing import Call, json_response
-from ..fixtures.registry import AnswerContext
 from ..tokenizer import count
 
+Vectors = list[list[float]]
 
-async def create(call: Call) -> Response:
+
+async def create(call: Call) -> Draft[Vectors]:
     emulator, body = call.emulator, call.body
-    script = await emulator.scripts.match(call)
-    memo_key = emulator.memo.key(call) if script is None else None
-    if (kept := emulator.memo.get(memo_key)) is not None:
-        return kept
     model = emulator.catalog.for_request(body.get("model"), "embedding", "Embeddings API",
-                                         scripted=script is not None)
+                                         scripted=call.script is not None)
     inputs = _inputs(body.get("input"))
     dimensions = body.get("dimensions")
     if dimensions is not None:
@@ -37,27 +32,21 @@ async def create(call: Call) -> Response:
                              f"you requested {tokens} tokens in the input for embedding generation. Please "
                              f"reduce the length of the input.")
     size = model.dimensions or 1024
+    total = sum(token_counts)
 
-    def generate() -> list[list[float]]:
+    def generate() -> Vectors:
         return [embedding.embed(item, size, dimensions) for item in inputs]
 
-    vectors = generate()
-    if script is not None:
-        scripted = script.respond(AnswerContext(call=call, sampling=None, prompt_tokens=sum(token_counts),
-                                                generate=generate))
-        if isinstance(scripted, Response):
-            return scripted
-        vectors = scripted
-    as_base64 = body.get("encoding_format") == "base64"
-    data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
-            for i, v in enumerate(vectors)]
-    total = sum(token_counts)
-    digest = request_key(emulator.settings.seed, body)
-    return emulator.memo.put(memo_key, json_response({
-        "object": "list", "data": data, "model": body.get("model"),
-        "usage": {"prompt_tokens": total, "total_tokens": total},
-        "id": str(uuid.UUID(bytes=digest[:16], version=4)),
-    }))
+    def body_of(vectors: Vectors) -> dict[str, Any]:
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
+                for i, v in enumerate(vectors)]
+        digest = request_key(emulator.settings.seed, body)
+        return {"object": "list", "data": data, "model": body.get("model"),
+                "usage": {"prompt_tokens": total, "total_tokens": total},
+                "id": str(uuid.UUID(bytes=digest[:16], version=4))}
+
+    return Draft(call=call, sampling=None, prompt_tokens=total, generate=generate, body_of=body_of)
 
 
 def _inputs(value: Any) -> list[Any]:

@@ -13,15 +13,15 @@ import math
 from typing import Any
 
 from starlette.datastructures import URL
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from ..call import Call, json_response
 from ..catalog import Model
 from ..conversations import choices, documents, timeline
 from ..conversations.plan import TurnRequest, plan_turn
 from ..conversations.records import Conversations, Record
 from ..errors import ApiError, ModelNotFound, NotFound, ValidationError
-from ..routing import Call, json_response
-from ..streaming import SSE_HEADERS
+from ..sse import event_stream
 
 
 class TurnRunning(ApiError):
@@ -199,7 +199,7 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
             if timeline.status_at(earlier, now)[0] == "completed":
                 history.append((earlier["query"], timeline.answer_text(earlier)))
     # What a fixture's turn conditions read (matching: turn_index, agent_id, force_tool).
-    call.__dict__["turn_context"] = {"index": len(thread["turns"]) if thread else 0, "agent_id": agent["id"],
+    call.turn_context = {"index": len(thread["turns"]) if thread else 0, "agent_id": agent["id"],
                                      "force_tool": body.get("force_tool")}
     script = await emulator.scripts.match(call)
     if script is not None and "error" in script.response:
@@ -211,7 +211,7 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
     turn_id, created_at, _ = await conversations.new_turn_ids()
     request = TurnRequest(
         query=body["query"], agent=agent, model=model, thread_id=thread_id, turn_id=turn_id,
-        index=call.__dict__["turn_context"]["index"], created_at=created_at, history=history, body=body,
+        index=call.turn_context["index"], created_at=created_at, history=history, body=body,
         scope=scope, script=script, seed=settings.seed, turn_ms=settings.turn_ms, ttft_ms=settings.ttft_ms,
         itl_ms=settings.itl_ms)
     plan = await plan_turn(emulator, request)
@@ -245,8 +245,7 @@ async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Respon
         return latest or record, await state.now()
 
     if stream:
-        return StreamingResponse(timeline.stream(record, start, reread), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
+        return event_stream(timeline.stream(record, start, reread))
     if body.get("background"):
         return json_response(timeline.render(record, await state.now()), status=202)
     # Wait for the turn, sleeping until its known end (or the wait's), never longer than --turn-wait-ms.
