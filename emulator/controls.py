@@ -222,7 +222,7 @@ def _is_drop(exc: BaseException | None) -> bool:
     if isinstance(exc, StreamDropped):
         return True
     inner = getattr(exc, "exceptions", None)  # an ExceptionGroup from a task group
-    return bool(inner) and all(_is_drop(e) for e in inner)
+    return bool(inner) and all(_is_drop(e) for e in inner or ())
 
 
 def quiet_dropped_streams() -> None:

@@ -12,13 +12,14 @@ Every API request (``routing`` makes one ``Call`` per request) runs through ``Pi
 
 A step is ``async (call) -> Response | None``: a response ends the path there (an error, a
 forced status), None hands the call on. Steps are data: a new one is inserted into the list,
-and no handler changes. ``respond`` then sends the response and writes the journal entry when
-the body has ended, or the client went away, with the real duration and outcome.
+and no handler changes. ``respond`` then sends the response and writes the journal entry as its
+body ends (or when the client went away), with the real duration and outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .call import COMPLETE, DROPPED, TRUNCATED, Call, Draft, error_response, jso
 from .errors import EmulatorError, ParseError
 from .streaming import sse_response
 
+log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]
 RATE_LIMITS_AFTER = "controls"  # where rate limits belong: after the control headers, before fixtures
 
@@ -66,7 +68,9 @@ async def controls(call: Call) -> Response | None:
 
 
 async def match(call: Call) -> None:
-    call.script = await call.emulator.scripts.match(call)
+    assert call.endpoint is not None
+    if not call.endpoint.matched_by_handler:  # v3 turns match in their handler, once it knows the turn
+        call.script = await call.emulator.scripts.match(call)
     return None
 
 
@@ -172,21 +176,26 @@ class Pipeline:
 
     async def respond(self, call: Call, response: Response, scope: Scope, receive: Receive,
                       send: Send) -> None:
-        """Send the response; journal the request once its body has ended or its client went away.
+        """Send the response; journal the request when its body ends, or its client went away.
 
-        An ended body is journaled just before its last (empty) message goes out: a client that
-        reads the journal as soon as it has the response finds the entry there, on any worker, even
-        when the journal is on Redis (whose write is not instant)."""
+        The entry is written as the last body message goes out, before it is handed to the server:
+        whoever has read the whole response (a test, over HTTP or in process, on any backend) finds
+        the entry. A client that goes away stops the stream before that message (Starlette cancels
+        it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
 
         async def record(outcome: str) -> None:
             nonlocal recorded
             recorded = True
-            await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
-                                               seconds=time.perf_counter() - call.started)
+            try:
+                await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
+                                                   seconds=time.perf_counter() - call.started)
+            except Exception:  # a journal that cannot write must not break the answer itself
+                log.exception("could not journal %s %s", call.request.method, call.request.url.path)
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body", False) and not recorded:
+            last = message["type"] == "http.response.body" and not message.get("more_body", False)
+            if last and not recorded:
                 await record(call.cut or COMPLETE)
             await send(message)
 

@@ -69,7 +69,9 @@ class Endpoint:
         self.operation, self.handler, self.emulator = operation, handler, emulator
         self.body_validator = BodyValidator(operation)
         self.query_validator = QueryValidator(operation)
-        self.answering = operation.operation_id in emulator.scripts.operations.answering
+        names = emulator.scripts.operations
+        self.answering = operation.operation_id in names.answering
+        self.matched_by_handler = operation.operation_id in names.matched_by_handler
         settings = emulator.settings
         # An operation that takes a file is bounded by the upload limit (plus room for the multipart
         # envelope and the other fields: the handler checks the file itself); any other by the body limit.
@@ -138,4 +140,4 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         return await not_found(request, exc)
     if exc.status_code == 405:
         return await method_not_allowed(request, exc)
-    return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+    return json_response({"detail": exc.detail}, exc.status_code, dict(exc.headers) if exc.headers else None)
