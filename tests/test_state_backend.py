@@ -156,3 +156,22 @@ def test_now_is_a_shared_clock_in_seconds(make_backend):
         await state.close()
 
     run(scenario())
+
+
+def test_a_backend_keeps_working_from_one_event_loop_to_the_next(make_backend):
+    state = make_backend()  # as a test's asyncio.run, then a server's own loop: each gets its own client
+
+    async def write_then_close(text):
+        await state.put("s", "k", text)
+        await state.close()
+
+    async def read_then_close():
+        try:
+            return await state.get("s", "k")
+        finally:
+            await state.close()
+
+    run(write_then_close("first loop"))
+    assert run(read_then_close()) == "first loop"
+    run(write_then_close("third loop"))
+    assert run(read_then_close()) == "third loop"

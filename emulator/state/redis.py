@@ -18,6 +18,7 @@ connection pool reconnects by itself when the server is back.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable
 
@@ -87,8 +88,18 @@ class RedisBackend:
 
     def __init__(self, url: str, prefix: str = "paradigm-emulator:"):
         self.url, self.prefix = url, prefix
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind(self) -> None:
+        """A client for the running event loop: the pool's connections belong to the loop that opened
+        them, so a backend used from another loop (a test's asyncio.run, a server started after it)
+        gets a client of its own there instead of a closed transport."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop = loop
         # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs.
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0,
+        self._redis = aioredis.Redis.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=5.0,
                                               health_check_interval=10)
         self._put = self._redis.register_script(_PUT)
         self._add = self._redis.register_script(_ADD)
@@ -105,29 +116,36 @@ class RedisBackend:
         return [f"{p}log:{log}", f"{p}logseq:{log}", f"{p}logsize:{log}"]
 
     async def ping(self) -> None:
+        self._bind()
         await _guard(self._redis.ping())
 
     # -- records ---------------------------------------------------------------------------------------
 
     async def get(self, space: str, key: str) -> Value | None:
+        self._bind()
         return decode(await _guard(self._redis.hget(self._keys(space)[0], key)))
 
     async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
+        self._bind()
         keys = list(keys)
         if not keys:
             return []
         return [decode(raw) for raw in await _guard(self._redis.hmget(self._keys(space)[0], keys))]
 
     async def put(self, space: str, key: str, value: Value) -> None:
+        self._bind()
         await _guard(self._put(keys=self._keys(space), args=[key, encode(value)]))
 
     async def add(self, space: str, key: str, value: Value) -> bool:
+        self._bind()
         return bool(await _guard(self._add(keys=self._keys(space), args=[key, encode(value)])))
 
     async def delete(self, space: str, key: str) -> bool:
+        self._bind()
         return bool(await _guard(self._delete(keys=self._keys(space), args=[key])))
 
     async def items(self, space: str) -> dict[str, Value]:
+        self._bind()
         records, order = self._keys(space)[:2]
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrange(order, 0, -1)
@@ -136,6 +154,7 @@ class RedisBackend:
         return {k.decode(): decode(values[k]) for k in keys if k in values}
 
     async def update(self, space: str, key: str, change: Callable[[Value | None], Value | None]) -> Value | None:
+        self._bind()
         records, order, order_seq = self._keys(space)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -160,42 +179,50 @@ class RedisBackend:
     # -- counters --------------------------------------------------------------------------------------
 
     async def incr(self, counter: str, by: int = 1) -> int:
+        self._bind()
         return int(await _guard(self._redis.incrby(f"{self.prefix}ctr:{counter}", by)))
 
     # -- logs ------------------------------------------------------------------------------------------
 
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
+        self._bind()
         payload = encode(value)
         return int(await _guard(self._append(keys=self._log_keys(log),
                                              args=[payload, len(payload), keep or 0, budget or 0])))
 
     async def read(self, log: str, after: int = 0, limit: int | None = None) -> list[tuple[int, Value]]:
+        self._bind()
         members = await _guard(self._redis.zrangebyscore(
             self._log_keys(log)[0], f"({after}", "+inf", start=0 if limit else None, num=limit or None))
         return [_member(m) for m in members]
 
     async def read_back(self, log: str, before: int | None = None, limit: int | None = None) -> list[tuple[int, Value]]:
+        self._bind()
         top = f"({before}" if before is not None else "+inf"
         members = await _guard(self._redis.zrevrangebyscore(
             self._log_keys(log)[0], top, "-inf", start=0 if limit else None, num=limit or None))
         return [_member(m) for m in members]
 
     async def length(self, log: str) -> int:
+        self._bind()
         return int(await _guard(self._redis.zcard(self._log_keys(log)[0])))
 
     async def drop(self, log: str) -> int:
+        self._bind()
         entries, _, size = self._log_keys(log)
         return int(await _guard(self._drop(keys=[entries, size])))
 
     # -- the rest --------------------------------------------------------------------------------------
 
     async def now(self) -> float:
+        self._bind()
         seconds, micros = await _guard(self._redis.time())
         return seconds + micros / 1_000_000
 
     async def clear(self) -> None:
         """Every key under the prefix (SCAN, not KEYS: a shared Redis is never blocked by it), but
         the logs' numbering, which goes on (a journal seq is never handed out twice)."""
+        self._bind()
         pattern = _glob_escape(self.prefix) + "*"
         keep = f"{self.prefix}logseq:".encode()
         batch: list[bytes] = []
@@ -210,7 +237,9 @@ class RedisBackend:
             await _guard(self._redis.unlink(*batch))
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        if self._loop is not None and self._loop is asyncio.get_running_loop():
+            await self._redis.aclose()
+        self._loop = None
 
 
 def _member(raw: bytes) -> tuple[int, Value]:

@@ -103,6 +103,15 @@ class ParadigmEmulator:
     # -- where it is -------------------------------------------------------------------------------
 
     @property
+    def emulator(self) -> Any:
+        """The in-process emulator behind a session server (``EmulatorServer.emulator``), for what the
+        control API does not show; a running emulator elsewhere (--paradigm-url) has none."""
+        inside = getattr(self.server, "emulator", None)
+        if inside is None:
+            raise AttributeError(f"the emulator at {self.server.base_url} runs elsewhere: use the control API")
+        return inside
+
+    @property
     def base_url(self) -> str:
         """The v2 API base URL (what the OpenAI SDK's base_url and PARADIGM_BASE_URL take)."""
         return self.server.v2
