@@ -26,11 +26,13 @@ import logging
 import os
 import secrets
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from ..config import Settings
+from ..errors import StateUnavailable
 from ..generation import vectors as embedding
 from .extraction import Budget, Unreadable, extract_pages
 from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
@@ -40,8 +42,11 @@ log = logging.getLogger("emulator.ingestion")
 PENDING, PARSING = "pending", "parsing"
 STATUSES = (PENDING, PARSING, EMBEDDED, FAILED)
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
-LEASE_S = 15.0  # how long an ingestion is left to a worker that stopped renewing its lease
-RENEW_S = LEASE_S / 5
+# How long an ingestion is left to a worker that stopped renewing its lease (it renews every RENEW_S).
+# Short, because a request waits that long for a dead worker's file; a live worker whose renewal
+# came late only costs a second worker the same work (the first result stored stands).
+LEASE_S = 5.0
+RENEW_S = 1.0
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 
 # The embedding module caches vectors of recent texts (it serves repeated /embeddings calls);
@@ -113,6 +118,9 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
                 index = len(found)
                 found.append((chunk_uuid(record, index), page_number, start, end))
                 packed += embedding.pack_float32(vector_for(page[start:end], dimensions))
+                # Hand the GIL over between chunks: the event loop's thread, waiting for it to serve a
+                # request, gets it now instead of at the interpreter's next forced switch (5 ms).
+                time.sleep(0)
                 if cancelled is not None and index % 64 == 63 and cancelled.is_set():
                     raise Cancelled()
         return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
@@ -220,7 +228,8 @@ class Ingestion:
         exclusive = self.exclusive
 
         def take(current: FileRecord) -> FileRecord | None:
-            if current.state != QUEUED or (current.lease_until > now and current.lease != owner and not exclusive):
+            held = current.lease_until > now and current.lease != owner and not exclusive
+            if current.state != QUEUED or held:
                 return None
             return current.replace(lease=owner, lease_until=now + LEASE_S)
 
@@ -235,11 +244,15 @@ class Ingestion:
             loop = asyncio.get_running_loop()
             extracted = await loop.run_in_executor(
                 self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
+            await self.files.attach(record, extracted)
         except Cancelled:
             return
+        except StateUnavailable as exc:
+            # Redis went away: the lease runs out, and a request made once it is back ingests the file.
+            log.warning("file %s: its ingestion could not be stored (%s); it will be taken up again",
+                        record.id, exc)
         finally:
             renewing.cancel()
-        await self.files.attach(record, extracted)
 
     async def _renew(self, record: FileRecord, cancelled: threading.Event) -> None:
         owner = self.owner
@@ -252,7 +265,11 @@ class Ingestion:
                     return None
                 return current.replace(lease_until=until)
 
-            if await self.files.update(record.id, renew, nonce=record.nonce) is None:
+            try:
+                renewed = await self.files.update(record.id, renew, nonce=record.nonce)
+            except StateUnavailable:
+                continue  # Redis away for a moment: the next renewal may land before the lease runs out
+            if renewed is None:
                 cancelled.set()  # deleted: the thread stops at its next check
                 return
 
