@@ -101,3 +101,20 @@ def test_the_plugin_scripts_turns(paradigm_emulator):
     assert (second["status"], second["error"]["code"]) == ("failed", "crash")
     emu.assert_called("turn", times=3)
     emu.assert_called("turn", query="refund please")
+
+
+def test_a_plugin_rule_can_end_a_turn_cancelled(paradigm_emulator):
+    paradigm_emulator.on_turn(contains="stop").reply("cut short").cancel()
+    with httpx.Client(base_url=paradigm_emulator.root_url, timeout=TIMEOUT,
+                      headers={"Authorization": f"Bearer {paradigm_emulator.api_key}"}) as http:
+        turn = http.post(TURNS, json={"query": "stop here"}).json()
+
+    assert turn["status"] == "cancelled"
+
+
+def test_strict_mode_refuses_an_unscripted_turn(make_server):
+    with _http(make_server(strict=True)) as http:
+        response = http.post(TURNS, json={"query": "anything"})
+
+    assert response.status_code == 404
+    assert "No fixture matches POST /api/v3/threads/turns" in response.json()["error"]["message"]
