@@ -118,3 +118,12 @@ def test_strict_mode_refuses_an_unscripted_turn(make_server):
 
     assert response.status_code == 404
     assert "No fixture matches POST /api/v3/threads/turns" in response.json()["error"]["message"]
+
+
+def test_a_turn_fixture_adds_its_headers(paradigm_emulator):
+    paradigm_emulator.on_turn(contains="trace").reply("ok").with_headers(x_trace_id="42")
+    with httpx.Client(base_url=paradigm_emulator.root_url, timeout=TIMEOUT,
+                      headers={"Authorization": f"Bearer {paradigm_emulator.api_key}"}) as http:
+        response = http.post(TURNS, json={"query": "trace me"})
+
+    assert response.headers["x-trace-id"] == "42"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import URL
@@ -184,78 +185,111 @@ async def create_turn(call: Call) -> Response:
 
 
 async def _start_turn(call: Call, thread: Record | None, stream: bool) -> Response:
-    emulator, body, settings = call.emulator, call.body, call.emulator.settings
-    conversations, state = _conversations(call), emulator.state
+    """Check the request, plan the turn, store it with its thread, then answer (stream, 202 or wait)."""
+    emulator, body = call.emulator, call.body
     agent = await _agent(call, body, thread["agent_id"] if thread else None)
     model = _model(call, body.get("ml_model") or (thread or {}).get("ml_model"))
     _check_tool(call, body)
     scope = await documents.scope(emulator, body)
-    history: list[tuple[str, str]] = []
-    if thread is not None:
-        now = await state.now()
-        if thread["turns"] and thread.get("busy_until", 0.0) > now:
-            raise TurnRunning(choices.turn_running(thread["id"], thread["turns"][-1])["detail"])
-        for earlier in await conversations.turns_of(thread):
-            if timeline.status_at(earlier, now)[0] == "completed":
-                history.append((earlier["query"], timeline.answer_text(earlier)))
+    history = await _history(call, thread) if thread is not None else []
     # What a fixture's turn conditions read (matching: turn_index, agent_id, force_tool).
     call.turn_context = {"index": len(thread["turns"]) if thread else 0, "agent_id": agent["id"],
-                                     "force_tool": body.get("force_tool")}
+                         "force_tool": body.get("force_tool")}
     script = await emulator.scripts.match(call)
-    if script is not None and "error" in script.response:
-        return script.error_response(answering=True)
+    if script is not None:
+        if script.is_error:
+            return script.error_response(answering=True)
+        script.leave_effects(call)  # its delay and headers, which delivery applies
+    record = await _store(call, thread, await _plan(call, thread, agent, model, scope, history, script))
+    if stream:
+        return event_stream(timeline.stream(record, record["start"], _rereader(call, record)))
+    return await _answer(call, record)
+
+
+async def _history(call: Call, thread: Record) -> list[tuple[str, str]]:
+    """The (query, answer) of the thread's completed turns; a turn still running is a 409."""
+    now = await call.emulator.state.now()
+    if thread["turns"] and thread.get("busy_until", 0.0) > now:
+        raise TurnRunning(choices.turn_running(thread["id"], thread["turns"][-1])["detail"])
+    return [(earlier["query"], timeline.answer_text(earlier))
+            for earlier in await _conversations(call).turns_of(thread)
+            if timeline.status_at(earlier, now)[0] == "completed"]
+
+
+async def _plan(call: Call, thread: Record | None, agent: dict[str, Any], model: Model, scope: documents.Scope,
+                history: list[tuple[str, str]], script: Any) -> Record:
+    """The turn record (not stored yet): its ids, its plan and its start on the shared clock."""
+    emulator, body, settings = call.emulator, call.body, call.emulator.settings
+    conversations = _conversations(call)
     if thread is None:
         thread_id, thread_created = await conversations.new_thread_ids()
     else:
         thread_id, thread_created = thread["id"], thread["created_at"]
     turn_id, created_at, _ = await conversations.new_turn_ids()
+    assert call.turn_context is not None
     request = TurnRequest(
         query=body["query"], agent=agent, model=model, thread_id=thread_id, turn_id=turn_id,
-        index=call.turn_context["index"], created_at=created_at, history=history, body=body,
-        scope=scope, script=script, seed=settings.seed, turn_ms=settings.turn_ms, ttft_ms=settings.ttft_ms,
+        index=call.turn_context["index"], created_at=created_at, history=history, body=body, scope=scope,
+        script=script, seed=settings.seed, turn_ms=settings.turn_ms, ttft_ms=settings.ttft_ms,
         itl_ms=settings.itl_ms)
     plan = await plan_turn(emulator, request)
-    start = await state.now()
     tool = emulator.agents.tools.get(body.get("force_tool") or "")
-    record = {
-        "id": turn_id, "thread": thread_id, "index": request.index, "created_at": created_at, "start": start,
-        "duration": plan.duration, "outcome": plan.outcome, "error": plan.error, "query": body["query"],
+    return {
+        "id": turn_id, "thread": thread_id, "thread_created_at": thread_created, "index": request.index,
+        "created_at": created_at, "start": await emulator.state.now(), "duration": plan.duration,
+        "outcome": plan.outcome, "error": plan.error, "query": body["query"],
         "user_message_id": conversations.message_id(turn_id, "user"),
         "assistant_message_id": conversations.message_id(turn_id, "assistant"),
-        "timeline": plan.timeline, "answer": plan.answer, "sources": plan.sources, "cancel_at": None, "liked": None,
-        "force_tool": tool.public() if tool is not None else None,
+        "timeline": plan.timeline, "answer": plan.answer, "sources": plan.sources, "cancel_at": None,
+        "liked": None, "force_tool": tool.public() if tool is not None else None,
         "immediate_final_answer": bool(body.get("immediate_final_answer")),
         "agent_id": agent["id"], "ml_model": model.technical_name,
     }
+
+
+async def _store(call: Call, thread: Record | None, record: Record) -> Record:
+    """Write the turn, then its thread: a new one with the turn in it, or the turn claimed into an
+    existing one (a 409 when another turn got there first)."""
+    conversations, body = _conversations(call), call.body
     await conversations.put_turn(record)
     title = body.get("name") or choices.thread_title(body["query"])
     if thread is None:  # a thread nobody else knows yet: created with its turn, nothing to claim
-        await conversations.create_thread(thread_id, thread_created, {
-            "name": title, "agent_id": agent["id"], "ml_model": body.get("ml_model"),
-            "is_ephemeral": bool(body.get("is_ephemeral")), "turns": [turn_id],
-            "busy_until": timeline.busy_until(record), "updated_at": created_at})
-    else:
-        _, running = await conversations.claim(thread_id, record, start, title)
-        if running is not None:
-            await conversations.drop_turn(turn_id)
-            raise TurnRunning(choices.turn_running(thread_id, running)["detail"])
+        await conversations.create_thread(record["thread"], record["thread_created_at"], {
+            "name": title, "agent_id": record["agent_id"], "ml_model": body.get("ml_model"),
+            "is_ephemeral": bool(body.get("is_ephemeral")), "turns": [record["id"]],
+            "busy_until": timeline.busy_until(record), "updated_at": record["created_at"]})
+        return record
+    _, running = await conversations.claim(record["thread"], record, record["start"], title)
+    if running is not None:
+        await conversations.drop_turn(record["id"])
+        raise TurnRunning(choices.turn_running(record["thread"], running)["detail"])
+    return record
+
+
+def _rereader(call: Call, record: Record) -> Callable[[], Awaitable[tuple[Record, float]]]:
+    conversations, state = _conversations(call), call.emulator.state
 
     async def reread() -> tuple[Record, float]:
-        latest = await conversations.turn(turn_id)
+        latest = await conversations.turn(record["id"])
         return latest or record, await state.now()
 
-    if stream:
-        return event_stream(timeline.stream(record, start, reread))
-    if body.get("background"):
+    return reread
+
+
+async def _answer(call: Call, record: Record) -> Response:
+    """202 at once (background); else sleep until the turn's known end, at most --turn-wait-ms:
+    200 when it has ended, 202 with the turn as it is otherwise (it goes on without the client)."""
+    state = call.emulator.state
+    if call.body.get("background"):
         return json_response(timeline.render(record, await state.now()), status=202)
-    # Wait for the turn, sleeping until its known end (or the wait's), never longer than --turn-wait-ms.
-    give_up = start + settings.turn_wait_ms / 1000
-    latest, now = record, start  # a turn that takes no time is answered without reading it back
+    reread = _rereader(call, record)
+    give_up = record["start"] + call.emulator.settings.turn_wait_ms / 1000
+    latest, now = record, record["start"]  # a turn that takes no time is answered without reading it back
     while True:
         status, _ = timeline.status_at(latest, now)
         if status not in timeline.ACTIVE:
             return json_response(timeline.render(latest, now), status=200)
-        if now >= give_up:  # the client is answered now; the turn goes on without it
+        if now >= give_up:
             return json_response(timeline.render(latest, now), status=202)
         await asyncio.sleep(min(timeline.busy_until(latest), give_up) - now + 0.0005)
         latest, now = await reread()
