@@ -1,6 +1,6 @@
 """What a v3 turn costs: requests/s of a synchronous generated turn vs a non-streamed chat, and a 202's latency.
 
-    .venv/bin/python bench/bench_turns.py [--seconds 10] [--connections 32] [--polls 500]
+    .venv/bin/python bench/bench_turns.py [--seconds 10] [--connections 32] [--polls 500] [--redis-url URL]
 
 One `paradigm-emulator serve` in its own process (memory backend), loaded with wrk as in the
 core benchmark (one thread, 32 connections), in the same run:
@@ -97,8 +97,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--polls", type=int, default=500, help="background turns timed for the 202 latency")
+    parser.add_argument("--redis-url", help="run the emulator on this Redis (default: the memory backend)")
     args = parser.parse_args()
-    process, base = start_emulator()
+    process, base = start_emulator(*(["--redis-url", args.redis_url] if args.redis_url else []))
     try:
         rate(base, *CHAT, 1, args.connections)  # warm-up
         chat = rate(base, *CHAT, args.seconds, args.connections)
@@ -114,7 +115,7 @@ def main() -> int:
     print(f"{'turn, synchronous, generated, no tools':<44} {turn:>11,.0f}   {turn / chat:.2f} x chat")
     print(f"background turn: 202 in {p50:.2f} ms p50, {p95:.2f} ms p95 ({len(latencies)} requests, one client)")
     print(f"(load: {'wrk -t1' if shutil.which('wrk') else 'asyncio httpx'}, -c{args.connections}, "
-          f"{args.seconds} s each)")
+          f"{args.seconds} s each; state: {'redis' if args.redis_url else 'memory'})")
     return 0
 
 

@@ -9,13 +9,19 @@ the turn only while no other turn of the thread is still running.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ..documents.workspaces import iso
 from . import timeline
 from .plan import uuid_from
 
 THREADS, TURNS = "threads", "turns"
+
+
+def iso(seconds: int) -> str:
+    """Unix seconds -> DRF's ISO 8601 (UTC, ``Z``), as documents.workspaces.iso writes it, at half its cost
+    (two are written per turn)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 Record = dict[str, Any]
 
 
