@@ -187,6 +187,8 @@ def test_turn_actions_set_liked(backend_http):
     pytest.param({"query": "x", "ml_model": "multilingual-e5-large"}, "ml_model", id="embedding-model"),
     pytest.param({"query": "x", "force_tool": "web_crawl"}, "force_tool", id="unknown-tool"),
     pytest.param({"query": "x", "file_ids": [987654]}, "file_ids", id="unknown-file"),
+    pytest.param({"query": "x", "workspace_ids": [987654]}, "workspace_ids", id="unknown-workspace"),
+    pytest.param({"query": "x", "force_mcp_server": "github"}, "force_mcp_server", id="unknown-mcp-server"),
 ])
 def test_bad_turn_input_is_a_drf_400_naming_the_field(backend_http, body, field):
     response = backend_http.post(TURNS, json=body)

@@ -66,9 +66,10 @@ def _model(call: Call, name: Any) -> Model:
 
 def _check_tool(call: Call, body: dict[str, Any]) -> None:
     forced = body.get("force_tool")
-    known = sorted(call.emulator.agents.tools)
-    if forced is not None and forced not in known:
-        raise ValidationError(choices.unknown_tool(forced, known))
+    if forced is not None and forced not in call.emulator.agents.tools:
+        raise ValidationError(choices.unknown_tool(forced, sorted(call.emulator.agents.tools)))
+    if body.get("force_mcp_server") is not None:  # the emulator's agents have no MCP server
+        raise ValidationError(choices.does_not_exist("force_mcp_server", body["force_mcp_server"]))
 
 
 async def _thread_or_404(call: Call) -> Record:
