@@ -34,6 +34,8 @@ from .state import Backend
 from .state.memory import MemoryBackend
 from .documents.store import FileStore
 from .documents.workspaces import Directory
+from .conversations.directory import AgentDirectory
+from .conversations.records import Conversations
 
 log = logging.getLogger("emulator")
 
@@ -65,6 +67,9 @@ class Emulator:
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
+        # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
+        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
+        self.conversations = Conversations(self.state, settings.seed, settings.epoch)
 
     @property
     def operations(self):

@@ -4,7 +4,7 @@ A fixture's ``match.operation``, the journal's ``?operation=`` filter and the pl
 ``assert_called`` all accept the same names::
 
     "chat", "completions", "embeddings", "models", "files", "tokenize"   aliases, any API version
-    "turn"                                  the v3 turn operations (any path ending in /turns)
+    "turn"                                  the v3 turn creations (POST .../turns: both of them)
     "/api/v2/chat/completions"              an exact path
     "/chat/completions", "files/{id}"       a path after /api/v2 or /api/v3 (either version)
     "api_v2_chat_completions_create"        an operationId
@@ -24,7 +24,7 @@ from .spec import Operation
 
 ALIASES = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings",
            "models": "/models", "files": "/files", "tokenize": "/tokenize"}
-TURN = "turn"  # not one path: every operation on a thread's turns (/api/v3/threads/{id}/turns)
+TURN = "turn"  # not one path: POST /api/v3/threads/turns and POST /api/v3/threads/{id}/turns
 ANSWERING = ("chat", "completions", "embeddings")  # what a fixture without `operation` applies to
 _VERSIONED = re.compile(r"^/api/v\d+(/.*)$")
 KNOWN = ", ".join([*ALIASES, TURN]) + " (or a path such as /api/v2/chat/completions, or an operationId)"
@@ -45,8 +45,8 @@ def names_match(name: str, method: str, path: str, operation_id: str) -> bool:
             unversioned is not None and unversioned.group(1).rstrip("/") == target)
     if name == operation_id:
         return True
-    if name == TURN:
-        return path.rstrip("/").endswith("/turns")
+    if name == TURN:  # the turn creations only: a poll of GET .../turns is not a turn
+        return method == "POST" and path.rstrip("/").endswith("/turns")
     return names_match(ALIASES.get(name, "/" + name), method, path, operation_id)
 
 

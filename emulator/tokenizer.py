@@ -69,7 +69,7 @@ def last_user_message(body: Any) -> str | None:
     if messages:
         users = [m for m in messages if m.get("role") == "user"]
         return message_text(users[-1].get("content")) if users else None
-    for key in ("prompt", "input"):
+    for key in ("prompt", "input", "query"):  # query: a v3 turn's
         value = body.get(key)
         if isinstance(value, str):
             return value

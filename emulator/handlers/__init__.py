@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..call import Handler
-from . import chat, completions, documents, embeddings, files, files_v3, models, workspaces
+from . import agents, chat, completions, documents, embeddings, files, files_v3, models, threads, workspaces
 
 HANDLERS: dict[str, Handler] = {
     "api_v2_chat_completions_create": chat.create,
@@ -34,4 +34,23 @@ HANDLERS: dict[str, Handler] = {
     "api_v3_tags_list": workspaces.list_tags,
     "api_v3_tags_create": workspaces.create_tag,
     "api_v3_tags_destroy": workspaces.destroy_tag,
+    # -- agents, threads, turns
+    "api_v3_agents_list": agents.list_agents,
+    "api_v3_agents_create": agents.create_agent,
+    "api_v3_agents_retrieve": agents.retrieve_agent,
+    "api_v3_agents_partial_update": agents.update_agent,
+    "api_v3_agents_tools_retrieve": agents.agent_tools,
+    "api_v3_agents_tags_list": agents.agent_tags,
+    "api_v3_tools_list": agents.list_tools,
+    "api_v3_groups_list": agents.list_groups,
+    "api_v3_users_me_retrieve": agents.me,
+    "api_v3_threads_create": threads.create_thread,
+    "api_v3_threads_list": threads.list_threads,
+    "api_v3_threads_retrieve_2": threads.retrieve_thread,
+    "api_v3_threads_partial_update": threads.update_thread,
+    "api_v3_threads_turns_create": threads.create_thread_turn,
+    "api_v3_threads_turns_create_2": threads.create_turn,
+    "api_v3_threads_turns_list": threads.list_turns,
+    "api_v3_threads_turns_partial_update": threads.update_turn,
+    "api_v3_sources_retrieve": threads.list_sources,
 }

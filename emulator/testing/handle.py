@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from .requests import Request, RequestLog
-from .rules import Rule, build_match
+from .rules import Rule, build_match, text_matcher
 
 DEFAULT_API_KEY = "paradigm-test-key"
 CLIENT_TIMEOUT_S = 10.0
@@ -191,6 +191,25 @@ class ParadigmEmulator:
     def on_embeddings(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
         """A rule for embeddings; ``contains`` tests the input."""
         return self._on("on_embeddings", "embeddings", "/embeddings", version, contains, conditions)
+
+    def on_turn(self, contains: str | None = None, *, turn_index: int | None = None, agent_id: int | None = None,
+                force_tool: Any = None, **conditions: Any) -> Rule:
+        """A rule for v3 turns (POST /api/v3/threads/turns and /threads/{id}/turns); ``contains`` and
+        the other text conditions test the query. ``turn_index`` (0: a thread's first turn), ``agent_id``
+        and ``force_tool`` test the turn."""
+        if contains is not None:
+            conditions["contains"] = contains
+        name = conditions.pop("name", None)
+        times, priority = conditions.pop("times", None), conditions.pop("priority", None)
+        match = build_match("turn", **conditions)
+        for key, value in (("turn_index", turn_index), ("agent_id", agent_id)):
+            if value is not None:
+                match[key] = value
+        if force_tool is not None:
+            match["force_tool"] = text_matcher(force_tool, "force_tool")
+        shown = {**conditions, "turn_index": turn_index, "agent_id": agent_id, "force_tool": force_tool}
+        name = name or self._name("on_turn", [], shown)
+        return self._add(Rule(match, name, self._install, times, priority, turn=True))
 
     def _on(self, method: str, alias: str, path: str, version: str | None, contains: str | None,
             conditions: dict[str, Any]) -> Rule:

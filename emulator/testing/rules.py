@@ -95,8 +95,9 @@ class Rule:
     """One scripted fixture; every method returns the rule, so a whole script is one expression."""
 
     def __init__(self, match: dict[str, Any], name: str, publish: Callable[["Rule"], None] = lambda rule: None,
-                 times: int | None = None, priority: int | None = None):
+                 times: int | None = None, priority: int | None = None, turn: bool = False):
         self.name = name
+        self.turn = turn  # a v3 turn's rule (on_turn): fail() makes a failed turn, not an HTTP error
         self.match = match
         self.responses: list[dict[str, Any]] = []
         self._times = times
@@ -148,10 +149,24 @@ class Rule:
         return self._append(_with_options(response, options, "reply"))
 
     def reply_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str | None = None,
+                        result: str | None = None, sources: Iterable[Mapping[str, Any]] | None = None,
                         **options: Any) -> "Rule":
-        """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls")."""
-        response = {"tool_calls": [_tool_call(name, arguments, id)]}
-        return self._append(_with_options(response, options, "reply_tool_call"))
+        """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls"). A v3 turn's
+        tool call may give its ``result`` text and ``sources`` ([{"file_id": 3, "page": 1, "text": ...}]);
+        a document tool without a result runs for real. ``and_reply`` adds the turn's final text."""
+        call = _tool_call(name, arguments, id)
+        if result is not None:
+            call["result"] = result
+        if sources is not None:
+            call["sources"] = [dict(source) for source in sources]
+        return self._append(_with_options({"tool_calls": [call]}, options, "reply_tool_call"))
+
+    def and_reply(self, content: str) -> "Rule":
+        """The final text of the same answer (a v3 turn: after its tool calls)."""
+        if not isinstance(content, str):
+            raise TypeError(f"and_reply() takes the answer text as a string, not {content!r}")
+        self._last()["content"] = content
+        return self._changed()
 
     def and_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *,
                       id: str | None = None) -> "Rule":
@@ -183,10 +198,16 @@ class Rule:
         rows = [list(vector) for vector in vectors]
         return self._append(_with_options({"embeddings": rows}, options, "reply_embeddings"))
 
-    def fail(self, status: int, message: str | None = None, *, retry_after: float | None = None,
-             body: Any = None, headers: Mapping[str, Any] | None = None) -> "Rule":
+    def fail(self, status: int | str | None = None, message: str | None = None, *, retry_after: float | None = None,
+             body: Any = None, headers: Mapping[str, Any] | None = None, code: str | None = None) -> "Rule":
         """Answer with HTTP ``status``. The body is the one the real stack gives for that status, or
-        vLLM's {"error": {message, type, param, code}} with ``message``, or ``body`` as given."""
+        vLLM's {"error": {message, type, param, code}} with ``message``, or ``body`` as given.
+        On a turn rule without a status, ``fail("message", code="x")`` makes the turn end ``failed``
+        with ``error: {code, message}`` (the HTTP answer is still 200 or 202)."""
+        if self.turn and not isinstance(status, int):
+            text = status if isinstance(status, str) else message
+            return self._append({"failure": {"code": code or "agent_error",
+                                             "message": text or "The agent failed to answer."}})
         if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
             raise ValueError(f"fail() takes an HTTP error status from 400 to 599, not {status!r}")
         if message is not None and body is not None:
@@ -212,6 +233,7 @@ class Rule:
     then_stream = stream
     then_reply_embeddings = reply_embeddings
     then_fail = fail
+    then_and_reply = and_reply
     then_respond = respond
 
     # -- modifiers of the last response -----------------------------------------------------------
@@ -241,6 +263,19 @@ class Rule:
         added = dict(headers or {})
         added.update({name.replace("_", "-"): value for name, value in named.items()})
         last["headers"] = {**last.get("headers", {}), **added}
+        return self._changed()
+
+    def take_ms(self, ms: float) -> "Rule":
+        """A v3 turn works this long (then --ttft-ms/--itl-ms pace its answer): past --turn-wait-ms the
+        POST answers 202 and the client polls."""
+        if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 <= ms <= 600_000:
+            raise ValueError(f"take_ms() takes a number of milliseconds from 0 to 600000, not {ms!r}")
+        self._last()["duration_ms"] = ms
+        return self._changed()
+
+    def cancel(self) -> "Rule":
+        """A v3 turn that ends ``cancelled`` (as if its user had cancelled it) when its time is up."""
+        self._last()["cancelled"] = True
         return self._changed()
 
     def with_delay(self, ms: float) -> "Rule":
@@ -306,7 +341,7 @@ def _count(events: Any, method: str) -> int:
     return events
 
 
-_OPTIONS = ("usage", "headers", "delay_ms", "ttft_ms", "itl_ms", "finish_reason", "chunk_delays_ms")
+_OPTIONS = ("usage", "headers", "delay_ms", "ttft_ms", "itl_ms", "finish_reason", "chunk_delays_ms", "duration_ms")
 
 
 def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: str) -> dict[str, Any]:

@@ -1,0 +1,177 @@
+"""The company, groups, user, native tools and agents: fixtures/agents.yaml, then the state backend.
+
+The shipped file (or ``--agents FILE``) is read once at start-up into immutable seeds. Agents
+created (POST) or changed (PATCH) through the API are written to the state backend's ``agents``
+space as whole records, so every worker sees them; a read takes the state's record first and
+the seed otherwise, which is why a reset (the state cleared) brings the shipped agents back as
+they were. New agents' ids continue after the highest shipped one (a counter of the backend).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..documents.workspaces import iso
+from ..generation.text import request_key
+
+SPACE = "agents"
+COUNTER = "agents"
+
+
+class DirectoryError(ValueError):
+    """An agents file that cannot be served; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    id: str
+    name: str
+    require_document: bool | None = None
+    accepted_file_types: tuple[str, ...] | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "type": "native", "object": "tool", "mcp_server_name": None,
+                "require_document": self.require_document,
+                "accepted_file_types": list(self.accepted_file_types) if self.accepted_file_types is not None
+                else None}
+
+    def brief(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "object": "tool"}
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str
+    category: str
+    description: str
+
+
+class AgentDirectory:
+    """``emulator.agents``: the seeds, and the agents of the state backend over them."""
+
+    def __init__(self, company: dict[str, Any], groups: list[Group], user: dict[str, Any], tools: list[Tool],
+                 agents: list[dict[str, Any]], epoch: int):
+        self.company = company
+        self.groups = {g.id: g for g in groups}
+        self.user = user
+        self.tools = {t.name: t for t in tools}
+        self.tools_by_id = {t.id: t for t in tools}
+        self.seeds = {a["id"]: a for a in agents}
+        self.epoch = epoch
+        defaults = [a for a in agents if a["is_default"]]
+        if len(defaults) != 1:
+            raise DirectoryError(f"agents: expected exactly one agent with is_default: true, found {len(defaults)}")
+        self.default_id: int = defaults[0]["id"]
+
+    @classmethod
+    def load(cls, path: Path, epoch: int) -> AgentDirectory:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise DirectoryError(f"{path}: {exc}") from exc
+        if not isinstance(document, dict):
+            raise DirectoryError(f"{path}: expected a mapping with company, groups, user, tools and agents")
+        company = {"id": 1, "name": "Company", "allow_ephemeral_mode": True, "is_sharing_enabled": True,
+                   "login_method": "password", **(document.get("company") or {})}
+        groups = [_group(entry, f"{path}: group #{n}") for n, entry in enumerate(document.get("groups") or [], 1)]
+        if not groups:
+            groups = [Group(1, "Everyone", "company", "")]
+        user = {"id": 1, "username": "emulator", "full_name": "Emulator User", "email": "emulator@example.com",
+                "language": "en", "groups": [{"id": g.id, "role": "member"} for g in groups],
+                **(document.get("user") or {})}
+        tools = [_tool(entry, f"{path}: tool #{n}") for n, entry in enumerate(document.get("tools") or [], 1)]
+        names = {t.name for t in tools}
+        agents = []
+        for number, entry in enumerate(document.get("agents") or [], 1):
+            where = f"{path}: agent #{number}"
+            agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"], epoch))
+        if not agents:
+            agents = [_agent({"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}, "default",
+                             names, {g.id for g in groups}, groups[0].id, company["id"], epoch)]
+        return cls(company, groups, user, tools, agents, epoch)
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    async def get(self, state: Any, agent_id: int) -> dict[str, Any] | None:
+        found = await state.get(SPACE, str(agent_id))
+        return found if isinstance(found, dict) else self.seeds.get(agent_id)
+
+    async def all(self, state: Any) -> list[dict[str, Any]]:
+        merged = dict(self.seeds)
+        for record in (await state.items(SPACE)).values():
+            if isinstance(record, dict):
+                merged[record["id"]] = record
+        return [merged[key] for key in sorted(merged)]
+
+    async def create(self, state: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        number = await state.incr(COUNTER)
+        agent_id = max(self.seeds, default=0) + number
+        stamp = iso(self.epoch + number)
+        record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,
+                  "scope_workspaces_by_group": False, "description": None, "instructions": None,
+                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp, "updated_at": stamp,
+                  **fields}
+        await state.put(SPACE, str(agent_id), record)
+        return record
+
+    async def patch(self, state: Any, agent_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        seed = self.seeds.get(agent_id)
+
+        def change(current: Any) -> Any:
+            base = current if isinstance(current, dict) else seed
+            if base is None:
+                return None
+            return {**base, **changes}
+
+        return await state.update(SPACE, str(agent_id), change)  # type: ignore[return-value]
+
+    def tool_names(self, agent: dict[str, Any]) -> list[str]:
+        return [name for name in agent.get("tools", []) if name in self.tools]
+
+
+def tool_id(name: str) -> str:
+    return str(uuid.UUID(bytes=request_key("tool", name)[:16], version=4))
+
+
+def _group(entry: Any, where: str) -> Group:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or not entry.get("name"):
+        raise DirectoryError(f"{where}: needs an integer id and a name, got {entry!r}")
+    return Group(entry["id"], str(entry["name"]), str(entry.get("category") or "custom"),
+                 str(entry.get("description") or ""))
+
+
+def _tool(entry: Any, where: str) -> Tool:
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise DirectoryError(f"{where}: needs a name, got {entry!r}")
+    types = entry.get("accepted_file_types")
+    return Tool(str(entry.get("id") or tool_id(entry["name"])), str(entry["name"]), entry.get("require_document"),
+                tuple(types) if isinstance(types, list) else None)
+
+
+def _agent(entry: Any, where: str, tools: set[str], groups: set[int], default_group: int, company_id: int,
+           epoch: int) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or not entry.get("name"):
+        raise DirectoryError(f"{where}: needs an integer id and a name, got {entry!r}")
+    unknown = [t for t in entry.get("tools") or [] if t not in tools]
+    if unknown:
+        raise DirectoryError(f"{where}: unknown tool(s) {', '.join(map(repr, unknown))} "
+                             f"(the file's tools: {', '.join(sorted(tools)) or 'none'})")
+    group_id = entry.get("group_id", default_group)
+    if group_id not in groups:
+        raise DirectoryError(f"{where}: group_id {group_id!r} is not one of the file's groups")
+    # Shipped agents exist before anything else: a day before the epoch, a second apart.
+    stamp = iso(epoch - 86400 + entry["id"])
+    return {"id": entry["id"], "name": str(entry["name"]), "description": entry.get("description"),
+            "instructions": entry.get("instructions"), "company_id": company_id, "group_id": group_id,
+            "is_default": bool(entry.get("is_default", False)),
+            "is_current_user_favorite": bool(entry.get("is_current_user_favorite", False)),
+            "scope_workspaces_by_group": bool(entry.get("scope_workspaces_by_group", False)),
+            "tools": list(entry.get("tools") or []), "mcp_server_ids": [],
+            "workspaces": [int(w) for w in entry.get("workspaces") or []],
+            "created_at": stamp, "updated_at": stamp}

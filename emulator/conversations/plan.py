@@ -1,0 +1,281 @@
+"""A turn request -> everything the turn will do, computed once, when it is created.
+
+``plan_turn`` decides the agent's tool calls (a scripted fixture's, or ``document_search`` when
+the agent has it and files are in scope, or the forced tool), runs them (the search happens
+now, so its result is a value like the rest), writes the answer (the fixture's text, the
+passage that answers, a JSON instance of ``response_format``, or the generator's prose), and
+lays it all out on a timeline: ``[offset_s, event]`` pairs, the events of the SSE stream
+(``choices``), the answer's tokens with their pace, the duration and how the turn ends. Same request, history and agent on a
+fresh emulator -> the same plan, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import Model
+from ..errors import BadRequest, ValidationError
+from ..generation import structured
+from ..generation import text as generator
+from ..generation.text import Limits, request_key
+from ..tokenizer import tokenize
+from . import choices, documents
+from .directory import AgentDirectory
+
+ANSWER_TOKENS = 512  # the most a generated answer says
+PASSAGES = 5  # passages a document search returns
+
+
+@dataclass
+class TurnRequest:
+    """A validated turn request, with what it resolved to."""
+
+    query: str
+    agent: dict[str, Any]
+    model: Model
+    thread_id: str
+    turn_id: str
+    index: int  # the turn's place in its thread, from 0
+    created_at: str  # ISO display time (deterministic)
+    history: list[tuple[str, str]]  # (query, answer) of the thread's earlier turns
+    body: dict[str, Any]
+    scope: documents.Scope
+    script: Any = None  # fixtures.registry.ScriptedAnswer
+    seed: int = 0
+    turn_ms: float = 0.0
+    ttft_ms: float = 0.0
+    itl_ms: float = 0.0
+
+
+@dataclass
+class Plan:
+    timeline: list[list[Any]]  # [offset_s, event]
+    duration: float
+    outcome: str  # completed | failed | cancelled
+    error: dict[str, Any] | None = None
+    text: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    tool_offsets: list[float] = field(default_factory=list)  # when each tool call completed
+    answer: dict[str, Any] | None = None  # {part_index, pieces, start, itl}: the text.delta events
+
+
+def uuid_from(*parts: Any) -> str:
+    """An id from simple parts (strings, numbers): a hash of their text, cheaper than request_key's JSON."""
+    h = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    # The UUID4 layout (version nibble 4, variant 10xx), written directly: 5x cheaper than uuid.UUID.
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = "89ab"
+
+
+async def plan_turn(emulator: Any, request: TurnRequest) -> Plan:
+    response = request.script.response if request.script is not None else {}
+    directory: AgentDirectory = emulator.agents
+    calls = await _tool_calls(emulator, request, response, directory)
+    pieces = _answer_pieces(request, response, calls)
+    text = "".join(pieces)
+    failure = response.get("failure")
+    outcome = "failed" if failure else "cancelled" if response.get("cancelled") else "completed"
+
+    work_s = float(response.get("duration_ms", request.turn_ms)) / 1000
+    ttft_s = float(response.get("ttft_ms", request.ttft_ms)) / 1000
+    itl_s = float(response.get("itl_ms", request.itl_ms)) / 1000
+    turn_id = request.turn_id
+    timeline: list[list[Any]] = []
+    sources: list[dict[str, Any]] = []
+    tool_offsets = []
+    tool_span = work_s * choices.TOOL_SHARE / max(len(calls), 1)
+    for number, call in enumerate(calls):
+        start = tool_span * number
+        part_index = number
+        timeline.append([start, {"type": "tool_call.started", "turn_id": turn_id, "part_index": part_index,
+                                 "tool_call": {**call["tool_call"], "steps": [], "result": None}}])
+        steps = call["tool_call"]["steps"]
+        for k, step in enumerate(steps):
+            timeline.append([start + tool_span * k / max(len(steps), 1),
+                             {"type": "tool_call.step", "turn_id": turn_id, "part_index": part_index, "step": step}])
+        done = start + tool_span
+        timeline.append([done, {"type": "tool_call.completed", "turn_id": turn_id, "part_index": part_index,
+                                "result": call["tool_call"]["result"]}])
+        tool_offsets.append(done)
+        sources.extend({**s, "available_at": done} for s in call["sources"])
+    duration = work_s
+    answer = None
+    if not failure:
+        # The answer's tokens, each a text.delta event at start + k * itl (timeline.text_events): kept
+        # as one value rather than an event per token, which a turn record would carry by the hundred.
+        answer = {"part_index": len(calls), "pieces": list(pieces), "start": work_s + ttft_s, "itl": itl_s}
+        duration = work_s + ttft_s + itl_s * max(len(pieces) - 1, 0)
+    error = None
+    if failure:
+        error = {"code": str(failure.get("code", "agent_error")),
+                 "message": str(failure.get("message", "The agent failed to answer."))}
+        text = ""
+    return Plan(timeline=timeline, duration=duration, outcome=outcome, error=error, text=text, sources=sources,
+                tool_offsets=tool_offsets, answer=answer)
+
+
+# -- tools ------------------------------------------------------------------------------------------
+
+async def _tool_calls(emulator: Any, request: TurnRequest, response: dict[str, Any],
+                      directory: AgentDirectory) -> list[dict[str, Any]]:
+    """Each tool call as {"tool_call": the part's tool_call object, "sources": source records}."""
+    if "tool_calls" in response:
+        made = []
+        for number, spec in enumerate(response["tool_calls"]):
+            made.append(await _scripted_call(emulator, request, spec, number, directory))
+        return made
+    tool = _chosen_tool(request, directory)
+    if tool is None:
+        return []
+    if tool == "document_search":
+        call = await _document_search(emulator, request, request.query, request.scope.file_ids, 0, directory)
+    else:
+        call = await _document_analysis(emulator, request, request.scope.file_ids, 0, directory)
+    return [call] if call is not None else []
+
+
+def _chosen_tool(request: TurnRequest, directory: AgentDirectory) -> str | None:
+    """The agent's decision: no tool when told to answer at once or left one step, else the forced
+    tool, else document_search when the agent has it and the request names files or a scope."""
+    body = request.body
+    if body.get("immediate_final_answer"):
+        return None
+    forced = body.get("force_tool")
+    if forced:
+        return forced if request.scope.file_ids else None
+    if body.get("max_steps", 8) < choices.STEPS_FOR_A_TOOL:
+        return None
+    if "document_search" in directory.tool_names(request.agent) and request.scope.explicit \
+            and request.scope.file_ids:
+        return "document_search"
+    return None
+
+
+def _tool_call(request: TurnRequest, name: str, number: int, directory: AgentDirectory, args: dict[str, Any],
+               steps: list[tuple[str, float, str]], result_text: str,
+               chunk_sources: list[dict[str, Any]]) -> dict[str, Any]:
+    tool = directory.tools.get(name)
+    public_tool = tool.public() if tool is not None else {
+        "id": uuid_from("tool", name), "name": name, "type": "native", "object": "tool", "mcp_server_name": None,
+        "require_document": None, "accepted_file_types": None}
+    stamp = request.created_at
+    return {"id": uuid_from("tool_call", request.seed, request.turn_id, number), "object": "tool_call",
+            "tool": public_tool, "created_at": stamp, "updated_at": stamp, "tool_args": args,
+            "steps": [{"status": status, "created_at": stamp,
+                       "progress_report": {"progress_percentage": progress, "current_progress_text": words,
+                                           "time_remaining_estimate": None, "metadata": {}}}
+                      for status, progress, words in steps],
+            "result": {"text": result_text, "file_artifacts": [], "web_sources": [], "chunk_sources": chunk_sources}}
+
+
+def _sources(request: TurnRequest, tool_call_id: str, passages: list[documents.Passage],
+             cited: set[int]) -> list[dict[str, Any]]:
+    return [{"id": uuid_from("source", request.seed, request.turn_id, tool_call_id, rank),
+             "thread_id": request.thread_id, "turn_id": request.turn_id, "tool_call_id": tool_call_id,
+             "document_id": p.file_id, "document_chunk": p.chunk_id, "vision_chunk": None,
+             "certainty": p.certainty, "distance": p.distance, "page_start": p.page, "page_end": p.page,
+             "used_for_generation": p.file_id in cited, "created_at": request.created_at}
+            for rank, p in enumerate(passages)]
+
+
+def _chunk_sources(passages: list[documents.Passage]) -> list[dict[str, Any]]:
+    return [choices.chunk_source(p.file_id, p.filename, p.chunk_id, p.chunk_uuid, p.page, p.text, p.score)
+            for p in passages]
+
+
+async def _document_search(emulator: Any, request: TurnRequest, query: str, file_ids: tuple[int, ...], number: int,
+                           directory: AgentDirectory, result: str | None = None) -> dict[str, Any]:
+    passages = await documents.search(emulator, query, file_ids, PASSAGES)
+    text, cited = documents.answer(query, passages)
+    steps = choices.search_steps(query, len(file_ids), len(passages), len({p.file_id for p in passages}))
+    args = {"query": query, "file_ids": list(file_ids)}
+    call = _tool_call(request, "document_search", number, directory, args, steps,
+                      result if result is not None else "\n\n".join(p.text for p in passages),
+                      _chunk_sources(passages))
+    return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited), "answer": text}
+
+
+async def _document_analysis(emulator: Any, request: TurnRequest, file_ids: tuple[int, ...], number: int,
+                             directory: AgentDirectory, result: str | None = None) -> dict[str, Any]:
+    names = await documents.filenames(emulator, file_ids)
+    passages = await documents.search(emulator, request.query, file_ids, PASSAGES * max(len(names), 1))
+    text = documents.summary(passages, names)
+    call = _tool_call(request, "document_analysis", number, directory,
+                      {"query": request.query, "file_ids": list(file_ids)}, choices.analysis_steps(len(names)),
+                      result if result is not None else text, _chunk_sources(passages))
+    cited = {p.file_id for p in passages}
+    return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited), "answer": text}
+
+
+async def _scripted_call(emulator: Any, request: TurnRequest, spec: dict[str, Any], number: int,
+                         directory: AgentDirectory) -> dict[str, Any]:
+    """A fixture's tool call: its arguments and result as written; without a result, a document tool
+    runs for real over the arguments (or the request's scope)."""
+    from ..fixtures.matching import render_template  # the fixture format's templates
+
+    view = request.script.view
+    name = spec["name"]
+    args = spec.get("arguments", {})
+    args = _render(args, view, render_template) if isinstance(args, dict) else {"input": render_template(args, view)}
+    result = render_template(spec["result"], view) if "result" in spec else None
+    file_ids = tuple(args.get("file_ids") or request.scope.file_ids)
+    if result is None and name == "document_search":
+        return await _document_search(emulator, request, str(args.get("query", request.query)), file_ids, number,
+                                      directory)
+    if result is None and name == "document_analysis":
+        return await _document_analysis(emulator, request, file_ids, number, directory)
+    scripted = spec.get("sources") or []
+    names = await documents.filenames(emulator, [s["file_id"] for s in scripted])
+    passages = [documents.Passage(
+        file_id=s["file_id"], filename=names.get(s["file_id"], f"file {s['file_id']}"), page=s.get("page", 1),
+        chunk_id=int(s.get("chunk_id", number * 1000 + k)), chunk_uuid=uuid_from("chunk", s["file_id"], k),
+        text=str(s.get("text", "")), score=float(s.get("certainty", 0.9)) * 2 - 1,
+        distance=float(s.get("distance", 1 - (float(s.get("certainty", 0.9)) * 2 - 1))),
+        certainty=float(s.get("certainty", 0.9))) for k, s in enumerate(scripted)]
+    call = _tool_call(request, name, number, directory, args,
+                      choices.search_steps(str(args.get("query", request.query)), len(file_ids), len(passages),
+                                           len({p.file_id for p in passages})),
+                      result or "", _chunk_sources(passages))
+    return {"tool_call": call, "sources": _sources(request, call["id"], passages, {p.file_id for p in passages}),
+            "answer": result or ""}
+
+
+def _render(value: Any, view: Any, render: Any) -> Any:
+    if isinstance(value, str):
+        return render(value, view)
+    if isinstance(value, dict):
+        return {k: _render(v, view, render) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, view, render) for v in value]
+    return value
+
+
+# -- the answer -------------------------------------------------------------------------------------
+
+def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The answer, token by token (a text.delta event each)."""
+    if "chunks" in response:
+        return tuple(str(piece) for piece in response["chunks"])
+    if "content" in response:
+        from ..fixtures.matching import render_template
+
+        return tuple(tokenize(render_template(response["content"], request.script.view)))
+    key = request_key(request.seed, "turn", request.agent.get("id"), request.agent.get("instructions"),
+                      request.model.technical_name, request.history, request.query,
+                      request.body.get("system_prompt_suffix"), request.body.get("response_format"),
+                      [c["answer"] for c in calls])
+    response_format = request.body.get("response_format")
+    if response_format is not None:
+        try:
+            made = structured.chat_choice(0, key, {"response_format": response_format}, Limits(max_tokens=1 << 16))
+        except BadRequest as exc:
+            raise ValidationError({"response_format": [exc.message]}) from None
+        if made is not None:
+            return made.pieces
+    if calls:
+        return tuple(tokenize("\n\n".join(c["answer"] for c in calls if c["answer"])))
+    return generator.choice(0, key, Limits(max_tokens=ANSWER_TOKENS)).pieces

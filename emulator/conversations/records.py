@@ -1,0 +1,125 @@
+"""Threads and turns in the state backend, as values: spaces ``threads`` and ``turns``.
+
+Ids come from the backend's counters and the seed (``uuid_from(seed, n)``), display times from
+the epoch and the same counters, so a fresh emulator gives the same ids and timestamps to the
+same sequence of requests. The one race that matters, two turns started at once in one thread
+(two workers, two clients), is settled by ``claim``: an atomic update of the thread that adds
+the turn only while no other turn of the thread is still running.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import timeline
+from .plan import uuid_from
+
+THREADS, TURNS = "threads", "turns"
+
+
+def iso(seconds: int) -> str:
+    """Unix seconds -> DRF's ISO 8601 (UTC, ``Z``), as documents.workspaces.iso writes it, at half its cost
+    (two are written per turn)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+Record = dict[str, Any]
+
+
+class Conversations:
+    """``emulator.conversations``: threads and turns over ``emulator.state``."""
+
+    def __init__(self, state: Any, seed: int, epoch: int):
+        self.state, self.seed, self.epoch = state, seed, epoch
+
+    # -- threads ----------------------------------------------------------------------------------
+
+    async def new_thread_ids(self) -> tuple[str, str]:
+        number = await self.state.incr(THREADS)
+        return uuid_from("thread", self.seed, number), iso(self.epoch + number)
+
+    async def create_thread(self, thread_id: str, created_at: str, fields: dict[str, Any]) -> Record:
+        record = {"id": thread_id, "name": "", "agent_id": None, "ml_model": None, "is_ephemeral": False,
+                  "is_archived": False, "created_at": created_at, "updated_at": created_at, "turns": [],
+                  "busy_until": 0.0, **fields}
+        await self.state.put(THREADS, thread_id, record)
+        return record
+
+    async def thread(self, thread_id: str) -> Record | None:
+        found = await self.state.get(THREADS, thread_id)
+        return found if isinstance(found, dict) else None
+
+    async def threads(self) -> list[Record]:
+        """Every thread, oldest first."""
+        return [r for r in (await self.state.items(THREADS)).values() if isinstance(r, dict)]
+
+    async def patch_thread(self, thread_id: str, changes: dict[str, Any]) -> Record | None:
+        return await self.state.update(THREADS, thread_id,  # type: ignore[return-value]
+                                       lambda current: {**current, **changes} if isinstance(current, dict) else None)
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    async def new_turn_ids(self) -> tuple[str, str, int]:
+        number = await self.state.incr(TURNS)
+        return uuid_from("turn", self.seed, number), iso(self.epoch + number), number
+
+    def message_id(self, turn_id: str, role: str) -> str:
+        return uuid_from("message", self.seed, turn_id, role)
+
+    async def turn(self, turn_id: str) -> Record | None:
+        found = await self.state.get(TURNS, turn_id)
+        return found if isinstance(found, dict) else None
+
+    async def turns_of(self, thread: Record) -> list[Record]:
+        found = await self.state.get_many(TURNS, thread["turns"]) if thread["turns"] else []
+        return [r for r in found if isinstance(r, dict)]
+
+    async def claim(self, thread_id: str, turn: Record, now: float, title: str) -> tuple[Record | None, str | None]:
+        """Add ``turn`` (already stored) to its thread, unless a turn of the thread is still running
+        at ``now``. -> (the thread, None), or (the thread, the running turn's id)."""
+        conflict: list[str] = []
+
+        def change(current: Any) -> Any:
+            conflict.clear()
+            if not isinstance(current, dict):
+                return None
+            if current["turns"] and current.get("busy_until", 0.0) > now:
+                conflict.append(current["turns"][-1])
+                return current
+            return {**current, "turns": [*current["turns"], turn["id"]], "busy_until": timeline.busy_until(turn),
+                    "updated_at": turn["created_at"], "name": current["name"] or title}
+
+        thread = await self.state.update(THREADS, thread_id, change)
+        return thread, (conflict[0] if conflict else None)  # type: ignore[return-value]
+
+    async def put_turn(self, turn: Record) -> None:
+        await self.state.put(TURNS, turn["id"], turn)
+
+    async def drop_turn(self, turn_id: str) -> None:
+        await self.state.delete(TURNS, turn_id)
+
+    async def cancel(self, thread_id: str, turn_id: str, now: float) -> Record | None:
+        """Write the cancel into a running turn; -> the turn, or None when it was not running."""
+        done: list[Record] = []
+
+        def change(current: Any) -> Any:
+            done.clear()
+            if not isinstance(current, dict):
+                return None
+            status, _ = timeline.status_at(current, now)
+            if status != timeline.RUNNING:
+                return current
+            cancelled = {**current, "cancel_at": now}
+            done.append(cancelled)
+            return cancelled
+
+        await self.state.update(TURNS, turn_id, change)
+        if not done:
+            return None
+        until = timeline.busy_until(done[0])
+        await self.state.update(THREADS, thread_id, lambda current: {**current, "busy_until": until}
+                                if isinstance(current, dict) else None)
+        return done[0]
+
+    async def patch_turn(self, turn_id: str, changes: dict[str, Any]) -> Record | None:
+        return await self.state.update(TURNS, turn_id,  # type: ignore[return-value]
+                                       lambda current: {**current, **changes} if isinstance(current, dict) else None)
