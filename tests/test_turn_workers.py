@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from tests.test_workers import AUTH, needs_redis, pid_of, workers  # noqa: F401  (workers: the fixture)
+from tests.test_workers import AUTH, needs_redis, pid_of, start_workers, workers  # noqa: F401  (fixtures)
 
 CLOSE = {**AUTH, "Connection": "close"}  # a fresh connection each time: the requests spread over the workers
 
