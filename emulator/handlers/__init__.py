@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import chat, completions, documents, embeddings, files, files_v3, models
+from . import analysis, chunks, retrieve, upload_sessions  # the document API (issue 11)
 
 HANDLERS = {
     "api_v2_chat_completions_create": chat.create,
@@ -25,4 +26,17 @@ HANDLERS = {
     "api_v3_files_destroy": files_v3.destroy,
     "api_v3_workspaces_list": files_v3.list_workspaces,
     "api_v3_tags_list": files_v3.list_tags,
+    # -- document API (issue 11)
+    "api_v2_upload_session_create": upload_sessions.create,
+    "api_v2_upload_session_deactivate_create": upload_sessions.deactivate,
+    "api_v2_upload_session_file_create": upload_sessions.add_file,
+    "api_v2_upload_session_retrieve": upload_sessions.retrieve,
+    "api_v2_upload_session_destroy": upload_sessions.destroy,
+    "api_v2_chat_document_analysis_create": analysis.create,
+    "api_v2_chat_document_analysis_retrieve": analysis.retrieve,
+    "api_v2_tools_document_analysis_status_retrieve": analysis.status,
+    "api_v2_chat_image_analysis_create": analysis.image_analysis,
+    "api_v2_filter_chunks_create": chunks.filter_chunks,
+    "api_v2_query_reformulation_create": chunks.reformulation,
+    "api_v3_retrieve_create": retrieve.retrieve,
 }

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import NotFound, PayloadTooLarge, ValidationError
+from ..documents.images import image_info
 from ..documents.ingestion import EMBEDDED, FAILED
 from ..routing import Call, json_response
 from ..documents.store import FileRecord, NewFile
@@ -52,13 +53,32 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
 
 async def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
                        purpose: str = "documents", tag_ids: tuple[int, ...] = (),
-                       parser: str | None = None) -> FileRecord:
-    """Store an upload (its ingestion begins at once, off the event loop)."""
+                       parser: str | None = None, extra: dict[str, Any] | None = None) -> FileRecord:
+    """Store an upload (its ingestion begins at once, off the event loop). A PNG or JPEG is kept as
+    an image (``extra["image"]``: its format and size, read from its header), for image analysis."""
     if not filename.strip():
         raise ValidationError({"file": ["No filename could be determined."]})
+    extra = dict(extra or {})
+    image = image_info(data)
+    if image is not None:
+        extra["image"] = image
     return await call.emulator.files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
-        tag_ids=tag_ids, parser=parser, signature=signature(data)))
+        tag_ids=tag_ids, parser=parser, signature=signature(data), extra=extra))
+
+
+def upload_workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Workspace:
+    """Where a v2 upload goes: ``collection_type`` private (the default), company, or workspace (then
+    ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
+    directory = call.emulator.workspaces
+    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
+        if workspace_id is None:
+            raise ValidationError({"workspace_id": ['This field is required when collection_type '
+                                                    'is "workspace".']})
+        return workspace_or_400(call, "workspace_id", workspace_id)
+    if collection_type == "company":
+        return directory.company_workspace
+    return directory.personal
 
 
 def signature(data: bytes) -> str:
@@ -150,18 +170,7 @@ def v2_file(call: Call, record: FileRecord, now: float, content: str | None = No
 async def create(call: Call) -> Response:
     filename, data = await read_upload(call)
     body = call.body
-    collection_type = body.get("collection_type")
-    workspace_id = body.get("workspace_id")
-    directory = call.emulator.workspaces
-    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
-        if workspace_id is None:
-            raise ValidationError({"workspace_id": ['This field is required when collection_type '
-                                                    'is "workspace".']})
-        workspace = workspace_or_400(call, "workspace_id", workspace_id)
-    elif collection_type == "company":
-        workspace = directory.company_workspace
-    else:
-        workspace = directory.personal
+    workspace = upload_workspace(call, body.get("collection_type"), body.get("workspace_id"))
     record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
                                 purpose=body.get("purpose") or "documents")
     answer = v2_file(call, record, record.uploaded)

@@ -1,0 +1,140 @@
+"""/api/v2/upload-session: batches of uploads, followed as one.
+
+A session is a value in the state backend (space ``upload-sessions``, keyed by its uuid): whether it
+is still valid, its ingestion pipeline, and the ids of the files added to it. The files themselves
+are ordinary uploads in the shared file store (ingested like ``POST /api/v2/files``), which also
+records the session's uuid in each file's ``extra``; a session's ``documents`` are read from the
+store on every GET, so their statuses are the files' own.
+
+Uuids are drawn from the seed and a counter of the backend, timestamps from the epoch and that
+counter: the same run of requests gives the same sessions on every worker and every run.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from starlette.responses import Response
+
+from ..documents.workspaces import iso
+from ..errors import NotFound, ValidationError
+from ..generation.text import request_key
+from ..routing import Call, json_response
+from . import files
+
+SPACE = "upload-sessions"
+COUNTER = "upload-session-ids"
+
+
+def session_uuid(seed: int, number: int) -> str:
+    return str(uuidlib.UUID(bytes=request_key("upload-session", seed, number)[:16], version=4))
+
+
+def _key(call: Call, name: str = "uuid") -> str:
+    """The path's uuid, canonical; one that is not a uuid names nothing (Django's <uuid:> is a 404)."""
+    try:
+        return str(uuidlib.UUID(str(call.path_params[name])))
+    except ValueError:
+        raise NotFound() from None
+
+
+async def _session_or_404(call: Call) -> dict[str, Any]:
+    value = await call.emulator.state.get(SPACE, _key(call))
+    if not isinstance(value, dict):
+        raise NotFound()
+    return value
+
+
+async def _body(call: Call, session: dict[str, Any]) -> dict[str, Any]:
+    ingestion = call.emulator.ingestion
+    # Files deleted through /files since are no longer part of the session.
+    found = [r for r in await call.emulator.files.get_many(session["documents"]) if r is not None]
+    records = await ingestion.settle(found)
+    now = await ingestion.now()
+    documents, updated = [], session["created_at"]
+    for record in records:
+        workspace = files.workspace_of(call, record)
+        updated = max(updated, record.modified_at)
+        documents.append({"id": record.id, "title": record.title, "collection": workspace.id,
+                          "status": ingestion.status(record, now), "updated_at": iso(record.modified_at),
+                          "workspace": workspace.name})
+    updated = max(updated, session.get("updated_at", 0))
+    return {"uuid": session["uuid"], "is_valid": session["is_valid"], "created_at": iso(session["created_at"]),
+            "updated_at": iso(updated), "ingestion_pipeline": session.get("ingestion_pipeline"),
+            "documents": documents}
+
+
+# -- POST /api/v2/upload-session ------------------------------------------------------------------
+
+async def create(call: Call) -> Response:
+    emulator = call.emulator
+    number = await emulator.state.incr(COUNTER)
+    key = session_uuid(emulator.settings.seed, number)
+    session = {"uuid": key, "number": number, "is_valid": True,
+               "ingestion_pipeline": call.body.get("ingestion_pipeline"),
+               "created_at": emulator.settings.epoch + number, "documents": []}
+    await emulator.state.put(SPACE, key, session)
+    return json_response(await _body(call, session), 201)
+
+
+# -- GET / DELETE /api/v2/upload-session/{uuid} ------------------------------------------------------
+
+async def retrieve(call: Call) -> Response:
+    return json_response(await _body(call, await _session_or_404(call)))
+
+
+async def destroy(call: Call) -> Response:
+    session = await _session_or_404(call)
+    if not await call.emulator.state.delete(SPACE, session["uuid"]):
+        raise NotFound()  # deleted by a concurrent request
+    for file_id in session["documents"]:
+        await call.emulator.files.delete(file_id)
+    return Response(status_code=204)
+
+
+# -- POST /api/v2/upload-session/deactivate --------------------------------------------------------
+
+async def deactivate(call: Call) -> Response:
+    state = call.emulator.state
+
+    def invalidate(value: Any) -> Any:
+        return {**value, "is_valid": False} if isinstance(value, dict) else value
+
+    done = []
+    for key, value in (await state.items(SPACE)).items():
+        if isinstance(value, dict) and value.get("is_valid"):
+            await state.update(SPACE, key, invalidate)
+            done.append(key)
+    return json_response({"message": f"{len(done)} upload session(s) deactivated.", "deactivated": done})
+
+
+# -- POST /api/v2/upload-session/{uuid} --------------------------------------------------------------
+
+async def add_file(call: Call) -> Response:
+    session = await _session_or_404(call)
+    if not session["is_valid"]:
+        raise ValidationError({"non_field_errors": [
+            "This upload session is no longer valid (it was deactivated): create a new one."]})
+    body = call.body
+    # Every check before anything is stored: a rejected upload leaves nothing behind.
+    workspace = files.upload_workspace(call, body.get("collection_type"),
+                                       body.get("workspace_id", body.get("collection")))
+    filename, data = await files.read_upload(call)
+    record = await files.store_upload(
+        call, body.get("filename") or filename, data, workspace, body.get("title"),
+        parser=session.get("ingestion_pipeline"),
+        extra={"upload_session": session["uuid"],
+               **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
+    file_id = record.id
+
+    def attach(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {**value, "documents": [*value["documents"], file_id], "updated_at": record.created_at}
+
+    if await call.emulator.state.update(SPACE, session["uuid"], attach) is None:
+        await call.emulator.files.delete(file_id)  # the session was deleted meanwhile: so is its file
+        raise NotFound()
+    return json_response({"message": f"File {record.filename!r} added to upload session {session['uuid']}.",
+                          "id": file_id})
