@@ -8,18 +8,33 @@ import uuid
 
 import httpx
 import pytest
-
 from conftest import KEY, TIMEOUT, backend_overrides
 from document_api import DOCX_TYPE, poll_analysis, upload, wait_embedded
 from sample_documents import make_docx, make_image, make_pdf
 
-PDF = make_pdf(["The lighthouse keeper logs every passing ship.\nFog delays the ferries in winter.",
-                "The lamp was converted to electricity in 1952."])
-DOCX = make_docx([["The orchard grows seventeen kinds of apple.", "Bees pollinate the orchard in spring."],
-                  ["The harvest festival draws visitors from the whole valley."]])
-ORDER = ["INITIALIZING", "PROMPT_GENERATION_INITIALIZING", "PROMPT_GENERATED", "VISUAL_SUMMARIZATION",
-         "VISUAL_SUMMARIZATION_GENERATED", "SUMMARIZATION_GENERATING_INTERMEDIATE_SUMMARIES",
-         "INTERMEDIATE_SUMMARIES_GENERATED", "GENERATING_FINAL_SUMMARY", "COMPLETED"]
+PDF = make_pdf(
+    [
+        "The lighthouse keeper logs every passing ship.\nFog delays the ferries in winter.",
+        "The lamp was converted to electricity in 1952.",
+    ]
+)
+DOCX = make_docx(
+    [
+        ["The orchard grows seventeen kinds of apple.", "Bees pollinate the orchard in spring."],
+        ["The harvest festival draws visitors from the whole valley."],
+    ]
+)
+ORDER = [
+    "INITIALIZING",
+    "PROMPT_GENERATION_INITIALIZING",
+    "PROMPT_GENERATED",
+    "VISUAL_SUMMARIZATION",
+    "VISUAL_SUMMARIZATION_GENERATED",
+    "SUMMARIZATION_GENERATING_INTERMEDIATE_SUMMARIES",
+    "INTERMEDIATE_SUMMARIES_GENERATED",
+    "GENERATING_FINAL_SUMMARY",
+    "COMPLETED",
+]
 
 
 def session_upload(http, *files: tuple[str, bytes, str]) -> list[int]:
@@ -33,11 +48,15 @@ def session_upload(http, *files: tuple[str, bytes, str]) -> list[int]:
 
 
 def analyse(http, query: str, document_ids: list[int], **extra) -> httpx.Response:
-    return http.post("/api/v2/chat/document-analysis", json={"query": query, "document_ids": document_ids, **extra})
+    return http.post(
+        "/api/v2/chat/document-analysis", json={"query": query, "document_ids": document_ids, **extra}
+    )
 
 
 def test_upload_session_to_analysis_result(backend_http):
-    ids = session_upload(backend_http, ("lighthouse.pdf", PDF, "application/pdf"), ("orchard.docx", DOCX, DOCX_TYPE))
+    ids = session_upload(
+        backend_http, ("lighthouse.pdf", PDF, "application/pdf"), ("orchard.docx", DOCX, DOCX_TYPE)
+    )
     response = analyse(backend_http, "When was the lamp converted, and which apple kinds grow?", ids)
     assert response.status_code == 200, response.text
     created = response.json()
@@ -54,7 +73,12 @@ def test_the_status_endpoint_tells_the_same_story(backend_http):
     key = analyse(backend_http, "Who pollinates the orchard?", ids).json()["uuid"]
     result = poll_analysis(backend_http, key)[-1]["result"]
     status = backend_http.get(f"/api/v2/tools/document-analysis/{key}/status/").json()
-    assert (status["task_id"], status["status"], status["progress"], status["error"]) == (key, "COMPLETED", 100.0, None)
+    assert (status["task_id"], status["status"], status["progress"], status["error"]) == (
+        key,
+        "COMPLETED",
+        100.0,
+        None,
+    )
     assert status["result"] == {"answer": result, "documents": ids}
     assert status["created_at"] < status["completed_at"]
     assert "Bees pollinate the orchard in spring." in result
@@ -81,7 +105,9 @@ def test_the_same_requests_give_the_same_analysis_after_a_reset(backend_http, on
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 def test_the_analysis_walks_the_documented_phases_in_order(make_server, kind):
     server = make_server(analysis_ms=1500, **backend_overrides(kind))
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
         ids = session_upload(http, ("lighthouse.pdf", PDF, "application/pdf"))
         seen = poll_analysis(http, analyse(http, "lighthouse", ids).json()["uuid"])
     statuses = list(dict.fromkeys(s["status"] for s in seen))
@@ -113,7 +139,9 @@ def test_a_document_deleted_before_the_end_ends_the_analysis_in_error(backend_ht
 
 def test_an_analysis_of_a_file_still_ingesting_waits_for_it(make_server):
     server = make_server(ingest_ms=800, analysis_ms=50)
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
         file_id = upload(http, "lighthouse.pdf", PDF)
         response = analyse(http, "lighthouse", [file_id])
         assert response.status_code == 200
@@ -123,7 +151,9 @@ def test_an_analysis_of_a_file_still_ingesting_waits_for_it(make_server):
     assert final["status"] == "COMPLETED" and "lighthouse keeper" in final["result"]
 
 
-@pytest.mark.parametrize("path", ["/api/v2/chat/document-analysis/{}", "/api/v2/tools/document-analysis/{}/status/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v2/chat/document-analysis/{}", "/api/v2/tools/document-analysis/{}/status/"]
+)
 @pytest.mark.parametrize("key", [str(uuid.UUID(int=5)), "12"], ids=["unknown", "not-a-uuid"])
 def test_an_unknown_analysis_is_not_found(backend_http, path, key):
     response = backend_http.get(path.format(key))
@@ -133,32 +163,53 @@ def test_an_unknown_analysis_is_not_found(backend_http, path, key):
 @pytest.mark.parametrize(
     "body, field, message",
     [
-        pytest.param({"query": "q", "document_ids": []}, "document_ids", "This list may not be empty.", id="none"),
-        pytest.param({"query": "q", "document_ids": [1, 2, 3, 4, 5, 6]}, "document_ids",
-                     "Ensure this field has no more than 5 elements.", id="six"),
+        pytest.param(
+            {"query": "q", "document_ids": []}, "document_ids", "This list may not be empty.", id="none"
+        ),
+        pytest.param(
+            {"query": "q", "document_ids": [1, 2, 3, 4, 5, 6]},
+            "document_ids",
+            "Ensure this field has no more than 5 elements.",
+            id="six",
+        ),
         pytest.param({"document_ids": [1]}, "query", "This field is required.", id="no-query"),
-        pytest.param({"query": "", "document_ids": [1]}, "query", "This field may not be blank.", id="blank-query"),
+        pytest.param(
+            {"query": "", "document_ids": [1]}, "query", "This field may not be blank.", id="blank-query"
+        ),
         pytest.param({"query": "q"}, "document_ids", "This field is required.", id="no-ids"),
-        pytest.param({"query": "q", "document_ids": "1"}, "document_ids", 'Expected a list of items but got type "str".',
-                     id="ids-not-a-list"),
-        pytest.param({"query": "q", "document_ids": [1], "private": "maybe"}, "private", "Must be a valid boolean.",
-                     id="private-not-bool"),
+        pytest.param(
+            {"query": "q", "document_ids": "1"},
+            "document_ids",
+            'Expected a list of items but got type "str".',
+            id="ids-not-a-list",
+        ),
+        pytest.param(
+            {"query": "q", "document_ids": [1], "private": "maybe"},
+            "private",
+            "Must be a valid boolean.",
+            id="private-not-bool",
+        ),
     ],
 )
-@pytest.mark.parametrize("path", ["/api/v2/chat/document-analysis", "/api/v2/chat/image-analysis"],
-                         ids=["document", "image"])
+@pytest.mark.parametrize(
+    "path", ["/api/v2/chat/document-analysis", "/api/v2/chat/image-analysis"], ids=["document", "image"]
+)
 def test_bad_input_is_a_400_naming_the_field(backend_http, path, body, field, message):
     response = backend_http.post(path, json=body)
     assert response.status_code == 400
     assert message in str(response.json()[field])
 
 
-@pytest.mark.parametrize("path", ["/api/v2/chat/document-analysis", "/api/v2/chat/image-analysis"],
-                         ids=["document", "image"])
+@pytest.mark.parametrize(
+    "path", ["/api/v2/chat/document-analysis", "/api/v2/chat/image-analysis"], ids=["document", "image"]
+)
 def test_a_document_that_does_not_exist_is_a_400_and_nothing_is_stored(backend_http, path):
     file_id = upload(backend_http, "orchard.docx", DOCX)
     response = backend_http.post(path, json={"query": "q", "document_ids": [file_id, 999]})
-    assert (response.status_code, response.json()) == (400, {"document_ids": ['Invalid pk "999" - object does not exist.']})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"document_ids": ['Invalid pk "999" - object does not exist.']},
+    )
     if path.endswith("document-analysis"):  # the rejected request took no number: the next one gets the first
         assert analyse(backend_http, "q", [file_id]).json()["chat_session_id"] == 1
 
@@ -171,6 +222,7 @@ def test_an_unknown_model_is_not_found(backend_http):
 
 # -- image analysis -----------------------------------------------------------------------------------
 
+
 def test_png_and_jpeg_uploads_are_ingested_as_images(backend_http):
     png = upload(backend_http, "chart.png", make_image(64, 48, "PNG"))
     jpeg = upload(backend_http, "photo.jpg", make_image(30, 20, "JPEG"))
@@ -181,8 +233,9 @@ def test_png_and_jpeg_uploads_are_ingested_as_images(backend_http):
 def test_image_analysis_describes_the_images(backend_http):
     png = upload(backend_http, "chart.png", make_image(64, 48, "PNG"))
     jpeg = upload(backend_http, "photo.jpg", make_image(30, 20, "JPEG"))
-    response = backend_http.post("/api/v2/chat/image-analysis",
-                                 json={"query": "What do these show?", "document_ids": [png, jpeg]})
+    response = backend_http.post(
+        "/api/v2/chat/image-analysis", json={"query": "What do these show?", "document_ids": [png, jpeg]}
+    )
     assert response.status_code == 200, response.text
     answer = response.json()["answer"]
     assert set(response.json()) == {"answer"} and "What do these show?" in answer
@@ -192,10 +245,13 @@ def test_image_analysis_describes_the_images(backend_http):
 def test_image_analysis_of_a_document_that_is_not_an_image_is_a_400(backend_http):
     pdf = upload(backend_http, "lighthouse.pdf", PDF)
     png = upload(backend_http, "chart.png", make_image(8, 8))
-    response = backend_http.post("/api/v2/chat/image-analysis", json={"query": "q", "document_ids": [png, pdf]})
+    response = backend_http.post(
+        "/api/v2/chat/image-analysis", json={"query": "q", "document_ids": [png, pdf]}
+    )
     assert response.status_code == 400
     assert response.json()["document_ids"] == [
-        f"Document {pdf} (lighthouse.pdf) is not an image: image analysis reads PNG and JPEG uploads."]
+        f"Document {pdf} (lighthouse.pdf) is not an image: image analysis reads PNG and JPEG uploads."
+    ]
 
 
 def test_a_truncated_png_is_not_an_image(backend_http):
@@ -207,10 +263,11 @@ def test_a_truncated_png_is_not_an_image(backend_http):
 
 def test_a_document_analysis_of_an_image_goes_through_the_visual_phases(make_server):
     server = make_server(analysis_ms=1500)
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
         png = upload(http, "chart.png", make_image(64, 48))
         seen = poll_analysis(http, analyse(http, "describe it", [png]).json()["uuid"])
     statuses = [s["status"] for s in seen]
     assert "VISUAL_SUMMARIZATION" in statuses or "VISUAL_SUMMARIZATION_GENERATED" in statuses
     assert "a PNG image of 64x48 pixels" in seen[-1]["result"]
-

@@ -8,7 +8,6 @@ import uuid
 
 import httpx
 import pytest
-
 from conftest import KEY, TIMEOUT, backend_overrides
 from document_api import DOCX_TYPE, POLL_DEADLINE_S, POLL_EVERY_S
 from sample_documents import make_docx, make_pdf
@@ -24,16 +23,19 @@ def new_session(http, **body) -> dict:
 
 
 def add(http, session: str, name: str, data: bytes, content_type: str = "application/octet-stream", **fields):
-    return http.post(f"/api/v2/upload-session/{session}", files={"file": (name, data, content_type)},
-                     data=fields)
+    return http.post(
+        f"/api/v2/upload-session/{session}", files={"file": (name, data, content_type)}, data=fields
+    )
 
 
 def wait_session_embedded(http, session: str) -> dict:
     deadline = time.monotonic() + POLL_DEADLINE_S
     while True:
         body = http.get(f"/api/v2/upload-session/{session}").json()
-        if all(d["status"] not in ("pending", "parsing") for d in body["documents"]) \
-                or time.monotonic() > deadline:
+        if (
+            all(d["status"] not in ("pending", "parsing") for d in body["documents"])
+            or time.monotonic() > deadline
+        ):
             return body
         time.sleep(POLL_EVERY_S)
 
@@ -79,7 +81,14 @@ def test_files_added_are_ingested_and_listed_with_their_status(backend_http):
     assert [d["status"] for d in documents.values()] == ["embedded", "embedded"]
     assert documents[first.json()["id"]]["title"] == "Lighthouse log"
     assert documents[second.json()["id"]]["collection"] != documents[first.json()["id"]]["collection"]
-    assert set(documents[first.json()["id"]]) == {"id", "title", "collection", "status", "updated_at", "workspace"}
+    assert set(documents[first.json()["id"]]) == {
+        "id",
+        "title",
+        "collection",
+        "status",
+        "updated_at",
+        "workspace",
+    }
 
 
 def test_a_file_added_to_a_session_is_an_ordinary_file(backend_http):
@@ -116,7 +125,9 @@ def test_deactivate_leaves_the_sessions_already_invalid_out(backend_http):
 def test_delete_removes_the_session_and_its_documents(backend_http):
     session = new_session(backend_http)["uuid"]
     file_id = add(backend_http, session, "lighthouse.pdf", PDF).json()["id"]
-    kept = backend_http.post("/api/v2/files", files={"file": ("kept.txt", b"Not in the session.")}).json()["id"]
+    kept = backend_http.post("/api/v2/files", files={"file": ("kept.txt", b"Not in the session.")}).json()[
+        "id"
+    ]
     response = backend_http.delete(f"/api/v2/upload-session/{session}")
     assert response.status_code == 204 and response.content == b""
     assert backend_http.get(f"/api/v2/upload-session/{session}").status_code == 404
@@ -145,17 +156,26 @@ def test_an_unknown_session_is_not_found(backend_http, method, key):
     [
         pytest.param(None, {"title": "no file"}, "file", id="no-file"),
         pytest.param({"file": ("a.txt", b"")}, {}, "file", id="empty-file"),
-        pytest.param({"file": ("a.txt", b"text")}, {"workspace_id": "9999"}, "workspace_id", id="unknown-workspace"),
-        pytest.param({"file": ("a.txt", b"text")}, {"collection_type": "shared"}, "collection_type",
-                     id="wrong-collection-type"),
-        pytest.param({"file": ("a.txt", b"text")}, {"chunk_size": "big"}, "chunk_size", id="chunk-size-not-int"),
+        pytest.param(
+            {"file": ("a.txt", b"text")}, {"workspace_id": "9999"}, "workspace_id", id="unknown-workspace"
+        ),
+        pytest.param(
+            {"file": ("a.txt", b"text")},
+            {"collection_type": "shared"},
+            "collection_type",
+            id="wrong-collection-type",
+        ),
+        pytest.param(
+            {"file": ("a.txt", b"text")}, {"chunk_size": "big"}, "chunk_size", id="chunk-size-not-int"
+        ),
         pytest.param({"file": ("a.txt", b"text")}, {"title": "t" * 256}, "title", id="title-too-long"),
     ],
 )
 def test_a_bad_file_is_a_400_naming_the_field_and_stores_nothing(backend_http, files, data, field):
     session = new_session(backend_http)["uuid"]
-    response = backend_http.post(f"/api/v2/upload-session/{session}", files=files or {"other": ("x", b"")},
-                                 data=data)
+    response = backend_http.post(
+        f"/api/v2/upload-session/{session}", files=files or {"other": ("x", b"")}, data=data
+    )
     assert response.status_code == 400, response.text
     assert field in response.json()
     assert file_count(backend_http) == 0
@@ -170,8 +190,9 @@ def test_a_json_body_is_415_for_a_file(backend_http):
 
 def test_documents_go_pending_to_embedded_with_ingest_ms(make_server):
     server = make_server(ingest_ms=600)
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
         session = new_session(http)["uuid"]
         add(http, session, "lighthouse.pdf", PDF)
         assert http.get(f"/api/v2/upload-session/{session}").json()["documents"][0]["status"] == "pending"
@@ -183,8 +204,10 @@ def test_a_session_is_the_same_on_every_worker_of_one_redis(make_server):
     overrides = backend_overrides("redis")
     first, second = make_server(**overrides), make_server(**overrides)
     headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=first.base_url, headers=headers, timeout=TIMEOUT) as a, \
-            httpx.Client(base_url=second.base_url, headers=headers, timeout=TIMEOUT) as b:
+    with (
+        httpx.Client(base_url=first.base_url, headers=headers, timeout=TIMEOUT) as a,
+        httpx.Client(base_url=second.base_url, headers=headers, timeout=TIMEOUT) as b,
+    ):
         session = new_session(a)["uuid"]
         assert add(b, session, "lighthouse.pdf", PDF).status_code == 200
         assert [d["status"] for d in wait_session_embedded(a, session)["documents"]] == ["embedded"]

@@ -60,9 +60,9 @@ async def _body(call: Call, session: dict[str, Any]) -> dict[str, Any]:
                           "status": ingestion.status(record, now), "updated_at": iso(record.modified_at),
                           "workspace": workspace.name})
     updated = max(updated, session.get("updated_at", 0))
-    return {"uuid": session["uuid"], "is_valid": session["is_valid"], "created_at": iso(session["created_at"]),
-            "updated_at": iso(updated), "ingestion_pipeline": session.get("ingestion_pipeline"),
-            "documents": documents}
+    return {"uuid": session["uuid"], "is_valid": session["is_valid"],
+            "created_at": iso(session["created_at"]), "updated_at": iso(updated),
+            "ingestion_pipeline": session.get("ingestion_pipeline"), "documents": documents}
 
 
 # -- POST /api/v2/upload-session ------------------------------------------------------------------
