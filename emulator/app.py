@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from .config import Settings
+
+from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .handlers import HANDLERS
@@ -25,6 +26,7 @@ from .catalog import Catalog
 from .routing import Call, Handler, build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
+from .errors import StateUnavailable, dumps
 from .state import Backend
 from .state.memory import MemoryBackend
 from .documents.store import FileStore, run_now
@@ -39,16 +41,18 @@ class Emulator:
     def __init__(self, settings: Settings):
         self.settings = settings
         # Everything that must be the same on every worker lives here (see emulator/state).
-        self.state: Backend = MemoryBackend()
+        self.state: Backend = open_backend(settings)
         self.specs: list[Spec] = load_specs(settings.spec_dir)
         self.catalog = Catalog.load(settings.models_file)
-        self.journal = Journal()
+        self.journal = Journal(self.state, settings)
         # Server-wide delays belong to every answer: nothing is served from the memo then.
         self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
         # --ttft-ms / --itl-ms: the pace of every generated answer (a fixture may set its own).
         self.pace = Timing(ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
-        self.scripts = Scripts(settings, self.operations)
+        self.scripts = Scripts(settings, self.operations, self.state)
+        # A reset on any worker is seen by every worker's next request: its local caches go then.
+        self.scripts.on_reset.append(self.memo.clear)
         self.controls = HeaderControls()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
         self.workspaces = Directory.load(settings)
@@ -74,12 +78,29 @@ class Emulator:
             return forced
         return await self.scripts.around(call, handler)
 
-    def reset(self) -> None:
-        """Back to the state at start-up: journal, runtime fixtures and sequences, file store."""
-        self.journal.clear()
-        self.scripts.reset()
-        run_now(self.state.clear())  # (memory backend; the state branch makes reset async)
+    async def reset(self) -> None:
+        """Back to the state at start-up, for every worker at once: the whole backend (journal,
+        runtime fixtures, use counters, files ...) is cleared, and a new generation tells every
+        worker's local caches (compiled fixtures, the memo) to go."""
+        await self.state.clear()
+        await self.scripts.reset()
         self.memo.clear()
+
+
+def open_backend(settings: Settings) -> Backend:
+    """Redis when --redis-url is given (shared by every worker and replica), else this process's memory
+    (made durable in --data-dir when given)."""
+    if settings.redis_url:
+        from .state.redis import RedisBackend  # imported only when used: the memory default needs no client
+
+        return RedisBackend(settings.redis_url, settings.redis_prefix)
+    return MemoryBackend(settings.data_dir)
+
+
+def create_app_from_env() -> Starlette:
+    """The app factory of ``serve --workers N``: each worker process builds its app from the
+    ``PARADIGM_EMULATOR_*`` variables the CLI set from its flags."""
+    return create_app(from_env())
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -88,7 +109,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception},
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
+                                                       StateUnavailable: state_unavailable},
                     lifespan=_saving_on_shutdown(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307.
@@ -97,13 +119,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
+async def state_unavailable(request, exc: Exception) -> Response:
+    """A Redis that went away, met outside an endpoint's own handling: a 503 naming it, never a 500."""
+    assert isinstance(exc, StateUnavailable)
+    return Response(dumps(exc.body()), status_code=exc.status, headers=dict(exc.headers),
+                    media_type="application/json")
+
+
 def _saving_on_shutdown(emulator: Emulator):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        ping = getattr(emulator.state, "ping", None)
+        if ping is not None:
+            await ping()  # a Redis that is down at start-up stops the worker, with the reason
         yield
         try:
             await emulator.save()
         except OSError as exc:  # a full disk must not turn a clean shutdown into a crash
             log.error("could not save the file store to %s: %s", emulator.settings.data_dir, exc)
+        await emulator.state.close()
 
     return lifespan

@@ -85,19 +85,74 @@ def serve(settings: Settings) -> int:
     from .spec import SpecError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    problem = check_state(settings)
+    if problem:
+        print(f"paradigm-emulator: {problem}", file=sys.stderr)
+        return 2
     try:
-        app = create_app(settings)
+        app = create_app(settings)  # with --workers too: a broken spec or fixture is said once, here
     except (SpecError, CatalogError, LookupError, ValueError, OSError) as exc:
         print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, **fast_stack())
-    server = _AnnouncingServer(config)
+    options = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+                   timeout_graceful_shutdown=max(0.1, settings.shutdown_timeout), **fast_stack())
+    if settings.workers > 1:
+        return serve_workers(settings, options)
+    server = _AnnouncingServer(uvicorn.Config(app, **options))
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn has shut down gracefully, then re-raises the Ctrl-C it caught
         pass
     return 0 if server.started or not server.should_exit else 1
+
+
+def check_state(settings: Settings) -> str | None:
+    """What stops the state from being shared as asked: -> the message, or None."""
+    if settings.workers < 1:
+        return f"--workers must be 1 or more, got {settings.workers}"
+    if settings.workers > 1 and not settings.redis_url:
+        return (f"--workers {settings.workers} needs --redis-url: each worker is its own process, so without "
+                "a shared state a fixture posted to one worker, a file uploaded to another, the use counters "
+                "and the journal would each live in one worker only. Start a Redis (redis-server) and add "
+                "--redis-url redis://127.0.0.1:6379/0 (or PARADIGM_EMULATOR_REDIS_URL), or run one worker.")
+    if settings.redis_url:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except (redis.RedisError, OSError, ValueError) as exc:
+            return f"cannot reach Redis at {settings.redis_url} (--redis-url): {exc}"
+    return None
+
+
+def serve_workers(settings: Settings, options: dict) -> int:
+    """N uvicorn worker processes on one socket, each building its app from the same settings,
+    handed over as PARADIGM_EMULATOR_* variables (the app factory reads them)."""
+    import os
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from .config import to_env
+
+    os.environ.update(to_env(settings))
+    config = uvicorn.Config("emulator.app:create_app_from_env", factory=True, workers=settings.workers,
+                            **options)
+    sock = config.bind_socket()
+    urls = base_urls(settings.host, sock.getsockname()[1])
+    print(f"paradigm-emulator {__version__} listening with {settings.workers} workers (Ctrl-C to stop)\n"
+          f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}", flush=True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    return 0
 
 
 def fast_stack() -> dict[str, str]:

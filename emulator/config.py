@@ -134,6 +134,24 @@ def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
+def to_env(settings: Settings) -> dict[str, str]:
+    """The ``PARADIGM_EMULATOR_*`` variables that make ``from_env`` give these settings back (how
+    ``serve --workers N`` hands its flags to the worker processes). A field left unset is ""."""
+    variables = {}
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if value is None:
+            text = ""
+        elif isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        variables[env_name(f.name)] = text
+    return variables
+
+
 def from_env(environ: typing.Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from ``PARADIGM_EMULATOR_*`` variables, with explicit overrides winning."""
     environ = os.environ if environ is None else environ

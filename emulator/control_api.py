@@ -1,12 +1,13 @@
 """The control API under /_emulator: drive a running emulator from a test in any language.
 
-    GET    /_emulator/health             {"status": "ok", "version", "fixtures", "journal"}
+    GET    /_emulator/health             {"status": "ok", "version", "fixtures", "journal", "pid", "state"}
     GET    /_emulator/fixtures           {"fixtures": [...]} in matching order
     POST   /_emulator/fixtures           one fixture, a list, or {"fixtures": [...]}; JSON or YAML
     DELETE /_emulator/fixtures           remove every runtime fixture
     DELETE /_emulator/fixtures/{name}    remove one
-    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation=,
-                                         ?status=, ?limit=
+    GET    /_emulator/journal            {"requests": [...]} newest first (?before=SEQ: the page after
+                                         this one), or oldest first from ?after=SEQ; ?limit=, ?path=
+                                         (prefix), ?operation=, ?status=. Streamed.
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
 
@@ -18,17 +19,19 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError
+from .journal import with_seq
 
 PREFIX = "/_emulator"
 MAX_BODY = 5 * 1024 * 1024
@@ -66,11 +69,13 @@ def control_routes(emulator: Any) -> list[Route]:
         return guard
 
     async def health(request: Request) -> Response:
+        await emulator.scripts.sync()
         return _json({"status": "ok", "version": __version__, "fixtures": len(emulator.scripts),
-                      "journal": len(emulator.journal.entries())})
+                      "journal": await emulator.journal.length(), "pid": os.getpid(),
+                      "state": emulator.state.kind})
 
     async def list_fixtures(request: Request) -> Response:
-        return _json({"fixtures": emulator.scripts.list()})
+        return _json({"fixtures": await emulator.scripts.list()})
 
     async def add_fixtures(request: Request) -> Response:
         document = await _read_document(request)
@@ -80,7 +85,7 @@ def control_routes(emulator: Any) -> list[Route]:
         if not fixtures or not all(isinstance(f, dict) for f in fixtures):
             raise ParseError("Expected a fixture (a mapping), a list of fixtures, or {\"fixtures\": [...]}.")
         try:
-            names = emulator.scripts.add_many(fixtures)
+            names = await emulator.scripts.add_many(fixtures)
         except FixtureError as exc:
             raise ParseError(str(exc)) from None
         except RecursionError:  # a YAML alias that contains itself
@@ -88,16 +93,16 @@ def control_routes(emulator: Any) -> list[Route]:
         return _json({"added": names}, 201)
 
     async def clear_fixtures(request: Request) -> Response:
-        return _json({"deleted": emulator.scripts.clear()})
+        return _json({"deleted": await emulator.scripts.clear()})
 
     async def delete_fixture(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            emulator.scripts.remove(name)
+            await emulator.scripts.remove(name)
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in emulator.scripts.list()) or "none"
+            known = ", ".join(repr(f["name"]) for f in await emulator.scripts.list()) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 
@@ -105,27 +110,48 @@ def control_routes(emulator: Any) -> list[Route]:
         query = request.query_params
         limit = _limit(query.get("limit"))
         status = _status(query.get("status"))
+        after, before = _seq(query, "after"), _seq(query, "before")
         path, operation = query.get("path"), query.get("operation")
-        found = []
-        for entry in reversed(emulator.journal.entries()):
-            if path and not entry.path.startswith(path):
-                continue
-            if operation and operation != entry.operation_id:
-                continue
-            if status is not None and entry.status != status:
-                continue
-            found.append(entry.to_dict())
-            if limit is not None and len(found) >= limit:
-                break
-        return _json({"requests": found})
+        filtered = bool(path or operation or status is not None)
+        pages = emulator.journal.pages(after=after, before=before, newest_first=after is None)
+        first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
+
+        def wanted(raw: bytes) -> bool:
+            if not filtered:
+                return True
+            entry = json.loads(raw)
+            return ((not path or entry["path"].startswith(path)) and (not operation or operation == entry["operation_id"])
+                    and (status is None or entry["status"] == status))
+
+        async def body():
+            # Entry by entry, from the stored bytes: a full journal never has to be built in memory at
+            # once, and the loop serves other requests between the backend's pages.
+            yield b'{"requests":['
+            sent, batch, more = 0, first, False
+            try:
+                while batch:
+                    for seq, raw in batch:
+                        if not wanted(raw):
+                            continue
+                        if limit is not None and sent >= limit:
+                            more = True
+                            break
+                        yield (b"," if sent else b"") + with_seq(seq, raw)
+                        sent += 1
+                    if more:
+                        break
+                    batch = await anext(pages, [])
+            finally:
+                await pages.aclose()
+            yield b"]}"
+
+        return StreamingResponse(body(), media_type="application/json")
 
     async def clear_journal(request: Request) -> Response:
-        count = len(emulator.journal.entries())
-        emulator.journal.clear()
-        return _json({"deleted": count})
+        return _json({"deleted": await emulator.journal.clear()})
 
     async def reset(request: Request) -> Response:
-        emulator.reset()
+        await emulator.reset()
         return _json({"reset": True})
 
     return [
@@ -172,6 +198,15 @@ def _limit(text: str | None) -> int | None:
         return None
     if not text.isdigit() or int(text) < 1:
         raise ParseError(f"limit must be a whole number >= 1, got {text!r}.")
+    return int(text)
+
+
+def _seq(query: Any, name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ParseError(f"{name} must be a journal seq (a whole number >= 0), got {text!r}.")
     return int(text)
 
 

@@ -12,7 +12,8 @@ so a rejected request gets one of two bodies::
     │   ├── NotFound              404  unknown path or object
     │   ├── MethodNotAllowed      405  (with Allow)
     │   ├── PayloadTooLarge       413
-    │   └── UnsupportedMediaType  415
+    │   ├── UnsupportedMediaType  415
+    │   └── StateUnavailable      503  the state backend (Redis) cannot be reached
     └── ModelServerError               vLLM layer: {"error": {"message", "type", "param", "code"}}
         ├── BadRequest            400  BadRequestError (context window, n, wrong model kind ...)
         └── ModelNotFound         404  NotFoundError
@@ -101,6 +102,15 @@ class UnsupportedMediaType(ApiError):
 
     def __init__(self, media_type: str):
         super().__init__(f'Unsupported media type "{media_type}" in request.')
+
+
+class StateUnavailable(ApiError):
+    """The shared state (Redis) cannot be reached: every request that needs it gets this until it is
+    back; the emulator itself keeps running."""
+
+    status = 503
+    default_detail = "The state backend is unavailable."
+    headers = {"Retry-After": "1"}
 
 
 class ModelServerError(EmulatorError):

@@ -1,17 +1,36 @@
-"""What was asked and answered: one immutable entry per request, newest last."""
+"""What was asked and answered: one entry per request, on the state backend (so every worker's
+requests are in one journal), bounded in bytes.
+
+An entry is stored as its JSON bytes, written once when the request is done: the body kept to
+``--journal-body-kb`` (the rest cut, with a marker saying how much), the headers likewise, every
+credential redacted, and the whole journal to ``--journal-mb`` (the oldest entries go first).
+Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt.
+"""
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
-from collections import deque
+import json
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.responses import Response
+from .errors import StateUnavailable
+from .state import Backend
 
-REDACTED_HEADERS = {"authorization", "cookie", "x-emulator-admin-token"}
+if TYPE_CHECKING:
+    from .config import Settings
+    from .routing import Call
+
+log = logging.getLogger("emulator.journal")
+LOG = "journal"
+REDACTED = "[redacted]"
+# Every header that carries a credential (issue 9: none is kept), and the query parameters that do.
+REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
+                              "openai-organization", "x-emulator-admin-token"})
+REDACTED_QUERY = frozenset({"api_key", "key", "token"})
+HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyond this
+PAGE = 500  # entries read from the backend at a time when streaming a page
 
 
 @dataclass(frozen=True)
@@ -26,50 +45,133 @@ class Entry:
     status: int
     fixture: str | None
     duration_ms: float
+    outcome: str = "complete"
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
-                "fixture": self.fixture, "duration_ms": self.duration_ms}
+                "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome}
+
+    @classmethod
+    def parse(cls, seq: int, raw: bytes) -> "Entry":
+        data = json.loads(raw)
+        return cls(seq=seq, method=data["method"], path=data["path"], operation_id=data["operation_id"],
+                   query=data["query"], headers=data["headers"], body=data["body"], status=data["status"],
+                   fixture=data["fixture"], duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
 
 
 class Journal:
-    """Bounded (oldest dropped first), so a long-running dev server does not grow without end.
+    def __init__(self, state: Backend, settings: "Settings"):
+        self.state = state
+        self.body_cap = max(256, int(settings.journal_body_kb * 1024))
+        self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
 
-    Recording is on every request's path, so it keeps only references (the raw header list,
-    the parsed body) and builds the ``Entry`` views when the journal is read."""
+    async def record(self, call: "Call", status: int, outcome: str = "complete", seconds: float = 0.0) -> None:
+        """Called once per API request, when its response body has ended or its client went away."""
+        try:
+            await self.state.append(LOG, self.encode(call, status, outcome, seconds), budget=self.budget)
+        except StateUnavailable as exc:  # the response is already on its way: a lost entry is logged
+            log.warning("request not journaled: %s", exc)
 
-    def __init__(self, limit: int = 10_000):
-        self._records: deque[tuple] = deque(maxlen=limit)
-        self._seq = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def record(self, call: Any, response: Response) -> None:
+    def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
         request = call.request
-        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id, call.query,
-                  request.scope["headers"], call.body, tuple((k, u.filename) for k, u in call.uploads.items()),
-                  response.status_code, call.fixture, time.perf_counter() - call.started)
-        with self._lock:
-            self._records.append(record)
+        head = {"method": request.method, "path": request.scope["path"],
+                "operation_id": call.operation.operation_id, "query": _query(call.query),
+                "headers": self._headers(request.scope["headers"]), "status": status, "fixture": call.fixture,
+                "duration_ms": round(seconds * 1000, 3), "outcome": outcome}
+        return _dumps(head)[:-1] + b',"body":' + self._body(call) + b"}"
 
-    def entries(self) -> list[Entry]:
-        with self._lock:
-            records = list(self._records)
-        return [_entry(record) for record in records]
+    def _headers(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        room = self.body_cap
+        for name, value in raw:
+            key = name.decode("latin-1").lower()
+            text = REDACTED if key in REDACTED_HEADERS else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
+            room -= len(key) + len(text)
+            if room < 0:
+                headers["x-emulator-cut"] = f"[{len(raw) - len(headers)} more header(s) cut]"
+                break
+            headers[key] = text
+        return headers
 
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
+    def _body(self, call: "Call") -> bytes:
+        raw = call.raw_body
+        if raw and not call.uploads and len(raw) <= self.body_cap and call.content_type.endswith("json"):
+            return raw.strip() or b"{}"  # the JSON as it came: no need to encode it again
+        body = call.body
+        if call.uploads:
+            body = {**(body if isinstance(body, dict) else {}),
+                    **{name: f"<file {upload.filename}>" for name, upload in call.uploads.items()}}
+        text = _dumps(body)
+        if len(text) <= self.body_cap:
+            return text
+        # Too big: long strings are cut first (a 5 MB prompt keeps its shape and its start) ...
+        shrunk = _dumps(_shrink(body, max(64, self.body_cap // 16)))
+        if len(shrunk) <= self.body_cap:
+            return shrunk
+        # ... and a body that is big in every part keeps its first bytes, as text.
+        return _dumps({"_emulator_cut": f"[{len(text) - self.body_cap} of {len(text)} bytes cut]",
+                       "head": text[:self.body_cap].decode("utf-8", "ignore")})
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    async def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        """Oldest first, with seq > ``after``."""
+        return [Entry.parse(seq, raw) for seq, raw in await self.state.read(LOG, after, limit)]
+
+    async def pages(self, *, after: int | None = None, before: int | None = None,
+                    newest_first: bool = True) -> AsyncIterator[list[tuple[int, bytes]]]:
+        """The raw entries in batches (each one backend read, so the loop serves others between them)."""
+        if newest_first:
+            cursor = before
+            while True:
+                batch = await self.state.read_back(LOG, cursor, PAGE)
+                batch = [(seq, raw) for seq, raw in batch if after is None or seq > after]
+                if not batch:
+                    return
+                yield batch  # type: ignore[misc]
+                cursor = batch[-1][0]
+        else:
+            cursor = after or 0
+            while True:
+                batch = await self.state.read(LOG, cursor, PAGE)
+                batch = [(seq, raw) for seq, raw in batch if before is None or seq < before]
+                if not batch:
+                    return
+                yield batch  # type: ignore[misc]
+                cursor = batch[-1][0]
+
+    async def length(self) -> int:
+        return await self.state.length(LOG)
+
+    async def clear(self) -> int:
+        return await self.state.drop(LOG)
 
 
-def _entry(record: tuple) -> Entry:
-    seq, method, path, operation_id, query, raw_headers, body, uploads, status, fixture, seconds = record
-    headers = {}
-    for name, value in raw_headers:
-        key = name.decode("latin-1").lower()
-        if key not in REDACTED_HEADERS:
-            headers[key] = value.decode("latin-1")
-    if uploads:
-        body = {**body, **{name: f"<file {filename}>" for name, filename in uploads}}
-    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query), headers=headers,
-                 body=body, status=status, fixture=fixture, duration_ms=round(seconds * 1000, 3))
+def with_seq(seq: int, raw: bytes) -> bytes:
+    """An entry's stored bytes with its sequence number first, as the control API shows it."""
+    return b'{"seq":%d,' % seq + raw[1:]
+
+
+def _query(query: dict[str, Any]) -> dict[str, Any]:
+    if not query:
+        return {}
+    return {k: (REDACTED if k.lower() in REDACTED_QUERY else v) for k, v in query.items()}
+
+
+def _cut(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[:cap] + f"...[{len(text) - cap} characters cut]"
+
+
+def _shrink(value: Any, cap: int) -> Any:
+    if isinstance(value, str):
+        return _cut(value, cap)
+    if isinstance(value, dict):
+        return {k: _shrink(v, cap) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shrink(v, cap) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()

@@ -120,7 +120,8 @@ def make_endpoint(operation: Operation, handler: Handler, emulator: Any) -> Call
         finally:
             # Uploaded files are spooled to temporary files; the handler has read what it keeps.
             await request.close()
-        emulator.journal.record(call, response)
+        await emulator.journal.record(call, status=response.status_code, outcome="complete",
+                                      seconds=time.perf_counter() - call.started)
         return response
 
     endpoint.__name__ = operation.operation_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -65,7 +66,7 @@ def test_files_load_in_path_order_with_default_names(tmp_path):
     write(tmp_path, ".hidden.yaml", "this: is not loaded")
     write(tmp_path, "notes.txt", "not a fixture file")
     emulator = create_app(Settings(fixtures_dir=tmp_path)).state.emulator
-    listed = emulator.scripts.list()
+    listed = asyncio.run(emulator.scripts.list())
     assert [f["name"] for f in listed] == ["a/z.yml:0", "a/z.yml:1", "b.yaml:0", "c.json:0"]
     assert listed[0]["source"] == f"{tmp_path / 'a' / 'z.yml'}:2"
 
@@ -195,7 +196,7 @@ def test_a_missing_fixtures_dir_is_refused(tmp_path, operations):
 
 def test_shipped_examples_load_and_are_commented():
     emulator = create_app(Settings(fixtures_dir=EXAMPLES)).state.emulator
-    assert len(emulator.scripts.list()) >= 15
+    assert len(asyncio.run(emulator.scripts.list())) >= 15
     files = sorted(EXAMPLES.glob("*.yaml"))
     assert len(files) >= 6
     assert all(path.read_text().startswith("# ") for path in files)
@@ -203,7 +204,7 @@ def test_shipped_examples_load_and_are_commented():
 
 def test_shipped_models_and_workspaces_are_not_fixture_files():
     emulator = create_app(Settings()).state.emulator
-    assert emulator.scripts.list() == []
+    assert asyncio.run(emulator.scripts.list()) == []
 
 
 def edit(path: Path, text: str) -> None:

@@ -20,7 +20,7 @@ SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "
 
 async def create(call: Call) -> Response:
     emulator, body = call.emulator, call.body
-    script = emulator.scripts.match(call)
+    script = await emulator.scripts.match(call)
     memo_key = emulator.memo.key(call) if script is None else None
     if (kept := emulator.memo.get(memo_key)) is not None:
         return kept

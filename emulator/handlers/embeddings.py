@@ -18,7 +18,7 @@ from ..tokenizer import count
 
 async def create(call: Call) -> Response:
     emulator, body = call.emulator, call.body
-    script = emulator.scripts.match(call)
+    script = await emulator.scripts.match(call)
     memo_key = emulator.memo.key(call) if script is None else None
     if (kept := emulator.memo.get(memo_key)) is not None:
         return kept

@@ -17,11 +17,25 @@ correct to lose and keyed on something the backend versions (a counter, a record
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Protocol, Union
 
-# What a backend stores: JSON-able data, or raw bytes (uploads, packed vectors).
+from ..errors import StateUnavailable
+
+# What a backend stores: JSON-able data, or raw bytes (uploads, packed vectors). Bytes only at the
+# top level: a record that holds bytes and metadata is two records.
 Value = Union[None, bool, int, float, str, bytes, list, dict]
+
+
+def size_of(value: Value) -> int:
+    """The bytes a value weighs in a log's budget: its length, or its JSON's."""
+    if isinstance(value, bytes):
+        return len(value)
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+__all__ = ["Backend", "StateUnavailable", "Value", "size_of"]
 
 
 class Backend(Protocol):
@@ -51,12 +65,17 @@ class Backend(Protocol):
         """Atomic add; -> the new value (``by=0`` reads it). Ids come from here, never reused."""
 
     # -- logs: append-only sequences (the journal) --------------------------------------------------
-    async def append(self, log: str, value: Value, keep: int | None = None) -> int:
-        """Add at the end (keeping at most ``keep`` newest values); -> the value's sequence number
-        (1, 2, ... for the life of the log, never reused)."""
+    async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
+        """Add at the end, keeping at most ``keep`` newest values and at most ``budget`` bytes
+        (``size_of``; the oldest go first, the newest always stays); -> the value's sequence number
+        (1, 2, ... for the life of the log, never reused: ``drop`` and ``clear`` keep the numbering)."""
 
     async def read(self, log: str, after: int = 0, limit: int | None = None) -> list[tuple[int, Value]]:
         """``(seq, value)`` pairs with seq > ``after``, oldest first, at most ``limit``."""
+
+    async def read_back(self, log: str, before: int | None = None,
+                        limit: int | None = None) -> list[tuple[int, Value]]:
+        """``(seq, value)`` pairs with seq < ``before`` (None: from the newest), newest first."""
 
     async def length(self, log: str) -> int: ...
 
@@ -68,6 +87,8 @@ class Backend(Protocol):
         """Seconds on a clock every worker shares (ingestion and turns are timed from it)."""
 
     async def clear(self) -> None:
-        """Everything this emulator holds, for every worker at once (``POST /_emulator/reset``)."""
+        """Every record, counter and log this emulator holds, for every worker at once
+        (``POST /_emulator/reset``). Raises ``StateUnavailable`` (as every method may) when a
+        shared backend cannot be reached."""
 
     async def close(self) -> None: ...

@@ -1,0 +1,248 @@
+"""``RedisBackend``: the state on a Redis server, shared by every worker and replica (``--redis-url``).
+
+Layout under the key prefix (``--redis-prefix``, so several emulators can share one Redis)::
+
+    {p}rec:{space}        hash     key -> encoded value
+    {p}ord:{space}        zset     key -> order of first write (``items`` keeps that order)
+    {p}ctr:{name}         string   a counter (INCRBY)
+    {p}log:{name}         zset     "seq:payload" scored by seq (read since, newest first)
+    {p}logseq:{name}      string   the log's last sequence number (never reset by ``drop``)
+    {p}logsize:{name}     string   the bytes the log holds (its budget is enforced on append)
+
+Values are encoded so that bytes and JSON both round-trip: ``b"b" + raw`` or ``b"j" + json``.
+Every multi-key step is one Lua script (atomic on the server); ``update`` runs the caller's
+Python function, so it is an optimistic WATCH/MULTI loop. A Redis that cannot be reached
+raises ``StateUnavailable`` (a 503 naming the state backend), never a traceback; the
+connection pool reconnects by itself when the server is back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError, WatchError
+
+from . import StateUnavailable, Value, size_of
+
+_PUT = """
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+end
+return 1
+"""
+_ADD = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+  return 1
+end
+return 0
+"""
+_DELETE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+# KEYS: log, seq, size. ARGV: payload, size of the value, keep (0: no limit), budget (0: none).
+# The newest entry always stays, even when it alone is over the budget.
+_APPEND = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], seq, seq .. ':' .. ARGV[1])
+local size = redis.call('INCRBY', KEYS[3], ARGV[2])
+local keep, budget = tonumber(ARGV[3]), tonumber(ARGV[4])
+while true do
+  local count = redis.call('ZCARD', KEYS[1])
+  if count <= 1 or not ((keep > 0 and count > keep) or (budget > 0 and size > budget)) then break end
+  local oldest = redis.call('ZPOPMIN', KEYS[1])
+  local member = oldest[1]
+  local payload_size = string.len(member) - string.len(string.match(member, '^%d+:'))
+  size = redis.call('DECRBY', KEYS[3], payload_size)
+end
+return seq
+"""
+_DROP = """
+local count = redis.call('ZCARD', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+return count
+"""
+
+
+def encode(value: Value) -> bytes:
+    if isinstance(value, bytes):
+        return b"b" + value
+    return b"j" + json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def decode(raw: bytes | None) -> Value | None:
+    if raw is None:
+        return None
+    if raw[:1] == b"b":
+        return raw[1:]
+    return json.loads(raw[1:])
+
+
+class RedisBackend:
+    kind = "redis"
+
+    def __init__(self, url: str, prefix: str = "paradigm-emulator:"):
+        self.url, self.prefix = url, prefix
+        # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs.
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0,
+                                              health_check_interval=10)
+        self._put = self._redis.register_script(_PUT)
+        self._add = self._redis.register_script(_ADD)
+        self._delete = self._redis.register_script(_DELETE)
+        self._append = self._redis.register_script(_APPEND)
+        self._drop = self._redis.register_script(_DROP)
+
+    def _keys(self, space: str) -> list[str]:
+        p = self.prefix
+        return [f"{p}rec:{space}", f"{p}ord:{space}", f"{p}ordseq:{space}"]
+
+    def _log_keys(self, log: str) -> list[str]:
+        p = self.prefix
+        return [f"{p}log:{log}", f"{p}logseq:{log}", f"{p}logsize:{log}"]
+
+    async def ping(self) -> None:
+        await _guard(self._redis.ping())
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    async def get(self, space: str, key: str) -> Value | None:
+        return decode(await _guard(self._redis.hget(self._keys(space)[0], key)))
+
+    async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
+        keys = list(keys)
+        if not keys:
+            return []
+        return [decode(raw) for raw in await _guard(self._redis.hmget(self._keys(space)[0], keys))]
+
+    async def put(self, space: str, key: str, value: Value) -> None:
+        await _guard(self._put(keys=self._keys(space), args=[key, encode(value)]))
+
+    async def add(self, space: str, key: str, value: Value) -> bool:
+        return bool(await _guard(self._add(keys=self._keys(space), args=[key, encode(value)])))
+
+    async def delete(self, space: str, key: str) -> bool:
+        return bool(await _guard(self._delete(keys=self._keys(space), args=[key])))
+
+    async def items(self, space: str) -> dict[str, Value]:
+        records, order = self._keys(space)[:2]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrange(order, 0, -1)
+            pipe.hgetall(records)
+            keys, values = await _guard(pipe.execute())
+        return {k.decode(): decode(values[k]) for k in keys if k in values}
+
+    async def update(self, space: str, key: str, change: Callable[[Value | None], Value | None]) -> Value | None:
+        records, order, order_seq = self._keys(space)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(records)
+                        current = decode(await pipe.hget(records, key))
+                        new = change(current)
+                        pipe.multi()
+                        if new is None:
+                            pipe.hdel(records, key)
+                            pipe.zrem(order, key)
+                        else:
+                            pipe.eval(_PUT, 3, records, order, order_seq, key, encode(new))
+                        await pipe.execute()
+                        return new
+                    except WatchError:
+                        continue  # another worker changed the space in between: read again
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StateUnavailable(_why(exc)) from None
+
+    # -- counters --------------------------------------------------------------------------------------
+
+    async def incr(self, counter: str, by: int = 1) -> int:
+        return int(await _guard(self._redis.incrby(f"{self.prefix}ctr:{counter}", by)))
+
+    # -- logs ------------------------------------------------------------------------------------------
+
+    async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
+        payload = encode(value)
+        return int(await _guard(self._append(keys=self._log_keys(log),
+                                             args=[payload, len(payload), keep or 0, budget or 0])))
+
+    async def read(self, log: str, after: int = 0, limit: int | None = None) -> list[tuple[int, Value]]:
+        members = await _guard(self._redis.zrangebyscore(
+            self._log_keys(log)[0], f"({after}", "+inf", start=0 if limit else None, num=limit or None))
+        return [_member(m) for m in members]
+
+    async def read_back(self, log: str, before: int | None = None, limit: int | None = None) -> list[tuple[int, Value]]:
+        top = f"({before}" if before is not None else "+inf"
+        members = await _guard(self._redis.zrevrangebyscore(
+            self._log_keys(log)[0], top, "-inf", start=0 if limit else None, num=limit or None))
+        return [_member(m) for m in members]
+
+    async def length(self, log: str) -> int:
+        return int(await _guard(self._redis.zcard(self._log_keys(log)[0])))
+
+    async def drop(self, log: str) -> int:
+        entries, _, size = self._log_keys(log)
+        return int(await _guard(self._drop(keys=[entries, size])))
+
+    # -- the rest --------------------------------------------------------------------------------------
+
+    async def now(self) -> float:
+        seconds, micros = await _guard(self._redis.time())
+        return seconds + micros / 1_000_000
+
+    async def clear(self) -> None:
+        """Every key under the prefix (SCAN, not KEYS: a shared Redis is never blocked by it), but
+        the logs' numbering, which goes on (a journal seq is never handed out twice)."""
+        pattern = _glob_escape(self.prefix) + "*"
+        keep = f"{self.prefix}logseq:".encode()
+        batch: list[bytes] = []
+        async for key in _guard_iter(self._redis.scan_iter(match=pattern, count=1000)):
+            if key.startswith(keep):
+                continue
+            batch.append(key)
+            if len(batch) >= 500:
+                await _guard(self._redis.unlink(*batch))
+                batch = []
+        if batch:
+            await _guard(self._redis.unlink(*batch))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _member(raw: bytes) -> tuple[int, Value]:
+    seq, _, payload = raw.partition(b":")
+    return int(seq), decode(payload)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _why(exc: Exception) -> str:
+    return f"The state backend (Redis) is unavailable: {exc}"
+
+
+async def _guard(awaitable):
+    try:
+        return await awaitable
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StateUnavailable(_why(exc)) from None
+    except RedisError as exc:
+        if "LOADING" in str(exc) or "MISCONF" in str(exc):
+            raise StateUnavailable(_why(exc)) from None
+        raise
+
+
+async def _guard_iter(iterator):
+    try:
+        async for item in iterator:
+            yield item
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StateUnavailable(_why(exc)) from None
+
+
+__all__ = ["RedisBackend", "encode", "decode", "size_of"]
