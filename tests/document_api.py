@@ -6,10 +6,22 @@ from __future__ import annotations
 import time
 
 import httpx
+from jsonschema import Draft7Validator
+
+from emulator.config import DEFAULT_SPEC_DIR
+from emulator.spec import load_specs
 
 POLL_DEADLINE_S = 10.0
 POLL_EVERY_S = 0.01
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+OPERATIONS = {op.operation_id: op for spec in load_specs(DEFAULT_SPEC_DIR) for op in spec.operations}
+
+
+def conforms(operation_id: str, body, status: str = "200") -> None:
+    """``body`` is what the served spec documents for this operation and status."""
+    schema = OPERATIONS[operation_id].response_schemas[status]["application/json"]
+    errors = [e.message for e in Draft7Validator(schema).iter_errors(body)]
+    assert not errors, errors
 
 
 def upload(http: httpx.Client, name: str, data: bytes, **fields: str) -> int:

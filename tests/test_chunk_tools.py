@@ -8,24 +8,14 @@ import random
 import uuid
 
 import pytest
-from document_api import upload, wait_embedded
-from jsonschema import Draft7Validator
-from sample_documents import make_docx, make_pdf
 
-from emulator.config import DEFAULT_SPEC_DIR
-from emulator.spec import load_specs
+from document_api import conforms, upload, wait_embedded
+from sample_documents import make_docx, make_pdf
 
 FILLER = (
     "The committee met on Tuesday to review the quarterly figures and the travel budget. "
     "Minutes were approved and the next meeting was set for the first week of the month. "
 )
-OPERATIONS = {op.operation_id: op for spec in load_specs(DEFAULT_SPEC_DIR) for op in spec.operations}
-
-
-def conforms(operation_id: str, body, status: str = "200") -> None:
-    schema = OPERATIONS[operation_id].response_schemas[status]["application/json"]
-    errors = [e.message for e in Draft7Validator(schema).iter_errors(body)]
-    assert not errors, errors
 
 
 def three_documents(http, word: str, holder: int = 1) -> list[int]:

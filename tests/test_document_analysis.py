@@ -8,8 +8,9 @@ import uuid
 
 import httpx
 import pytest
+
 from conftest import KEY, TIMEOUT, backend_overrides
-from document_api import DOCX_TYPE, poll_analysis, upload, wait_embedded
+from document_api import DOCX_TYPE, conforms, poll_analysis, upload, wait_embedded
 from sample_documents import make_docx, make_image, make_pdf
 
 PDF = make_pdf(
@@ -60,8 +61,12 @@ def test_upload_session_to_analysis_result(backend_http):
     response = analyse(backend_http, "When was the lamp converted, and which apple kinds grow?", ids)
     assert response.status_code == 200, response.text
     created = response.json()
+    conforms("api_v2_chat_document_analysis_create", created)
     assert created["uuid"] == created["chat_response_id"] and isinstance(created["chat_session_id"], int)
-    final = poll_analysis(backend_http, created["uuid"])[-1]
+    seen = poll_analysis(backend_http, created["uuid"])
+    for answer in seen:
+        conforms("api_v2_chat_document_analysis_retrieve", answer)
+    final = seen[-1]
     assert (final["status"], final["progress"], final["documents"]) == ("COMPLETED", 100.0, ids)
     assert "The lamp was converted to electricity in 1952." in final["result"]
     assert "The orchard grows seventeen kinds of apple." in final["result"]
@@ -73,6 +78,7 @@ def test_the_status_endpoint_tells_the_same_story(backend_http):
     key = analyse(backend_http, "Who pollinates the orchard?", ids).json()["uuid"]
     result = poll_analysis(backend_http, key)[-1]["result"]
     status = backend_http.get(f"/api/v2/tools/document-analysis/{key}/status/").json()
+    conforms("api_v2_tools_document_analysis_status_retrieve", status)
     assert (status["task_id"], status["status"], status["progress"], status["error"]) == (
         key,
         "COMPLETED",
@@ -82,6 +88,22 @@ def test_the_status_endpoint_tells_the_same_story(backend_http):
     assert status["result"] == {"answer": result, "documents": ids}
     assert status["created_at"] < status["completed_at"]
     assert "Bees pollinate the orchard in spring." in result
+
+
+def test_a_form_body_is_read_as_drf_reads_it(backend_http):
+    ids = session_upload(backend_http, ("orchard.docx", DOCX, DOCX_TYPE))
+    response = backend_http.post(
+        "/api/v2/chat/document-analysis", data={"query": "apples", "document_ids": [str(i) for i in ids]}
+    )
+    assert response.status_code == 200, response.text
+    assert poll_analysis(backend_http, response.json()["uuid"])[-1]["documents"] == ids
+
+
+def test_a_body_that_is_not_json_is_a_400(backend_http):
+    response = backend_http.post(
+        "/api/v2/chat/document-analysis", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["detail"].startswith("JSON parse error")
 
 
 def test_a_poll_accepts_the_chat_response_id(backend_http):
@@ -237,6 +259,7 @@ def test_image_analysis_describes_the_images(backend_http):
         "/api/v2/chat/image-analysis", json={"query": "What do these show?", "document_ids": [png, jpeg]}
     )
     assert response.status_code == 200, response.text
+    conforms("api_v2_chat_image_analysis_create", response.json())
     answer = response.json()["answer"]
     assert set(response.json()) == {"answer"} and "What do these show?" in answer
     assert "chart.png is a PNG image of 64x48 pixels" in answer and "JPEG image of 30x20 pixels" in answer

@@ -8,8 +8,9 @@ import uuid
 
 import httpx
 import pytest
+
 from conftest import KEY, TIMEOUT, backend_overrides
-from document_api import DOCX_TYPE, POLL_DEADLINE_S, POLL_EVERY_S
+from document_api import DOCX_TYPE, POLL_DEADLINE_S, POLL_EVERY_S, conforms
 from sample_documents import make_docx, make_pdf
 
 PDF = make_pdf(["The lighthouse keeper logs every passing ship.", "Storms are recorded on page two."])
@@ -19,6 +20,7 @@ DOCX = make_docx([["The orchard grows seventeen kinds of apple."], ["Harvest beg
 def new_session(http, **body) -> dict:
     response = http.post("/api/v2/upload-session", json=body)
     assert response.status_code == 201, response.text
+    conforms("api_v2_upload_session_create", response.json(), "201")
     return response.json()
 
 
@@ -76,6 +78,7 @@ def test_files_added_are_ingested_and_listed_with_their_status(backend_http):
     assert first.status_code == 200 and second.status_code == 200
     assert set(first.json()) == {"message", "id"} and first.json()["id"] != second.json()["id"]
     body = wait_session_embedded(backend_http, session)
+    conforms("api_v2_upload_session_retrieve", body)
     documents = {d["id"]: d for d in body["documents"]}
     assert list(documents) == [first.json()["id"], second.json()["id"]]
     assert [d["status"] for d in documents.values()] == ["embedded", "embedded"]
