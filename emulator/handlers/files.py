@@ -67,20 +67,6 @@ async def store_upload(call: Call, filename: str, data: bytes, workspace: Worksp
         tag_ids=tag_ids, parser=parser, signature=signature(data), extra=extra))
 
 
-def upload_workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Workspace:
-    """Where a v2 upload goes: ``collection_type`` private (the default), company, or workspace (then
-    ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
-    directory = call.emulator.workspaces
-    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
-        if workspace_id is None:
-            raise ValidationError({"workspace_id": ['This field is required when collection_type '
-                                                    'is "workspace".']})
-        return workspace_or_400(call, "workspace_id", workspace_id)
-    if collection_type == "company":
-        return directory.company_workspace
-    return directory.personal
-
-
 def signature(data: bytes) -> str:
     """A file's ``signature``: Paradigm gives a TLSH digest (a locality-sensitive hash: "T1" and 70
     hex digits); this is one of that shape, drawn from the bytes' SHA-256 (equal files, equal
@@ -170,7 +156,18 @@ def v2_file(call: Call, record: FileRecord, now: float, content: str | None = No
 async def create(call: Call) -> Response:
     filename, data = await read_upload(call)
     body = call.body
-    workspace = upload_workspace(call, body.get("collection_type"), body.get("workspace_id"))
+    collection_type = body.get("collection_type")
+    workspace_id = body.get("workspace_id")
+    directory = call.emulator.workspaces
+    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
+        if workspace_id is None:
+            raise ValidationError({"workspace_id": ['This field is required when collection_type '
+                                                    'is "workspace".']})
+        workspace = workspace_or_400(call, "workspace_id", workspace_id)
+    elif collection_type == "company":
+        workspace = directory.company_workspace
+    else:
+        workspace = directory.personal
     record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
                                 purpose=body.get("purpose") or "documents")
     answer = v2_file(call, record, record.uploaded)

@@ -2,9 +2,9 @@
 
 A session is a value in the state backend (space ``upload-sessions``, keyed by its uuid): whether it
 is still valid, its ingestion pipeline, and the ids of the files added to it. The files themselves
-are ordinary uploads in the shared file store (ingested like ``POST /api/v2/files``), which also
-records the session's uuid in each file's ``extra``; a session's ``documents`` are read from the
-store on every GET, so their statuses are the files' own.
+are ordinary uploads in the shared file store (ingested like ``POST /api/v2/files``), each with the
+session's uuid in its ``extra`` (v3 shows it as ``upload_session_uuid``); a session's ``documents``
+are read from the store on every GET, so their statuses are the files' own.
 
 Uuids are drawn from the seed and a counter of the backend, timestamps from the epoch and that
 counter: the same run of requests gives the same sessions on every worker and every run.
@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..documents.workspaces import iso
+from ..documents.workspaces import Workspace, iso
 from ..errors import NotFound, ValidationError
 from ..generation.text import request_key
 from ..routing import Call, json_response
@@ -111,6 +111,20 @@ async def deactivate(call: Call) -> Response:
 
 # -- POST /api/v2/upload-session/{uuid} --------------------------------------------------------------
 
+def _workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Workspace:
+    """Where the file goes, as for POST /api/v2/files: ``collection_type`` private (the default),
+    company, or workspace (then ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
+    directory = call.emulator.workspaces
+    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
+        if workspace_id is None:
+            raise ValidationError({"workspace_id": ['This field is required when collection_type '
+                                                    'is "workspace".']})
+        return files.workspace_or_400(call, "workspace_id", workspace_id)
+    if collection_type == "company":
+        return directory.company_workspace
+    return directory.personal
+
+
 async def add_file(call: Call) -> Response:
     session = await _session_or_404(call)
     if not session["is_valid"]:
@@ -118,13 +132,13 @@ async def add_file(call: Call) -> Response:
             "This upload session is no longer valid (it was deactivated): create a new one."]})
     body = call.body
     # Every check before anything is stored: a rejected upload leaves nothing behind.
-    workspace = files.upload_workspace(call, body.get("collection_type"),
-                                       body.get("workspace_id", body.get("collection")))
+    workspace = _workspace(call, body.get("collection_type"),
+                           body.get("workspace_id", body.get("collection")))
     filename, data = await files.read_upload(call)
     record = await files.store_upload(
         call, body.get("filename") or filename, data, workspace, body.get("title"),
         parser=session.get("ingestion_pipeline"),
-        extra={"upload_session": session["uuid"],
+        extra={"upload_session_uuid": session["uuid"],
                **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
     file_id = record.id
 
