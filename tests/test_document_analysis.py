@@ -294,3 +294,19 @@ def test_a_document_analysis_of_an_image_goes_through_the_visual_phases(make_ser
     statuses = [s["status"] for s in seen]
     assert "VISUAL_SUMMARIZATION" in statuses or "VISUAL_SUMMARIZATION_GENERATED" in statuses
     assert "a PNG image of 64x48 pixels" in seen[-1]["result"]
+
+
+def test_any_worker_of_one_redis_answers_a_poll(make_server):
+    """Two servers on one Redis (as two workers are): asked on one, polled on the other, same story."""
+    overrides = backend_overrides("redis")
+    first, second = make_server(**overrides), make_server(**overrides)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with (
+        httpx.Client(base_url=first.base_url, headers=headers, timeout=TIMEOUT) as a,
+        httpx.Client(base_url=second.base_url, headers=headers, timeout=TIMEOUT) as b,
+    ):
+        ids = session_upload(a, ("orchard.docx", DOCX, DOCX_TYPE))
+        key = analyse(a, "Who pollinates the orchard?", ids).json()["uuid"]
+        final = poll_analysis(b, key)[-1]
+        assert final["status"] == "COMPLETED" and "Bees pollinate" in final["result"]
+        assert a.get(f"/api/v2/chat/document-analysis/{key}").json() == final
