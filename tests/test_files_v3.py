@@ -142,5 +142,7 @@ def test_workspaces_page_size(http, emulator):
 ])
 def test_tags(http, emulator, params, expected):
     body = http.get("/api/v3/tags", params=params).json()
-    assert [t["tag"] for t in body["results"]] == expected
-    assert set(body["results"][0]) == {"id", "created_at", "updated_at", "tag", "description", "artificial"}
+    assert [t["name"] for t in body["results"]] == expected
+    assert set(body["results"][0]) == {"id", "created_at", "updated_at", "name", "description", "auto_assign",
+                                       "document_count", "tag", "artificial"}
+    assert all((t["tag"], t["artificial"]) == (t["name"], t["auto_assign"]) for t in body["results"])

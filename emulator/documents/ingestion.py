@@ -253,6 +253,10 @@ class Ingestion:
                 cancelled.set()  # deleted: the thread stops at its next check
                 return
 
+    def idle(self) -> bool:
+        """Whether this process is ingesting nothing."""
+        return not self._tasks
+
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),

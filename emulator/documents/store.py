@@ -59,6 +59,7 @@ class FileRecord:
     created_at: int  # Unix seconds: the emulator's epoch plus one second per file id
     uploaded: float  # the shared clock (``state.now()``) at the upload: ingestion is timed from it
     tag_ids: tuple[int, ...] = ()
+    auto_tag_ids: tuple[int, ...] = ()  # those of tag_ids the system assigned (v3's auto_assigned)
     parser: str | None = None
     signature: str | None = None
     external_metadata: dict[str, Any] | None = None
@@ -86,12 +87,14 @@ class FileRecord:
     def value(self) -> dict[str, Any]:
         body = dataclasses.asdict(self)
         body["tag_ids"] = list(self.tag_ids)
+        body["auto_tag_ids"] = list(self.auto_tag_ids)
         return body
 
     @classmethod
     def of(cls, value: Any) -> "FileRecord":
         body = dict(value)
         body["tag_ids"] = tuple(body.get("tag_ids") or ())
+        body["auto_tag_ids"] = tuple(body.get("auto_tag_ids") or ())
         return cls(**body)
 
     def replace(self, **changes: Any) -> "FileRecord":
@@ -134,6 +137,7 @@ class NewFile:
     workspace_id: int
     raw: bytes
     tag_ids: tuple[int, ...] = ()
+    auto_tag_ids: tuple[int, ...] = ()
     parser: str | None = None
     signature: str | None = None
     external_metadata: dict[str, Any] | None = None
@@ -179,7 +183,8 @@ class FileStore:
         record = FileRecord(
             id=file_id, nonce=secrets.token_hex(8), filename=new.filename, title=new.title,
             purpose=new.purpose, workspace_id=new.workspace_id, size=len(new.raw),
-            created_at=self.epoch + file_id, uploaded=now, tag_ids=new.tag_ids, parser=new.parser,
+            created_at=self.epoch + file_id, uploaded=now, tag_ids=new.tag_ids,
+            auto_tag_ids=new.auto_tag_ids, parser=new.parser,
             signature=new.signature, external_metadata=new.external_metadata, extra=dict(new.extra))
         if self.lease is not None:
             record = record.replace(lease=self.lease[0], lease_until=now + self.lease[1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import chat, completions, documents, embeddings, files, files_v3, models
+from . import chat, completions, documents, embeddings, files, files_v3, models, workspaces
 from . import analysis, chunks, retrieve, upload_sessions  # the document API (issue 11)
 
 HANDLERS = {
@@ -16,6 +16,7 @@ HANDLERS = {
     "api_v2_files_list": files.list_files,
     "api_v2_files_retrieve": files.retrieve,
     "api_v2_files_destroy": files.destroy,
+    "api_v2_files_chunks_retrieve": files.chunks,
     "api_v2_files_ask_question_create": documents.ask_question,
     "api_v2_tokenize_create": documents.tokenize_text,
     "api_v2_query_create": documents.query,
@@ -24,8 +25,15 @@ HANDLERS = {
     "api_v3_files_list": files_v3.list_files,
     "api_v3_files_retrieve": files_v3.retrieve,
     "api_v3_files_destroy": files_v3.destroy,
-    "api_v3_workspaces_list": files_v3.list_workspaces,
-    "api_v3_tags_list": files_v3.list_tags,
+    "api_v3_files_partial_update": files_v3.update,
+    "api_v3_files_tags_create": files_v3.add_tags,
+    "api_v3_workspaces_list": workspaces.list_workspaces,
+    "api_v3_workspaces_create": workspaces.create_workspace,
+    "api_v3_workspaces_retrieve": workspaces.retrieve_workspace,
+    "api_v3_workspaces_partial_update": workspaces.update_workspace,
+    "api_v3_tags_list": workspaces.list_tags,
+    "api_v3_tags_create": workspaces.create_tag,
+    "api_v3_tags_destroy": workspaces.destroy_tag,
     # -- document API (issue 11)
     "api_v2_upload_session_create": upload_sessions.create,
     "api_v2_upload_session_deactivate_create": upload_sessions.deactivate,

@@ -144,7 +144,8 @@ async def _progress(call: Call, analysis: dict[str, Any]) -> Progress:
 async def _finish(call: Call, analysis: dict[str, Any], outcome: Progress) -> Progress:
     """Keep the first outcome seen: a later poll (on any worker) reads it instead of recomputing it."""
     value = {"status": outcome.status, "progress": outcome.progress,
-             "reduction_phase": outcome.reduction_phase, "result": outcome.result, "completed": outcome.completed}
+             "reduction_phase": outcome.reduction_phase, "result": outcome.result,
+             "completed": outcome.completed}
 
     def keep(current: Any) -> Any:
         if not isinstance(current, dict) or isinstance(current.get("outcome"), dict):

@@ -142,17 +142,18 @@ async def _in_scope(call: Call) -> list[FileRecord]:
         wanted = set(body["file_ids"])
         return [r for r in everything if r.id in wanted]
     directory = emulator.workspaces
+    workspaces = await directory.workspaces()
     private, company = body.get("private_scope"), body.get("company_scope")
     if body.get("workspace_ids"):
-        unknown = [i for i in body["workspace_ids"] if i not in directory.workspaces]
+        unknown = [i for i in body["workspace_ids"] if i not in workspaces]
         if unknown:
             raise does_not_exist("workspace_ids", unknown)
         spaces = set(body["workspace_ids"])
-        spaces |= {directory.personal.id} if private is True else set()
-        spaces |= {directory.company_workspace.id} if company is True else set()
+        spaces |= {(await directory.personal()).id} if private is True else set()
+        spaces |= {(await directory.company_workspace()).id} if company is True else set()
         return [r for r in everything if r.workspace_id in spaces]
     types = scoped_types(private, company, None)
-    return [r for r in everything if workspace_of(call, r).workspace_type in types]
+    return [r for r in everything if workspace_of(workspaces, r).workspace_type in types]
 
 
 async def document_search(call: Call) -> Response:

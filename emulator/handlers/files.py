@@ -53,7 +53,8 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
 
 async def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
                        purpose: str = "documents", tag_ids: tuple[int, ...] = (),
-                       parser: str | None = None, extra: dict[str, Any] | None = None) -> FileRecord:
+                       auto_tag_ids: tuple[int, ...] = (), parser: str | None = None,
+                       extra: dict[str, Any] | None = None) -> FileRecord:
     """Store an upload (its ingestion begins at once, off the event loop). A PNG or JPEG is kept as
     an image (``extra["image"]``: its format and size, read from its header), for image analysis."""
     if not filename.strip():
@@ -64,7 +65,7 @@ async def store_upload(call: Call, filename: str, data: bytes, workspace: Worksp
         extra["image"] = image
     return await call.emulator.files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
-        tag_ids=tag_ids, parser=parser, signature=signature(data), extra=extra))
+        tag_ids=tag_ids, auto_tag_ids=auto_tag_ids, parser=parser, signature=signature(data), extra=extra))
 
 
 def signature(data: bytes) -> str:
@@ -80,16 +81,16 @@ def does_not_exist(field: str, ids: list) -> ValidationError:
     return ValidationError({field: [f'Invalid pk "{i}" - object does not exist.' for i in ids]})
 
 
-def workspace_or_400(call: Call, field: str, workspace_id: Any) -> Workspace:
-    workspace = call.emulator.workspaces.workspaces.get(workspace_id)
+async def workspace_or_400(call: Call, field: str, workspace_id: Any) -> Workspace:
+    workspace = await call.emulator.workspaces.workspace(workspace_id)
     if workspace is None:
         raise does_not_exist(field, [workspace_id])
     return workspace
 
 
-def workspace_of(call: Call, record: FileRecord) -> Workspace:
-    """The file's workspace (a snapshot may name one the fixtures no longer have)."""
-    workspace = call.emulator.workspaces.workspaces.get(record.workspace_id)
+def workspace_of(workspaces: dict[int, Workspace], record: FileRecord) -> Workspace:
+    """The file's workspace, among ``workspaces`` (a snapshot may name one that is no longer there)."""
+    workspace = workspaces.get(record.workspace_id)
     return workspace or Workspace(record.workspace_id, f"Workspace {record.workspace_id}", "custom")
 
 
@@ -136,10 +137,10 @@ def total_pages(status: str, record: FileRecord) -> int:
     return record.total_pages if status == EMBEDDED else 0
 
 
-def v2_file(call: Call, record: FileRecord, now: float, content: str | None = None,
-            include_content: bool = False) -> dict[str, Any]:
+def v2_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace],
+            content: str | None = None, include_content: bool = False) -> dict[str, Any]:
     status = call.emulator.ingestion.status(record, now)
-    workspace = workspace_of(call, record)
+    workspace = workspace_of(workspaces, record)
     body = {
         "id": record.id, "object": "file", "bytes": record.size, "created_at": record.created_at,
         "filename": record.filename, "purpose": record.purpose, "status": status,
@@ -163,14 +164,14 @@ async def create(call: Call) -> Response:
         if workspace_id is None:
             raise ValidationError({"workspace_id": ['This field is required when collection_type '
                                                     'is "workspace".']})
-        workspace = workspace_or_400(call, "workspace_id", workspace_id)
+        workspace = await workspace_or_400(call, "workspace_id", workspace_id)
     elif collection_type == "company":
-        workspace = directory.company_workspace
+        workspace = await directory.company_workspace()
     else:
-        workspace = directory.personal
+        workspace = await directory.personal()
     record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
                                 purpose=body.get("purpose") or "documents")
-    answer = v2_file(call, record, record.uploaded)
+    answer = v2_file(call, record, record.uploaded, {workspace.id: workspace})
     answer["status"] = "pending"  # every upload starts queued; the next request sees how far it got
     # 200, not the 201 a REST create would give: the OpenAI-compatible upload, as clients assert it.
     return json_response(answer, 200)
@@ -180,7 +181,8 @@ async def list_files(call: Call) -> Response:
     query = call.query
     emulator = call.emulator
     types = scoped_types(query.get("private_scope"), query.get("company_scope"), query.get("workspace_scope"))
-    records = [r for r in await emulator.files.list() if workspace_of(call, r).workspace_type in types]
+    workspaces = await emulator.workspaces.workspaces()
+    records = [r for r in await emulator.files.list() if workspace_of(workspaces, r).workspace_type in types]
     if "workspace_id" in query:
         records = [r for r in records if r.workspace_id == query["workspace_id"]]
     if "purpose" in query:
@@ -190,7 +192,8 @@ async def list_files(call: Call) -> Response:
     page, count, following, previous = paginate(call.request, records, query.get("page", 1))
     page = await emulator.ingestion.settle(page)
     now = await emulator.ingestion.now()
-    return json_response({"object": "list", "data": [v2_file(call, r, now) for r in page], "count": count,
+    return json_response({"object": "list", "data": [v2_file(call, r, now, workspaces) for r in page],
+                          "count": count,
                           "next": following, "previous": previous, "has_more": following is not None})
 
 
@@ -199,7 +202,21 @@ async def retrieve(call: Call) -> Response:
     include = call.query.get("include_content") is True
     content = await call.emulator.files.text(record) if include else None
     now = await call.emulator.ingestion.now()
-    return json_response(v2_file(call, record, now, content, include_content=include))
+    workspaces = await call.emulator.workspaces.workspaces()
+    return json_response(v2_file(call, record, now, workspaces, content, include_content=include))
+
+
+async def chunks(call: Call) -> Response:
+    """GET /api/v2/files/{id}/chunks: the file's chunks in order, with the uuids filter/chunks takes."""
+    record = await settled(call, await file_or_404(call))
+    now = await call.emulator.ingestion.now()
+    status = call.emulator.ingestion.status(record, now)
+    found = await call.emulator.files.chunks(record) if status == EMBEDDED else []
+    return json_response({"id": record.id, "filename": record.filename, "status": status,
+                          "total_pages": total_pages(status, record), "count": len(found), "chunks": [
+                              {"uuid": c.uuid, "index": c.index, "text": c.text,
+                               "metadata": {"document_id": record.id, "pages": [c.page],
+                                            "total_pages": record.total_pages}} for c in found]})
 
 
 async def destroy(call: Call) -> Response:

@@ -1,47 +1,71 @@
-"""/api/v3/files, /api/v3/workspaces, /api/v3/tags.
+"""/api/v3/files: upload, list (filters, relevance search), retrieve, update, tag, delete.
 
-v3 files live in the same store as v2's (an upload through one API is listed by
-the other). A v3 upload names its workspace (``workspace_id`` is required) and
-answers ``status: "pending"`` with ``message: "File queued for processing"``;
-clients poll GET /api/v3/files/{id} until ``embedded``. Lists are DRF pages of 20:
-``{count, next, previous, results}``.
+v3 files live in the same store as v2's (an upload through one API is listed by the other). A v3
+upload names its workspace (``workspace_id`` is required) and answers ``status: "pending"`` with
+``message: "File queued for processing"``; clients poll GET /api/v3/files/{id} until ``embedded``.
+Lists are DRF pages of 20: ``{count, next, previous, results}``. PATCH changes only the mutable
+fields (``title``, ``tags`` replacing all, ``external_metadata`` merged); everything it refuses
+(only immutable fields, an unknown tag) is refused before anything is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.responses import Response
 
-from ..errors import NotFound, ValidationError
+from ..documents import retrieval
 from ..documents.extraction import extension
-from ..routing import Call, json_response
+from ..documents.ingestion import EMBEDDED, FAILED, PENDING
 from ..documents.store import FileRecord
-from ..documents.workspaces import iso
+from ..documents.workspaces import Tag, Workspace, iso
+from ..errors import NotFound, ValidationError
+from ..routing import Call, json_response
 from .files import (does_not_exist, file_or_404, paginate, read_upload, settled, store_upload, total_pages,
                     workspace_of, workspace_or_400)
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
+MUTABLE = ("title", "tags", "external_metadata")
+DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing has begun
+SEARCH_LIMIT = 50  # max_documents' default: how many files a relevance search answers at most
 
 
-def v3_file(call: Call, record: FileRecord, now: float) -> dict[str, Any]:
+def v3_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace], tags: dict[int, Tag],
+            content: str | None = None, include_content: bool = False) -> dict[str, Any]:
     status = call.emulator.ingestion.status(record, now)
-    tags = call.emulator.workspaces.tags
     created = iso(record.created_at)
-    digest = hashlib.sha256(f"upload-session:{record.id}:{record.created_at}".encode()).digest()
-    return {
-        "id": record.id, "filename": record.filename, "workspace": workspace_of(call, record).summary(),
+    session = record.extra.get("upload_session_uuid")
+    if session is None:
+        digest = hashlib.sha256(f"upload-session:{record.id}:{record.created_at}".encode()).digest()
+        session = str(uuid.UUID(bytes=digest[:16], version=4))
+    body = {
+        "id": record.id, "filename": record.filename, "workspace": workspace_of(workspaces, record).summary(),
         "summaries": [], "title": record.title, "extension": extension(record.filename), "status": status,
-        "status_vision": None, "uploaded_at": created, "created_at": created, "updated_at": created,
+        "status_vision": record.extra.get("status_vision"),
+        "status_detail": record.failure if status == FAILED else None,
+        "uploaded_at": created, "created_at": created, "updated_at": iso(record.modified_at),
         "total_pages": total_pages(status, record),
-        "tags": [{"id": t, "name": tags[t].tag, "auto_assigned": tags[t].artificial}
+        "tags": [{"id": t, "name": tags[t].name, "auto_assigned": t in record.auto_tag_ids}
                  for t in record.tag_ids if t in tags],
-        "created_by": CREATED_BY, "upload_session_uuid": str(uuid.UUID(bytes=digest[:16], version=4)),
-        "external_metadata": None,
+        "created_by": CREATED_BY, "upload_session_uuid": session,
+        "external_metadata": record.external_metadata, "signature": record.signature,
+        "file_size": record.size, "parser": record.parser or (None if status == PENDING else DEFAULT_PARSER),
     }
+    if include_content:
+        body["content"] = content if status == EMBEDDED else None
+    return body
+
+
+async def _answer(call: Call, records: list[FileRecord], **extra: Any) -> list[dict[str, Any]]:
+    emulator = call.emulator
+    now = await emulator.ingestion.now()
+    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
+    return [{**v3_file(call, r, now, workspaces, tags), **extra} for r in records]
 
 
 def ids_of(field: str, raw: Any) -> set[int]:
@@ -53,20 +77,49 @@ def ids_of(field: str, raw: Any) -> set[int]:
                                        f'such as "1,3".']}) from None
 
 
+async def _tags_or_400(call: Call, field: str, tag_ids: list[int]) -> dict[int, Tag]:
+    tags = await call.emulator.workspaces.tags()
+    unknown = [t for t in tag_ids if t not in tags]
+    if unknown:
+        raise does_not_exist(field, unknown)
+    return tags
+
+
+# -- POST /api/v3/files ---------------------------------------------------------------------------
+
 async def create(call: Call) -> Response:
     filename, data = await read_upload(call)
     body = call.body
-    workspace = workspace_or_400(call, "workspace_id", body["workspace_id"])
-    tag_ids = body.get("tags") or []
-    unknown = [t for t in tag_ids if t not in call.emulator.workspaces.tags]
-    if unknown:
-        raise does_not_exist("tags", unknown)
+    workspace = await workspace_or_400(call, "workspace_id", body["workspace_id"])
+    tag_ids = list(dict.fromkeys(body.get("tags") or []))
+    tags = await _tags_or_400(call, "tags", tag_ids)
     record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                                tag_ids=tuple(dict.fromkeys(tag_ids)), parser=body.get("parser"))
-    answer = v3_file(call, record, record.uploaded)
+                                tag_ids=tuple(tag_ids), auto_tag_ids=tuple(t for t in tag_ids if tags[t].auto_assign),
+                                parser=body.get("parser"))
+    answer = v3_file(call, record, record.uploaded, {workspace.id: workspace}, tags)
     answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
     answer["message"] = "File queued for processing"
     return json_response(answer, 201)
+
+
+# -- GET /api/v3/files ------------------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _instant(field: str, raw: Any, end_of_day: bool) -> int:
+    """A date-time (or a date: its first second, or its last for a ``_before`` bound) -> Unix seconds."""
+    text = str(raw).strip()
+    try:
+        if _DATE.match(text):
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            return int(day.timestamp()) + (86399 if end_of_day else 0)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise ValidationError({field: ["Enter a valid date/time."]}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
 
 
 async def list_files(call: Call) -> Response:
@@ -86,20 +139,133 @@ async def list_files(call: Call) -> Response:
         if field in query:
             needle = str(query[field]).lower()
             records = [r for r in records if needle in getattr(r, field).lower()]
-    if "status" in query:
+    for field, attribute in (("uploaded_at", "created_at"), ("updated_at", "modified_at")):
+        if f"{field}_after" in query:
+            bound = _instant(f"{field}_after", query[f"{field}_after"], end_of_day=False)
+            records = [r for r in records if getattr(r, attribute) >= bound]
+        if f"{field}_before" in query:
+            bound = _instant(f"{field}_before", query[f"{field}_before"], end_of_day=True)
+            records = [r for r in records if getattr(r, attribute) <= bound]
+    if "status_vision" in query:
+        records = [r for r in records if r.extra.get("status_vision") == query["status_vision"]]
+    if {"status", "total_pages_min", "total_pages_max", "search"} & set(query):
         records = await emulator.ingestion.settle(records)
         now = await emulator.ingestion.now()
-        records = [r for r in records if emulator.ingestion.status(r, now) == query["status"]]
+        if "status" in query:
+            records = [r for r in records if emulator.ingestion.status(r, now) == query["status"]]
+        if "total_pages_min" in query:
+            records = [r for r in records
+                       if total_pages(emulator.ingestion.status(r, now), r) >= query["total_pages_min"]]
+        if "total_pages_max" in query:
+            records = [r for r in records
+                       if total_pages(emulator.ingestion.status(r, now), r) <= query["total_pages_max"]]
+    if "search" in query:
+        records = await _by_relevance(call, str(query["search"]), records)
+        records = records[:query.get("max_documents", SEARCH_LIMIT)]
+    elif "max_documents" in query:
+        records = records[:query["max_documents"]]
     page, count, following, previous = paginate(call.request, records, query.get("page", 1))
     page = await emulator.ingestion.settle(page)
-    now = await emulator.ingestion.now()
     return json_response({"count": count, "next": following, "previous": previous,
-                          "results": [v3_file(call, r, now) for r in page]})
+                          "results": await _answer(call, page)})
 
+
+async def _by_relevance(call: Call, text: str, records: list[FileRecord]) -> list[FileRecord]:
+    """The files that match ``text`` (a chunk holding one of its words, or the words in the title or
+    filename), the most relevant first: by their best chunk's fused score (retrieval.search)."""
+    if not records:
+        return []
+    by_id = {r.id: r for r in records}
+    hits = await retrieval.search(call.emulator, text, file_ids=list(by_id), n=1 << 30)
+    best: dict[int, float] = {}
+    for hit in hits:
+        if hit.lexical_score > 0 and hit.record.id not in best:
+            best[hit.record.id] = hit.score
+    needle = text.strip().lower()
+    for record in records:
+        if needle and record.id not in best and (needle in record.title.lower() or needle in record.filename.lower()):
+            best[record.id] = 0.0
+    return [by_id[i] for i in sorted(best, key=lambda i: (-best[i], -i))]
+
+
+# -- GET / PATCH / DELETE /api/v3/files/{id} -----------------------------------------------------------
 
 async def retrieve(call: Call) -> Response:
     record = await settled(call, await file_or_404(call))
-    return json_response(v3_file(call, record, await call.emulator.ingestion.now()))
+    emulator = call.emulator
+    include = call.query.get("include_content") is True
+    content = await emulator.files.text(record) if include else None
+    now = await emulator.ingestion.now()
+    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
+    return json_response(v3_file(call, record, now, workspaces, tags, content, include_content=include))
+
+
+async def update(call: Call) -> Response:
+    record = await file_or_404(call)
+    body = call.body if isinstance(call.body, dict) else {}
+    if not any(field in body for field in MUTABLE):
+        raise ValidationError({"non_field_errors": [
+            "No mutable field was given: only 'external_metadata', 'tags' and 'title' can be changed."]})
+    title = body.get("title")
+    tag_ids: list[int] | None = None
+    if "tags" in body:
+        tag_ids = [t for t in dict.fromkeys(body["tags"] or []) if t != 0]  # [0]: clear them all
+        await _tags_or_400(call, "tags", tag_ids)
+    metadata = body.get("external_metadata")
+    if "external_metadata" in body and record.external_metadata is None and metadata is not None \
+            and not metadata.get("external_id"):
+        raise ValidationError({"external_metadata": {"external_id": [
+            "This field is required when external metadata is created."]}})
+
+    def change(current: FileRecord) -> FileRecord:
+        changes: dict[str, Any] = {"updated_at": current.modified_at + 1}
+        if title is not None:
+            changes["title"] = title
+        if tag_ids is not None:  # a replacement: every tag is now one a person chose
+            changes["tag_ids"], changes["auto_tag_ids"] = tuple(tag_ids), ()
+        if "external_metadata" in body:
+            changes["external_metadata"] = _merged(current.external_metadata, metadata)
+        return current.replace(**changes)
+
+    updated = await call.emulator.files.update(record.id, change)
+    if updated is None:
+        raise NotFound()
+    return json_response((await _answer(call, await call.emulator.ingestion.settle([updated])))[0])
+
+
+def _merged(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """External metadata: given fields replace, ``additional_metadata`` is merged key by key."""
+    if given is None:
+        return None
+    merged = dict(current or {})
+    for key, value in given.items():
+        if key == "additional_metadata" and isinstance(value, dict):
+            merged[key] = {**(merged.get(key) or {}), **value}
+        else:
+            merged[key] = value
+    merged.setdefault("additional_metadata", {})
+    return merged
+
+
+async def add_tags(call: Call) -> Response:
+    """POST /api/v3/files/{file_id}/tags: add tags (those it already has are ignored)."""
+    record = await file_or_404(call, "file_id")
+    wanted = list(dict.fromkeys(call.body["tags"]))
+    await _tags_or_400(call, "tags", wanted)
+    added = [t for t in wanted if t not in record.tag_ids]
+
+    def change(current: FileRecord) -> FileRecord:
+        new = [t for t in wanted if t not in current.tag_ids]
+        if not new:
+            return current
+        return current.replace(tag_ids=current.tag_ids + tuple(new), updated_at=current.modified_at + 1)
+
+    updated = await call.emulator.files.update(record.id, change)
+    if updated is None:
+        raise NotFound()
+    answer = (await _answer(call, await call.emulator.ingestion.settle([updated])))[0]
+    answer["message"] = f"Added {len(added)} tag(s) to file (duplicates ignored)"
+    return json_response(answer)
 
 
 async def destroy(call: Call) -> Response:
@@ -107,37 +273,3 @@ async def destroy(call: Call) -> Response:
     if not await call.emulator.files.delete(record.id):
         raise NotFound()  # deleted by a concurrent request
     return Response(status_code=204)
-
-
-async def list_workspaces(call: Call) -> Response:
-    query = call.query
-    directory = call.emulator.workspaces
-    counts: dict[int, int] = {}
-    for record in await call.emulator.files.list():
-        counts[record.workspace_id] = counts.get(record.workspace_id, 0) + 1
-    workspaces = list(directory.workspaces.values())
-    if "name" in query:
-        needle = str(query["name"]).lower()
-        workspaces = [w for w in workspaces if needle in w.name.lower()]
-    if "workspace_type" in query:
-        workspaces = [w for w in workspaces if w.workspace_type == query["workspace_type"]]
-    page, count, following, previous = paginate(call.request, workspaces, query.get("page", 1),
-                                                query.get("page_size", 20))
-    created = iso(call.emulator.settings.epoch)
-    return json_response({"count": count, "next": following, "previous": previous, "results": [
-        {**w.summary(), "description": w.description, "file_count": counts.get(w.id, 0),
-         "created_at": created} for w in page]})
-
-
-async def list_tags(call: Call) -> Response:
-    query = call.query
-    tags = sorted(call.emulator.workspaces.tags.values(), key=lambda t: (t.created_at, t.id), reverse=True)
-    if "artificial" in query:
-        tags = [t for t in tags if t.artificial is query["artificial"]]
-    if "tag" in query:
-        needle = str(query["tag"]).lower()
-        tags = [t for t in tags if needle in t.tag.lower()]
-    page, count, following, previous = paginate(call.request, tags, query.get("page", 1))
-    return json_response({"count": count, "next": following, "previous": previous, "results": [
-        {"id": t.id, "created_at": iso(t.created_at), "updated_at": iso(t.created_at), "tag": t.tag,
-         "description": t.description, "artificial": t.artificial} for t in page]})

@@ -20,34 +20,8 @@ from ..documents.extraction import extension
 from ..documents.store import Hit
 from ..documents.workspaces import iso
 from ..routing import Call, json_response
-from .files import does_not_exist, scoped_types, workspace_of
 from . import files_v3
-
-
-async def _scope(call: Call) -> list[int] | None:
-    """The ids of the files the request may search (None: all of them)."""
-    body, emulator = call.body, call.emulator
-    if body.get("file_ids"):
-        wanted = list(dict.fromkeys(body["file_ids"]))
-        records = await emulator.files.get_many(wanted)
-        missing = [i for i, r in zip(wanted, records) if r is None]
-        if missing:
-            raise does_not_exist("file_ids", missing)
-        return wanted
-    directory = emulator.workspaces
-    private, company = body.get("private_scope"), body.get("company_scope")
-    if body.get("workspace_ids"):
-        unknown = [i for i in body["workspace_ids"] if i not in directory.workspaces]
-        if unknown:
-            raise does_not_exist("workspace_ids", unknown)
-        spaces = set(body["workspace_ids"])
-        spaces |= {directory.personal.id} if private is True else set()
-        spaces |= {directory.company_workspace.id} if company is True else set()
-        return [r.id for r in await emulator.files.list() if r.workspace_id in spaces]
-    if private is None and company is None:
-        return None
-    types = scoped_types(private, company, None)
-    return [r.id for r in await emulator.files.list() if workspace_of(call, r).workspace_type in types]
+from .documents import _in_scope as in_scope  # retrieve's scopes are document search's
 
 
 def chunk_id(chunk_uuid: str) -> int:
@@ -55,9 +29,9 @@ def chunk_id(chunk_uuid: str) -> int:
     return int.from_bytes(uuidlib.UUID(chunk_uuid).bytes[:6], "big")
 
 
-async def _result(call: Call, hit: Hit, mode: str) -> dict[str, Any]:
+def _result(hit: Hit, mode: str, file: dict[str, Any]) -> dict[str, Any]:
+    """One result; ``file`` is the chunk's file as v3 shows it (its status, workspace and tags)."""
     record, chunk = hit.record, hit.chunk
-    document = files_v3.v3_file(call, record, await call.emulator.ingestion.now())
     updated = iso(record.modified_at)
     return {
         "chunk": {"id": chunk_id(chunk.uuid), "uuid": chunk.uuid, "content_id": f"content_id_{chunk.uuid}",
@@ -66,17 +40,20 @@ async def _result(call: Call, hit: Hit, mode: str) -> dict[str, Any]:
                   "created_at": iso(record.created_at), "updated_at": updated},
         "scoring": {"score": hit.score, "distance": hit.distance, "lexical_score": hit.lexical_score,
                     "certainty": hit.certainty},
-        "workspace": workspace_of(call, record).summary(),
+        "workspace": file["workspace"],
         "document": {"id": record.id, "name": record.filename, "file_type": extension(record.filename),
-                     "status": document["status"], "total_pages": record.total_pages,
-                     "uploaded_at": iso(record.created_at), "title": record.title, "tags": document["tags"],
+                     "status": file["status"], "total_pages": record.total_pages,
+                     "uploaded_at": iso(record.created_at), "title": record.title, "tags": file["tags"],
                      "external_metadata": record.external_metadata},
     }
 
 
 async def retrieve(call: Call) -> Response:
-    body = call.body
-    file_ids = await _scope(call)
-    hits = await retrieval.search(call.emulator, body["query"], file_ids=file_ids, n=body.get("top_k", 20))
+    body, emulator = call.body, call.emulator
+    scope = [r.id for r in await in_scope(call)]
+    hits = await retrieval.search(emulator, body["query"], file_ids=scope, n=body.get("top_k", 20))
+    now = await emulator.ingestion.now()
+    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
     mode = body.get("mode", "text")
-    return json_response({"results": [await _result(call, hit, mode) for hit in hits]})
+    shown = {hit.record.id: files_v3.v3_file(call, hit.record, now, workspaces, tags) for hit in hits}
+    return json_response({"results": [_result(hit, mode, shown[hit.record.id]) for hit in hits]})

@@ -52,9 +52,10 @@ async def _body(call: Call, session: dict[str, Any]) -> dict[str, Any]:
     found = [r for r in await call.emulator.files.get_many(session["documents"]) if r is not None]
     records = await ingestion.settle(found)
     now = await ingestion.now()
+    workspaces = await call.emulator.workspaces.workspaces()
     documents, updated = [], session["created_at"]
     for record in records:
-        workspace = files.workspace_of(call, record)
+        workspace = files.workspace_of(workspaces, record)
         updated = max(updated, record.modified_at)
         documents.append({"id": record.id, "title": record.title, "collection": workspace.id,
                           "status": ingestion.status(record, now), "updated_at": iso(record.modified_at),
@@ -111,7 +112,7 @@ async def deactivate(call: Call) -> Response:
 
 # -- POST /api/v2/upload-session/{uuid} --------------------------------------------------------------
 
-def _workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Workspace:
+async def _workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Workspace:
     """Where the file goes, as for POST /api/v2/files: ``collection_type`` private (the default),
     company, or workspace (then ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
     directory = call.emulator.workspaces
@@ -119,10 +120,10 @@ def _workspace(call: Call, collection_type: str | None, workspace_id: Any) -> Wo
         if workspace_id is None:
             raise ValidationError({"workspace_id": ['This field is required when collection_type '
                                                     'is "workspace".']})
-        return files.workspace_or_400(call, "workspace_id", workspace_id)
+        return await files.workspace_or_400(call, "workspace_id", workspace_id)
     if collection_type == "company":
-        return directory.company_workspace
-    return directory.personal
+        return await directory.company_workspace()
+    return await directory.personal()
 
 
 async def add_file(call: Call) -> Response:
@@ -132,8 +133,8 @@ async def add_file(call: Call) -> Response:
             "This upload session is no longer valid (it was deactivated): create a new one."]})
     body = call.body
     # Every check before anything is stored: a rejected upload leaves nothing behind.
-    workspace = _workspace(call, body.get("collection_type"),
-                           body.get("workspace_id", body.get("collection")))
+    workspace = await _workspace(call, body.get("collection_type"),
+                                 body.get("workspace_id", body.get("collection")))
     filename, data = await files.read_upload(call)
     record = await files.store_upload(
         call, body.get("filename") or filename, data, workspace, body.get("title"),

@@ -1,0 +1,143 @@
+"""/api/v3/workspaces and /api/v3/tags: list, create, retrieve, update; tags created and deleted.
+
+Both live in the state backend (``documents/workspaces.py``), seeded from fixtures/workspaces.yaml.
+A tag answers in the newer docs' shape (``name``, ``description``, ``auto_assign``,
+``document_count``) and keeps the older one's ``tag`` and ``artificial`` beside it, so clients
+written against either read what they expect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..documents.store import FileRecord
+from ..documents.workspaces import Tag, Workspace, iso
+from ..errors import NotFound, ValidationError
+from ..routing import Call, json_response
+from .files import paginate
+
+
+def _members(given: Any) -> dict[str, list[int]]:
+    """``members`` in either documented form ({"users": [1]} or {"users": [{"id": 1, "role": ...}]}) ->
+    the ids the answer lists."""
+    given = given if isinstance(given, dict) else {}
+    return {kind: [m["id"] if isinstance(m, dict) else m for m in given.get(kind) or []]
+            for kind in ("users", "groups")}
+
+
+def workspace_body(workspace: Workspace, files: list[FileRecord]) -> dict[str, Any]:
+    mine = [r for r in files if r.workspace_id == workspace.id]
+    return {**workspace.summary(), "description": workspace.description,
+            "document_upload_method": workspace.document_upload_method,
+            "created_at": iso(workspace.created_at), "updated_at": iso(workspace.updated_at or workspace.created_at),
+            "user_role": workspace.user_role, "members": workspace.members, "summaries": [],
+            "file_count": len(mine), "files_count": len(mine),
+            "used_storage": float(sum(r.size for r in mine))}
+
+
+def tag_body(tag: Tag, files: list[FileRecord]) -> dict[str, Any]:
+    stamp = iso(tag.created_at)
+    return {"id": tag.id, "name": tag.name, "description": tag.description, "auto_assign": tag.auto_assign,
+            "created_at": stamp, "updated_at": iso(tag.updated_at or tag.created_at),
+            "document_count": sum(1 for r in files if tag.id in r.tag_ids),
+            "tag": tag.name, "artificial": tag.auto_assign}  # the older docs' names for the same
+
+
+# -- workspaces -----------------------------------------------------------------------------------
+
+async def list_workspaces(call: Call) -> Response:
+    query = call.query
+    files = await call.emulator.files.list()
+    workspaces = list((await call.emulator.workspaces.workspaces()).values())
+    if "name" in query:
+        needle = str(query["name"]).lower()
+        workspaces = [w for w in workspaces if needle in w.name.lower()]
+    for field, attribute in (("workspace_type", "workspace_type"), ("document_upload_method",
+                                                                   "document_upload_method"), ("role", "user_role")):
+        if field in query:
+            workspaces = [w for w in workspaces if getattr(w, attribute) == query[field]]
+    workspaces.sort(key=lambda w: (-w.created_at, w.id))  # newest first, as documented
+    page, count, following, previous = paginate(call.request, workspaces, query.get("page", 1),
+                                                query.get("page_size", 20))
+    return json_response({"count": count, "next": following, "previous": previous,
+                          "results": [workspace_body(w, files) for w in page]})
+
+
+async def _workspace_or_404(call: Call) -> Workspace:
+    workspace = await call.emulator.workspaces.workspace(call.path_params["id"])
+    if workspace is None:
+        raise NotFound()
+    return workspace
+
+
+async def retrieve_workspace(call: Call) -> Response:
+    workspace = await _workspace_or_404(call)
+    return json_response(workspace_body(workspace, await call.emulator.files.list()))
+
+
+async def create_workspace(call: Call) -> Response:
+    body = call.body
+    workspace = await call.emulator.workspaces.create_workspace(
+        body["name"], body["description"], body.get("document_upload_method", "manual"),
+        _members(body.get("members")) if "members" in body else None)
+    return json_response(workspace_body(workspace, []), 200)  # 200, as the docs' page renders it
+
+
+async def update_workspace(call: Call) -> Response:
+    await _workspace_or_404(call)
+    body = call.body if isinstance(call.body, dict) else {}
+    changes: dict[str, Any] = {k: body[k] for k in ("name", "description") if k in body}
+    if "members" in body:
+        changes["members"] = _members(body["members"])  # replaces them all
+
+    updated = await call.emulator.workspaces.update_workspace(call.path_params["id"],
+                                                              lambda w: w.replace(**changes))
+    if updated is None:
+        raise NotFound()
+    return json_response(workspace_body(updated, await call.emulator.files.list()))
+
+
+# -- tags -----------------------------------------------------------------------------------------------
+
+async def list_tags(call: Call) -> Response:
+    query = call.query
+    files = await call.emulator.files.list()
+    tags = sorted((await call.emulator.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
+                  reverse=True)
+    for field in ("artificial", "auto_assign"):
+        if field in query:
+            tags = [t for t in tags if t.auto_assign is query[field]]
+    for field in ("tag", "name"):
+        if field in query:
+            needle = str(query[field]).lower()
+            tags = [t for t in tags if needle in t.name.lower()]
+    page, count, following, previous = paginate(call.request, tags, query.get("page", 1))
+    return json_response({"count": count, "next": following, "previous": previous,
+                          "results": [tag_body(t, files) for t in page]})
+
+
+async def create_tag(call: Call) -> Response:
+    body = call.body
+    name = body["name"].strip()
+    if not name:
+        raise ValidationError({"name": ["This field may not be blank."]})
+    tag = await call.emulator.workspaces.create_tag(name, body["description"], body.get("auto_assign", True))
+    if tag is None:
+        raise ValidationError({"name": [f'A tag named "{name}" already exists.']})
+    return json_response(tag_body(tag, []), 201)
+
+
+async def destroy_tag(call: Call) -> Response:
+    """Delete a tag, and with it every file's association with it."""
+    tag_id = call.path_params["id"]
+    emulator = call.emulator
+    if not await emulator.workspaces.delete_tag(tag_id):
+        raise NotFound()
+    for record in await emulator.files.list():
+        if tag_id in record.tag_ids:
+            await emulator.files.update(record.id, lambda r: r.replace(
+                tag_ids=tuple(t for t in r.tag_ids if t != tag_id),
+                auto_tag_ids=tuple(t for t in r.auto_tag_ids if t != tag_id)))
+    return Response(status_code=204)
