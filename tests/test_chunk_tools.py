@@ -36,9 +36,13 @@ def three_documents(http, word: str, holder: int = 1) -> list[int]:
 
 
 def chunk_ids_of(http, file_ids: list[int]) -> list[str]:
-    found = http.post("/api/v2/query", json={"query": "committee figures budget", "n": 50}).json()
-    found = found if isinstance(found, dict) else found[0]
-    return [c["uuid"] for c in found["chunks"] if c["metadata"]["document_id"] in file_ids]
+    """Every chunk of the files, in order, as GET /api/v2/files/{id}/chunks gives them."""
+    found = []
+    for file_id in file_ids:
+        response = http.get(f"/api/v2/files/{file_id}/chunks")
+        assert response.status_code == 200, response.text
+        found += [c["uuid"] for c in response.json()["chunks"]]
+    return found
 
 
 # -- query/reformulation ----------------------------------------------------------------------------

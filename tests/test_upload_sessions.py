@@ -106,6 +106,12 @@ def test_a_file_added_to_a_session_is_an_ordinary_file(backend_http):
     assert found["chunks"][0]["metadata"]["document_id"] == file_id
 
 
+def test_a_v3_file_names_the_session_it_was_uploaded_in(backend_http):
+    session = new_session(backend_http)["uuid"]
+    file_id = add(backend_http, session, "orchard.docx", DOCX, DOCX_TYPE).json()["id"]
+    assert backend_http.get(f"/api/v3/files/{file_id}").json()["upload_session_uuid"] == session
+
+
 def test_a_deactivated_session_refuses_files_and_stores_nothing(backend_http):
     session = new_session(backend_http)["uuid"]
     other = new_session(backend_http)["uuid"]
