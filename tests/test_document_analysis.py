@@ -265,6 +265,17 @@ def test_image_analysis_describes_the_images(backend_http):
     assert "chart.png is a PNG image of 64x48 pixels" in answer and "JPEG image of 30x20 pixels" in answer
 
 
+def test_an_image_uploaded_through_v3_is_an_image_too(backend_http):
+    response = backend_http.post(
+        "/api/v3/files", files={"file": ("scan.jpeg", make_image(12, 34, "JPEG"))}, data={"workspace_id": "1"}
+    )
+    assert response.status_code in (200, 201), response.text
+    answer = backend_http.post(
+        "/api/v2/chat/image-analysis", json={"query": "q", "document_ids": [response.json()["id"]]}
+    ).json()["answer"]
+    assert "scan.jpeg is a JPEG image of 12x34 pixels" in answer
+
+
 def test_image_analysis_of_a_document_that_is_not_an_image_is_a_400(backend_http):
     pdf = upload(backend_http, "lighthouse.pdf", PDF)
     png = upload(backend_http, "chart.png", make_image(8, 8))

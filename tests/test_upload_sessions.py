@@ -112,6 +112,14 @@ def test_a_v3_file_names_the_session_it_was_uploaded_in(backend_http):
     assert backend_http.get(f"/api/v3/files/{file_id}").json()["upload_session_uuid"] == session
 
 
+def test_a_file_deleted_through_files_leaves_the_session(backend_http):
+    session = new_session(backend_http)["uuid"]
+    gone = add(backend_http, session, "lighthouse.pdf", PDF).json()["id"]
+    kept = add(backend_http, session, "orchard.docx", DOCX, DOCX_TYPE).json()["id"]
+    assert backend_http.delete(f"/api/v2/files/{gone}").status_code == 200
+    assert [d["id"] for d in wait_session_embedded(backend_http, session)["documents"]] == [kept]
+
+
 def test_a_deactivated_session_refuses_files_and_stores_nothing(backend_http):
     session = new_session(backend_http)["uuid"]
     other = new_session(backend_http)["uuid"]
