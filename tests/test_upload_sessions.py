@@ -228,3 +228,8 @@ def test_a_session_is_the_same_on_every_worker_of_one_redis(make_server):
         session = new_session(a)["uuid"]
         assert add(b, session, "lighthouse.pdf", PDF).status_code == 200
         assert [d["status"] for d in wait_session_embedded(a, session)["documents"]] == ["embedded"]
+
+
+def test_deactivate_is_not_a_session(backend_http):
+    response = backend_http.get("/api/v2/upload-session/deactivate")
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
