@@ -21,6 +21,7 @@ with the query. An image analysis describes the uploaded images (format and size
 
 from __future__ import annotations
 
+import asyncio
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -163,9 +164,10 @@ async def _result(call: Call, query: str, records: list[FileRecord]) -> str:
         image = image_of(record)
         if image is not None:
             found = describe_image(record, image)
-        else:
-            found = " ".join(best_sentences(query, await call.emulator.files.text(record),
-                                            SENTENCES_PER_DOCUMENT)) or "(no text)"
+        else:  # a long document's sentences are weighed off the event loop
+            text = await call.emulator.files.text(record)
+            found = " ".join(await asyncio.to_thread(best_sentences, query, text, SENTENCES_PER_DOCUMENT))
+            found = found or "(no text)"
         lines.append(f"{number}. {record.title} (document {record.id}): {found}")
     return "\n".join(lines)
 
