@@ -79,7 +79,7 @@ def _key(call: Call, name: str) -> str:
 
 async def _documents(call: Call, field: str, ids: list[int]) -> list[FileRecord]:
     """The files ``ids`` names (each once, in order); one that names nothing is DRF's 400."""
-    ids = list(dict.fromkeys(ids))
+    ids = list(dict.fromkeys(int(i) for i in ids))  # 3.0 is an integer to the schema, as to DRF
     records = await call.emulator.files.get_many(ids)
     missing = [i for i, r in zip(ids, records) if r is None]
     if missing:

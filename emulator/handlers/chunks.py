@@ -41,6 +41,12 @@ async def reformulation(call: Call) -> Response:
     body = call.body
     _check_model(call, body.get("model"), "query reformulation")
     queries = body["query"] if isinstance(body["query"], list) else [body["query"]]
+    # DRF's CharField trims: a query of spaces is blank (the schema's minLength only sees "   ").
+    blank = [i for i, q in enumerate(queries) if not q.strip()]
+    if blank:
+        message = ["This field may not be blank."]
+        raise ValidationError({"query": {str(i): message for i in blank} if isinstance(body["query"], list)
+                               else message})
     return json_response([{"query": q, "reformulation": reformulate(q)} for q in queries])
 
 
@@ -84,7 +90,7 @@ async def filter_chunks(call: Call) -> Response:
     everything = sum(r.chunk_count for r in records.values())
     hits = await retrieval.search(emulator, body["query"], file_ids=list(records), n=everything)
     chosen = [hit for hit in hits if hit.chunk.uuid in owners]
-    n = body.get("n")
+    n = int(body["n"]) if body.get("n") is not None else None  # 2.0 is an integer to the schema
     chunks = []
     for hit in chosen[:n] if n else chosen:
         record = hit.record

@@ -51,7 +51,8 @@ def _result(hit: Hit, mode: str, file: dict[str, Any]) -> dict[str, Any]:
 async def retrieve(call: Call) -> Response:
     body, emulator = call.body, call.emulator
     scope = [r.id for r in await in_scope(call)]
-    hits = await retrieval.search(emulator, body["query"], file_ids=scope, n=body.get("top_k", 20))
+    # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
+    hits = await retrieval.search(emulator, body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
     now = await emulator.ingestion.now()
     workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
     mode = body.get("mode", "text")
