@@ -168,14 +168,19 @@ def test_bad_chunk_ids_are_a_400_naming_the_field(backend_http, chunk_ids, expec
 
 def test_a_blank_query_in_a_list_is_named_by_its_index(backend_http):
     response = backend_http.post("/api/v2/query/reformulation", json={"query": ["fine", " "]})
-    assert (response.status_code, response.json()) == (400, {"query": {"1": ["This field may not be blank."]}})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"query": {"1": ["This field may not be blank."]}},
+    )
 
 
 def test_integral_floats_are_integers_as_drf_reads_them(backend_http):
     file_id = upload(backend_http, "heron.txt", b"The heron colony nests by the lake.")
     chunk = backend_http.get(f"/api/v2/files/{file_id}/chunks").json()["chunks"][0]["uuid"]
     retrieved = backend_http.post("/api/v3/retrieve", json={"query": "heron", "top_k": 5.0})
-    filtered = backend_http.post("/api/v2/filter/chunks", json={"query": "heron", "chunk_ids": [chunk], "n": 1.0})
+    filtered = backend_http.post(
+        "/api/v2/filter/chunks", json={"query": "heron", "chunk_ids": [chunk], "n": 1.0}
+    )
     assert (retrieved.status_code, filtered.status_code) == (200, 200)
     assert retrieved.json()["results"][0]["chunk"]["uuid"] == filtered.json()["chunks"][0]["uuid"] == chunk
 
