@@ -160,7 +160,7 @@ def test_a_document_deleted_before_the_end_ends_the_analysis_in_error(backend_ht
 
 
 def test_an_analysis_of_a_file_still_ingesting_waits_for_it(make_server):
-    server = make_server(ingest_ms=800, analysis_ms=50)
+    server = make_server(ingest_ms=2000, analysis_ms=50)
     with httpx.Client(
         base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
     ) as http:

@@ -206,7 +206,7 @@ def test_a_json_body_is_415_for_a_file(backend_http):
 
 
 def test_documents_go_pending_to_embedded_with_ingest_ms(make_server):
-    server = make_server(ingest_ms=600)
+    server = make_server(ingest_ms=2000)
     with httpx.Client(
         base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
     ) as http:
