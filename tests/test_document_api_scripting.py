@@ -147,3 +147,14 @@ def test_the_plugin_scripts_the_document_api(paradigm_emulator):
     ) as http:
         assert http.post("/api/v3/retrieve", json={"query": "q"}).status_code == 429
         assert http.post("/api/v2/query/reformulation", json={"query": "q"}).status_code == 200
+
+
+def test_the_plugin_journal_names_the_document_api_operations(paradigm_emulator):
+    with httpx.Client(
+        base_url=paradigm_emulator.root_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
+        http.post("/api/v2/upload-session", json={"ingestion_pipeline": "v3.0"})
+        http.post("/api/v2/query/reformulation", json={"query": ["a", "b"]})
+    paradigm_emulator.assert_called("upload-session", ingestion_pipeline="v3.0")
+    paradigm_emulator.assert_called("api_v2_query_reformulation_create")
+    paradigm_emulator.assert_called("/api/v3/retrieve", times=0)
