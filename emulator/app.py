@@ -30,7 +30,7 @@ from .spec import Spec, load_specs
 from .errors import StateUnavailable, dumps
 from .state import Backend
 from .state.memory import MemoryBackend
-from .documents.store import FileStore, run_now
+from .documents.store import FileStore
 from .documents.workspaces import Directory
 
 log = logging.getLogger("emulator")
@@ -59,16 +59,8 @@ class Emulator:
         self.workspaces = Directory.load(self.state, settings)
         self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
+        # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
-        if self.state.kind == "memory":  # Redis cannot be awaited before the loop runs: its first use seeds
-            run_now(self.workspaces.seed())
-        if settings.data_dir is not None:
-            run_now(self.files.load(settings.data_dir))  # the memory backend: nothing to await
-
-    async def save(self) -> None:
-        """Snapshot the file store to --data-dir (done at shutdown; a no-op without --data-dir)."""
-        if self.settings.data_dir is not None:
-            await self.files.snapshot(self.settings.data_dir)
 
     @property
     def operations(self):
@@ -83,11 +75,12 @@ class Emulator:
 
     async def reset(self) -> None:
         """Back to the state at start-up, for every worker at once: the whole backend (journal,
-        runtime fixtures, use counters, files ...) is cleared, and a new generation tells every
-        worker's local caches (compiled fixtures, the memo) to go."""
+        runtime fixtures, use counters, files, workspaces and tags ...) is cleared, and a new
+        generation tells every worker's local caches (compiled fixtures, the memo) to go. (The
+        fixtures' workspaces and tags come back at their next use; cached vectors and the lexical
+        index are keyed on each upload's nonce, so nothing stale is ever read from them.)"""
         await self.state.clear()
         await self.scripts.reset()
-        await self.workspaces.seed()  # the fixtures' workspaces and tags again
         self.memo.clear()
 
 
@@ -115,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     quiet_dropped_streams()
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
                                                        StateUnavailable: state_unavailable},
-                    lifespan=_saving_on_shutdown(emulator))
+                    lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307.
     app.router.redirect_slashes = False
@@ -134,17 +127,14 @@ async def state_unavailable(request, exc: Exception) -> Response:
                     media_type="application/json")
 
 
-def _saving_on_shutdown(emulator: Emulator):
+def _lifespan(emulator: Emulator):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         ping = getattr(emulator.state, "ping", None)
         if ping is not None:
             await ping()  # a Redis that is down at start-up stops the worker, with the reason
         yield
-        try:
-            await emulator.save()
-        except OSError as exc:  # a full disk must not turn a clean shutdown into a crash
-            log.error("could not save the file store to %s: %s", emulator.settings.data_dir, exc)
+        emulator.ingestion.close()
         await emulator.state.close()
 
     return lifespan

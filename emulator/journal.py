@@ -54,8 +54,12 @@ class Entry:
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> "Entry":
-        data = json.loads(raw)
-        return cls(seq=seq, method=data["method"], path=data["path"], operation_id=data["operation_id"],
+        return cls.from_dict({**json.loads(raw), "seq": seq})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+        """An entry as GET /_emulator/journal shows it (keys this version does not know are ignored)."""
+        return cls(seq=data["seq"], method=data["method"], path=data["path"], operation_id=data["operation_id"],
                    query=data["query"], headers=data["headers"], body=data["body"], status=data["status"],
                    fixture=data["fixture"], duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
 

@@ -14,7 +14,13 @@ The server is the expensive part, so it lives for the whole session (one per xdi
 the handle only resets it: runtime fixtures, counters, journal and files, before every test.
 Tests whose settings differ (``@pytest.mark.paradigm(seed=7)``, ini ``paradigm_seed``,
 ``paradigm_fixtures``) get a server of their own, started on first use and shared by every
-test with the same settings. Importing this module is cheap: the server, uvicorn and openai
+test with the same settings.
+
+``--paradigm-url URL`` (or ``PARADIGM_EMULATOR_URL``) uses an emulator that already runs (a
+shared CI service, ``serve --workers N`` on Redis) instead of starting one: the handle talks to
+it through the control API only, so reset and journal assertions work the same. Its settings are
+its own: a marker that asks for other settings fails, but ``fixtures=`` folders are loaded into
+it (after each reset). Importing this module is cheap: the server, uvicorn and openai
 are imported by the first test that asks for them.
 """
 
@@ -23,14 +29,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
+import os
+
 import pytest
 
 MARKER = "paradigm"
+URL_ENV = "PARADIGM_EMULATOR_URL"
 _PATH_SETTINGS = ("fixtures_dir", "models", "spec_dir", "data_dir")
 _NOT_SETTABLE = ("port", "host")  # the plugin binds a free port on loopback
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("paradigm").addoption(
+        "--paradigm-url", dest="paradigm_url", default=None, metavar="URL",
+        help=f"use the Paradigm emulator running at URL instead of starting one (env {URL_ENV})")
     parser.addini("paradigm_fixtures", "folder of fixture files (scripted answers) the Paradigm emulator "
                   "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it", type="paths", default=[])
     parser.addini("paradigm_seed", "seed of the Paradigm emulator's generated texts, ids and vectors "
@@ -69,10 +81,37 @@ class ServerPool:
             self._servers[key] = server
         return server
 
+    def remote(self, url: str) -> Any:
+        """The emulator at ``url`` (--paradigm-url), checked once: a wrong URL fails every test that
+        uses it with one clear message, not with a connection error per request."""
+        key = ("remote", url)
+        if key in self._failures:
+            pytest.fail(self._failures[key], pytrace=False)
+        server = self._servers.get(key)
+        if server is None:
+            import httpx
+
+            from .testing.handle import RemoteServer
+
+            try:
+                server = RemoteServer(url)
+                health = httpx.get(server.base_url + "/_emulator/health", timeout=10, trust_env=False)
+                health.raise_for_status()
+            except (ValueError, httpx.HTTPError) as exc:
+                self._failures[key] = f"the Paradigm emulator at {url} (--paradigm-url / {URL_ENV}) is not usable: {exc}"
+                pytest.fail(self._failures[key], pytrace=False)
+            self._servers[key] = server
+        return server
+
     def stop_all(self) -> None:
+        from .testing.handle import close_control_clients
+
+        close_control_clients()
         servers, self._servers = list(self._servers.values()), {}
         for server in servers:
-            server.stop()
+            stop = getattr(server, "stop", None)  # a remote emulator is not ours to stop
+            if stop is not None:
+                stop()
 
 
 def _refuse(message: str) -> NoReturn:
@@ -161,8 +200,21 @@ def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: Serv
     """A handle on a running emulator, reset for this test; PARADIGM_BASE_URL/PARADIGM_API_KEY set."""
     from .testing.handle import ParadigmEmulator
 
-    handle = ParadigmEmulator(paradigm_server_pool.get(requested_settings(request)))
-    handle.reset()
+    settings = requested_settings(request)
+    url = request.config.getoption("paradigm_url", None) or os.environ.get(URL_ENV)
+    if url:
+        folder = settings.pop("fixtures_dir", None)
+        if settings:
+            _refuse(f"{request.node.nodeid} asks for emulator settings ({', '.join(sorted(settings))}) but the "
+                    f"emulator is the one at {url} (--paradigm-url / {URL_ENV}), which has its own: run it "
+                    "with those settings, or run this test without --paradigm-url")
+        handle = ParadigmEmulator(paradigm_server_pool.remote(url))
+        handle.reset()
+        if folder is not None:
+            handle.load_fixtures(folder)
+    else:
+        handle = ParadigmEmulator(paradigm_server_pool.get(settings))
+        handle.reset()
     with pytest.MonkeyPatch.context() as patch:
         for name, value in handle.environ.items():
             patch.setenv(name, value)

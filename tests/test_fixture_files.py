@@ -241,6 +241,20 @@ def test_files_are_reloaded_when_they_change(make_server, tmp_path, caplog):
     assert ask(running.base_url, "Late") == "added"
 
 
+def test_the_control_api_shows_an_edited_file_without_an_api_request(make_server, tmp_path):
+    path = write(tmp_path, "greetings.yaml", GOOD)
+    running = make_server(fixtures_dir=tmp_path)
+    running.emulator.scripts.reload_interval_s = 0.05
+    edit(path, GOOD.replace("name: hello", "name: renamed"))
+    end = time.monotonic() + 5
+    names = []
+    while names != ["renamed"] and time.monotonic() < end:
+        listed = httpx.get(running.base_url + "/_emulator/fixtures", timeout=10).json()["fixtures"]
+        names = [f["name"] for f in listed]
+        time.sleep(0.02)
+    assert names == ["renamed"]
+
+
 def test_a_deleted_file_takes_its_fixtures_away(make_server, tmp_path):
     path = write(tmp_path, "greetings.yaml", GOOD)
     running = make_server(fixtures_dir=tmp_path)

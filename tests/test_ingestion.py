@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
+import uuid
 import zipfile
 
 import httpx
 import pytest
 
-from emulator.documents.store import FileStore, NewFile, run_now
+from emulator.documents.store import FileStore, NewFile
 
-from conftest import KEY
+from conftest import KEY, REDIS_URL
 from sample_documents import make_docx, make_pdf
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -115,9 +120,9 @@ def test_a_pdf_over_the_page_limit_is_parsing_failed(make_server):
 def test_a_file_left_by_a_worker_that_died_is_taken_over(make_server):
     server = make_server()
     # Another worker on the same backend stored this upload, took its lease, and died at once.
-    dead = FileStore(server.emulator.state, epoch=server.settings.epoch)
+    dead = FileStore(server.app.state.emulator.state, epoch=server.settings.epoch)
     dead.lease = ("a-dead-worker", 0.0)  # a lease that has already run out
-    record = run_now(dead.add(NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")))
+    record = server.run(dead.add(NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")))
     assert record.lease == "a-dead-worker"
     with client_for(server) as http:
         body = http.get(f"/api/v2/files/{record.id}", params={"include_content": "true"}).json()
@@ -135,4 +140,34 @@ def test_a_file_deleted_while_it_ingests_leaves_nothing_behind(make_server):
             time.sleep(0.05)
         assert server.emulator.ingestion.idle()
         for space in ("files", "file-bytes", "file-pages", "file-chunks", "file-vectors"):
-            assert run_now(state.items(space)) == {}, space
+            assert state.items(space) == {}, space
+
+
+@pytest.mark.skipif(not REDIS_URL and not os.environ.get("CI"), reason="needs PARADIGM_TEST_REDIS_URL")
+def test_a_file_whose_worker_was_killed_mid_ingestion_is_taken_over_by_another_worker(make_server):
+    """Two emulators on one Redis: the first stores an upload, takes its lease, and is SIGKILLed while
+    it ingests; the second, asked for the file, waits out the lease and ingests it itself."""
+    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--redis-url",
+                                REDIS_URL, "--redis-prefix", prefix], stdout=subprocess.PIPE, text=True)
+    try:
+        base = None
+        deadline = time.monotonic() + 15
+        while base is None and time.monotonic() < deadline:
+            found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
+            base = found.group(1) if found else None
+        assert base, "the first emulator did not start"
+        created = httpx.post(f"{base}/files", files={"file": ("big.txt", prose(3 * 1024 * 1024))},
+                             headers=AUTH, timeout=30)
+        assert created.status_code == 200, created.text
+    finally:
+        process.kill()  # mid-ingestion: a few MB take seconds to embed
+        process.wait(timeout=15)
+        process.stdout.close()
+    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    left = second.emulator.files.get(created.json()["id"])
+    assert left.state == "queued" and left.lease not in (None, second.emulator.ingestion.owner)
+    with client_for(second) as http:
+        body = http.get(f"/api/v2/files/{left.id}").json()
+    assert (body["status"], body["total_pages"]) == ("embedded", 1)
+    assert second.emulator.files.get(left.id).lease is None

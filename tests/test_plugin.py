@@ -274,3 +274,67 @@ def test_xdist_workers_each_get_their_own_server(pytester, monkeypatch):
     assert sorted(urls) == ["gw0", "gw1"]
     assert [len(seen) for seen in urls.values()] == [1, 1]  # one server per worker, for all its tests
     assert urls["gw0"] != urls["gw1"]
+
+
+# -- against an emulator that runs elsewhere (--paradigm-url / PARADIGM_EMULATOR_URL) -------------------
+
+
+def test_paradigm_url_runs_the_same_suite_against_a_running_emulator(pytester, make_server):
+    running = make_server()
+    pytester.makepyfile(test_suite=PASSING_SUITE, test_where="""
+        def test_the_handle_is_the_running_emulator(paradigm_emulator, paradigm_client):
+            paradigm_client.models.list()
+            paradigm_emulator.assert_called("models", times=1)
+            with open("where.txt", "w") as f:
+                f.write(paradigm_emulator.root_url)
+    """)
+
+    result = pytester.runpytest_inprocess(*STRICT, "--paradigm-url", running.v2)
+
+    result.assert_outcomes(passed=5)
+    assert (pytester.path / "where.txt").read_text() == running.base_url
+    assert [e.path for e in running.emulator.journal.entries()][-1] == "/api/v2/models"
+
+
+def test_the_environment_variable_names_the_emulator_too(pytester, make_server, monkeypatch):
+    running = make_server()
+    monkeypatch.setenv("PARADIGM_EMULATOR_URL", running.base_url)
+    pytester.makepyfile(test_suite="""
+        def test_remote(paradigm_emulator):
+            assert paradigm_emulator.root_url == paradigm_emulator.server.base_url
+            paradigm_emulator.add_fixture({"name": "remote", "response": {"content": "x"}})
+    """)
+
+    pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=1)
+    assert [f["name"] for f in running.emulator.scripts.list()] == ["remote"]
+
+
+def test_a_wrong_paradigm_url_fails_with_one_clear_message(pytester):
+    pytester.makepyfile(test_suite="""
+        def test_one(paradigm_emulator):
+            pass
+
+        def test_two(paradigm_emulator):
+            pass
+    """)
+
+    result = pytester.runpytest_inprocess(*STRICT, "--paradigm-url", "http://127.0.0.1:9/api/v2")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*the Paradigm emulator at http://127.0.0.1:9/api/v2 (--paradigm-url*is not usable*"])
+
+
+def test_a_marker_asking_for_other_settings_is_refused_with_a_running_emulator(pytester, make_server):
+    running = make_server()
+    pytester.makepyfile(test_suite="""
+        import pytest
+
+        @pytest.mark.paradigm(seed=7)
+        def test_seeded(paradigm_emulator):
+            pass
+    """)
+
+    result = pytester.runpytest_inprocess(*STRICT, "--paradigm-url", running.base_url)
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*asks for emulator settings (seed)*run it with those settings*"])

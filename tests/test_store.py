@@ -138,29 +138,6 @@ def test_spans_cover_the_text_within_the_limit(text):
         text.replace(" ", "").replace("\n", "")
 
 
-async def test_snapshot_and_load_round_trip(tmp_path):
-    store = FileStore(MemoryBackend())
-    done = await embedded(store, "done.txt", "page one\fpage two")
-    waiting = await store.add(new_file("waiting.txt", b"raw bytes"))
-    failed = await store.add(new_file("failed.png", b"\x89PNG"))
-    await store.attach(failed, ingest(failed, b"\x89PNG", None, DIMS, Budget()))
-    await store.snapshot(tmp_path)
-    loaded = FileStore(MemoryBackend())
-    assert await loaded.load(tmp_path) == 3
-    by_name = {r.filename: r for r in await loaded.list()}
-    assert await loaded.pages(by_name["done.txt"]) == ("page one", "page two")
-    assert await loaded.raw(by_name["waiting.txt"]) == b"raw bytes"
-    assert by_name["failed.png"].state == FAILED
-    assert (await loaded.add(new_file())).id == 4
-    assert (done.id, waiting.id) == (1, 2)
-
-
-async def test_load_names_a_broken_snapshot(tmp_path):
-    (tmp_path / "store.json").write_text("{not json")
-    with pytest.raises(ValueError, match="store.json"):
-        await FileStore(MemoryBackend()).load(tmp_path)
-
-
 async def test_100_parallel_uploads_and_deletes_leave_a_consistent_listing(server, emulator):
     async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"},
                                  timeout=30.0) as http:
@@ -190,49 +167,58 @@ def test_data_dir_keeps_files_across_a_restart(make_server, tmp_path):
     with http_for(first) as http:
         created = http.post("/api/v2/files", files={"file": ("kept.md", b"The kept file mentions axolotls.")})
         assert http.get(f"/api/v2/files/{created.json()['id']}").json()["status"] == "embedded"
-    asyncio.run(first.emulator.save())  # what shutdown does (the memory backend: any thread may)
+        queued = http.post("/api/v3/files", files={"file": ("tagged.txt", b"tagged")},
+                           data={"workspace_id": "3", "tags": ["2"]}).json()
+    first.stop()
     second = make_server(data_dir=tmp_path)
     with http_for(second) as http:
         listed = http.get("/api/v2/files").json()["data"]
-        assert [(f["id"], f["filename"], f["status"]) for f in listed] == [(1, "kept.md", "embedded")]
+        assert [(f["id"], f["filename"], f["status"]) for f in listed] == \
+            [(2, "tagged.txt", "embedded"), (1, "kept.md", "embedded")]
+        assert [t["id"] for t in http.get(f"/api/v3/files/{queued['id']}").json()["tags"]] == [2]
         found = http.post("/api/v2/query", json={"query": "axolotls", "n": 1}).json()
         assert found["chunks"][0]["text"] == "The kept file mentions axolotls."
-        assert http.post("/api/v2/files", files={"file": ("new.md", b"new")}).json()["id"] == 2
+        assert http.post("/api/v2/files", files={"file": ("new.md", b"new")}).json()["id"] == 3
 
 
-def test_the_cli_saves_the_store_at_shutdown_and_loads_it_at_start(tmp_path):
-    def serve() -> tuple[subprocess.Popen, str]:
-        process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir",
-                                    str(tmp_path)], stdout=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
-            if found:
-                return process, found.group(1)
-        process.kill()
-        raise AssertionError("the emulator did not start")
-
-    def stop(process: subprocess.Popen) -> None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        finally:
-            process.stdout.close()
-            if process.poll() is None:
-                process.kill()
-
-    process, base = serve()
+def test_a_file_killed_mid_ingestion_is_ingested_after_the_restart(tmp_path):
+    """--data-dir: the upload was acknowledged, its ingestion never finished (SIGKILL)."""
+    process, base = serve(tmp_path, "--ingest-ms", "600000")  # acknowledged, and still "pending"
     try:
         headers = {"Authorization": f"Bearer {KEY}"}
-        created = httpx.post(f"{base}/files", files={"file": ("kept.txt", b"kept")}, headers=headers,
-                             timeout=10)
+        created = httpx.post(f"{base}/files", files={"file": ("kept.txt", b"kept through a kill")},
+                             headers=headers, timeout=10)
         assert created.status_code == 200
     finally:
-        stop(process)
-    assert (tmp_path / "store.json").is_file()
-    process, base = serve()
+        process.kill()
+        process.wait(timeout=15)
+        process.stdout.close()
+    process, base = serve(tmp_path)
     try:
-        listed = httpx.get(f"{base}/files", headers={"Authorization": f"Bearer {KEY}"}, timeout=10).json()
-        assert [f["filename"] for f in listed["data"]] == ["kept.txt"]
+        body = httpx.get(f"{base}/files/1", params={"include_content": "true"},
+                         headers={"Authorization": f"Bearer {KEY}"}, timeout=10).json()
+        assert (body["status"], body["content"]) == ("embedded", "kept through a kill")
     finally:
         stop(process)
+
+
+def serve(data_dir, *flags: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir",
+                                str(data_dir), *flags], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
+        if found:
+            return process, found.group(1)
+    process.kill()
+    raise AssertionError("the emulator did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.kill()

@@ -239,3 +239,24 @@ def test_redis_gone_while_serving_is_a_503_naming_the_state_backend_then_serving
         assert httpx.post(base + "/_emulator/fixtures", json={"response": {"content": "back"}},
                           timeout=10).status_code == 201
         assert chat(base).json()["choices"][0]["message"]["content"] == "back"
+
+
+@needs_redis
+def test_the_plugin_runs_a_suite_against_two_workers(workers, tmp_path):
+    (tmp_path / "test_suite.py").write_text('''
+import pytest
+
+@pytest.mark.parametrize("n", range(12))
+def test_scripted(paradigm_emulator, paradigm_client, n):
+    paradigm_emulator.on_chat(contains=f"q{n}").reply(f"a{n}").then_reply("again")
+    ask = lambda: paradigm_client.chat.completions.create(
+        model="alfred-4.2", messages=[{"role": "user", "content": f"q{n}"}]).choices[0].message.content
+    assert (ask(), ask()) == (f"a{n}", "again")
+    paradigm_emulator.assert_called("chat", times=2)
+''')
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "emulator.plugin", "-p", "no:cacheprovider",
+                             "--paradigm-url", workers, str(tmp_path / "test_suite.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 passed" in result.stdout

@@ -40,8 +40,11 @@ log = logging.getLogger("emulator.ingestion")
 PENDING, PARSING = "pending", "parsing"
 STATUSES = (PENDING, PARSING, EMBEDDED, FAILED)
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
-LEASE_S = 15.0  # how long an ingestion is left to a worker that stopped renewing its lease
-RENEW_S = LEASE_S / 5
+# How long an ingestion is left to a worker that stopped renewing its lease (it renews every RENEW_S).
+# Short, because a request waits that long for a dead worker's file; a live worker whose renewal
+# came late only costs a second worker the same work (the first result stored stands).
+LEASE_S = 5.0
+RENEW_S = 1.0
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 
 # The embedding module caches vectors of recent texts (it serves repeated /embeddings calls);
@@ -94,8 +97,8 @@ class Cancelled(Exception):
 
 def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
            cancelled: threading.Event | None = None) -> Extracted:
-    """The whole CPU-bound work of one file (run in a worker thread): its pages (``pages`` when they
-    were extracted before, as after a --data-dir load), its chunks and their packed vectors."""
+    """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
+    ``raw``, or ``pages`` when given), its chunks and their packed vectors."""
     try:
         if pages is None and "image" in record.extra:
             return Extracted()  # an image (its format and size read at upload): no text to read or embed
@@ -138,6 +141,9 @@ class Ingestion:
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task] = {}
+        # A memory backend is this process's alone: a lease another owner holds there is a previous
+        # run's (--data-dir), and that run is over.
+        self.exclusive = files.state.kind == "memory"
         files.lease = (self.owner, LEASE_S)
         files.on_added = self._added
 
@@ -202,7 +208,8 @@ class Ingestion:
             if current.state != QUEUED:
                 return current
             now = await self.now()
-            if current.lease_until <= now or (current.lease == self.owner and record.key not in self._tasks):
+            mine = current.lease == self.owner
+            if current.lease_until <= now or (mine or self.exclusive) and record.key not in self._tasks:
                 taken = await self._take(current, now)
                 if taken is not None:
                     if current.lease not in (None, self.owner):
@@ -215,8 +222,10 @@ class Ingestion:
     async def _take(self, record: FileRecord, now: float) -> FileRecord | None:
         owner = self.owner
 
+        exclusive = self.exclusive
+
         def take(current: FileRecord) -> FileRecord | None:
-            if current.state != QUEUED or (current.lease_until > now and current.lease != owner):
+            if current.state != QUEUED or (current.lease_until > now and current.lease != owner and not exclusive):
                 return None
             return current.replace(lease=owner, lease_until=now + LEASE_S)
 
@@ -228,10 +237,9 @@ class Ingestion:
         renewing = asyncio.get_running_loop().create_task(self._renew(record, cancelled))
         try:
             raw = await self.files.raw(record)
-            stored = await self.files.pages(record)  # extracted before a --data-dir snapshot
             loop = asyncio.get_running_loop()
             extracted = await loop.run_in_executor(
-                self._executor(), ingest, record, raw, stored or None, self.dimensions, self.budget, cancelled)
+                self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
         except Cancelled:
             return
         finally:

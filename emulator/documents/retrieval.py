@@ -32,36 +32,26 @@ if TYPE_CHECKING:
 ALPHA = 0.5  # the vector score's weight in the fused score
 
 
-async def searchable(emulator: "Emulator", file_ids: Collection[int] | None = None) -> list[FileRecord]:
-    """The files a search may read now (embedded, and among ``file_ids`` when given), newest first;
-    a file whose ingestion time is up is waited for."""
-    files = emulator.files
-    if file_ids is None:
-        records = await files.list()
-    else:
-        wanted = list(dict.fromkeys(file_ids))
-        records = sorted((r for r in await files.get_many(wanted) if r is not None), key=lambda r: -r.id)
-    return await emulator.ingestion.ready(records)
-
-
 async def search(emulator: "Emulator", query: str, *, file_ids: Collection[int] | None = None,
                  n: int = 5) -> list[Hit]:
     """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
-    them, or those ``file_ids`` names)."""
+    them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
     if n <= 0 or (file_ids is not None and not file_ids):
         return []
-    candidates = await searchable(emulator, file_ids)
-    await index(emulator, candidates)
+    everything = await emulator.files.list()
+    wanted = None if file_ids is None else set(file_ids)
+    candidates = await emulator.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
+    await index(emulator, candidates, everything)
     return await rank(emulator, query, candidates, n)
 
 
-async def index(emulator: "Emulator", candidates: list[FileRecord]) -> None:
+async def index(emulator: "Emulator", candidates: list[FileRecord], everything: list[FileRecord]) -> None:
     """Make this process's caches (vectors, lexical index) match the searchable files, so that BM25's
-    statistics are those of every file embedded now (``candidates`` and the others), on every worker
-    alike. Files still ingesting are not waited for here."""
+    statistics are those of every file embedded now (``candidates`` and the others of
+    ``everything``), on every worker alike. Files still ingesting are not waited for here."""
     files, ingestion = emulator.files, emulator.ingestion
     now = await ingestion.now()
-    corpus = {r.key: r for r in await files.list() if ingestion.status(r, now) == EMBEDDED}
+    corpus = {r.key: r for r in everything if ingestion.status(r, now) == EMBEDDED}
     corpus.update((r.key, r) for r in candidates)
     for key, record in corpus.items():
         if not files.lexical.has(key):

@@ -15,34 +15,28 @@ ingestion result or a cached vector is only ever used for the very upload it was
 
 What this process caches (decoded vectors, the lexical index of ``retrieval``) is keyed on
 (id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills the text, chunks and vectors.
+Nothing needs saving: with --data-dir the memory backend keeps every record on disk as it is
+written, and Redis keeps them itself.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import math
-import os
 import secrets
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Coroutine, Iterable, TypeVar
+from typing import Any, Callable, Iterable
 
 from ..state import Backend
 from .lexical import LexicalIndex
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
 COUNTER = "file-ids"
-SNAPSHOT_FILE = "store.json"
-SNAPSHOT_VERSION = 2
 HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search then costs one C call each)
 
 # What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
 QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -331,65 +325,3 @@ class FileStore:
         if updated is None:
             await self._drop_content(record)
         return updated
-
-    # -- --data-dir (memory backend): the files and their extracted text; vectors are recomputed
-
-    async def snapshot(self, directory: Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        files = []
-        for record in sorted(await self.list(), key=lambda r: r.id):
-            entry = record.value()
-            entry.update(lease=None, lease_until=0.0)
-            if record.state == EMBEDDED:
-                entry["pages"] = list(await self.pages(record))
-                entry["state"] = QUEUED  # chunked and embedded again after load
-            entry["raw"] = base64.b64encode(await self.raw(record)).decode("ascii")
-            files.append(entry)
-        next_id = await self.state.incr(COUNTER, 0) + 1
-        target = directory / SNAPSHOT_FILE
-        temporary = target.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps({"version": SNAPSHOT_VERSION, "next_id": next_id, "files": files}),
-                             encoding="utf-8")
-        os.replace(temporary, target)  # a crash mid-write never leaves half a snapshot
-        return target
-
-    async def load(self, directory: Path) -> int:
-        """Files from a snapshot (none if there is none yet); -> how many were loaded."""
-        source = Path(directory) / SNAPSHOT_FILE
-        if not source.is_file():
-            return 0
-        try:
-            document = json.loads(source.read_text(encoding="utf-8"))
-            if document.get("version") != SNAPSHOT_VERSION:
-                raise ValueError(f"version {document.get('version')!r}, expected {SNAPSHOT_VERSION}")
-            entries = []
-            for entry in document["files"]:
-                raw = base64.b64decode(entry.pop("raw", ""))
-                pages = entry.pop("pages", None)
-                entries.append((FileRecord.of(entry), raw, pages))
-            next_id = int(document["next_id"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{source}: not a readable store snapshot ({exc})") from exc
-        for record, raw, pages in entries:
-            # Ingested long ago: nothing to wait for, only the chunks and vectors to compute again.
-            record = record.replace(uploaded=float("-inf"))
-            await self.state.put(BYTES, record.key, raw)
-            if pages is not None:
-                await self.state.put(PAGES, record.key, pages)
-            await self.state.put(SPACE, str(record.id), record.value())
-        current = await self.state.incr(COUNTER, 0)
-        if next_id - 1 > current:
-            await self.state.incr(COUNTER, next_id - 1 - current)
-        return len(entries)
-
-
-def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Drive a coroutine that never suspends (every call of the memory backend) to its end, from
-    code that cannot await: start-up's --data-dir load, a test thread's reset."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value
-    coroutine.close()
-    raise RuntimeError("run_now: the coroutine suspended (this backend must be awaited on its loop)")

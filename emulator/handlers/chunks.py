@@ -68,8 +68,9 @@ def _uuids(values: list[str]) -> list[str]:
 async def _owners(call: Call, chunk_uuids: list[str]) -> dict[str, FileRecord]:
     """Which searchable file holds each chunk (a chunk of a file not embedded, or gone, is absent)."""
     wanted, owners = set(chunk_uuids), {}
-    for record in await retrieval.searchable(call.emulator):
-        for chunk in await call.emulator.files.chunks(record):
+    emulator = call.emulator
+    for record in await emulator.ingestion.ready(await emulator.files.list()):
+        for chunk in await emulator.files.chunks(record):
             if chunk.uuid in wanted:
                 owners[chunk.uuid] = record
         if len(owners) == len(wanted):

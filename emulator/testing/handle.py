@@ -9,14 +9,24 @@ pytest, so a unittest suite can use it too::
         emu.on_chat(contains="weather").reply("Sunny")
         ...
         emu.assert_called("chat", model="alfred-4.2")
+
+The handle talks to the emulator only through its control API over HTTP (``/_emulator``: the rules
+it builds are that API's fixture dicts), so it works the same on an emulator that runs elsewhere:
+``ParadigmEmulator(RemoteServer("http://ci-emulator:8000"))`` (the plugin's ``--paradigm-url``).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import itertools
+import os
 import ssl
+import threading
 import time
+from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from .requests import Request, RequestLog
 from .rules import Rule, build_match
@@ -42,14 +52,50 @@ class _Verbatim:
         self.name = name
 
 
+class RemoteServer:
+    """An emulator that runs elsewhere (``paradigm-emulator serve`` on another host, a shared CI
+    service): what ``ParadigmEmulator`` needs of a server, from its URL alone. Its settings are
+    not known here; ``admin_token`` (for an emulator run with --admin-token) is sent on every
+    control call, and defaults to PARADIGM_EMULATOR_ADMIN_TOKEN."""
+
+    def __init__(self, url: str, admin_token: str | None = None, api_key: str | None = None):
+        from ..config import Settings
+
+        root = url.rstrip("/")
+        for suffix in ("/api/v2", "/api/v3"):
+            if root.endswith(suffix):
+                root = root[:-len(suffix)]
+        if not root.startswith(("http://", "https://")):
+            raise ValueError(f"the emulator's URL must start with http:// or https://, got {url!r}")
+        self.base_url = root
+        token = admin_token if admin_token is not None else os.environ.get("PARADIGM_EMULATOR_ADMIN_TOKEN")
+        self.settings = Settings(admin_token=token or None, api_keys=(api_key,) if api_key else ())
+
+    @property
+    def v2(self) -> str:
+        return self.base_url + "/api/v2"
+
+    @property
+    def v3(self) -> str:
+        return self.base_url + "/api/v3"
+
+    def __repr__(self) -> str:
+        return f"<RemoteServer {self.base_url}>"
+
+
+class ControlError(RuntimeError):
+    """The control API answered something a test cannot go on from (not a refused fixture)."""
+
+
 class ParadigmEmulator:
-    """One test's view of a running emulator (``server``: an ``EmulatorServer``)."""
+    """One test's view of a running emulator (``server``: an ``EmulatorServer`` or a ``RemoteServer``)."""
 
     def __init__(self, server: Any, api_key: str | None = None):
         self.server = server
-        self.emulator = server.emulator  # the in-process app.Emulator: journal, scripts, catalog
         self.api_key = api_key or next(iter(server.settings.api_keys), DEFAULT_API_KEY)
-        self._log = RequestLog(lambda: self.emulator.journal.entries())
+        self._control = _control_client(server.base_url, server.settings.admin_token)
+        self._journal: list[Any] = []  # journal.Entry of this test, oldest first (read since the last seq)
+        self._log = RequestLog(self._entries)
         self._scripted: list[Rule | _Verbatim] = []  # in the order they were added: matching order
         self._numbers = itertools.count(1)
         self._clients: list[Any] = []
@@ -165,11 +211,23 @@ class ParadigmEmulator:
     def remove(self, rule: Rule | str) -> None:
         name = rule if isinstance(rule, str) else rule.name
         self._scripted = [s for s in self._scripted if s.name != name]
-        self._scripts().remove(name)
+        response = self._call("DELETE", "/fixtures/" + quote(name, safe=""))
+        if response.status_code == 404:
+            raise KeyError(name)
+        if response.status_code == 409:
+            raise PermissionError(response.json().get("detail"))
+        self._check(response)
 
-    def load_fixtures(self, path: Any) -> Any:
-        """Load a folder of fixture files now (a marker or the ini option loads them at start-up)."""
-        return self._scripts().load_dir(path)
+    def load_fixtures(self, path: Any) -> list[str]:
+        """Load a folder of fixture files now, until the next reset (a marker or the ini option
+        loads them at start-up). The files are read here, so the folder need not be on the
+        emulator's machine; a broken one raises FixtureError naming its file and line."""
+        from ..fixtures.loading import load_dirs
+
+        fixtures = load_dirs([Path(path)], _operations(str(self.server.settings.spec_dir)))
+        if not fixtures:
+            return []
+        return self._post_fixtures([{**f.raw, "name": f.name} for f in fixtures])
 
     @property
     def rules(self) -> tuple[Rule | _Verbatim, ...]:
@@ -179,15 +237,46 @@ class ParadigmEmulator:
     @property
     def fixtures(self) -> list[dict[str, Any]]:
         """Every fixture the emulator holds: from files, then added at runtime."""
-        return self._scripts().list()
+        return self._check(self._call("GET", "/fixtures")).json()["fixtures"]
 
     def _install(self, changed: Rule | _Verbatim) -> None:
         """Hand the rule's new dict to the emulator; one of the same name is replaced in place, so a
         rule keeps its place in the matching order however long its script grows."""
-        self._scripts().add(changed.fixture)
+        self._post_fixtures([changed.fixture])
 
-    def _scripts(self) -> Any:
-        return self.emulator.scripts  # scripts.Scripts: add (same name: replaced in place), remove, list
+    def _post_fixtures(self, fixtures: list[Mapping[str, Any]]) -> list[str]:
+        response = self._call("POST", "/fixtures", json=list(fixtures))
+        if response.status_code == 400:  # refused: the same FixtureError the Python API raised
+            from ..fixtures.loading import FixtureError
+
+            raise FixtureError(response.json().get("detail", response.text))
+        return self._check(response).json()["added"]
+
+    # -- the control API -----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **options: Any) -> Any:
+        import httpx
+
+        try:
+            return self._control.request(method, self.server.base_url + "/_emulator" + path, **options)
+        except httpx.TransportError as exc:
+            raise ControlError(f"the Paradigm emulator at {self.server.base_url} did not answer "
+                               f"{method} /_emulator{path}: {exc!r}") from None
+
+    def _check(self, response: Any) -> Any:
+        if response.status_code >= 400:
+            raise ControlError(f"{response.request.method} {response.request.url.path}: "
+                               f"{response.status_code} {response.text[:500]}")
+        return response
+
+    def _entries(self) -> list[Any]:
+        """This test's journal entries, oldest first: only what is new since the last read is fetched."""
+        from ..journal import Entry
+
+        after = self._journal[-1].seq if self._journal else 0  # reset empties it; the numbering goes on
+        response = self._check(self._call("GET", "/journal", params={"after": after}))
+        self._journal.extend(Entry.from_dict(data) for data in response.json()["requests"])
+        return self._journal
 
     # -- what was asked ----------------------------------------------------------------------------
 
@@ -198,7 +287,7 @@ class ParadigmEmulator:
 
     @property
     def call_count(self) -> int:
-        return len(self.emulator.journal.entries())
+        return len(self._entries())
 
     @property
     def last(self) -> Request:
@@ -243,8 +332,9 @@ class ParadigmEmulator:
 
     def reset(self) -> None:
         """Back to the state at start-up: runtime fixtures, sequence counters, journal, files."""
-        self.emulator.reset()
+        self._check(self._call("POST", "/reset"))
         self._scripted.clear()
+        self._journal.clear()
         self._log.forget()
 
     def close(self) -> None:
@@ -254,3 +344,43 @@ class ParadigmEmulator:
 
     def __repr__(self) -> str:
         return f"<ParadigmEmulator {self.base_url}>"
+
+
+_clients: dict[tuple[str, str | None], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _control_client(base_url: str, admin_token: str | None) -> Any:
+    """One keep-alive client per emulator for the whole process: a reset is one round trip on an
+    open connection, not a new connection (nor a new client) per test."""
+    import httpx
+
+    key = (base_url, admin_token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
+            client = _clients[key] = httpx.Client(verify=_PLAIN_HTTP, trust_env=False, headers=headers,
+                                                  timeout=CLIENT_TIMEOUT_S)
+        return client
+
+
+def close_control_clients() -> None:
+    """Close the control API clients (the plugin does it at the end of the session)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
+atexit.register(close_control_clients)
+
+
+@functools.lru_cache(maxsize=4)
+def _operations(spec_dir: str) -> Any:
+    """The operations fixture files are checked against before they are sent (loaded once)."""
+    from ..fixtures.matching import OperationIndex
+    from ..spec import load_specs
+
+    return OperationIndex([op for spec in load_specs(Path(spec_dir)) for op in spec.operations])

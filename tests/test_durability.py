@@ -1,0 +1,145 @@
+"""--data-dir (memory backend): every acknowledged change is on disk before its response, so a
+`kill -9` at any moment loses nothing acknowledged and never hands out an id twice; shutdown
+waits at most --shutdown-timeout for open streams."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emulator.config import Settings
+from emulator.server import EmulatorServer
+from emulator.state.memory import LOG_NAME
+from tests.conftest import KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+START_S = 30.0
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def start(*flags: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", *flags], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed = ""
+    deadline = time.monotonic() + START_S
+    while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
+        printed += process.stdout.readline()
+    match = re.search(r"v2 base URL: (http://\S+)/api/v2", printed)
+    if match is None:
+        process.kill()
+        pytest.fail(f"no base URL printed: {printed!r} {process.communicate()[1]!r}")
+    return process, match[1]
+
+
+def ask(base: str, content: str) -> str:
+    response = httpx.post(base + "/api/v2/chat/completions", headers=AUTH, timeout=10,
+                          json={"model": "alfred-4.2", "messages": [{"role": "user", "content": content}]})
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_path):
+    process, base = start("--data-dir", str(tmp_path))
+    try:
+        httpx.post(base + "/_emulator/fixtures", timeout=10, json={
+            "name": "thrice", "times": 3, "match": {"last_user_message": "count"}, "response": {"content": "S"}})
+        assert [ask(base, "count") for _ in range(2)] == ["S", "S"]
+        acknowledged: list[str] = []
+        stop = threading.Event()
+
+        def post_forever() -> None:
+            with httpx.Client(timeout=10) as client:
+                while not stop.is_set():
+                    try:
+                        response = client.post(base + "/_emulator/fixtures",
+                                               json={"match": {"last_user_message": "never"}, "response": {}})
+                    except httpx.TransportError:
+                        return  # the kill
+                    if response.status_code == 201:
+                        acknowledged.extend(response.json()["added"])
+
+        posters = [threading.Thread(target=post_forever) for _ in range(3)]
+        for poster in posters:
+            poster.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)  # in the middle of the posts
+        process.communicate(timeout=10)
+        stop.set()
+        for poster in posters:
+            poster.join(10)
+        assert len(acknowledged) >= 60
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    process, base = start("--data-dir", str(tmp_path))
+    try:
+        names = {f["name"] for f in httpx.get(base + "/_emulator/fixtures", timeout=10).json()["fixtures"]}
+        assert set(acknowledged) <= names and "thrice" in names
+        assert [ask(base, "count") for _ in range(2)][0] == "S"  # one use of three was left ...
+        assert ask(base, "count") != "S"  # ... and only one
+        added = httpx.post(base + "/_emulator/fixtures", json={"response": {}}, timeout=10).json()["added"]
+        numbers = [int(name.rsplit("-", 1)[1]) for name in names if name.startswith("fixture-")]
+        assert int(added[0].rsplit("-", 1)[1]) > max(numbers)  # an id is never handed out twice
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+def test_a_torn_last_line_is_skipped_and_the_rest_is_kept(tmp_path):
+    with EmulatorServer(Settings(data_dir=tmp_path)) as running:
+        running.emulator.scripts.add({"name": "kept", "response": {"content": "kept"}})
+    with open(tmp_path / LOG_NAME, "ab") as log:
+        log.write(b'["put","fixtures","runt')  # a kill in the middle of a write
+    with EmulatorServer(Settings(data_dir=tmp_path)) as running:
+        assert [f["name"] for f in running.emulator.scripts.list()] == ["kept"]
+        assert ask(running.base_url, "anything") == "kept"
+
+
+def test_reset_is_durable_too(tmp_path):
+    with EmulatorServer(Settings(data_dir=tmp_path)) as running:
+        running.emulator.scripts.add({"name": "gone", "response": {"content": "x"}})
+        running.emulator.reset()
+    with EmulatorServer(Settings(data_dir=tmp_path)) as running:
+        assert running.emulator.scripts.list() == []
+
+
+def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path):
+    process, base = start("--shutdown-timeout", "1", "--itl-ms", "500")
+    try:
+        opened = threading.Event()
+
+        def slow_stream() -> None:
+            body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "long"}], "max_tokens": 200,
+                    "stream": True}
+            try:
+                with httpx.stream("POST", base + "/api/v2/chat/completions", json=body, headers=AUTH,
+                                  timeout=60) as response:
+                    for _ in response.iter_bytes():
+                        opened.set()
+            except httpx.HTTPError:
+                pass  # closed by the shutdown: what is tested
+
+        reader = threading.Thread(target=slow_stream)
+        reader.start()
+        assert opened.wait(10)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+        took = time.monotonic() - started
+        reader.join(10)
+        assert took < 5, f"shutdown took {took:.1f} s with --shutdown-timeout 1 (a 100 s stream was open)"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
