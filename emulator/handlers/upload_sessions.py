@@ -12,7 +12,10 @@ counter: the same run of requests gives the same sessions on every worker and ev
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -27,6 +30,26 @@ SPACE = "upload-sessions"
 COUNTER = "upload-session-ids"
 
 
+@dataclass(frozen=True)
+class UploadSession:
+    """One session, as the value the backend keeps (``value()`` / ``of()``)."""
+
+    uuid: str
+    number: int  # its place in the backend's counter: what its uuid and created_at are drawn from
+    created_at: int  # Unix seconds: the epoch plus ``number``
+    ingestion_pipeline: str | None = None
+    is_valid: bool = True
+    documents: tuple[int, ...] = ()  # the ids of the files added, in order
+    updated_at: int = 0  # the created_at of the last file added (0: none yet)
+
+    def value(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "documents": list(self.documents)}
+
+    @classmethod
+    def of(cls, value: Any) -> "UploadSession":
+        return cls(**{**value, "documents": tuple(value.get("documents") or ())})
+
+
 def session_uuid(seed: int, number: int) -> str:
     return str(uuidlib.UUID(bytes=request_key("upload-session", seed, number)[:16], version=4))
 
@@ -39,31 +62,35 @@ def _key(call: Call, name: str = "uuid") -> str:
         raise NotFound() from None
 
 
-async def _session_or_404(call: Call) -> dict[str, Any]:
+async def _session_or_404(call: Call) -> UploadSession:
     value = await call.emulator.state.get(SPACE, _key(call))
     if not isinstance(value, dict):
         raise NotFound()
-    return value
+    return UploadSession.of(value)
 
 
-async def _body(call: Call, session: dict[str, Any]) -> dict[str, Any]:
+def _changed(change: Callable[[UploadSession], UploadSession]) -> Callable[[Any], Any]:
+    """A session change as the backend's ``update`` takes it (a session gone stays gone)."""
+    return lambda value: change(UploadSession.of(value)).value() if isinstance(value, dict) else None
+
+
+async def _body(call: Call, session: UploadSession) -> dict[str, Any]:
     ingestion = call.emulator.ingestion
     # Files deleted through /files since are no longer part of the session.
-    found = [r for r in await call.emulator.files.get_many(session["documents"]) if r is not None]
+    found = [r for r in await call.emulator.files.get_many(session.documents) if r is not None]
     records = await ingestion.settle(found)
     now = await ingestion.now()
     workspaces = await call.emulator.workspaces.workspaces()
-    documents, updated = [], session["created_at"]
+    documents, updated = [], max(session.created_at, session.updated_at)
     for record in records:
         workspace = files.workspace_of(workspaces, record)
         updated = max(updated, record.modified_at)
         documents.append({"id": record.id, "title": record.title, "collection": workspace.id,
                           "status": ingestion.status(record, now), "updated_at": iso(record.modified_at),
                           "workspace": workspace.name})
-    updated = max(updated, session.get("updated_at", 0))
-    return {"uuid": session["uuid"], "is_valid": session["is_valid"],
-            "created_at": iso(session["created_at"]), "updated_at": iso(updated),
-            "ingestion_pipeline": session.get("ingestion_pipeline"), "documents": documents}
+    return {"uuid": session.uuid, "is_valid": session.is_valid, "created_at": iso(session.created_at),
+            "updated_at": iso(updated), "ingestion_pipeline": session.ingestion_pipeline,
+            "documents": documents}
 
 
 # -- POST /api/v2/upload-session ------------------------------------------------------------------
@@ -71,11 +98,10 @@ async def _body(call: Call, session: dict[str, Any]) -> dict[str, Any]:
 async def create(call: Call) -> Response:
     emulator = call.emulator
     number = await emulator.state.incr(COUNTER)
-    key = session_uuid(emulator.settings.seed, number)
-    session = {"uuid": key, "number": number, "is_valid": True,
-               "ingestion_pipeline": call.body.get("ingestion_pipeline"),
-               "created_at": emulator.settings.epoch + number, "documents": []}
-    await emulator.state.put(SPACE, key, session)
+    session = UploadSession(uuid=session_uuid(emulator.settings.seed, number), number=number,
+                            created_at=emulator.settings.epoch + number,
+                            ingestion_pipeline=call.body.get("ingestion_pipeline"))
+    await emulator.state.put(SPACE, session.uuid, session.value())
     return json_response(await _body(call, session), 201)
 
 
@@ -87,9 +113,9 @@ async def retrieve(call: Call) -> Response:
 
 async def destroy(call: Call) -> Response:
     session = await _session_or_404(call)
-    if not await call.emulator.state.delete(SPACE, session["uuid"]):
+    if not await call.emulator.state.delete(SPACE, session.uuid):
         raise NotFound()  # deleted by a concurrent request
-    for file_id in session["documents"]:
+    for file_id in session.documents:
         await call.emulator.files.delete(file_id)
     return Response(status_code=204)
 
@@ -98,13 +124,10 @@ async def destroy(call: Call) -> Response:
 
 async def deactivate(call: Call) -> Response:
     state = call.emulator.state
-
-    def invalidate(value: Any) -> Any:
-        return {**value, "is_valid": False} if isinstance(value, dict) else value
-
+    invalidate = _changed(lambda session: dataclasses.replace(session, is_valid=False))
     done = []
     for key, value in (await state.items(SPACE)).items():
-        if isinstance(value, dict) and value.get("is_valid"):
+        if isinstance(value, dict) and UploadSession.of(value).is_valid:
             await state.update(SPACE, key, invalidate)
             done.append(key)
     return json_response({"message": f"{len(done)} upload session(s) deactivated.", "deactivated": done})
@@ -128,7 +151,7 @@ async def _workspace(call: Call, collection_type: str | None, workspace_id: Any)
 
 async def add_file(call: Call) -> Response:
     session = await _session_or_404(call)
-    if not session["is_valid"]:
+    if not session.is_valid:
         raise ValidationError({"non_field_errors": [
             "This upload session is no longer valid (it was deactivated): create a new one."]})
     body = call.body
@@ -138,18 +161,13 @@ async def add_file(call: Call) -> Response:
     filename, data = await files.read_upload(call)
     record = await files.store_upload(
         call, body.get("filename") or filename, data, workspace, body.get("title"),
-        parser=session.get("ingestion_pipeline"),
-        extra={"upload_session_uuid": session["uuid"],
+        parser=session.ingestion_pipeline,
+        extra={"upload_session_uuid": session.uuid,
                **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
-    file_id = record.id
-
-    def attach(value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        return {**value, "documents": [*value["documents"], file_id], "updated_at": record.created_at}
-
-    if await call.emulator.state.update(SPACE, session["uuid"], attach) is None:
-        await call.emulator.files.delete(file_id)  # the session was deleted meanwhile: so is its file
+    attach = _changed(lambda current: dataclasses.replace(
+        current, documents=(*current.documents, record.id), updated_at=record.created_at))
+    if await call.emulator.state.update(SPACE, session.uuid, attach) is None:
+        await call.emulator.files.delete(record.id)  # the session was deleted meanwhile: so is its file
         raise NotFound()
-    return json_response({"message": f"File {record.filename!r} added to upload session {session['uuid']}.",
-                          "id": file_id})
+    return json_response({"message": f"File {record.filename!r} added to upload session {session.uuid}.",
+                          "id": record.id})
