@@ -22,6 +22,7 @@ with the query. An image analysis describes the uploaded images (format and size
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,6 +59,31 @@ class Progress:
     reduction_phase: int
     result: str | None = None
     completed: float | None = None  # seconds after creation (a deterministic completed_at)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis, as the value the backend keeps (``value()`` / ``of()``)."""
+
+    uuid: str
+    number: int  # its place in the backend's counter: what its uuid and created_at are drawn from
+    chat_session_id: int
+    query: str
+    document_ids: tuple[int, ...]
+    asked: float  # the backend's shared clock when it was asked
+    created_at: int  # Unix seconds: the epoch plus ``number``
+    model: str | None = None
+    private: bool = False
+    outcome: Progress | None = None  # how it ended, once a poll saw it end
+
+    def value(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "document_ids": list(self.document_ids)}
+
+    @classmethod
+    def of(cls, value: Any) -> "Analysis":
+        outcome = value.get("outcome")
+        return cls(**{**value, "document_ids": tuple(value["document_ids"]),
+                      "outcome": Progress(**outcome) if isinstance(outcome, dict) else None})
 
 
 def image_of(record: FileRecord) -> dict[str, Any] | None:
@@ -101,21 +127,21 @@ async def create(call: Call) -> Response:
     session = await emulator.state.incr(SESSIONS)
     key = str(uuidlib.UUID(bytes=request_key("document-analysis", emulator.settings.seed, number)[:16],
                            version=4))
-    await emulator.state.put(SPACE, key, {
-        "uuid": key, "number": number, "chat_session_id": session, "query": body["query"],
-        "document_ids": [r.id for r in records], "model": model, "private": bool(body.get("private")),
-        "asked": await emulator.state.now(), "created_at": emulator.settings.epoch + number})
+    analysis = Analysis(uuid=key, number=number, chat_session_id=session, query=body["query"],
+                        document_ids=tuple(r.id for r in records), asked=await emulator.state.now(),
+                        created_at=emulator.settings.epoch + number, model=model,
+                        private=bool(body.get("private")))
+    await emulator.state.put(SPACE, key, analysis.value())
     return json_response({"uuid": key, "chat_response_id": key, "chat_session_id": session})
 
 
-async def _progress(call: Call, analysis: dict[str, Any]) -> Progress:
+async def _progress(call: Call, analysis: Analysis) -> Progress:
     """Where the analysis is now (and, the first time it is seen finished, its outcome stored)."""
-    outcome = analysis.get("outcome")
-    if isinstance(outcome, dict):
-        return Progress(**outcome)
+    if analysis.outcome is not None:
+        return analysis.outcome
     emulator = call.emulator
-    found = await emulator.files.get_many(analysis["document_ids"])
-    gone = [i for i, r in zip(analysis["document_ids"], found) if r is None]
+    found = await emulator.files.get_many(analysis.document_ids)
+    gone = [i for i, r in zip(analysis.document_ids, found) if r is None]
     if gone:
         return await _finish(call, analysis, Progress(ERROR, 0.0, 0, result=(
             f"Document {gone[0]} was deleted before the analysis could read it.")))
@@ -131,31 +157,28 @@ async def _progress(call: Call, analysis: dict[str, Any]) -> Progress:
     visual = any(image_of(r) for r in records)
     phases = _TEXT_PHASES[:3] + (_VISUAL if visual else ()) + _TEXT_PHASES[3:]
     # It began when it was asked, or when its last document was embedded (its ingestion time up).
-    began = max([analysis["asked"], *(r.uploaded + emulator.ingestion.delay for r in records)])
+    began = max([analysis.asked, *(r.uploaded + emulator.ingestion.delay for r in records)])
     duration = max(emulator.settings.analysis_ms, 0.0) / 1000
     share = (now - began) / duration if duration else 1.0
     if share >= 1.0:
-        done = Progress(COMPLETED, 100.0, 2, result=await _result(call, analysis["query"], records),
-                        completed=round(began - analysis["asked"] + duration, 3))
+        done = Progress(COMPLETED, 100.0, 2, result=await _result(call, analysis.query, records),
+                        completed=round(began - analysis.asked + duration, 3))
         return await _finish(call, analysis, done)
     phase = phases[min(int(share * len(phases)), len(phases) - 1)]
     return Progress(phase, round(max(share, 0.0) * 100, 1), _REDUCTION.get(phase, 0))
 
 
-async def _finish(call: Call, analysis: dict[str, Any], outcome: Progress) -> Progress:
+async def _finish(call: Call, analysis: Analysis, outcome: Progress) -> Progress:
     """Keep the first outcome seen: a later poll (on any worker) reads it instead of recomputing it."""
-    value = {"status": outcome.status, "progress": outcome.progress,
-             "reduction_phase": outcome.reduction_phase, "result": outcome.result,
-             "completed": outcome.completed}
 
     def keep(current: Any) -> Any:
         if not isinstance(current, dict) or isinstance(current.get("outcome"), dict):
             return current
-        return {**current, "outcome": value}
+        return {**current, "outcome": dataclasses.asdict(outcome)}
 
-    stored = await call.emulator.state.update(SPACE, analysis["uuid"], keep)
-    kept = stored.get("outcome") if isinstance(stored, dict) else None
-    return Progress(**kept) if isinstance(kept, dict) else outcome
+    stored = await call.emulator.state.update(SPACE, analysis.uuid, keep)
+    kept = Analysis.of(stored).outcome if isinstance(stored, dict) else None
+    return kept or outcome
 
 
 async def _result(call: Call, query: str, records: list[FileRecord]) -> str:
@@ -172,11 +195,11 @@ async def _result(call: Call, query: str, records: list[FileRecord]) -> str:
     return "\n".join(lines)
 
 
-async def _analysis_or_404(call: Call, name: str) -> dict[str, Any]:
+async def _analysis_or_404(call: Call, name: str) -> Analysis:
     value = await call.emulator.state.get(SPACE, _key(call, name))
     if not isinstance(value, dict):
         raise NotFound()  # unknown (clients poll on through a 404, as for one not yet started)
-    return value
+    return Analysis.of(value)
 
 
 # -- GET /api/v2/chat/document-analysis/{uuid} -----------------------------------------------------------
@@ -184,9 +207,9 @@ async def _analysis_or_404(call: Call, name: str) -> dict[str, Any]:
 async def retrieve(call: Call) -> Response:
     analysis = await _analysis_or_404(call, "uuid")
     now = await _progress(call, analysis)
-    return json_response({"uuid": analysis["uuid"], "status": now.status, "result": now.result,
+    return json_response({"uuid": analysis.uuid, "status": now.status, "result": now.result,
                           "progress": now.progress, "reduction_phase": now.reduction_phase,
-                          "documents": analysis["document_ids"]})
+                          "documents": list(analysis.document_ids)})
 
 
 # -- GET /api/v2/tools/document-analysis/{analysis_uuid}/status/ ---------------------------------------
@@ -194,13 +217,13 @@ async def retrieve(call: Call) -> Response:
 async def status(call: Call) -> Response:
     analysis = await _analysis_or_404(call, "analysis_uuid")
     now = await _progress(call, analysis)
-    created = analysis["created_at"]
+    created = analysis.created_at
     finished = now.status in (COMPLETED, ERROR)
     return json_response({
-        "task_id": analysis["uuid"], "status": now.status, "created_at": _iso(created),
+        "task_id": analysis.uuid, "status": now.status, "created_at": _iso(created),
         "progress": now.progress,
         "completed_at": _iso(created + (now.completed or 0.0)) if finished else None,
-        "result": {"answer": now.result, "documents": analysis["document_ids"]} if now.status == COMPLETED
+        "result": {"answer": now.result, "documents": list(analysis.document_ids)} if now.status == COMPLETED
         else None,
         "error": now.result if now.status == ERROR else None})
 
