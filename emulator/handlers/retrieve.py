@@ -3,8 +3,7 @@
 Built on ``retrieval.search``, the hybrid (BM25 + vector) search every other search of the
 emulator uses, so ``scoring`` carries the very numbers it ranks by: ``score`` (fused),
 ``distance`` (cosine distance), ``lexical_score`` (BM25) and ``certainty``. ``mode: vision``
-searches the same chunks and reports them as vision chunks (the emulator reads no page images:
-the text of a page stands for it). The scopes choose the files searched, as in document search:
+searches the same chunks and reports them as vision chunks (the emulator reads no page images). The scopes choose the files searched, as in document search:
 ``file_ids``, else ``workspace_ids`` and the private/company flags (every file when none is given).
 """
 
