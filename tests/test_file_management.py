@@ -5,14 +5,18 @@ docs give the existing operations."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import httpx
 import pytest
+from conftest import KEY, REDIS_URL
+from sample_documents import make_pdf
 
-from emulator.documents.workspaces import Directory, Seed
 from emulator.config import Settings
+from emulator.documents.workspaces import Directory, Seed
 from emulator.state.memory import MemoryBackend
 
-from sample_documents import make_pdf
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 def upload(http, name: str, data: bytes, workspace_id: int = 1, **fields) -> dict:
@@ -125,7 +129,8 @@ def test_create_a_tag_then_find_and_use_it(backend_http):
     assert response.status_code == 201, response.text
     tag = response.json()
     assert {k: tag[k] for k in ("id", "name", "description", "auto_assign", "document_count")} == \
-        {"id": 5, "name": "Project Alpha", "description": "Alpha docs", "auto_assign": True, "document_count": 0}
+        {"id": 5, "name": "Project Alpha", "description": "Alpha docs", "auto_assign": True,
+         "document_count": 0}
     listed = backend_http.get("/api/v3/tags").json()["results"]
     assert listed[0]["name"] == "Project Alpha"  # newest first
     upload(backend_http, "a.txt", b"text", tags=[str(tag["id"])])
@@ -163,7 +168,8 @@ def test_create_retrieve_and_update_a_workspace(backend_http):
         "name": "Research", "description": "Papers", "members": {"users": [{"id": 1, "role": "owner"}]}})
     assert response.status_code == 200, response.text
     created = response.json()
-    assert {k: created[k] for k in ("id", "name", "workspace_type", "user_role", "members", "file_count")} == \
+    fields = ("id", "name", "workspace_type", "user_role", "members", "file_count")
+    assert {k: created[k] for k in fields} == \
         {"id": 5, "name": "Research", "workspace_type": "custom", "user_role": "owner",
          "members": {"users": [1], "groups": []}, "file_count": 0}
     upload(backend_http, "paper.txt", b"a paper", workspace_id=5)
@@ -171,7 +177,8 @@ def test_create_retrieve_and_update_a_workspace(backend_http):
     assert (fetched["files_count"], fetched["used_storage"]) == (1, 7.0)
     listed = backend_http.get("/api/v3/workspaces").json()["results"]
     assert [w["id"] for w in listed] == [5, 1, 2, 3, 4]  # newest first
-    changed = backend_http.patch("/api/v3/workspaces/5", json={"name": "Research lab", "members": {"users": [2]}})
+    changed = backend_http.patch("/api/v3/workspaces/5",
+                                 json={"name": "Research lab", "members": {"users": [2]}})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["name"], changed.json()["description"], changed.json()["members"]["users"]) == \
         ("Research lab", "Papers", [2])
@@ -198,7 +205,8 @@ def test_workspace_errors(backend_http, method, path, body, status, field):
 
 @pytest.mark.parametrize("params, expected", [
     pytest.param({"role": "owner"}, [1], id="role"),
-    pytest.param({"document_upload_method": "manual", "workspace_type": "custom"}, [3, 4], id="method-and-type"),
+    pytest.param({"document_upload_method": "manual", "workspace_type": "custom"}, [3, 4],
+                 id="method-and-type"),
     pytest.param({"document_upload_method": "synced"}, [], id="none"),
 ])
 def test_workspace_filters(backend_http, params, expected):
@@ -249,7 +257,8 @@ def test_v2_files_carry_the_signature(backend_http):
 @pytest.mark.parametrize("params, expected", [
     pytest.param({"total_pages_min": 2}, ["three.pdf", "two.pdf"], id="pages-min"),
     pytest.param({"total_pages_min": 2, "total_pages_max": 2}, ["two.pdf"], id="pages-range"),
-    pytest.param({"uploaded_at_after": "2025-01-01T00:00:02Z"}, ["three.pdf", "two.pdf"], id="uploaded-after"),
+    pytest.param({"uploaded_at_after": "2025-01-01T00:00:02Z"}, ["three.pdf", "two.pdf"],
+                 id="uploaded-after"),
     pytest.param({"uploaded_at_before": "2025-01-01T00:00:01Z"}, ["one.txt"], id="uploaded-before"),
     pytest.param({"uploaded_at_before": "2024-12-31"}, [], id="a-day-before"),
     pytest.param({"uploaded_at_after": "2025-01-01", "uploaded_at_before": "2025-01-01"},
@@ -301,7 +310,7 @@ def test_bad_list_filters_are_400_naming_the_parameter(backend_http, params, fie
     assert field in response.json()
 
 
-# -- GET /api/v2/files/{id}/chunks ------------------------------------------------------------------------------
+# -- GET /api/v2/files/{id}/chunks ---------------------------------------------------------------------
 
 def test_v2_chunks_are_the_files_chunks_in_order_with_the_uuids_query_gives(backend_http):
     text = "\n\n".join(f"Paragraph {n}: " + "words about subject %d. " % n * 60 for n in range(4))
@@ -318,3 +327,22 @@ def test_v2_chunks_are_the_files_chunks_in_order_with_the_uuids_query_gives(back
 
 def test_v2_chunks_of_a_missing_file_is_404(backend_http):
     assert backend_http.get("/api/v2/files/99/chunks").json() == {"detail": "Not found."}
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PARADIGM_TEST_REDIS_URL")
+def test_a_restart_on_redis_keeps_what_users_changed_and_duplicates_nothing(make_server):
+    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+    first = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    with httpx.Client(base_url=first.base_url, headers=AUTH, timeout=10) as http:
+        assert http.delete("/api/v3/tags/2").status_code == 204
+        assert http.post("/api/v3/tags", json={"name": "new", "description": "x"}).json()["id"] == 5
+        assert http.patch("/api/v3/workspaces/3", json={"name": "Legal & Compliance"}).status_code == 200
+    first.stop()
+    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)  # the same emulator, started again
+    with httpx.Client(base_url=second.base_url, headers=AUTH, timeout=10) as http:
+        tags = http.get("/api/v3/tags").json()["results"]
+        assert sorted(t["id"] for t in tags) == [1, 3, 4, 5]
+        workspaces = http.get("/api/v3/workspaces").json()
+        legal = http.get("/api/v3/workspaces/3").json()
+        assert (workspaces["count"], legal["name"]) == (4, "Legal & Compliance")
+        assert http.post("/api/v3/tags", json={"name": "newer", "description": "x"}).json()["id"] == 6

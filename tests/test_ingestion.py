@@ -14,11 +14,10 @@ import zipfile
 
 import httpx
 import pytest
-
-from emulator.documents.store import FileStore, NewFile
-
 from conftest import KEY, REDIS_URL
 from sample_documents import make_docx, make_pdf
+
+from emulator.documents.store import FileStore, NewFile
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 HEALTH_BUDGET_S = 0.050
@@ -48,7 +47,8 @@ def docx_bomb(unpacked_mb: float) -> bytes:
         for member in source.infolist():
             bomb.writestr(member, source.read(member))
         row = b"<w:p><w:r><w:t>" + b"A" * 200 + b"</w:t></w:r></w:p>"
-        bomb.writestr("word/glossary/bomb.xml", b"<root>" + row * int(unpacked_mb * 1024 * 1024 / len(row)) + b"</root>")
+        rows = int(unpacked_mb * 1024 * 1024 / len(row))
+        bomb.writestr("word/glossary/bomb.xml", b"<root>" + row * rows + b"</root>")
     return out.getvalue()
 
 
@@ -122,7 +122,8 @@ def test_a_file_left_by_a_worker_that_died_is_taken_over(make_server):
     # Another worker on the same backend stored this upload, took its lease, and died at once.
     dead = FileStore(server.app.state.emulator.state, epoch=server.settings.epoch)
     dead.lease = ("a-dead-worker", 0.0)  # a lease that has already run out
-    record = server.run(dead.add(NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")))
+    orphan = NewFile("orphan.txt", "orphan.txt", "documents", 1, b"Left behind by a dead worker.")
+    record = server.run(dead.add(orphan))
     assert record.lease == "a-dead-worker"
     with client_for(server) as http:
         body = http.get(f"/api/v2/files/{record.id}", params={"include_content": "true"}).json()

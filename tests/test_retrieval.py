@@ -38,7 +38,8 @@ def three_files(backend_http) -> dict[str, int]:
         for word in mine:
             parts.append(f"{filler(rng, 1)[:-1]} {word} {filler(rng, 1).lower()}")
             parts.append(filler(rng, 2))
-        response = backend_http.post("/api/v2/files", files={"file": (f"file-{n}.txt", "\n\n".join(parts).encode())})
+        text = "\n\n".join(parts).encode()
+        response = backend_http.post("/api/v2/files", files={"file": (f"file-{n}.txt", text)})
         assert response.status_code == 200, response.text
         owner.update(dict.fromkeys(mine, response.json()["id"]))
     return owner
@@ -57,7 +58,8 @@ def test_document_search_ranks_the_only_file_with_a_rare_word_first_for_200_word
 def test_query_ranks_the_chunk_with_a_rare_word_first_for_200_words(backend_http, three_files):
     wrong = []
     for word, file_id in three_files.items():
-        chunk = backend_http.post("/api/v2/query", json={"query": f"Tell me about {word}", "n": 3}).json()["chunks"][0]
+        body = backend_http.post("/api/v2/query", json={"query": f"Tell me about {word}", "n": 3}).json()
+        chunk = body["chunks"][0]
         if chunk["metadata"]["document_id"] != file_id or word not in chunk["text"]:
             wrong.append(word)
     assert wrong == []

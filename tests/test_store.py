@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from emulator.documents.ingestion import CHUNK_CHARS, ingest, spans
 from emulator.documents.store import EMBEDDED, FAILED, FileStore, NewFile
 from emulator.state.memory import MemoryBackend
 
-from conftest import KEY
+from conftest import KEY, REDIS_URL
 
 DIMS = 1024
 pytestmark = pytest.mark.anyio
@@ -222,3 +224,34 @@ def stop(process: subprocess.Popen) -> None:
         process.stdout.close()
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs PARADIGM_TEST_REDIS_URL")
+def test_two_emulators_on_one_redis_share_files_and_never_give_an_id_twice(make_server):
+    prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
+    servers = [make_server(redis_url=REDIS_URL, redis_prefix=prefix) for _ in range(2)]
+
+    def upload_many(server, n: int) -> list[int]:
+        with http_for(server) as http:
+            ids = []
+            for i in range(n):
+                document = {"file": (f"{server.port}-{i}.txt", b"shared text")}
+                response = http.post("/api/v2/files", files=document)
+                assert response.status_code == 200, response.text
+                ids.append(response.json()["id"])
+                if i % 3 == 2:
+                    assert http.delete(f"/api/v2/files/{ids.pop()}").status_code == 200
+            return ids
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        kept = [i for ids in pool.map(upload_many, servers * 2, [15] * 4) for i in ids]
+    assert len(kept) == len(set(kept)) == 40
+    for expected, server in enumerate(servers, 61):  # 60 ids handed out before, by either emulator
+        with http_for(server) as http:
+            pages = [http.get("/api/v2/files", params={"page": page}).json() for page in (1, 2)]
+            listed = [f["id"] for page in pages for f in page["data"]]
+            assert sorted(listed) == sorted(kept)
+            found = http.post("/api/v3/files", files={"file": ("x.txt", b"x")},
+                              data={"workspace_id": "1"}).json()
+            assert found["id"] == expected
+            assert http.delete(f"/api/v3/files/{found['id']}").status_code == 204

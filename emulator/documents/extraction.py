@@ -59,19 +59,20 @@ class Budget:
         try:
             members = zipfile.ZipFile(io.BytesIO(data)).infolist()
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise Unreadable(f"Cannot read {filename!r}: it is not a valid DOCX (ZIP) file ({exc}).") from None
+            raise Unreadable(f"Cannot read {filename!r}: it is not a valid DOCX (ZIP) file "
+                             f"({exc}).") from None
         packed = sum(m.compress_size for m in members)
         unpacked = sum(m.file_size for m in members)
         limit = self.max_extracted_bytes
         if packed > limit or unpacked > limit:
-            raise Unreadable(f"Cannot read {filename!r}: its parts unpack to {unpacked / MB:.1f} MB, over the "
-                             f"{self.max_extracted_mb:g} MB limit (--max-extracted-mb).")
+            raise Unreadable(f"Cannot read {filename!r}: its parts unpack to {unpacked / MB:.1f} MB, "
+                             f"over the {self.max_extracted_mb:g} MB limit (--max-extracted-mb).")
         for member in members:
             ratio = member.file_size / max(member.compress_size, 1)
             if member.file_size > MB and ratio > self.max_zip_ratio:  # small parts compress well anyway
-                raise Unreadable(f"Cannot read {filename!r}: its part {member.filename!r} unpacks {ratio:.0f} "
-                                 f"times its compressed size, over the limit of {self.max_zip_ratio:g} "
-                                 f"(--max-zip-ratio).")
+                raise Unreadable(f"Cannot read {filename!r}: its part {member.filename!r} unpacks "
+                                 f"{ratio:.0f} times its compressed size, over the limit of "
+                                 f"{self.max_zip_ratio:g} (--max-zip-ratio).")
 
     def check_pages(self, filename: str, pages: int) -> None:
         if pages > self.max_pdf_pages:

@@ -26,11 +26,13 @@ import logging
 import os
 import secrets
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from ..config import Settings
+from ..errors import StateUnavailable
 from ..generation import vectors as embedding
 from .extraction import Budget, Unreadable, extract_pages
 from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
@@ -118,6 +120,9 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
                 index = len(found)
                 found.append((chunk_uuid(record, index), page_number, start, end))
                 packed += embedding.pack_float32(vector_for(page[start:end], dimensions))
+                # Hand the GIL over between chunks: the event loop's thread, waiting for it to serve a
+                # request, gets it now instead of at the interpreter's next forced switch (5 ms).
+                time.sleep(0)
                 if cancelled is not None and index % 64 == 63 and cancelled.is_set():
                     raise Cancelled()
         return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
@@ -225,7 +230,8 @@ class Ingestion:
         exclusive = self.exclusive
 
         def take(current: FileRecord) -> FileRecord | None:
-            if current.state != QUEUED or (current.lease_until > now and current.lease != owner and not exclusive):
+            held = current.lease_until > now and current.lease != owner and not exclusive
+            if current.state != QUEUED or held:
                 return None
             return current.replace(lease=owner, lease_until=now + LEASE_S)
 
@@ -240,11 +246,15 @@ class Ingestion:
             loop = asyncio.get_running_loop()
             extracted = await loop.run_in_executor(
                 self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
+            await self.files.attach(record, extracted)
         except Cancelled:
             return
+        except StateUnavailable as exc:
+            # Redis went away: the lease runs out, and a request made once it is back ingests the file.
+            log.warning("file %s: its ingestion could not be stored (%s); it will be taken up again",
+                        record.id, exc)
         finally:
             renewing.cancel()
-        await self.files.attach(record, extracted)
 
     async def _renew(self, record: FileRecord, cancelled: threading.Event) -> None:
         owner = self.owner
@@ -257,7 +267,11 @@ class Ingestion:
                     return None
                 return current.replace(lease_until=until)
 
-            if await self.files.update(record.id, renew, nonce=record.nonce) is None:
+            try:
+                renewed = await self.files.update(record.id, renew, nonce=record.nonce)
+            except StateUnavailable:
+                continue  # Redis away for a moment: the next renewal may land before the lease runs out
+            if renewed is None:
                 cancelled.set()  # deleted: the thread stops at its next check
                 return
 

@@ -29,7 +29,8 @@ class LexicalIndex:
         # One connection, used under a lock: requests run on one event loop, but a reset may come
         # from another thread.
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body, tokenize='unicode61 remove_diacritics 2')")
+        self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body, "
+                         "tokenize='unicode61 remove_diacritics 2')")
         self._lock = threading.Lock()
         self._rows: dict[str, range] = {}  # an upload's key -> the rowids of its chunks, in order
         self._next_row = 1

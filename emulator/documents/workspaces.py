@@ -100,7 +100,8 @@ class Seed:
     tags: tuple[Tag, ...]
 
     @classmethod
-    def load(cls, settings: Settings, paths: tuple[Path, ...] = (DEFAULT_FIXTURES_DIR / FILE_NAME,)) -> "Seed":
+    def load(cls, settings: Settings,
+             paths: tuple[Path, ...] = (DEFAULT_FIXTURES_DIR / FILE_NAME,)) -> "Seed":
         """Later files add workspaces and tags to earlier ones, or replace those with the same id."""
         company = "Company"
         workspaces: dict[int, Workspace] = {}
@@ -200,7 +201,8 @@ class Directory:
             if await self.state.add(WORKSPACES, str(new_id), workspace.value()):
                 return workspace
 
-    async def update_workspace(self, workspace_id: int, change: Callable[[Workspace], Workspace]) -> Workspace | None:
+    async def update_workspace(self, workspace_id: int,
+                               change: Callable[[Workspace], Workspace]) -> Workspace | None:
         """Atomic edit (``change`` must be pure); updated_at moves one second on. None when absent."""
         await self.seed()
 
@@ -278,4 +280,5 @@ def _tag(entry: Any, where: str, epoch: int) -> Tag:
     auto_assign = entry.get("auto_assign", entry.get("artificial", False))
     # Tags exist before any file: an hour before the epoch, one second apart, in id order.
     created = epoch - 3600 + entry["id"]
-    return Tag(entry["id"], str(name), str(entry.get("description") or ""), bool(auto_assign), created, created)
+    return Tag(entry["id"], str(name), str(entry.get("description") or ""), bool(auto_assign),
+               created, created)

@@ -2,7 +2,8 @@
 
 Retrieval is hybrid (``documents/retrieval.py``): the cosine between the /embeddings
 vectors of the query and of the stored chunks, fused with BM25 over their words, so
-a question about a word that only one file holds finds that file first. Answers are built, deterministically, from the best
+a question about a word that only one file holds finds that file first. Answers
+are built, deterministically, from the best
 extracts: the sentence that shares the most words with the question, quoted with
 its document and page. Only files that are ``embedded`` are searched: a search
 made while others are still ingesting sees what is embedded so far.

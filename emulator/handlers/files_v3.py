@@ -35,8 +35,9 @@ DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing 
 SEARCH_LIMIT = 50  # max_documents' default: how many files a relevance search answers at most
 
 
-def v3_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace], tags: dict[int, Tag],
-            content: str | None = None, include_content: bool = False) -> dict[str, Any]:
+def v3_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace],
+            tags: dict[int, Tag], content: str | None = None,
+            include_content: bool = False) -> dict[str, Any]:
     status = call.emulator.ingestion.status(record, now)
     created = iso(record.created_at)
     session = record.extra.get("upload_session_uuid")
@@ -93,9 +94,9 @@ async def create(call: Call) -> Response:
     workspace = await workspace_or_400(call, "workspace_id", body["workspace_id"])
     tag_ids = list(dict.fromkeys(body.get("tags") or []))
     tags = await _tags_or_400(call, "tags", tag_ids)
+    automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
     record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                                tag_ids=tuple(tag_ids), auto_tag_ids=tuple(t for t in tag_ids if tags[t].auto_assign),
-                                parser=body.get("parser"))
+                                tag_ids=tuple(tag_ids), auto_tag_ids=automatic, parser=body.get("parser"))
     answer = v3_file(call, record, record.uploaded, {workspace.id: workspace}, tags)
     answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
     answer["message"] = "File queued for processing"
@@ -183,7 +184,8 @@ async def _by_relevance(call: Call, text: str, records: list[FileRecord]) -> lis
             best[hit.record.id] = hit.score
     needle = text.strip().lower()
     for record in records:
-        if needle and record.id not in best and (needle in record.title.lower() or needle in record.filename.lower()):
+        named = needle in record.title.lower() or needle in record.filename.lower()
+        if needle and named and record.id not in best:
             best[record.id] = 0.0
     return [by_id[i] for i in sorted(best, key=lambda i: (-best[i], -i))]
 

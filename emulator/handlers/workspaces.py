@@ -31,7 +31,8 @@ def workspace_body(workspace: Workspace, files: list[FileRecord]) -> dict[str, A
     mine = [r for r in files if r.workspace_id == workspace.id]
     return {**workspace.summary(), "description": workspace.description,
             "document_upload_method": workspace.document_upload_method,
-            "created_at": iso(workspace.created_at), "updated_at": iso(workspace.updated_at or workspace.created_at),
+            "created_at": iso(workspace.created_at),
+            "updated_at": iso(workspace.updated_at or workspace.created_at),
             "user_role": workspace.user_role, "members": workspace.members, "summaries": [],
             "file_count": len(mine), "files_count": len(mine),
             "used_storage": float(sum(r.size for r in mine))}
@@ -54,8 +55,9 @@ async def list_workspaces(call: Call) -> Response:
     if "name" in query:
         needle = str(query["name"]).lower()
         workspaces = [w for w in workspaces if needle in w.name.lower()]
-    for field, attribute in (("workspace_type", "workspace_type"), ("document_upload_method",
-                                                                   "document_upload_method"), ("role", "user_role")):
+    filters = (("workspace_type", "workspace_type"), ("document_upload_method", "document_upload_method"),
+               ("role", "user_role"))
+    for field, attribute in filters:
         if field in query:
             workspaces = [w for w in workspaces if getattr(w, attribute) == query[field]]
     workspaces.sort(key=lambda w: (-w.created_at, w.id))  # newest first, as documented
@@ -86,11 +88,13 @@ async def create_workspace(call: Call) -> Response:
 
 
 async def update_workspace(call: Call) -> Response:
-    await _workspace_or_404(call)
+    workspace = await _workspace_or_404(call)
     body = call.body if isinstance(call.body, dict) else {}
     changes: dict[str, Any] = {k: body[k] for k in ("name", "description") if k in body}
     if "members" in body:
         changes["members"] = _members(body["members"])  # replaces them all
+    if not changes:
+        return json_response(workspace_body(workspace, await call.emulator.files.list()))
 
     updated = await call.emulator.workspaces.update_workspace(call.path_params["id"],
                                                               lambda w: w.replace(**changes))
