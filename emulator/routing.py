@@ -54,11 +54,14 @@ class QueryValidator:
 
 def starlette_path(operation: Operation) -> str:
     """/api/v2/files/{id} -> /api/v2/files/{id:int} when the spec says the id is an integer, so that
-    /files/abc is a 404 (as Django's <int:pk> route makes it) and the handler gets an int."""
+    /files/abc is a 404 (as Django's <int:pk> route makes it) and the handler gets an int; likewise
+    {uuid:uuid} for a ``format: uuid`` string (so /upload-session/deactivate is not a session)."""
     path = operation.path
     for param in operation.parameters:
         if param.location == "path" and param.schema.get("type") == "integer":
             path = path.replace("{" + param.name + "}", "{" + param.name + ":int}")
+        elif param.location == "path" and param.schema.get("format") == "uuid":
+            path = path.replace("{" + param.name + "}", "{" + param.name + ":uuid}")
     return path
 
 

@@ -123,6 +123,15 @@ def _message(error: SchemaError) -> str:
         return "This list may not be empty." if value == [] else \
             f"Ensure this field has at least {error.validator_value} elements."
     if error.validator in ("oneOf", "anyOf"):
+        # "a string or a list of strings": when the value has the type of one branch, that branch's
+        # own problem is the one to name ("Ensure this field has no more than 10 elements.").
+        branches: dict[Any, list[SchemaError]] = {}
+        for sub in error.context or ():
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        typed = [errors for errors in branches.values()
+                 if not any(e.validator == "type" and not e.relative_path for e in errors)]
+        if len(typed) == 1:
+            return _message(typed[0][0])
         return f'Invalid value of type "{_py_type(value)}".'
     return error.message
 

@@ -23,6 +23,8 @@ import openai
 import pytest
 from jsonschema import Draft7Validator
 
+from emulator.routing import starlette_path
+
 KEY = "test-key"
 TIMEOUT = httpx.Timeout(10.0)
 SSE = "text/event-stream"
@@ -58,14 +60,23 @@ def parse_sse(raw: bytes) -> list[Any]:
     return events
 
 
+# What the router's path converters match (routing.starlette_path), so that /upload-session/deactivate
+# is not taken for /upload-session/{uuid}.
+_CONVERTERS = {"int": "[0-9]+", "uuid": "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
+
+
+def _route_pattern(op) -> re.Pattern:
+    path = starlette_path(op)
+    return re.compile("^" + re.sub(r"\{[^}/:]+(?::(\w+))?\}", lambda m: _CONVERTERS.get(m[1], "[^/]+"), path)
+                      + "/?$")
+
+
 class Contract:
     """The response schemas of one running emulator, compiled once."""
 
     def __init__(self, emulator: Any):
         self.operations = list(emulator.operations)
-        self._routes = [
-            (op, re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", op.path) + "/?$")) for op in self.operations
-        ]
+        self._routes = [(op, _route_pattern(op)) for op in self.operations]
         self._components = {spec.version: spec.components for spec in emulator.specs}
         self._validators: dict[int, Draft7Validator] = {}
 

@@ -55,3 +55,15 @@ def make_docx(pages: list[list[str]], table: list[list[str]] | None = None) -> b
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def make_image(width: int, height: int, kind: str = "PNG") -> bytes:
+    """A PNG or JPEG of ``width`` x ``height`` pixels (a two-colour pattern), made with Pillow."""
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height), (30, 120, 200))
+    for x in range(0, width, 2):
+        image.putpixel((x, x * height // max(width, 1)), (250, 250, 20))
+    out = io.BytesIO()
+    image.save(out, kind)
+    return out.getvalue()

@@ -102,6 +102,8 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
     """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
     ``raw``, or ``pages`` when given), its chunks and their packed vectors."""
     try:
+        if pages is None and "image" in record.extra:
+            return Extracted()  # an image (its format and size read at upload): no text to read or embed
         if pages is None:
             collected = []
             for page in extract_pages(record.filename, raw, budget):

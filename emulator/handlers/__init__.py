@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..call import Handler
 from . import agents, chat, completions, documents, embeddings, files, files_v3, models, threads, workspaces
+from . import analysis, chunks, retrieve, upload_sessions  # the document API (issue 11)
 
 HANDLERS: dict[str, Handler] = {
     "api_v2_chat_completions_create": chat.create,
@@ -53,4 +54,17 @@ HANDLERS: dict[str, Handler] = {
     "api_v3_threads_turns_list": threads.list_turns,
     "api_v3_threads_turns_partial_update": threads.update_turn,
     "api_v3_sources_retrieve": threads.list_sources,
+    # -- document API (issue 11)
+    "api_v2_upload_session_create": upload_sessions.create,
+    "api_v2_upload_session_deactivate_create": upload_sessions.deactivate,
+    "api_v2_upload_session_file_create": upload_sessions.add_file,
+    "api_v2_upload_session_retrieve": upload_sessions.retrieve,
+    "api_v2_upload_session_destroy": upload_sessions.destroy,
+    "api_v2_chat_document_analysis_create": analysis.create,
+    "api_v2_chat_document_analysis_retrieve": analysis.retrieve,
+    "api_v2_tools_document_analysis_status_retrieve": analysis.status,
+    "api_v2_chat_image_analysis_create": analysis.image_analysis,
+    "api_v2_filter_chunks_create": chunks.filter_chunks,
+    "api_v2_query_reformulation_create": chunks.reformulation,
+    "api_v3_retrieve_create": retrieve.retrieve,
 }

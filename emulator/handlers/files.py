@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from ..bodies import MB, body_limit
 from ..errors import NotFound, ValidationError
+from ..documents.images import image_info
 from ..documents.ingestion import EMBEDDED, FAILED
 from ..routing import Call, json_response
 from ..documents.store import FileRecord, NewFile
@@ -50,13 +51,19 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
 
 async def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
                        purpose: str = "documents", tag_ids: tuple[int, ...] = (),
-                       auto_tag_ids: tuple[int, ...] = (), parser: str | None = None) -> FileRecord:
-    """Store an upload (its ingestion begins at once, off the event loop)."""
+                       auto_tag_ids: tuple[int, ...] = (), parser: str | None = None,
+                       extra: dict[str, Any] | None = None) -> FileRecord:
+    """Store an upload (its ingestion begins at once, off the event loop). A PNG or JPEG is kept as
+    an image (``extra["image"]``: its format and size, read from its header), for image analysis."""
     if not filename.strip():
         raise ValidationError({"file": ["No filename could be determined."]})
+    extra = dict(extra or {})
+    image = image_info(data)
+    if image is not None:
+        extra["image"] = image
     return await call.emulator.files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
-        tag_ids=tag_ids, auto_tag_ids=auto_tag_ids, parser=parser, signature=signature(data)))
+        tag_ids=tag_ids, auto_tag_ids=auto_tag_ids, parser=parser, signature=signature(data), extra=extra))
 
 
 def signature(data: bytes) -> str:
