@@ -11,11 +11,13 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from .config import Settings
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
+from .guard import Guard
 from .handlers import HANDLERS
 from .documents.ingestion import Ingestion
 from .answer import Timing
@@ -88,8 +90,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
+    # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception},
-                    lifespan=_saving_on_shutdown(emulator))
+                    middleware=[Middleware(Guard, settings=settings)], lifespan=_saving_on_shutdown(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307.
     app.router.redirect_slashes = False

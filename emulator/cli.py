@@ -90,8 +90,13 @@ def serve(settings: Settings) -> int:
     except (SpecError, CatalogError, LookupError, ValueError, OSError) as exc:
         print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
         return 2
+    from .connections import uvicorn_options
+    from .guard import exposure_warning
+
+    if (warning := exposure_warning(settings)) is not None:
+        print(warning, file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, **fast_stack())
+                            access_log=False, **uvicorn_options(settings))
     server = _AnnouncingServer(config)
     try:
         server.run()

@@ -15,6 +15,7 @@ import uvicorn
 
 from .app import create_app
 from .cli import base_urls, fast_stack
+from .connections import uvicorn_options
 from .config import Settings
 
 START_TIMEOUT_S = 10.0
@@ -26,7 +27,7 @@ class EmulatorServer:
         self.app = create_app(self.settings)
         self.emulator: Any = self.app.state.emulator
         config = uvicorn.Config(self.app, host=self.settings.host, port=0, log_level=self.settings.log_level,
-                                access_log=False, lifespan="off", **fast_stack())
+                                access_log=False, lifespan="off", **uvicorn_options(self.settings))
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self._thread: threading.Thread | None = None
