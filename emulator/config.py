@@ -77,9 +77,9 @@ class Settings:
     max_structured_values: int = flag(10_000, "most values in one generated structured output (default 10000)")
     max_structured_depth: int = flag(32, "deepest nesting of one generated structured output (default 32)")
     max_embedding_inputs: int = flag(2048, "most inputs in one embeddings request (default 2048)")
-    max_sampling_work: int = flag(4096, "most sequences x logprobs one completion may generate: "
-                                        "n x best_of x (1 + logprobs) (default 4096)")
-    max_tokenize_mb: float = flag(2.0, "largest text one tokenize request may count (default 2)")
+    max_sampling_work: int = flag(262_144, "most tokens x (1 + logprobs) one chat or completion request may "
+                                           "generate, over its best_of candidates and echo (default 262144)")
+    max_tokenize_mb: float = flag(1.0, "largest text one tokenize request may cut into tokens (default 1)")
     max_fixture_mb: float = flag(5.0, "largest fixture document, in source and once its aliases are "
                                       "expanded (default 5)")
     max_extracted_mb: float = flag(100.0, "most text and XML one uploaded document may unpack to (default 100)")

@@ -19,6 +19,8 @@ from ..streaming import sse_response
 
 MAX_N = 128
 MAX_LOGPROBS = 20
+# The most tokens an answer runs to by itself (MAX_SENTENCES sentences), when nothing makes it longer.
+NATURAL_TOKENS = 96
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,15 @@ class Sampling:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    def work(self, prompt_tokens: int, echo: bool) -> int:
+        """Tokens x (1 + logprobs) this request asks to be generated (--max-sampling-work): best_of
+        candidates, each as long as max_tokens or the context window allow when ignore_eos or min_tokens
+        make it run on, and, with echo, the prompt again in each of the n choices."""
+        limit = self.limits(prompt_tokens).max_tokens
+        tokens = limit if self.ignore_eos else min(limit, max(NATURAL_TOKENS, self.min_tokens))
+        per_token = 1 + (self.logprobs or 0)
+        return (self.best_of * tokens + (self.n * prompt_tokens if echo else 0)) * per_token
 
     def limits(self, prompt_tokens: int) -> Limits:
         room = self.model.max_model_len - prompt_tokens
@@ -118,6 +129,17 @@ def check_context(model: Model, prompt_tokens: int, max_tokens: int | None) -> N
             f"completion). Please reduce the length of the messages or completion.")
 
 
+def check_work(sampling: Sampling, prompt_tokens: int, echo: bool, limit: int) -> None:
+    work = sampling.work(prompt_tokens, echo)
+    if work > limit:
+        raise BadRequest(
+            f"This request asks for about {work} tokens x (1 + logprobs) of generation (best_of={sampling.best_of}, "
+            f"n={sampling.n}, logprobs={sampling.logprobs or 0}{', echo' if echo else ''}"
+            f"{', ignore_eos' if sampling.ignore_eos else ''}); the limit is --max-sampling-work {limit}. "
+            f"Ask for fewer choices, logprobs or tokens, or raise the limit.",
+            param="best_of" if sampling.best_of > sampling.n else "n")
+
+
 def response_id(prefix: str, settings_seed: int, call: Call) -> str:
     """The same request always gets the same id, whatever its key order or content type, streamed
     or not."""
@@ -131,6 +153,7 @@ async def answer_call(call: Call, script: Any, memo_key: Any, sampling: Sampling
     """The way out that chat and legacy completions share: the script's answer or the generator's,
     then the control headers, then a JSON body or a stream (kept in the memo when it is plain)."""
     emulator = call.emulator
+    check_work(sampling, prompt_tokens, bool(call.body.get("echo")), emulator.settings.max_sampling_work)
     context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
     outcome = script.respond(context) if script is not None else generate()
     if isinstance(outcome, Response):
