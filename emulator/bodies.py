@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,13 +149,31 @@ def form_to_data(form: FormData, schema: dict[str, Any]) -> tuple[dict[str, Any]
             continue
         prop = properties.get(key, {})
         if isinstance(values[-1], UploadFile):
-            uploads[key] = values[-1]
-            data[key] = values[-1].filename or key
+            upload = values[-1]
+            upload.filename = safe_filename(upload.filename) if upload.filename is not None else None
+            uploads[key] = upload
+            data[key] = upload.filename or key
             continue
         data[key] = _typed(prop, [v for v in values if isinstance(v, str)])
+        if key in FILE_NAME_FIELDS and isinstance(data[key], str):
+            data[key] = safe_filename(data[key])
     for name, items in indexed.items():
         data[name] = [_typed_item(properties.get(name, {}), items[i]) for i in sorted(items)]
     return data, uploads
+
+
+# Form fields that name a stored file (besides each part's own filename): stored and shown as given.
+FILE_NAME_FIELDS = frozenset({"filename"})
+# Bidirectional overrides and isolates: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_filename(name: str) -> str:
+    """A client's file name -> a base name without control characters, as Django's UploadedFile keeps
+    it: "../../../../etc/passwd" -> "passwd", "C:\\docs\\a.pdf" -> "a.pdf", "a\\nb.pdf" -> "ab.pdf"."""
+    cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc" and c not in _BIDI_CONTROLS)
+    base = cleaned.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return "" if base in (".", "..") else base
 
 
 def _last_text(values: list) -> Any:
