@@ -190,12 +190,19 @@ def _typed(prop: dict[str, Any], values: list[str]) -> Any:
             return _json_or_text(values[0])
         return [_typed_item(items, v) for v in values]
     value = values[-1] if values else ""
+    if value == "" and _nullable(prop):
+        return None  # DRF: an empty form value of a field that allows null is null
     if kind == "object" or "oneOf" in prop or "anyOf" in prop:
         stripped = value.lstrip()
         if stripped.startswith(("{", "[")):
             return _json_or_text(value)
         return value
     return coerce_parameter(prop, value)
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    kind = prop.get("type")
+    return isinstance(kind, list) and "null" in kind and kind != ["string", "null"]
 
 
 def _typed_item(items: dict[str, Any], value: Any) -> Any:
