@@ -7,6 +7,7 @@ tokenize, a backtracking fixture regex, a YAML of aliases) and checks the answer
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -170,3 +171,18 @@ def test_a_fixture_file_of_aliases_stops_start_up_naming_the_file_and_the_limit(
     (tmp_path / "laughs.yaml").write_text(billion_laughs())
     with pytest.raises(ValueError, match=r"laughs\.yaml:\d+: .*--max-fixture-mb 5"):
         make_server(fixtures_dir=tmp_path)
+
+
+def test_a_health_check_answers_while_2048_embeddings_are_made(server, http):
+    body = {"model": "multilingual-e5-large", "input": [f"input number {i}" for i in range(2048)]}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(http.post, "/api/v2/embeddings", json=body)
+        slowest, checks = 0.0, 0
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as probe:
+            while not pending.done():
+                started = time.monotonic()
+                assert probe.get("/_emulator/health").status_code == 200
+                slowest, checks = max(slowest, time.monotonic() - started), checks + 1
+        assert pending.result().status_code == 200
+    assert checks >= 3  # the health checks ran while the embeddings were being made
+    assert slowest < 0.25  # the whole request takes 1-2 s, all of it on the loop before
