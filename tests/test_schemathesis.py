@@ -1,6 +1,6 @@
 """A schemathesis run of the emulator's own specs against the live server: no 5xx, every answer conforming.
 
-Bounded (25 derandomized examples an operation, a few hundred cases in all) so it stays fast and
+Bounded (15 derandomized examples an operation, a few hundred cases in all) so it stays fast and
 gives the same cases every run. Every built-in check runs, ``positive_data_acceptance`` included
 (the specs carry the ranges the handlers enforce), plus the suite's own ``Contract`` (which also
 checks each SSE chunk against its component schema). A positive case is first made really valid
@@ -22,7 +22,7 @@ from emulator.config import DEFAULT_SPEC_DIR, Settings
 from emulator.server import EmulatorServer
 
 BOUNDED = settings(
-    max_examples=25, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=15, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
 CONFIG = schemathesis.Config.from_dict(
     {
