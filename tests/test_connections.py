@@ -8,6 +8,8 @@ that the test runs in seconds: 40 connections against a cap of 30 and a timeout 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -127,3 +129,30 @@ def test_a_slow_answer_is_not_cut_by_the_read_timeout(make_server):
         assert time.monotonic() - started > READ_TIMEOUT
         # The kept-alive connection serves another request after the long one.
         assert client.get("/models").status_code == 200
+
+
+def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_too(make_server):
+    running = make_server(read_timeout=READ_TIMEOUT)
+    sock = _connect(running.port)
+    sock.sendall(b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY.encode()
+                 + b"\r\n\r\n")
+    first = b""
+    while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+        first += sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    started = time.monotonic()
+    sock.sendall(b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+    received, closed = _read_to_close(sock, READ_TIMEOUT + SLACK + 3)
+    sock.close()
+    assert received == b"" or received.startswith(b"HTTP/1.1 408 ")
+    assert closed - started <= READ_TIMEOUT + SLACK
+
+
+def test_the_connection_cap_is_lowered_below_the_file_descriptor_limit():
+    # In a child process: lowering this process's own limit would starve the test session.
+    script = ("import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit("
+              "resource.RLIMIT_NOFILE)[1])); from emulator.connections import connection_cap; "
+              "print(connection_cap(1000), connection_cap(100))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.stdout.split() == ["192", "100"]
+    assert "does not fit the file descriptor limit (ulimit -n 256)" in out.stderr
