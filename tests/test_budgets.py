@@ -185,4 +185,4 @@ def test_a_health_check_answers_while_2048_embeddings_are_made(server, http):
                 slowest, checks = max(slowest, time.monotonic() - started), checks + 1
         assert pending.result().status_code == 200
     assert checks >= 3  # the health checks ran while the embeddings were being made
-    assert slowest < 0.25  # the whole request takes 1-2 s, all of it on the loop before
+    assert slowest < 0.5  # the whole request takes 1-2 s, all of it on the loop before

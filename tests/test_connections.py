@@ -100,7 +100,7 @@ def test_slow_connections_past_the_cap_leave_other_clients_answered_and_then_ser
         started = time.monotonic()
         busy = client.get("/api/v2/models", headers={"Connection": "close"})
         assert busy.status_code == 503
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0
         # After the read timeout they are gone, and every normal client is served.
         served = None
         while time.monotonic() < opened + READ_TIMEOUT + SLACK + 2:
