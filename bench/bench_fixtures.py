@@ -94,12 +94,16 @@ def match_cost_us(fixtures_dir: Path | None, body: dict, rounds: int = 2000) -> 
     operation = next(op for op in emulator.operations if op.operation_id == "api_v2_chat_completions_create")
     request = SimpleNamespace(method="POST", url=SimpleNamespace(path=operation.path))
     raw = json.dumps(body).encode()
-    start_ = time.perf_counter()
-    for _ in range(rounds):
-        call = SimpleNamespace(operation=operation, body=body, raw_body=raw, headers={}, request=request,
-                               fixture=None)
-        emulator.scripts.match(call)
-    return (time.perf_counter() - start_) / rounds * 1e6
+
+    async def run() -> float:
+        start_ = time.perf_counter()
+        for _ in range(rounds):
+            call = SimpleNamespace(operation=operation, body=body, raw_body=raw, headers={}, request=request,
+                                   fixture=None)
+            await emulator.scripts.match(call)
+        return (time.perf_counter() - start_) / rounds * 1e6
+
+    return asyncio.run(run())
 
 
 def main() -> int:

@@ -12,19 +12,20 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.responses import Response
 
 from .config import Settings
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .guard import Guard
+from .errors import StartupError
 from .handlers import HANDLERS
 from .documents.ingestion import Ingestion
 from .answer import Timing
 from .journal import Journal
 from .memo import AnswerMemo
 from .catalog import Catalog
-from .routing import Call, Handler, build_routes, http_exception
+from .pipeline import Pipeline
+from .routing import build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
 from .state import Backend
@@ -46,12 +47,14 @@ class Emulator:
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal()
         # Server-wide delays belong to every answer: nothing is served from the memo then.
-        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms))
+        self.memo = AnswerMemo(enabled=not (settings.ttft_ms or settings.itl_ms), max_mb=settings.memo_mb)
         # --ttft-ms / --itl-ms: the pace of every generated answer (a fixture may set its own).
         self.pace = Timing(ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
         # Fixture files load here, all or nothing: a broken one stops start-up (FixtureError names file:line).
         self.scripts = Scripts(settings, self.operations)
         self.controls = HeaderControls()
+        # The stages every API request runs through (emulator/pipeline.py); a new one is inserted here.
+        self.pipeline = Pipeline()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
         self.workspaces = Directory.load(settings)
         self.store = MemoryStore(epoch=settings.epoch)
@@ -69,13 +72,6 @@ class Emulator:
     def operations(self):
         return [op for spec in self.specs for op in spec.operations]
 
-    async def dispatch(self, call: Call, handler: Handler) -> Response:
-        # X-Emulator-* headers first (a forced status wins over everything), then fixtures' delays/headers.
-        forced = await self.controls.before(call)
-        if forced is not None:
-            return forced
-        return await self.scripts.around(call, handler)
-
     def reset(self) -> None:
         """Back to the state at start-up: journal, runtime fixtures and sequences, file store."""
         self.journal.clear()
@@ -86,7 +82,12 @@ class Emulator:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    emulator = Emulator(settings)
+    try:
+        emulator = Emulator(settings)
+    except StartupError:
+        raise
+    except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
+        raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 
+from .config import Settings
 from .errors import ParseError, PayloadTooLarge, UnsupportedMediaType
 from .spec import Operation
 from .validation import coerce_parameter
@@ -26,6 +27,35 @@ MULTIPART = "multipart/form-data"
 
 # DRF's html list notation: messages[0]role=user, messages[0][content]=Hi
 _INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d+)\](?:\[(?P<key>[^\]]*)\]|\.?(?P<bare>.*))$")
+
+
+MB = 1024 * 1024
+ENVELOPE_MB = 1.0  # room an upload's request gets beyond the file: multipart boundaries, the other fields
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """How large a request body may be, and the one message that says so when it is larger."""
+
+    bytes: int  # read at most this much (an upload: the file's limit plus the envelope)
+    mb: float  # the setting, as the user gave it
+    flag: str  # the flag that raises it
+    what: str  # "request body" or "upload"
+
+    def too_large(self, size: int | None = None) -> PayloadTooLarge:
+        limit = int(self.mb * MB)
+        size_text = f"is {size} bytes" if size is not None else "exceeds it"
+        return PayloadTooLarge(f"The {self.what} {size_text}; the {self.what} limit is {self.mb:g} MB "
+                               f"({limit} bytes). Raise it with {self.flag}.")
+
+
+def body_limit(settings: Settings, takes_file: bool) -> BodyLimit:
+    """An operation that takes a file is bounded by --max-upload-mb (the handler checks the file itself
+    against it), any other by --max-body-mb."""
+    if takes_file:
+        return BodyLimit(int((settings.max_upload_mb + ENVELOPE_MB) * MB), settings.max_upload_mb,
+                         "--max-upload-mb", "upload")
+    return BodyLimit(int(settings.max_body_mb * MB), settings.max_body_mb, "--max-body-mb", "request body")
 
 
 @dataclass
@@ -40,23 +70,27 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+def check_declared(request: Request, limit: BodyLimit) -> None:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {limit} bytes.")
+    if declared and declared.isdigit() and int(declared) > limit.bytes:
+        raise limit.too_large(int(declared))
+
+
+async def read_limited(request: Request, limit: BodyLimit) -> bytes:
+    check_declared(request, limit)
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+            if size > limit.bytes:
+                raise limit.too_large()
             chunks.append(chunk)
     except ClientDisconnect:
         raise ParseError("The client disconnected before the body was complete.") from None
     return b"".join(chunks)
 
 
-async def parse_body(request: Request, operation: Operation, limit: int) -> ParsedBody:
+async def parse_body(request: Request, operation: Operation, limit: BodyLimit) -> ParsedBody:
     ctype = media_type(request)
     accepted = operation.request_schemas
     if JSON in accepted and (ctype == JSON or ctype.endswith("+json")):
@@ -70,16 +104,14 @@ async def parse_body(request: Request, operation: Operation, limit: int) -> Pars
             return ParsedBody(JSON, {})  # DRF: no body, no parser needed -> empty data
         raise UnsupportedMediaType(ctype)
     if ctype in (FORM, MULTIPART):
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"Request body is {int(declared)} bytes; the limit is {limit} bytes.")
+        check_declared(request, limit)
         try:
-            form = await request.form(max_part_size=limit)
+            form = await request.form(max_part_size=limit.bytes)
         except ClientDisconnect:
             raise ParseError("The client disconnected before the body was complete.") from None
         except Exception as exc:  # python-multipart raises several kinds for broken input
             if "too large" in str(exc).lower() or "exceeds" in str(exc).lower():
-                raise PayloadTooLarge(str(exc)) from None
+                raise limit.too_large() from None
             raise ParseError(f"Multipart form parse error - {exc}") from None
         data, uploads = form_to_data(form, accepted[ctype])
         return ParsedBody(ctype, data, uploads)

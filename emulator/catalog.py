@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import BadRequest, ModelNotFound
+from .errors import BadRequest, ModelNotFound, StartupError
 
 KINDS = ("chat", "embedding")
 
@@ -33,7 +33,7 @@ class Model:
         return body
 
 
-class CatalogError(Exception):
+class CatalogError(StartupError):
     pass
 
 

@@ -14,6 +14,9 @@ from typing import Sequence
 
 from . import __version__
 from .config import PARSERS, Settings, env_name, from_env
+from .errors import StartupError
+from .stack import base_urls, check_port, fast_stack
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paradigm-emulator", description="An emulator of LightOn's Paradigm API.")
@@ -67,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         settings = settings_from_args(args)
-    except ValueError as exc:  # a PARADIGM_EMULATOR_* variable that does not parse
+        check_port(settings.port)
+    except (ValueError, StartupError) as exc:  # a flag or PARADIGM_EMULATOR_* variable that does not parse
         print(f"paradigm-emulator: {exc}", file=sys.stderr)
         return 2
     if settings.log_level.lower() not in LOG_LEVELS:
@@ -81,13 +85,11 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
-    from .catalog import CatalogError
-    from .spec import SpecError
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except (SpecError, CatalogError, LookupError, ValueError, OSError) as exc:
+    except StartupError as exc:  # a spec, the catalog, a fixture file, the workspaces: the message says which
         print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
         return 2
     from .connections import uvicorn_options
@@ -103,29 +105,6 @@ def serve(settings: Settings) -> int:
     except KeyboardInterrupt:  # uvicorn has shut down gracefully, then re-raises the Ctrl-C it caught
         pass
     return 0 if server.started or not server.should_exit else 1
-
-
-def fast_stack() -> dict[str, str]:
-    """httptools + uvloop when installed (uvicorn[standard]): 2.5-3.5x the throughput of h11 + asyncio."""
-    options = {}
-    try:
-        import httptools  # noqa: F401
-
-        options["http"] = "httptools"
-    except ImportError:
-        options["http"] = "h11"
-    try:
-        import uvloop  # noqa: F401
-
-        options["loop"] = "uvloop"
-    except ImportError:
-        options["loop"] = "asyncio"
-    return options
-
-
-def base_urls(host: str, port: int) -> dict[str, str]:
-    shown = f"[{host}]" if ":" in host else host
-    return {"v2": f"http://{shown}:{port}/api/v2", "v3": f"http://{shown}:{port}/api/v3"}
 
 
 try:

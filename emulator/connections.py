@@ -19,6 +19,7 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings
+from .stack import fast_stack
 
 log = logging.getLogger("emulator")
 
@@ -29,8 +30,6 @@ FD_RESERVE = 64
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.Config`` that ``serve`` and ``EmulatorServer`` share."""
-    from .cli import fast_stack
-
     stack = fast_stack()
     protocol = _PROTOCOLS[stack["http"]]()
     cap = connection_cap(settings.max_connections)

@@ -5,7 +5,8 @@
     POST   /_emulator/fixtures           one fixture, a list, or {"fixtures": [...]}; JSON or YAML
     DELETE /_emulator/fixtures           remove every runtime fixture
     DELETE /_emulator/fixtures/{name}    remove one
-    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix), ?operation=,
+    GET    /_emulator/journal            {"requests": [...]} newest first; ?path= (prefix),
+                                         ?operation= (chat, turn, a path, an operationId ...),
                                          ?status=, ?limit=
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,9 @@ from starlette.routing import Route
 from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError, load_yaml
+
+if TYPE_CHECKING:
+    from .app import Emulator
 
 PREFIX = "/_emulator"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -43,7 +47,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(text.encode(), status_code=status, media_type="application/json")
 
 
-def control_routes(emulator: Any) -> list[Route]:
+def control_routes(emulator: Emulator) -> list[Route]:
     token = emulator.settings.admin_token
 
     def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
@@ -104,11 +108,13 @@ def control_routes(emulator: Any) -> list[Route]:
         limit = _limit(query.get("limit"))
         status = _status(query.get("status"))
         path, operation = query.get("path"), query.get("operation")
+        # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
+        operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
         found = []
         for entry in reversed(emulator.journal.entries()):
             if path and not entry.path.startswith(path):
                 continue
-            if operation and operation != entry.operation_id:
+            if operation_ids is not None and entry.operation_id not in operation_ids:
                 continue
             if status is not None and entry.status != status:
                 continue

@@ -27,16 +27,18 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
 
 from .answer import Answer, StreamFault
 from .errors import ApiError, dumps
-from .streaming import StreamDropped
+from .sse import StreamDropped
+
+if TYPE_CHECKING:
+    from .call import Call
 
 PREFIX = b"x-emulator-"
-CONTROLS_ATTR = "emulator_controls"  # where the parsed headers wait on the Call for `apply`
 # Statuses the API layer (Django REST Framework) answers itself; the rest come from the model server.
 DRF_DETAILS = {
     401: "Invalid token.",
@@ -135,11 +137,11 @@ class HeaderControls:
     """``emulator.controls``: ``before`` runs for every operation, ``apply`` on each chat or completions
     answer."""
 
-    async def before(self, call: Any) -> Response | None:
+    async def before(self, call: Call) -> Response | None:
         controls = read_controls(call.request.headers.raw)
         if controls is None:
             return None
-        call.__dict__[CONTROLS_ATTR] = controls
+        call.controls = controls  # for `apply`, and the memo (a controlled answer is not kept)
         if controls.delay_ms > 0:
             await asyncio.sleep(controls.delay_ms / 1000)
         if controls.status is None:
@@ -151,8 +153,8 @@ class HeaderControls:
             body = default_error_body(controls.status, answering, body, controls.retry_after)
         return error_response(controls.status, body, headers)
 
-    def apply(self, call: Any, answer: Answer) -> Answer | Response:
-        controls: Controls | None = call.__dict__.get(CONTROLS_ATTR)
+    def apply(self, call: Call, answer: Answer) -> Answer | Response:
+        controls = call.controls
         if controls is None:
             return answer
         timing = answer.timing
@@ -220,7 +222,7 @@ def _is_drop(exc: BaseException | None) -> bool:
     if isinstance(exc, StreamDropped):
         return True
     inner = getattr(exc, "exceptions", None)  # an ExceptionGroup from a task group
-    return bool(inner) and all(_is_drop(e) for e in inner)
+    return bool(inner) and all(_is_drop(e) for e in inner or ())
 
 
 def quiet_dropped_streams() -> None:

@@ -17,7 +17,10 @@ so a rejected request gets one of two bodies::
         ├── BadRequest            400  BadRequestError (context window, n, wrong model kind ...)
         └── ModelNotFound         404  NotFoundError
 
-Raise them anywhere below a route; ``routing`` turns them into responses.
+Raise them anywhere below a route; the pipeline turns them into responses.
+
+Apart from these, ``StartupError`` is why the emulator cannot start (a spec, the model
+catalog, a fixture file, the workspaces YAML, a port): the CLI prints it and exits 2.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from typing import Any
 def dumps(obj: Any) -> bytes:
     """Compact JSON, as vLLM (pydantic) and DRF write it."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class StartupError(Exception):
+    """The emulator cannot start: the message names the file (and line) or the flag at fault."""
 
 
 class EmulatorError(Exception):

@@ -1,15 +1,19 @@
-"""What was asked and answered: one immutable entry per request, newest last."""
+"""What was asked and answered: one immutable entry per request, newest last.
+
+The pipeline records a request once its response body has ended (or its client went away),
+with the real duration and how the body ended: ``complete``, ``truncated`` (a stream fault cut
+it) or ``dropped`` (the client went away, or a drop fault closed the connection)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.responses import Response
+if TYPE_CHECKING:
+    from .call import Call
 
 REDACTED_HEADERS = {"authorization", "cookie", "x-emulator-admin-token"}
 
@@ -24,13 +28,14 @@ class Entry:
     headers: dict[str, str]
     body: Any
     status: int
+    outcome: str  # complete | truncated | dropped
     fixture: str | None
     duration_ms: float
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
-                "fixture": self.fixture, "duration_ms": self.duration_ms}
+                "outcome": self.outcome, "fixture": self.fixture, "duration_ms": self.duration_ms}
 
 
 class Journal:
@@ -44,11 +49,12 @@ class Journal:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, call: Any, response: Response) -> None:
+    async def record(self, call: Call, *, status: int, outcome: str, seconds: float) -> None:
         request = call.request
-        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id, call.query,
-                  request.scope["headers"], call.body, tuple((k, u.filename) for k, u in call.uploads.items()),
-                  response.status_code, call.fixture, time.perf_counter() - call.started)
+        record = (next(self._seq), request.method, request.scope["path"], call.operation.operation_id,
+                  call.query, request.scope["headers"], call.body,
+                  tuple((k, u.filename) for k, u in call.uploads.items()), status, outcome, call.fixture,
+                  seconds)
         with self._lock:
             self._records.append(record)
 
@@ -63,7 +69,8 @@ class Journal:
 
 
 def _entry(record: tuple) -> Entry:
-    seq, method, path, operation_id, query, raw_headers, body, uploads, status, fixture, seconds = record
+    (seq, method, path, operation_id, query, raw_headers, body, uploads, status, outcome, fixture,
+     seconds) = record
     headers = {}
     for name, value in raw_headers:
         key = name.decode("latin-1").lower()
@@ -71,5 +78,6 @@ def _entry(record: tuple) -> Entry:
             headers[key] = value.decode("latin-1")
     if uploads:
         body = {**body, **{name: f"<file {filename}>" for name, filename in uploads}}
-    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query), headers=headers,
-                 body=body, status=status, fixture=fixture, duration_ms=round(seconds * 1000, 3))
+    return Entry(seq=seq, method=method, path=path, operation_id=operation_id, query=dict(query),
+                 headers=headers, body=body, status=status, outcome=outcome, fixture=fixture,
+                 duration_ms=round(seconds * 1000, 3))

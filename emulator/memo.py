@@ -2,40 +2,49 @@
 
 A generated answer is a pure function of the request bytes and the settings, and a
 test suite asks the same thing many times (the same prompt in many tests, a retry),
-so the rendered JSON body is kept, bounded, and served again without regenerating
-it. Only plain generated answers are kept: never when a fixture matched, when a
+so the rendered JSON body is kept and served again without regenerating it. Only
+plain generated answers of model calls are kept: never when a fixture matched, when a
 control header or a server-wide delay is in play, nor for streams (which are paced).
+
+Keys are a hash of the body, not the body (a 5 MB prompt costs 16 bytes to remember),
+and the kept answers are bounded in bytes (``--memo-mb``), least recently used first out.
+A memo is a cache that is correct to lose: each worker keeps its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
-from .controls import CONTROLS_ATTR
+if TYPE_CHECKING:
+    from .call import Call
 
-MAX_ENTRIES = 2048
+MemoKey = tuple[str, bytes]  # (operationId, blake2b of the raw body)
 MAX_BODY_BYTES = 64 * 1024  # big bodies (embedding batches) cost more memory than they save time
+ENTRY_OVERHEAD = 200  # bytes an entry costs beyond its body: key, tuple, dict slot (a rough, safe figure)
 
 
 class AnswerMemo:
-    def __init__(self, enabled: bool = True, max_entries: int = MAX_ENTRIES):
-        self.enabled = enabled
-        self.max_entries = max_entries
-        self._answers: OrderedDict[tuple[str, bytes], tuple[bytes, str]] = OrderedDict()
+    def __init__(self, enabled: bool = True, max_mb: float = 32.0):
+        self.enabled = enabled and max_mb > 0
+        self.max_bytes = int(max_mb * 1024 * 1024)
+        self.size = 0  # bytes held: bodies plus ENTRY_OVERHEAD each
+        self._answers: OrderedDict[MemoKey, tuple[bytes, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def key(self, call: Any) -> tuple[str, bytes] | None:
+    def key(self, call: Call) -> MemoKey | None:
         """Where this call's answer is kept, or None when it must be computed afresh."""
         # (A stream needs no test here: it is never kept, so its bytes never find an entry.)
-        if not self.enabled or not call.raw_body or call.fixture is not None or CONTROLS_ATTR in call.__dict__:
+        if (not self.enabled or not call.raw_body or call.script is not None or call.controls is not None
+                or call.endpoint is None or not call.endpoint.answering):
             return None
-        return (call.operation.operation_id, call.raw_body)
+        return (call.operation.operation_id, hashlib.blake2b(call.raw_body, digest_size=16).digest())
 
-    def get(self, key: tuple[str, bytes] | None) -> Response | None:
+    def get(self, key: MemoKey | None) -> Response | None:
         if key is None:
             return None
         with self._lock:
@@ -44,17 +53,29 @@ class AnswerMemo:
                 self._answers.move_to_end(key)
         return None if kept is None else Response(kept[0], media_type=kept[1])
 
-    def put(self, key: tuple[str, bytes] | None, response: Response) -> Response:
+    def put(self, key: MemoKey | None, response: Response) -> Response:
         body = getattr(response, "body", None)
         if (key is None or response.status_code != 200 or not isinstance(body, bytes)
                 or len(body) > MAX_BODY_BYTES or len(response.headers) > 2):  # scripted headers: not plain
             return response
+        cost = len(body) + ENTRY_OVERHEAD
+        if cost > self.max_bytes:
+            return response
         with self._lock:
+            old = self._answers.pop(key, None)
+            if old is not None:
+                self.size -= len(old[0]) + ENTRY_OVERHEAD
             self._answers[key] = (body, response.media_type or "application/json")
-            while len(self._answers) > self.max_entries:
-                self._answers.popitem(last=False)
+            self.size += cost
+            while self.size > self.max_bytes:
+                _, (dropped, _) = self._answers.popitem(last=False)
+                self.size -= len(dropped) + ENTRY_OVERHEAD
         return response
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
     def clear(self) -> None:
         with self._lock:
             self._answers.clear()
+            self.size = 0

@@ -1,68 +1,38 @@
-"""Operations -> Starlette routes; every request's way in and out.
+"""Operations -> Starlette routes: one ASGI endpoint per operation, built at start-up.
 
-One endpoint per operation, built at start-up: authenticate (as DRF does, before
-the body is read), parse the body, validate it and the query against the
-operation's schemas, call the handler named by the operationId, and turn any
-``EmulatorError`` into its JSON body. Nothing here knows what an operation does.
+An ``Endpoint`` holds what its operation needs compiled once (validators, body limit, the
+handler named by the operationId); per request it makes a ``Call`` and hands it to the
+pipeline (``emulator.pipeline``: validation, control headers, fixtures, delivery, journal).
+Nothing here knows what an operation does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft7Validator
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from .auth import authenticate
-from .bodies import parse_body
-from .errors import EmulatorError, MethodNotAllowed, NotFound, ParseError, ValidationError, dumps
+from .bodies import body_limit
+from .call import Call, Handler, error_response, json_response
+from .errors import MethodNotAllowed, NotFound, StartupError, ValidationError
 from .spec import Operation
 from .validation import BodyValidator, coerce_parameter, drf_errors
 
+if TYPE_CHECKING:
+    from .app import Emulator
+
 log = logging.getLogger("emulator")
-
-Handler = Callable[["Call"], Awaitable[Response]]
-
-
-@dataclass
-class Call:
-    """One request, parsed and validated, as a handler sees it."""
-
-    request: Request
-    operation: Operation
-    emulator: Any  # app.Emulator (not imported: app imports us)
-    body: Any = field(default_factory=dict)
-    content_type: str = "application/json"
-    uploads: dict[str, UploadFile] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
-    path_params: dict[str, Any] = field(default_factory=dict)
-    raw_body: bytes = b""
-    # Set by whoever answered: the fixture that matched, for the journal.
-    fixture: str | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def headers(self):
-        return self.request.headers
+__all__ = ["Call", "Endpoint", "Handler", "build_routes", "error_response", "json_response"]
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status_code=status, headers=headers, media_type="application/json")
-
-
-def error_response(exc: EmulatorError) -> Response:
-    return json_response(exc.body(), exc.status, dict(exc.headers) or None)
-
-
-class _QueryValidator:
+class QueryValidator:
     def __init__(self, operation: Operation):
         params = [p for p in operation.parameters if p.location == "query"]
         self.schemas = {p.name: p.schema for p in params}
@@ -92,65 +62,61 @@ def starlette_path(operation: Operation) -> str:
     return path
 
 
-def make_endpoint(operation: Operation, handler: Handler, emulator: Any) -> Callable[[Request], Awaitable[Response]]:
-    body_validator = BodyValidator(operation)
-    query_validator = _QueryValidator(operation)
-    settings = emulator.settings
-    # An operation that takes a file is bounded by the upload limit (plus room for the multipart envelope
-    # and the other fields: the handler names the file that is too large); any other body by the body limit.
-    takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
-    body_limit = int((settings.max_upload_mb + 1 if takes_file else settings.max_body_mb) * 1024 * 1024)
+class Endpoint:
+    """One operation's ASGI app."""
 
-    async def endpoint(request: Request) -> Response:
-        call = Call(request, operation, emulator, path_params=dict(request.path_params))
+    def __init__(self, operation: Operation, handler: Handler, emulator: Emulator):
+        self.operation, self.handler, self.emulator = operation, handler, emulator
+        self.body_validator = BodyValidator(operation)
+        self.query_validator = QueryValidator(operation)
+        names = emulator.scripts.operations
+        self.answering = operation.operation_id in names.answering
+        self.matched_by_handler = operation.operation_id in names.matched_by_handler
+        settings = emulator.settings
+        # An operation that takes a file is bounded by the upload limit (plus room for the multipart
+        # envelope and the other fields: the handler checks the file itself); any other by the body limit.
+        self.takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
+        self.body_limit = body_limit(settings, self.takes_file)
+        self.__name__ = operation.operation_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        call = Call(request, self.operation, self.emulator, endpoint=self,
+                    path_params=dict(request.path_params))
+        pipeline = self.emulator.pipeline
         try:
-            if operation.secured:
-                authenticate(request, settings.api_keys)
-            if operation.accepts_body:
-                parsed = await parse_body(request, operation, body_limit)
-                call.content_type, call.body, call.uploads, call.raw_body = (
-                    parsed.content_type, parsed.data, parsed.uploads, parsed.raw)
-                body_validator.check(call.content_type, call.body)
-            call.query = query_validator.check(request)
-            response = await emulator.dispatch(call, handler)
-        except EmulatorError as exc:
-            response = error_response(exc)
-        except RecursionError:
-            response = error_response(ParseError("JSON parse error - maximum nesting depth exceeded"))
+            response = await pipeline.run(call)
         finally:
             # Uploaded files are spooled to temporary files; the handler has read what it keeps.
             await request.close()
-        emulator.journal.record(call, response)
-        return response
-
-    endpoint.__name__ = operation.operation_id
-    return endpoint
+        await pipeline.respond(call, response, scope, receive, send)
 
 
-def build_routes(operations: list[Operation], handlers: dict[str, Handler], emulator: Any) -> list[Route]:
+def build_routes(operations: list[Operation], handlers: dict[str, Handler],
+                 emulator: Emulator) -> list[Route]:
     """One route per path (so a wrong method gets a 405 whose Allow lists every method of the path)."""
-    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    by_path: dict[str, dict[str, Endpoint]] = {}
     for op in operations:
         handler = handlers.get(op.operation_id)
         if handler is None:
-            raise LookupError(f"{op.method} {op.path}: no handler for operationId {op.operation_id!r}")
-        by_path.setdefault(starlette_path(op), {})[op.method] = make_endpoint(op, handler, emulator)
+            raise StartupError(f"{op.method} {op.path}: no handler for operationId {op.operation_id!r}")
+        by_path.setdefault(starlette_path(op), {})[op.method] = Endpoint(op, handler, emulator)
     routes = []
     for path, endpoints in by_path.items():
-        if len(endpoints) == 1:
-            (method, endpoint), = endpoints.items()
-        else:
-            endpoint = _by_method(endpoints)
-        routes.append(Route(path, endpoint, methods=list(endpoints)))
+        app = next(iter(endpoints.values())) if len(endpoints) == 1 else _ByMethod(endpoints)
+        routes.append(Route(path, app, methods=list(endpoints)))
     return routes
 
 
-def _by_method(endpoints: dict[str, Callable[[Request], Awaitable[Response]]]):
-    async def endpoint(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await endpoints[method](request)
+class _ByMethod:
+    """A path with several operations: the one of the request's method (HEAD is GET's)."""
 
-    return endpoint
+    def __init__(self, endpoints: dict[str, Endpoint]):
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        await self.endpoints[method](scope, receive, send)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -174,4 +140,4 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         return await not_found(request, exc)
     if exc.status_code == 405:
         return await method_not_allowed(request, exc)
-    return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+    return json_response({"detail": exc.detail}, exc.status_code, dict(exc.headers) if exc.headers else None)

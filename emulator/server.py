@@ -13,10 +13,10 @@ from typing import Any
 
 import uvicorn
 
-from .app import create_app
-from .cli import base_urls, fast_stack
+from .app import Emulator, create_app
 from .connections import uvicorn_options
 from .config import Settings
+from .stack import base_urls, fast_stack
 
 START_TIMEOUT_S = 10.0
 
@@ -25,7 +25,7 @@ class EmulatorServer:
     def __init__(self, settings: Settings | None = None):
         self.settings = (settings or Settings()).replace(port=0)
         self.app = create_app(self.settings)
-        self.emulator: Any = self.app.state.emulator
+        self.emulator: Emulator = self.app.state.emulator
         config = uvicorn.Config(self.app, host=self.settings.host, port=0, log_level=self.settings.log_level,
                                 access_log=False, lifespan="off", **uvicorn_options(self.settings))
         self._server = uvicorn.Server(config)

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .errors import StartupError
+
 # libyaml's loader when pyyaml was built with it: the same documents, ~7x faster start-up
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,7 +64,7 @@ class Spec:
     components: dict[str, dict[str, Any]]  # name -> JSON Schema, for tests and streams
 
 
-class SpecError(Exception):
+class SpecError(StartupError):
     """A spec file that cannot be served; the message names the file and the place."""
 
 

@@ -12,28 +12,25 @@ Chat (vLLM's ``chat_completion_stream_generator``):
 
 Legacy completions stream ``text_completion`` chunks the same way, with no role
 chunk. One ``id`` and ``created`` for the whole stream. Each event is yielded as
-soon as it is made; the only waits are the scripted or configured delays.
+soon as it is made; the only waits are the scripted or configured delays, which ``sse``
+applies (with the stream faults) to any stream of events.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated, ensure_ascii=False
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from starlette.responses import StreamingResponse
 
 from .answer import Answer, Choice
 from .errors import dumps
 from .render import chat_logprob, completion_logprobs
+from .sse import DONE, StreamDropped, event_stream, paced
 from .tokenizer import tokenize
 
-DONE = b"data: [DONE]\n\n"
-SSE_HEADERS = {"Cache-Control": "no-cache"}
-
-
-class StreamDropped(Exception):
-    """Raised inside a stream to make the server close the connection abruptly (a scripted fault)."""
+__all__ = ["DONE", "StreamDropped", "chat_events", "completion_events", "sse_response"]
 
 
 class _Frame:
@@ -154,39 +151,7 @@ def completion_events(answer: Answer, id_: str, created: int, model: str, includ
     yield DONE
 
 
-async def paced(answer: Answer, events: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Apply the answer's timing and stream fault to its events, yielding each as it is due."""
-    timing, fault = answer.timing, answer.fault
-    sent = 0
-    for event in events:
-        if fault is not None and event is not DONE:
-            if fault.truncate_after is not None and sent >= fault.truncate_after:
-                return
-            if fault.drop_after is not None and sent >= fault.drop_after:
-                raise StreamDropped()
-            if fault.error_after is not None and sent >= fault.error_after:
-                yield b"data: " + dumps({"error": fault.error or _default_stream_error()}) + b"\n\n"
-                yield DONE
-                return
-        delay = _delay_before(timing, sent) if event is not DONE else 0.0
-        if delay > 0:
-            await asyncio.sleep(delay / 1000)
-        yield event
-        sent += 1
-
-
-def _delay_before(timing, number: int) -> float:
-    if timing.chunk_delays_ms is not None:
-        return timing.chunk_delays_ms[number] if number < len(timing.chunk_delays_ms) else 0.0
-    return timing.ttft_ms if number == 0 else timing.itl_ms
-
-
-def _default_stream_error() -> dict[str, Any]:
-    return {"message": "The model server failed while generating.", "type": "InternalServerError",
-            "param": None, "code": 500}
-
-
-def sse_response(answer: Answer, events: Iterator[bytes]) -> StreamingResponse:
-    headers = {**SSE_HEADERS, **answer.headers}
-    return StreamingResponse(paced(answer, events), media_type="text/event-stream", headers=headers)
-
+def sse_response(answer: Answer, events: Iterator[bytes],
+                 on_cut: Callable[[], None] | None = None) -> StreamingResponse:
+    """An answer's events as an SSE stream, paced by its timing and cut by its fault."""
+    return event_stream(paced(answer.timing, answer.fault, events, on_cut), answer.headers)

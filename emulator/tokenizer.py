@@ -58,6 +58,27 @@ def message_text(content: Any) -> str:
     return json.dumps(content, sort_keys=True)
 
 
+def last_user_message(body: Any) -> str | None:
+    """The text of the last user message (chat), else the last prompt or input text (completions,
+    embeddings); None when there is none. Fixtures' ``last_user_message`` and the plugin's recorded
+    requests both read it here, so a fixture and an assertion never disagree about it."""
+    if not isinstance(body, dict):
+        return None
+    messages = body.get("messages")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    if messages:
+        users = [m for m in messages if m.get("role") == "user"]
+        return message_text(users[-1].get("content")) if users else None
+    for key in ("prompt", "input"):
+        value = body.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            texts = [v for v in value if isinstance(v, str)]
+            return texts[-1] if texts else None
+    return None
+
+
 def chat_prompt(messages: Iterable[dict]) -> str:
     """The prompt a chat template makes of the messages (ChatML-like); its token count is
     the ``prompt_tokens`` of a chat completion."""

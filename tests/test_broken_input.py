@@ -219,7 +219,8 @@ def test_declared_huge_body_is_413_before_it_is_sent(server, contract):
     contract.check_body("POST", EMBEDDINGS, status, json.loads(body))
     assert (status, json.loads(body)) == (
         413,
-        {"detail": "Request body is 1000000000000 bytes; the limit is 26214400 bytes."},
+        {"detail": "The request body is 1000000000000 bytes; the request body limit is 25 MB "
+                   "(26214400 bytes). Raise it with --max-body-mb."},
     )
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import KEY, TIMEOUT
 
+from emulator.errors import StartupError
+
 AT_ONCE_S = 3.0  # what "at once" may take on a loaded CI machine (they took 5 to 31 s)
 CHAT = {"model": "alfred-4", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -169,7 +171,7 @@ def test_a_self_referring_yaml_alias_is_refused(server, emulator, http):
 
 def test_a_fixture_file_of_aliases_stops_start_up_naming_the_file_and_the_limit(make_server, tmp_path):
     (tmp_path / "laughs.yaml").write_text(billion_laughs())
-    with pytest.raises(ValueError, match=r"laughs\.yaml:\d+: .*--max-fixture-mb 5"):
+    with pytest.raises(StartupError, match=r"laughs\.yaml:\d+: .*--max-fixture-mb 5"):
         make_server(fixtures_dir=tmp_path)
 
 

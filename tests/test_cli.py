@@ -119,6 +119,12 @@ def test_defaults():
             id="bad-env",
         ),
         pytest.param(["serve", "--log-level", "loud"], {}, "--log-level must be one of", id="bad-log-level"),
+        pytest.param(["serve", "--port", "99999"], {},
+                     "--port must be from 0 to 65535 (0 picks a free port), got 99999", id="port-too-high"),
+        pytest.param(["serve", "--port", "-5"], {},
+                     "--port must be from 0 to 65535 (0 picks a free port), got -5", id="port-negative"),
+        pytest.param(["serve"], {"PARADIGM_EMULATOR_PORT": "70000"},
+                     "--port must be from 0 to 65535 (0 picks a free port), got 70000", id="port-env"),
         pytest.param(
             ["serve", "--models", "/nonexistent/models.yaml"],
             {},
@@ -224,3 +230,17 @@ def test_response_of_a_cli_server_matches_the_in_process_one(server):
     )
     Contract(server.emulator).check(from_cli)
     assert from_cli.content == in_process.content
+
+
+def test_the_library_does_not_import_the_cli():
+    code = ("import sys, emulator.server, emulator.plugin, emulator.app; "
+            "assert 'emulator.cli' not in sys.modules, sorted(m for m in sys.modules if m.startswith('emulator'))")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_every_start_up_error_is_a_startup_error():
+    from emulator.catalog import CatalogError
+    from emulator.errors import StartupError
+    from emulator.spec import SpecError
+
+    assert issubclass(SpecError, StartupError) and issubclass(CatalogError, StartupError)

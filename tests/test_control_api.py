@@ -155,6 +155,27 @@ def test_journal_filters(control, http):
 
 
 @pytest.mark.parametrize(
+    "name",
+    ["chat", "/chat/completions", "/api/v2/chat/completions", "POST /chat/completions",
+     "api_v2_chat_completions_create"],
+)
+def test_journal_takes_the_operation_names_fixtures_and_assert_called_take(control, http, name):
+    ask(http)
+    http.get("/api/v2/models")
+    http.post("/api/v2/embeddings", json={"model": "multilingual-e5-large", "input": "x"})
+    found = control.get("/journal", params={"operation": name}).json()["requests"]
+    assert [e["path"] for e in found] == ["/api/v2/chat/completions"]
+
+
+def test_an_unknown_journal_operation_is_a_400_naming_the_valid_ones(control):
+    response = control.get("/journal", params={"operation": "chats"})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("Unknown operation 'chats'; use one of chat, completions, embeddings, models")
+    assert "turn" in detail and "operationId" in detail
+
+
+@pytest.mark.parametrize(
     "params, detail",
     [
         pytest.param({"limit": "0"}, "limit must be a whole number >= 1, got '0'.", id="limit-zero"),

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from emulator.app import create_app
+from emulator.errors import StartupError
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES_DIR, Settings
 from emulator.fixtures.loading import FixtureError, OperationIndex, load_dirs
@@ -161,7 +162,7 @@ def test_a_broken_file_is_refused_naming_file_and_line(tmp_path, operations, tex
 
 def test_a_broken_file_stops_start_up(tmp_path):
     path = write(tmp_path, "broken.yaml", BROKEN[1].values[0])
-    with pytest.raises(FixtureError, match=f"{path}:2: fixture 'x': unknown key 'respnse'"):
+    with pytest.raises(StartupError, match=f"{path}:2: fixture 'x': unknown key 'respnse'"):
         create_app(Settings(fixtures_dir=tmp_path))
 
 
@@ -191,6 +192,14 @@ def test_the_cli_refuses_to_start_with_a_broken_file(tmp_path, capsys):
 def test_a_missing_fixtures_dir_is_refused(tmp_path, operations):
     with pytest.raises(FixtureError, match="does not exist"):
         load_dirs([tmp_path / "nowhere"], operations)
+
+
+def test_a_fixtures_dir_that_is_a_file_is_refused_as_not_a_directory(tmp_path, capsys):
+    path = write(tmp_path, "one.yaml", "fixtures: []\n")
+    assert main(["serve", "--port", "0", "--fixtures-dir", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot start: {path}: --fixtures-dir must be a directory" in err
+    assert "not a directory" in err and "does not exist" not in err
 
 
 def test_shipped_examples_load_and_are_commented():

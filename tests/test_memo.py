@@ -37,3 +37,26 @@ def test_a_server_with_delays_keeps_nothing(make_server):
     with httpx.Client(base_url=server.base_url, headers={"Authorization": "Bearer k"}, timeout=10) as http:
         first, second = http.post(PATH, json=BODY), http.post(PATH, json=BODY)
     assert first.content == second.content and server.emulator.memo._answers == {}
+
+
+def test_the_memo_is_keyed_on_a_hash_of_the_body_not_the_body(http, emulator):
+    big = {**BODY, "messages": [{"role": "user", "content": "word " * 20_000}]}  # a 100 KB body
+    first, second = http.post(PATH, json=big), http.post(PATH, json=big)
+    assert first.content == second.content
+    assert len(emulator.memo) == 1
+    ((operation_id, digest),) = emulator.memo._answers
+    assert operation_id == "api_v2_chat_completions_create" and len(digest) == 16
+    assert emulator.memo.size < 64 * 1024  # the answer's bytes, not the request's
+
+
+def test_the_memo_is_bounded_in_bytes_by_memo_mb(make_server):
+    server = make_server(memo_mb=0.01)  # 10 KiB: a handful of answers
+    memo = server.emulator.memo
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": "Bearer k"}, timeout=10) as http:
+        bodies = [{**BODY, "messages": [{"role": "user", "content": f"Remember {i}"}]} for i in range(60)]
+        answers = [http.post(PATH, json=body).content for body in bodies]
+        assert 0 < len(memo) < 60 and memo.size <= 0.01 * 1024 * 1024
+        # the newest are kept, the oldest went first; both are answered the same as before
+        assert http.post(PATH, json=bodies[-1]).content == answers[-1]
+        assert http.post(PATH, json=bodies[0]).content == answers[0]
+    assert memo.size <= 0.01 * 1024 * 1024

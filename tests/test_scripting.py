@@ -125,7 +125,7 @@ def entry(seq, path="/api/v2/chat/completions", body=None, status=200, headers=N
     return SimpleNamespace(seq=seq, method="POST", path=path, operation_id="api_v2_chat_completions_create",
                            query={}, headers=headers or {"content-type": "application/json"},
                            body=body if body is not None else {"model": "alfred-4.2"}, status=status,
-                           fixture=None, duration_ms=1.0)
+                           outcome="complete", fixture=None, duration_ms=1.0)
 
 
 @pytest.mark.parametrize("target, expected", [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..call import Handler
 from . import chat, completions, documents, embeddings, files, files_v3, models
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "api_v2_chat_completions_create": chat.create,
     "api_v3_chat_completions_create": chat.create,
     "api_v2_completions_create": completions.create,

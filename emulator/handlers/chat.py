@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from starlette.responses import Response
-
-from ..generation import text as generator, structured
 from ..answer import Answer
+from ..call import Call, Draft
 from ..errors import BadRequest
+from ..generation import structured, text as generator
 from ..render import chat_completion
-from ..routing import Call
 from ..streaming import chat_events
 from ..tokenizer import chat_prompt, count
-from .sampling import answer_call, check_context, read_sampling
+from .sampling import check_context, completion_draft, read_sampling
 
 # What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
 SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "functions", "function_call",
            "response_format", "guided_json", "guided_choice", "guided_regex")
 
 
-async def create(call: Call) -> Response:
+async def create(call: Call) -> Draft[Answer]:
     emulator, body = call.emulator, call.body
-    script = emulator.scripts.match(call)
-    memo_key = emulator.memo.key(call) if script is None else None
-    if (kept := emulator.memo.get(memo_key)) is not None:
-        return kept
     model = emulator.catalog.for_request(body.get("model"), "chat", "Chat Completions API",
-                                         scripted=script is not None)
+                                         scripted=call.script is not None)
     top_logprobs = body.get("top_logprobs")
     if top_logprobs is not None and not body.get("logprobs"):
         raise BadRequest("when using `top_logprobs`, `logprobs` must be set to true.", param="top_logprobs")
@@ -48,5 +42,5 @@ async def create(call: Call) -> Response:
             choices.append(made)
         return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
-    return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "chatcmpl-",
-                             chat_completion, chat_events)
+    return completion_draft(call, sampling, prompt_tokens, generate, "chatcmpl-", chat_completion,
+                            chat_events)

@@ -5,26 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from starlette.responses import Response
-
-from ..generation import text as generator
 from ..answer import Answer, Choice, TokenLogprob
+from ..call import Call, Draft
+from ..generation import text as generator
 from ..render import text_completion
-from ..routing import Call
 from ..streaming import completion_events
 from ..tokenizer import tokenize
-from .sampling import answer_call, check_context, read_sampling
+from .sampling import check_context, completion_draft, read_sampling
 
 SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
 
 
-async def create(call: Call) -> Response:
+async def create(call: Call) -> Draft[Answer]:
     emulator, body = call.emulator, call.body
-    script = emulator.scripts.match(call)
-    memo_key = emulator.memo.key(call) if script is None else None
-    if (kept := emulator.memo.get(memo_key)) is not None:
-        return kept
-    model = emulator.catalog.for_request(body.get("model"), "chat", "Completions API", scripted=script is not None)
+    model = emulator.catalog.for_request(body.get("model"), "chat", "Completions API",
+                                         scripted=call.script is not None)
     logprobs = body.get("logprobs")
     sampling = read_sampling(body, model, logprobs if isinstance(logprobs, int) else None)
     prompt = body.get("prompt") or ""
@@ -52,8 +47,8 @@ async def create(call: Call) -> Response:
             choices = [_with_echo(c, prompt_pieces, base_key, sampling.logprobs) for c in choices]
         return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)
 
-    return await answer_call(call, script, memo_key, sampling, prompt_tokens, generate, "cmpl-",
-                             text_completion, completion_events)
+    return completion_draft(call, sampling, prompt_tokens, generate, "cmpl-", text_completion,
+                            completion_events)
 
 
 def _with_echo(choice: Choice, prompt_pieces: list[str], base_key: Any, logprobs: int | None) -> Choice:

@@ -9,26 +9,22 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..generation import vectors as embedding
+from ..call import Call, Draft
 from ..errors import BadRequest, dumps
+from ..generation import vectors as embedding
 from ..generation.text import request_key
-from ..routing import Call, json_response
-from ..fixtures.registry import AnswerContext
 from ..tokenizer import count
 
+Vectors = list[list[float]]
 # Past this many inputs the vectors and their JSON (~0.6 ms an input of 1024 floats) are made in a
 # thread: 2,048 inputs take a second or two, which the event loop spends answering everyone else.
 OFF_LOOP_INPUTS = 64
 
 
-async def create(call: Call) -> Response:
+async def create(call: Call) -> Draft[Vectors] | Response:
     emulator, body = call.emulator, call.body
-    script = emulator.scripts.match(call)
-    memo_key = emulator.memo.key(call) if script is None else None
-    if (kept := emulator.memo.get(memo_key)) is not None:
-        return kept
     model = emulator.catalog.for_request(body.get("model"), "embedding", "Embeddings API",
-                                         scripted=script is not None)
+                                         scripted=call.script is not None)
     inputs = _inputs(body.get("input"))
     if len(inputs) > (limit := emulator.settings.max_embedding_inputs):
         raise BadRequest(f"{len(inputs)} inputs in one embeddings request; the limit is --max-embedding-inputs "
@@ -45,38 +41,31 @@ async def create(call: Call) -> Response:
                              f"you requested {tokens} tokens in the input for embedding generation. Please "
                              f"reduce the length of the input.")
     size = model.dimensions or 1024
+    total = sum(token_counts)
 
-    def generate() -> list[list[float]]:
+    def generate() -> Vectors:
         return [embedding.embed(item, size, dimensions) for item in inputs]
 
-    off_loop = len(inputs) > OFF_LOOP_INPUTS
-    vectors = await asyncio.to_thread(generate) if off_loop else generate()
-    if script is not None:
-        scripted = script.respond(AnswerContext(call=call, sampling=None, prompt_tokens=sum(token_counts),
-                                                generate=generate))
-        if isinstance(scripted, Response):
-            return scripted
-        vectors = scripted
-    as_base64 = body.get("encoding_format") == "base64"
-    data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
-            for i, v in enumerate(vectors)]
-    total = sum(token_counts)
-    digest = request_key(emulator.settings.seed, body)
-    payload = {
-        "object": "list", "data": data, "model": body.get("model"),
-        "usage": {"prompt_tokens": total, "total_tokens": total},
-        "id": str(uuid.UUID(bytes=digest[:16], version=4)),
-    }
-    response = await asyncio.to_thread(_json_in_pieces, payload) if off_loop else json_response(payload)
-    return emulator.memo.put(memo_key, response)
+    def body_of(vectors: Vectors) -> dict[str, Any]:
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
+                for i, v in enumerate(vectors)]
+        digest = request_key(emulator.settings.seed, body)
+        return {"object": "list", "data": data, "model": body.get("model"),
+                "usage": {"prompt_tokens": total, "total_tokens": total},
+                "id": str(uuid.UUID(bytes=digest[:16], version=4))}
+
+    if len(inputs) > OFF_LOOP_INPUTS and call.script is None:
+        # The generator's answer, made in a thread; a fixture's answer goes the usual way (delivery).
+        return await asyncio.to_thread(lambda: _json_in_pieces(body_of(generate())))
+    return Draft(call=call, sampling=None, prompt_tokens=total, generate=generate, body_of=body_of)
 
 
 def _json_in_pieces(payload: dict[str, Any]) -> Response:
     """The bytes json_response would make, one embedding at a time: json.dumps is one C call that keeps
     the GIL to its end, so a single call for 2 million floats would stall the loop from this thread too."""
-    data = payload["data"]
     frame = dumps({**payload, "data": []})
-    items = b",".join(dumps(item) for item in data)
+    items = b",".join(dumps(item) for item in payload["data"])
     body = frame.replace(b'"data":[]', b'"data":[' + items + b"]", 1)
     return Response(body, media_type="application/json")
 

@@ -16,7 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import NotFound, PayloadTooLarge, ValidationError
+from ..bodies import MB, body_limit
+from ..errors import NotFound, ValidationError
 from ..documents.ingestion import EMBEDDED, FAILED, total_pages
 from ..routing import Call, json_response
 from ..documents.store import FileRecord, NewFile
@@ -37,12 +38,9 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
         data = await upload.read()
     finally:
         await upload.close()
-    settings = call.emulator.settings
-    limit = int(settings.max_upload_mb * 1024 * 1024)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"File {upload.filename!r} is {len(data)} bytes; the upload limit is "
-                              f"{settings.max_upload_mb:g} MB ({limit} bytes). "
-                              f"Raise it with --max-upload-mb.")
+    limit = body_limit(call.emulator.settings, takes_file=True)
+    if len(data) > limit.mb * MB:  # the same message as a request too large to read at all
+        raise limit.too_large(len(data))
     if not data:
         raise ValidationError({"file": ["The submitted file is empty."]})
     # As Django's UploadedFile does: a client's path ("C:\\docs\\a.pdf", "../a.pdf") is not part of the name.

@@ -1,21 +1,17 @@
 """What chat and legacy completions share: the sampling parameters, checked as vLLM checks them,
-and the way an Answer leaves (a JSON body or an SSE stream)."""
+and the draft they hand to the delivery step (emulator/pipeline.py)."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
-
-from starlette.responses import Response
+from typing import Any
 
 from ..answer import Answer
+from ..call import Call, Draft
 from ..errors import BadRequest
 from ..generation.text import Limits, request_key
 from ..catalog import Model
-from ..routing import Call, json_response
-from ..fixtures.registry import AnswerContext
-from ..streaming import sse_response
 
 MAX_N = 128
 MAX_LOGPROBS = 20
@@ -147,43 +143,22 @@ def response_id(prefix: str, settings_seed: int, call: Call) -> str:
     return prefix + request_key(settings_seed, identity).hex()[:32]
 
 
-async def answer_call(call: Call, script: Any, memo_key: Any, sampling: Sampling, prompt_tokens: int,
-                      generate: Callable[[], Answer], id_prefix: str, render: Callable[..., dict],
-                      events: Callable[..., Iterator[bytes]]) -> Response:
-    """The way out that chat and legacy completions share: the script's answer or the generator's,
-    then the control headers, then a JSON body or a stream (kept in the memo when it is plain)."""
-    emulator = call.emulator
-    check_work(sampling, prompt_tokens, bool(call.body.get("echo")), emulator.settings.max_sampling_work)
-    context = AnswerContext(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate)
-    outcome = script.respond(context) if script is not None else generate()
-    if isinstance(outcome, Response):
-        return outcome
-    answer = emulator.controls.apply(call, outcome)
-    if isinstance(answer, Response):
-        return answer
-    id_ = response_id(id_prefix, emulator.settings.seed, call)
-    created, name = emulator.settings.epoch, call.body.get("model")
-    response = await deliver(
-        call, answer, sampling,
-        body_of=lambda a: render(a, id_, created, name),
-        events_of=lambda a: events(a, id_, created, name, sampling.include_usage, sampling.continuous_usage),
-    )
-    return emulator.memo.put(memo_key, response)
+def completion_draft(call: Call, sampling: Sampling, prompt_tokens: int, generate: Callable[[], Answer],
+                     id_prefix: str, render: Callable[[Answer, str, int, Any], dict[str, Any]],
+                     events: Callable[..., Iterator[bytes]]) -> Draft[Answer]:
+    """What chat and legacy completions hand to the delivery step: the generator's answer, and how an
+    answer (the generator's or a fixture's) is rendered as a JSON body or, when asked, a stream."""
+    settings = call.emulator.settings
+    check_work(sampling, prompt_tokens, bool(call.body.get("echo")), settings.max_sampling_work)
+    id_ = response_id(id_prefix, settings.seed, call)
+    created, name = settings.epoch, call.body.get("model")
 
+    def events_of(answer: Answer) -> Iterator[bytes]:
+        return events(answer, id_, created, name, sampling.include_usage, sampling.continuous_usage)
 
-async def deliver(call: Call, answer: Answer, sampling: Sampling, body_of: Callable[[Answer], dict],
-                  events_of: Callable[[Answer], Iterator[bytes]]) -> Response:
-    """A JSON body, or an SSE stream paced by the answer's timing."""
-    if answer.timing.delay_ms > 0:
-        await asyncio.sleep(answer.timing.delay_ms / 1000)
-    if sampling.stream:
-        return sse_response(answer, events_of(answer))
-    timing = answer.timing
-    if timing.ttft_ms > 0 or timing.itl_ms > 0:
-        # Not streamed, the whole answer arrives when its last token would have.
-        tokens = max((len(c.pieces) for c in answer.choices), default=0)
-        await asyncio.sleep((timing.ttft_ms + timing.itl_ms * max(tokens - 1, 0)) / 1000)
-    return json_response(body_of(answer), headers=answer.headers or None)
+    return Draft(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate,
+                 body_of=lambda answer: render(answer, id_, created, name),
+                 events_of=events_of if sampling.stream else None)
 
 
 def _int(value: Any, default: int) -> int:

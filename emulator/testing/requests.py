@@ -5,25 +5,19 @@ A ``Request`` carries its own copy of the body, so a test that pokes at ``.json`
 what the next assertion sees. ``RequestLog.assert_called`` fails with the requests it *did*
 see that come closest: same operation first (with the body fields that differ), then the rest.
 
-A target names which requests count, the same way a fixture's ``match.operation`` does::
-
-    "/api/v2/chat/completions"    an exact path
-    "/chat/completions"           a path after /api/v2 or /api/v3 (either version)
-    "chat", "completions", "embeddings", "models", "files", "tokenize"   short aliases, any version
-    "api_v2_chat_completions_create"                                   an operationId
-    "POST /files", "DELETE files"   any of the above after a method: only requests with that method
+A target names which requests count, with the names a fixture's ``match.operation`` and the
+journal's ``?operation=`` take (``emulator/operations.py``): ``"chat"``, ``"embeddings"``, ``"turn"``,
+a path (``"/chat/completions"``: either version), an operationId, ``"POST /files"``.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-ALIASES = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings",
-           "models": "/models", "files": "/files", "tokenize": "/tokenize"}
-_VERSIONED = re.compile(r"^/api/v\d+(/.*)$")
+from ..operations import names_match
+from ..tokenizer import last_user_message
 _SHOWN = 10  # requests listed in a failure message, per group
 
 
@@ -60,14 +54,16 @@ class Request:
     headers: Headers
     json: Any
     status: int
+    outcome: str  # how the body ended: complete, truncated (a stream fault) or dropped
     fixture: str | None  # the fixture that answered, None when the generator did
-    duration_ms: float
+    duration_ms: float  # until the body ended (or the client went away)
 
     @classmethod
     def from_entry(cls, entry: Any, number: int) -> "Request":
         return cls(number=number, seq=entry.seq, method=entry.method, path=entry.path, operation_id=entry.operation_id,
                    query=dict(entry.query), headers=Headers(entry.headers), json=copy.deepcopy(entry.body),
-                   status=entry.status, fixture=entry.fixture, duration_ms=entry.duration_ms)
+                   status=entry.status, outcome=entry.outcome, fixture=entry.fixture,
+                   duration_ms=entry.duration_ms)
 
     @property
     def version(self) -> str | None:
@@ -86,31 +82,13 @@ class Request:
 
     @property
     def last_user_message(self) -> str | None:
-        """The text of the last user message (chat), or the prompt/input (completions, embeddings)."""
-        for message in reversed(self.messages):
-            if isinstance(message, dict) and message.get("role") == "user":
-                return _text(message.get("content"))
-        if isinstance(self.json, dict):
-            for key in ("prompt", "input"):
-                if key in self.json:
-                    return _text(self.json[key])
-        return None
+        """The text of the last user message (chat), or the last prompt/input (completions, embeddings):
+        the same text a fixture's ``last_user_message`` reads."""
+        return last_user_message(self.json)
 
     def is_to(self, target: str) -> bool:
         """Whether this request went to ``target`` (see the module docstring)."""
-        method, _, rest = target.partition(" ")
-        if rest and method.isupper():  # "POST /files": the method too
-            return self.method == method and self.is_to(rest.strip())
-        if target.startswith(("http://", "https://")):
-            target = "/" + target.split("://", 1)[1].partition("/")[2]
-        if target.startswith("/"):
-            target = target.rstrip("/") or "/"
-            unversioned = _VERSIONED.match(self.path)
-            return self.path.rstrip("/") == target or (
-                unversioned is not None and unversioned.group(1).rstrip("/") == target)
-        if target == self.operation_id:
-            return True
-        return self.is_to(ALIASES.get(target, "/" + target))
+        return names_match(target, self.method, self.path, self.operation_id)
 
     def describe(self) -> str:
         where = f"#{self.number} {self.method} {self.path} -> {self.status}"
@@ -119,14 +97,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.describe()}>"
-
-
-def _text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts, or a batch of prompts
-        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-    return None if content is None else str(content)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -1,0 +1,68 @@
+"""Server-sent events, whatever they carry: pacing, faults and the streamed response.
+
+The chunk format (vLLM's chat and completion chunks) is ``streaming``'s; this module only
+knows that a stream is a sequence of ``data: ...\\n\\n`` events ending with ``data: [DONE]``,
+when each one is due (``Timing``), and how it goes wrong (``StreamFault``): cut cleanly, an
+error event, or a dropped connection. A cut is reported through ``on_cut`` so the journal can
+record the stream as truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from starlette.responses import StreamingResponse
+
+from .answer import StreamFault, Timing
+from .errors import dumps
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+class StreamDropped(Exception):
+    """Raised inside a stream to make the server close the connection abruptly (a scripted fault)."""
+
+
+async def paced(timing: Timing, fault: StreamFault | None, events: Iterable[bytes],
+                on_cut: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
+    """Apply a timing and a stream fault to events, yielding each as it is due."""
+    sent = 0
+    for event in events:
+        if fault is not None and event is not DONE:
+            if fault.truncate_after is not None and sent >= fault.truncate_after:
+                if on_cut is not None:
+                    on_cut()
+                return
+            if fault.drop_after is not None and sent >= fault.drop_after:
+                raise StreamDropped()
+            if fault.error_after is not None and sent >= fault.error_after:
+                if on_cut is not None:
+                    on_cut()
+                yield b"data: " + dumps({"error": fault.error or _default_stream_error()}) + b"\n\n"
+                yield DONE
+                return
+        delay = _delay_before(timing, sent) if event is not DONE else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+        yield event
+        sent += 1
+
+
+def _delay_before(timing: Timing, number: int) -> float:
+    if timing.chunk_delays_ms is not None:
+        return timing.chunk_delays_ms[number] if number < len(timing.chunk_delays_ms) else 0.0
+    return timing.ttft_ms if number == 0 else timing.itl_ms
+
+
+def _default_stream_error() -> dict[str, Any]:
+    return {"message": "The model server failed while generating.", "type": "InternalServerError",
+            "param": None, "code": 500}
+
+
+def event_stream(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> StreamingResponse:
+    """A ``text/event-stream`` response of already framed events."""
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **(headers or {})})
