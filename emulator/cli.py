@@ -15,7 +15,7 @@ from typing import Sequence
 from . import __version__
 from .config import PARSERS, Settings, env_name, from_env
 from .errors import StartupError
-from .stack import base_urls, check_port, fast_stack
+from .stack import base_urls, check_port
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,16 +89,16 @@ class Settings:
     journal_body_kb: float = flag(64.0, "body kept per journal entry; the rest is cut, with a marker (default 64)")
     memo_mb: float = flag(32.0, "size of the memo of repeated deterministic answers (default 32)")
     # -- connections and safety --------------------------------------------------------------------
-    read_timeout: float = flag(30.0, "seconds a client may take to send a request, headers and body; then 408 "
-                                     "(default 30)")
+    read_timeout: float = flag(30.0, "seconds a client may take to send a request, headers and body; "
+                                     "then 408 (default 30)")
     max_connections: int = flag(1000, "open connections served at once; more get 503 (default 1000, lowered "
                                       "to fit ulimit -n)")
     shutdown_timeout: float = flag(3.0, "seconds shutdown waits for open streams before closing them (default 3)")
     allow_origin: tuple[str, ...] = flag((), "another Origin allowed to use the control API (repeatable; "
                                              "* allows any)", repeat=True)
     allow_host: tuple[str, ...] = flag((), "another Host name the server answers to, besides localhost, "
-                                           "127.0.0.1, [::1], --host and IP addresses (repeatable; * allows any)",
-                                       repeat=True)
+                                           "127.0.0.1, [::1], --host and IP addresses (repeatable; "
+                                           "* allows any)", repeat=True)
 
     @property
     def models_file(self) -> Path:

@@ -150,7 +150,8 @@ async def _read_document(request: Request, max_bytes: int) -> Any:
         chunks.append(chunk)
         size += len(chunk)
         if size > max_bytes:
-            raise ParseError(f"A fixture document may not exceed --max-fixture-mb {max_bytes / 1024 / 1024:g} MB.")
+            raise ParseError(f"A fixture document may not exceed --max-fixture-mb "
+                             f"{max_bytes / 1024 / 1024:g} MB.")
     raw = b"".join(chunks)
     if not raw.strip():
         raise ParseError("Empty body: send a fixture as JSON or YAML.")

@@ -33,7 +33,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CONTROL_PREFIX = "/_emulator"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-BODY_TYPES = frozenset({"application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+BODY_TYPES = frozenset({"application/json", "application/yaml", "application/x-yaml", "text/yaml",
+                        "text/x-yaml"})
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REMEMBERED = 256  # accepted Host values kept (a client sends one or two)
 
@@ -143,5 +144,6 @@ class Guard:
 async def _refuse(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -188,7 +188,8 @@ class _Resolver:
         return out
 
 
-_HANDLER_CHECKED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "additionalProperties")
+_HANDLER_CHECKED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
+                    "additionalProperties")
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Slow and lying clients are cut after --read-timeout; past --max-connections a client gets 503, never a hang.
+"""Slow and lying clients are cut after --read-timeout; past --max-connections, 503 at once, never a hang.
 
 Raw sockets: only they can send a request a byte at a time, or promise a body they never send.
 The issue's numbers (1,100 connections, a byte every 5 s, a 30 s timeout) are scaled down so
@@ -48,9 +48,12 @@ def test_a_body_shorter_than_its_content_length_is_cut_after_the_read_timeout(ma
     running = make_server(read_timeout=READ_TIMEOUT)
     sock = _connect(running.port)
     started = time.monotonic()
-    sock.sendall(b"POST /api/v2/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                 + KEY.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-                 + b'{"model": ')
+    sock.sendall(
+        b"POST /api/v2/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        + b'{"model": '
+    )
     received, closed = _read_to_close(sock, READ_TIMEOUT + SLACK + 3)
     sock.close()
     assert received.startswith(b"HTTP/1.1 408 ")
@@ -91,12 +94,15 @@ def test_slow_connections_past_the_cap_leave_other_clients_answered_and_then_ser
     slow = []
     for _ in range(cap + 10):
         sock = _connect(running.port)
-        sock.sendall(b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the end of the headers
+        sock.sendall(
+            b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        )  # and never the end of the headers
         slow.append(sock)
     opened = time.monotonic()
     # While the slow ones hold every slot, a normal client is told so at once: 503, not a hang.
-    with httpx.Client(base_url=running.base_url, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=httpx.Timeout(3.0)) as client:
+    with httpx.Client(
+        base_url=running.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=httpx.Timeout(3.0)
+    ) as client:
         started = time.monotonic()
         busy = client.get("/api/v2/models", headers={"Connection": "close"})
         assert busy.status_code == 503
@@ -122,9 +128,15 @@ def test_a_slow_answer_is_not_cut_by_the_read_timeout(make_server):
     running = make_server(read_timeout=READ_TIMEOUT, itl_ms=150)
     with httpx.Client(base_url=running.v2, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
         started = time.monotonic()
-        response = client.post("/chat/completions", json={
-            "model": "alfred-4", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 12,
-            "stream": True})
+        response = client.post(
+            "/chat/completions",
+            json={
+                "model": "alfred-4",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 12,
+                "stream": True,
+            },
+        )
         assert response.status_code == 200 and response.text.rstrip().endswith("data: [DONE]")
         assert time.monotonic() - started > READ_TIMEOUT
         # The kept-alive connection serves another request after the long one.
@@ -134,8 +146,11 @@ def test_a_slow_answer_is_not_cut_by_the_read_timeout(make_server):
 def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_too(make_server):
     running = make_server(read_timeout=READ_TIMEOUT)
     sock = _connect(running.port)
-    sock.sendall(b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY.encode()
-                 + b"\r\n\r\n")
+    sock.sendall(
+        b"GET /api/v2/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + KEY.encode()
+        + b"\r\n\r\n"
+    )
     first = b""
     while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
         first += sock.recv(65536)
@@ -150,9 +165,11 @@ def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_too(make_server
 
 def test_the_connection_cap_is_lowered_below_the_file_descriptor_limit():
     # In a child process: lowering this process's own limit would starve the test session.
-    script = ("import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit("
-              "resource.RLIMIT_NOFILE)[1])); from emulator.connections import connection_cap; "
-              "print(connection_cap(1000), connection_cap(100))")
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit("
+        "resource.RLIMIT_NOFILE)[1])); from emulator.connections import connection_cap; "
+        "print(connection_cap(1000), connection_cap(100))"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert out.stdout.split() == ["192", "100"]
     assert "does not fit the file descriptor limit (ulimit -n 256)" in out.stderr

@@ -92,7 +92,8 @@ def _holds_lists(value) -> bool:
 
 
 def _holds_objects(value) -> bool:
-    return isinstance(value, dict) or isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
+    return isinstance(value, dict) or _holds_lists(value) or (
+        isinstance(value, list) and any(isinstance(v, dict) for v in value))
 
 
 v2.hook("map_case")(really_valid)

@@ -75,14 +75,16 @@ class Budget:
         self.spent += values
         if self.spent > self.values:
             raise BadRequest(f"The requested structured output needs more than {self.values} values (arrays, "
-                             f"properties, long strings or regex repeats); the limit is --max-structured-values "
-                             f"{self.values}. Ask for fewer (minItems, minLength) or raise the limit.",
+                             f"properties, long strings or regex repeats); the limit is "
+                             f"--max-structured-values {self.values}. Ask for fewer (minItems, minLength) or "
+                             f"raise the limit.",
                              param="response_format")
 
     def enter(self, depth: int) -> None:
         if depth > self.depth:
             raise BadRequest(f"The requested structured output nests deeper than {self.depth} levels (a "
-                             f"$ref that requires itself?); the limit is --max-structured-depth {self.depth}.",
+                             f"$ref that requires itself?); the limit is --max-structured-depth "
+                             f"{self.depth}.",
                              param="response_format")
 
 

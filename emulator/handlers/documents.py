@@ -114,7 +114,7 @@ async def tokenize_text(call: Call) -> Response:
 
 
 def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
-    """--max-tokenize-mb: the text is cut into tokens and each is written back with its id (~20 bytes a token)."""
+    """--max-tokenize-mb: the text is cut into tokens, each written back with its id (~20 bytes a token)."""
     limit = int(limit_mb * 1024 * 1024)
     if len(text) > limit // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > limit:
         raise ValidationError({field: [f"The text to tokenize is {size / 1024 / 1024:.1f} MB; the limit is "

@@ -27,8 +27,8 @@ async def create(call: Call) -> Draft[Vectors] | Response:
                                          scripted=call.script is not None)
     inputs = _inputs(body.get("input"))
     if len(inputs) > (limit := emulator.settings.max_embedding_inputs):
-        raise BadRequest(f"{len(inputs)} inputs in one embeddings request; the limit is --max-embedding-inputs "
-                         f"{limit}. Send them in batches.", param="input")
+        raise BadRequest(f"{len(inputs)} inputs in one embeddings request; the limit is "
+                         f"--max-embedding-inputs {limit}. Send them in batches.", param="input")
     dimensions = body.get("dimensions")
     if dimensions is not None:
         if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):

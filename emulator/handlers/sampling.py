@@ -129,9 +129,10 @@ def check_work(sampling: Sampling, prompt_tokens: int, echo: bool, limit: int) -
     work = sampling.work(prompt_tokens, echo)
     if work > limit:
         raise BadRequest(
-            f"This request asks for about {work} tokens x (1 + logprobs) of generation (best_of={sampling.best_of}, "
-            f"n={sampling.n}, logprobs={sampling.logprobs or 0}{', echo' if echo else ''}"
-            f"{', ignore_eos' if sampling.ignore_eos else ''}); the limit is --max-sampling-work {limit}. "
+            f"This request asks for about {work} tokens x (1 + logprobs) of generation "
+            f"(best_of={sampling.best_of}, n={sampling.n}, logprobs={sampling.logprobs or 0}"
+            f"{', echo' if echo else ''}{', ignore_eos' if sampling.ignore_eos else ''}); the limit is "
+            f"--max-sampling-work {limit}. "
             f"Ask for fewer choices, logprobs or tokens, or raise the limit.",
             param="best_of" if sampling.best_of > sampling.n else "n")
 
