@@ -12,12 +12,14 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 
 from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
+from .guard import Guard
 from .errors import StartupError
 from .handlers import HANDLERS
 from .documents.ingestion import Ingestion
@@ -113,9 +115,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
     quiet_dropped_streams()
+    # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
                                                        StateUnavailable: state_unavailable},
-                    lifespan=_lifespan(emulator))
+                    middleware=[Middleware(Guard, settings=settings)], lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307.
     app.router.redirect_slashes = False

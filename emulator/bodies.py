@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,13 +181,31 @@ def form_to_data(form: FormData, schema: dict[str, Any]) -> tuple[dict[str, Any]
             continue
         prop = properties.get(key, {})
         if isinstance(values[-1], UploadFile):
-            uploads[key] = values[-1]
-            data[key] = values[-1].filename or key
+            upload = values[-1]
+            upload.filename = safe_filename(upload.filename) if upload.filename is not None else None
+            uploads[key] = upload
+            data[key] = upload.filename or key
             continue
         data[key] = _typed(prop, [v for v in values if isinstance(v, str)])
+        if key in FILE_NAME_FIELDS and isinstance(data[key], str):
+            data[key] = safe_filename(data[key])
     for name, items in indexed.items():
         data[name] = [_typed_item(properties.get(name, {}), items[i]) for i in sorted(items)]
     return data, uploads
+
+
+# Form fields that name a stored file (besides each part's own filename): stored and shown as given.
+FILE_NAME_FIELDS = frozenset({"filename"})
+# Bidirectional overrides and isolates: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_filename(name: str) -> str:
+    """A client's file name -> a base name without control characters, as Django's UploadedFile keeps
+    it: "../../../../etc/passwd" -> "passwd", "C:\\docs\\a.pdf" -> "a.pdf", "a\\nb.pdf" -> "ab.pdf"."""
+    cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc" and c not in _BIDI_CONTROLS)
+    base = cleaned.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return "" if base in (".", "..") else base
 
 
 def _last_text(values: list) -> Any:
@@ -203,12 +222,19 @@ def _typed(prop: dict[str, Any], values: list[str]) -> Any:
             return _json_or_text(values[0])
         return [_typed_item(items, v) for v in values]
     value = values[-1] if values else ""
+    if value == "" and _nullable(prop):
+        return None  # DRF: an empty form value of a field that allows null is null
     if kind == "object" or "oneOf" in prop or "anyOf" in prop:
         stripped = value.lstrip()
         if stripped.startswith(("{", "[")):
             return _json_or_text(value)
         return value
     return coerce_parameter(prop, value)
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    kind = prop.get("type")
+    return isinstance(kind, list) and "null" in kind and kind != ["string", "null"]
 
 
 def _typed_item(items: dict[str, Any], value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Sequence
 from . import __version__
 from .config import PARSERS, Settings, env_name, from_env
 from .errors import StartupError
-from .stack import base_urls, check_port, fast_stack
+from .stack import base_urls, check_port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,8 +96,13 @@ def serve(settings: Settings) -> int:
     except StartupError as exc:  # a spec, the catalog, a fixture file, the workspaces: the message says which
         print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
         return 2
+    from .connections import uvicorn_options
+    from .guard import exposure_warning
+
+    if (warning := exposure_warning(settings)) is not None:
+        print(warning, file=sys.stderr, flush=True)
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
-                   timeout_graceful_shutdown=max(0.1, settings.shutdown_timeout), **fast_stack())
+                   timeout_graceful_shutdown=max(0.1, settings.shutdown_timeout), **uvicorn_options(settings))
     if settings.workers > 1:
         return serve_workers(settings, options)
     server = _AnnouncingServer(uvicorn.Config(app, **options))

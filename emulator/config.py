@@ -76,10 +76,10 @@ class Settings:
     # -- budgets: each exceeded one is a 4xx naming it and its flag (README: Limits and safety) ----
     max_structured_values: int = flag(10_000, "most values in one generated structured output (default 10000)")
     max_structured_depth: int = flag(32, "deepest nesting of one generated structured output (default 32)")
-    max_embedding_inputs: int = flag(2048, "most inputs in one embeddings request (default 2048)")
-    max_sampling_work: int = flag(4096, "most sequences x logprobs one completion may generate: "
-                                        "n x best_of x (1 + logprobs) (default 4096)")
-    max_tokenize_mb: float = flag(2.0, "largest text one tokenize request may count (default 2)")
+    max_embedding_inputs: int = flag(2048, "most inputs in one embeddings request (default 2048, as OpenAI)")
+    max_sampling_work: int = flag(262_144, "most tokens x (1 + logprobs) one chat or completion request may "
+                                           "generate, over its best_of candidates and echo (default 262144)")
+    max_tokenize_mb: float = flag(1.0, "largest text one tokenize request may cut into tokens (default 1)")
     max_fixture_mb: float = flag(5.0, "largest fixture document, in source and once its aliases are "
                                       "expanded (default 5)")
     max_extracted_mb: float = flag(100.0, "most text and XML one uploaded document may unpack to (default 100)")
@@ -89,12 +89,16 @@ class Settings:
     journal_body_kb: float = flag(64.0, "body kept per journal entry; the rest is cut, with a marker (default 64)")
     memo_mb: float = flag(32.0, "size of the memo of repeated deterministic answers (default 32)")
     # -- connections and safety --------------------------------------------------------------------
-    read_timeout: float = flag(30.0, "seconds a client may take to send its headers or body (default 30)")
-    max_connections: int = flag(1000, "open connections served at once; more get 503 (default 1000)")
+    read_timeout: float = flag(30.0, "seconds a client may take to send a request, headers and body; "
+                                     "then 408 (default 30)")
+    max_connections: int = flag(1000, "open connections served at once; more get 503 (default 1000, lowered "
+                                      "to fit ulimit -n)")
     shutdown_timeout: float = flag(3.0, "seconds shutdown waits for open streams before closing them (default 3)")
-    allow_origin: tuple[str, ...] = flag((), "another Origin allowed to use the control API (repeatable)",
-                                         repeat=True)
-    allow_host: tuple[str, ...] = flag((), "another Host name the server answers to (repeatable)", repeat=True)
+    allow_origin: tuple[str, ...] = flag((), "another Origin allowed to use the control API (repeatable; "
+                                             "* allows any)", repeat=True)
+    allow_host: tuple[str, ...] = flag((), "another Host name the server answers to, besides localhost, "
+                                           "127.0.0.1, [::1], --host and IP addresses (repeatable; "
+                                           "* allows any)", repeat=True)
 
     @property
     def models_file(self) -> Path:

@@ -24,21 +24,19 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
-from .fixtures.loading import FixtureError
+from .fixtures.loading import FixtureError, load_yaml
 from .journal import with_seq
 
 if TYPE_CHECKING:
     from .app import Emulator
 
 PREFIX = "/_emulator"
-MAX_BODY = 5 * 1024 * 1024
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -82,7 +80,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return _json({"fixtures": await emulator.scripts.list()})
 
     async def add_fixtures(request: Request) -> Response:
-        document = await _read_document(request)
+        document = await _read_document(request, emulator.scripts.max_bytes)
         if isinstance(document, dict) and set(document) == {"fixtures"}:
             document = document["fixtures"]
         fixtures = document if isinstance(document, list) else [document]
@@ -172,12 +170,15 @@ def control_routes(emulator: Emulator) -> list[Route]:
     ]
 
 
-async def _read_document(request: Request) -> Any:
-    raw = b""
+async def _read_document(request: Request, max_bytes: int) -> Any:
+    chunks, size = [], 0
     async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise ParseError(f"A fixture document may not exceed {MAX_BODY // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise ParseError(f"A fixture document may not exceed --max-fixture-mb "
+                             f"{max_bytes / 1024 / 1024:g} MB.")
+    raw = b"".join(chunks)
     if not raw.strip():
         raise ParseError("Empty body: send a fixture as JSON or YAML.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -192,11 +193,13 @@ async def _read_document(request: Request) -> Any:
             if content_type == "application/json":
                 raise ParseError(f"JSON parse error - {exc}") from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ParseError(f"YAML parse error{where} - {getattr(exc, 'problem', None) or exc}") from None
+        return load_yaml(text, "body", max_bytes)[0]  # aliases are counted as expanded (--max-fixture-mb)
+    except FixtureError as exc:
+        message = str(exc)
+        if ": not valid YAML: " in message:
+            line, problem = message.split(": not valid YAML: ", 1)
+            message = f"YAML parse error (line {line.rsplit(':', 1)[-1]}) - {problem}"
+        raise ParseError(message) from None
 
 
 def _limit(text: str | None) -> int | None:

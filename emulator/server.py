@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .connections import uvicorn_options
 from .config import Settings
 from .stack import base_urls, fast_stack
 
@@ -32,7 +33,7 @@ class EmulatorServer:
         self.emulator: Any = OnLoop(self.app.state.emulator, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         config = uvicorn.Config(self.app, host=self.settings.host, port=0, log_level=self.settings.log_level,
-                                access_log=False, lifespan="off", **fast_stack())
+                                access_log=False, lifespan="off", **uvicorn_options(self.settings))
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self._thread: threading.Thread | None = None

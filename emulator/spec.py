@@ -170,8 +170,12 @@ class _Resolver:
                 raise SpecError(f"{self.path}: recursive schema {ref!r} is not supported")
             return self.to_json_schema(self.lookup(ref), (*_stack, ref))
         out: dict[str, Any] = {}
+        # A constraint the handler checks (n, top_p, a non-empty input: x-enforced-by: model-server,
+        # or handler): the schema documents it, and the handler refuses a value outside it in its own
+        # words (vLLM's for the model layer), so the validator leaves it alone.
+        skipped = _HANDLER_CHECKED if schema.get("x-enforced-by") in ("model-server", "handler") else ()
         for key, value in schema.items():
-            if key in _OPENAPI_ONLY or key.startswith("x-"):
+            if key in _OPENAPI_ONLY or key.startswith("x-") or key in skipped:
                 continue
             if key in ("properties", "patternProperties", "definitions"):
                 out[key] = {name: self.to_json_schema(sub, _stack) for name, sub in value.items()}
@@ -182,6 +186,10 @@ class _Resolver:
         if schema.get("nullable"):
             out = _nullable(out)
         return out
+
+
+_HANDLER_CHECKED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
+                    "additionalProperties")
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

@@ -122,6 +122,10 @@ def _message(error: SchemaError) -> str:
     if error.validator == "minItems":
         return "This list may not be empty." if value == [] else \
             f"Ensure this field has at least {error.validator_value} elements."
+    alternatives = error.validator_value if error.validator in ("oneOf", "anyOf") else None
+    if alternatives and all(isinstance(a, dict) and set(a) == {"required"} for a in alternatives):
+        names = " or ".join(f"`{a['required'][0]}`" for a in alternatives)
+        return f"Give either {names} (not both, and not neither)."
     if error.validator in ("oneOf", "anyOf"):
         # "a string or a list of strings": when the value has the type of one branch, that branch's
         # own problem is the one to name ("Ensure this field has no more than 10 elements.").

@@ -18,14 +18,21 @@ Everything is drawn from ``generator.rng_for(key)``: the same request gives the 
 arguments, byte for byte. ``instance`` knows types, properties, required, enum, const,
 $ref, allOf/anyOf/oneOf, arrays (items, prefixItems, minItems, maxItems, uniqueItems),
 string lengths, formats and patterns, and number bounds.
+
+Every output has a budget (``Budget``: --max-structured-values, --max-structured-depth), shared by
+the ``n`` choices of a request: a schema that asks for more (``minItems: 256`` nested three deep is
+16.7 million values) is a 400 naming the limit and its flag as soon as the budget runs out, never a
+server busy for half a minute.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import random
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from ..answer import Choice, ToolCall
@@ -39,8 +46,8 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse as _regex_parser  # type: ignore[no-redef]
 
 MAX_DEPTH = 6  # deeper than this, objects get only their required properties and arrays their minItems
-MAX_NESTING = 32  # a recursive $ref stops here
 MAX_ITEMS = 256  # what minItems, minLength and regex repeats may ask for, at most
+CHARS_PER_VALUE = 100  # a long string costs one value per this many characters
 _STOP_WORDS = frozenset("the and for with this that from what which your you are was get set use can will "
                         "how its has have into about when where who why not all any one per via does".split())
 _WORD = re.compile(r"[a-z0-9]+")
@@ -51,16 +58,60 @@ _ASKS_FOR_STRUCTURE = ("tools", "functions", "tool_choice", "function_call", "re
                        "guided_choice", "guided_regex")
 
 
-def chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits) -> Choice | None:
+@dataclass
+class Budget:
+    """What the structured output of one request may cost: values drawn (array items, properties,
+    regex repeats, and long strings by their length) and depth of nesting."""
+
+    values: int = 10_000
+    depth: int = 32
+    spent: int = 0
+
+    @classmethod
+    def of(cls, settings: Any) -> "Budget":
+        return cls(values=settings.max_structured_values, depth=settings.max_structured_depth)
+
+    def spend(self, values: int = 1) -> None:
+        self.spent += values
+        if self.spent > self.values:
+            raise BadRequest(f"The requested structured output needs more than {self.values} values (arrays, "
+                             f"properties, long strings or regex repeats); the limit is "
+                             f"--max-structured-values {self.values}. Ask for fewer (minItems, minLength) or "
+                             f"raise the limit.",
+                             param="response_format")
+
+    def enter(self, depth: int) -> None:
+        if depth > self.depth:
+            raise BadRequest(f"The requested structured output nests deeper than {self.depth} levels (a "
+                             f"$ref that requires itself?); the limit is --max-structured-depth "
+                             f"{self.depth}.",
+                             param="response_format")
+
+
+# The budget of the output being generated: set by chat_choice, so that every maker can spend it.
+_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("structured_budget", default=None)
+
+
+def _spend(values: int = 1) -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.spend(values)
+
+
+def chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits,
+                budget: Budget | None = None) -> Choice | None:
     """A structured choice when the request asks for one, else None (plain prose)."""
     if not any(name in body for name in _ASKS_FOR_STRUCTURE):
         return None
+    token = _budget.set(budget or Budget())
     try:
         return _chat_choice(index, key, body, limits)
     except (TypeError, AttributeError, ValueError, LookupError, RecursionError, OverflowError) as exc:
         # A schema this generator cannot follow is the client's to fix, never a 500.
         raise BadRequest(f"Cannot generate output for this JSON schema: {type(exc).__name__}: {exc}",
                          param="response_format") from None
+    finally:
+        _budget.reset(token)
 
 
 def _chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits) -> Choice | None:
@@ -199,8 +250,9 @@ def _response_format_schema(response_format: Any) -> Any:
 def instance(schema: Any, rng: random.Random, root: Any = None, depth: int = 0) -> Any:
     """A value valid for ``schema`` (the common JSON Schema keywords), drawn from ``rng``."""
     root = schema if root is None else root
-    if depth > MAX_NESTING:
-        return None
+    budget = _budget.get() or Budget()
+    budget.enter(depth)
+    budget.spend()
     if schema is True or schema == {}:
         return _text(rng, 1, 3)
     if not isinstance(schema, dict):
@@ -301,6 +353,7 @@ def _string(schema: dict[str, Any], rng: random.Random, root: Any, depth: int) -
         text = _text(rng, 1, 4)
     while len(text) < low:
         text += " " + _text(rng, 1, 3) if text else _text(rng, 1, 3)
+    _spend(len(text) // CHARS_PER_VALUE)
     return text[:high] if isinstance(high, int) and "pattern" not in schema and fmt not in _FORMATS else text
 
 
@@ -403,6 +456,7 @@ def _emit(items: Any, rng: random.Random, groups: dict[int, str]) -> list[str]:
             low = min(low, MAX_ITEMS)
             high = min(high, low + 3)
             for _ in range(rng.randint(low, high)):
+                _spend()
                 out.extend(_emit(sub, rng, groups))
         elif name == "SUBPATTERN":
             group, sub = value[0], value[-1]

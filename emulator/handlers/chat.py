@@ -34,9 +34,10 @@ async def create(call: Call) -> Draft[Answer]:
     def generate() -> Answer:
         choices = []
         limits = sampling.limits(prompt_tokens)
+        budget = structured.Budget.of(emulator.settings)  # shared by the n choices
         for index in range(sampling.n):
             key = generator.request_key(*base_key, None if sampling.greedy else index)
-            made = structured.chat_choice(index, key, body, limits) or generator.choice(
+            made = structured.chat_choice(index, key, body, limits, budget) or generator.choice(
                 index, key, limits, sampling.logprobs)
             choices.append(made)
         return Answer(tuple(choices), prompt_tokens, timing=emulator.pace)

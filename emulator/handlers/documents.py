@@ -97,12 +97,21 @@ async def tokenize_text(call: Call) -> Response:
         raise ValidationError({"non_field_errors": ["Give either `prompt` or `messages` "
                                                     "(not both, and not neither)."]})
     text = body["prompt"] if has_prompt else chat_prompt(body["messages"])
+    check_tokenize_size(text, "prompt" if has_prompt else "messages", call.emulator.settings.max_tokenize_mb)
     pieces = tokenize(text)
     return json_response({
         "id": _id_from("tokenize", call.emulator.settings.seed, body), "model": model.technical_name,
         "request_model": body["model"], "model_used": model.technical_name, "tokenizer_type": "emulator",
         "total_tokens": len(pieces), "tokens": [{piece: token_id(piece)} for piece in pieces],
     })
+
+
+def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
+    """--max-tokenize-mb: the text is cut into tokens, each written back with its id (~20 bytes a token)."""
+    limit = int(limit_mb * 1024 * 1024)
+    if len(text) > limit // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > limit:
+        raise ValidationError({field: [f"The text to tokenize is {size / 1024 / 1024:.1f} MB; the limit is "
+                                       f"--max-tokenize-mb {limit_mb:g}."]})
 
 
 # -- POST /api/v2/query -------------------------------------------------------------------------

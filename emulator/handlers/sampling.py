@@ -15,6 +15,8 @@ from ..catalog import Model
 
 MAX_N = 128
 MAX_LOGPROBS = 20
+# The most tokens an answer runs to by itself (MAX_SENTENCES sentences), when nothing makes it longer.
+NATURAL_TOKENS = 96
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,15 @@ class Sampling:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    def work(self, prompt_tokens: int, echo: bool) -> int:
+        """Tokens x (1 + logprobs) this request asks to be generated (--max-sampling-work): best_of
+        candidates, each as long as max_tokens or the context window allow when ignore_eos or min_tokens
+        make it run on, and, with echo, the prompt again in each of the n choices."""
+        limit = self.limits(prompt_tokens).max_tokens
+        tokens = limit if self.ignore_eos else min(limit, max(NATURAL_TOKENS, self.min_tokens))
+        per_token = 1 + (self.logprobs or 0)
+        return (self.best_of * tokens + (self.n * prompt_tokens if echo else 0)) * per_token
 
     def limits(self, prompt_tokens: int) -> Limits:
         room = self.model.max_model_len - prompt_tokens
@@ -114,6 +125,18 @@ def check_context(model: Model, prompt_tokens: int, max_tokens: int | None) -> N
             f"completion). Please reduce the length of the messages or completion.")
 
 
+def check_work(sampling: Sampling, prompt_tokens: int, echo: bool, limit: int) -> None:
+    work = sampling.work(prompt_tokens, echo)
+    if work > limit:
+        raise BadRequest(
+            f"This request asks for about {work} tokens x (1 + logprobs) of generation "
+            f"(best_of={sampling.best_of}, n={sampling.n}, logprobs={sampling.logprobs or 0}"
+            f"{', echo' if echo else ''}{', ignore_eos' if sampling.ignore_eos else ''}); the limit is "
+            f"--max-sampling-work {limit}. "
+            f"Ask for fewer choices, logprobs or tokens, or raise the limit.",
+            param="best_of" if sampling.best_of > sampling.n else "n")
+
+
 def response_id(prefix: str, settings_seed: int, call: Call) -> str:
     """The same request always gets the same id, whatever its key order or content type, streamed
     or not."""
@@ -127,6 +150,7 @@ def completion_draft(call: Call, sampling: Sampling, prompt_tokens: int, generat
     """What chat and legacy completions hand to the delivery step: the generator's answer, and how an
     answer (the generator's or a fixture's) is rendered as a JSON body or, when asked, a stream."""
     settings = call.emulator.settings
+    check_work(sampling, prompt_tokens, bool(call.body.get("echo")), settings.max_sampling_work)
     id_ = response_id(id_prefix, settings.seed, call)
     created, name = settings.epoch, call.body.get("model")
 
