@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 
 from .config import Settings, from_env
+from .stack import release_freed_memory
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .guard import Guard
@@ -101,6 +102,7 @@ def open_backend(settings: Settings) -> Backend:
 def create_app_from_env() -> Starlette:
     """The app factory of ``serve --workers N``: each worker process builds its app from the
     ``PARADIGM_EMULATOR_*`` variables the CLI set from its flags."""
+    release_freed_memory()
     return create_app(from_env())
 
 

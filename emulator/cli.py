@@ -85,7 +85,9 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .stack import release_freed_memory
 
+    release_freed_memory()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     problem = check_state(settings)
     if problem:

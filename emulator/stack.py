@@ -39,3 +39,32 @@ def check_port(port: int) -> int:
 def base_urls(host: str, port: int) -> dict[str, str]:
     shown = f"[{host}]" if ":" in host else host
     return {"v2": f"http://{shown}:{port}/api/v2", "v3": f"http://{shown}:{port}/api/v3"}
+
+
+# glibc's mallopt parameters (malloc.h): fixed thresholds, instead of the dynamic ones.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_RELEASE_FROM = 64 * 1024
+
+
+def release_freed_memory() -> bool:
+    """Have glibc give large freed blocks back to the system, in a server process only.
+
+    By default glibc raises its mmap threshold each time a large block is freed, so the next large
+    request bodies and answers (a 5 MB prompt, a 1,000-input embeddings batch) come from the heap,
+    where freed memory stays resident: the process keeps the size of its busiest moment. With the
+    thresholds fixed, blocks of 64 KB and more are mapped and unmapped, and the heap is trimmed: the
+    resident size follows what is really held (the journal and the memo, bounded in bytes).
+    Elsewhere than glibc this is a no-op. (Never done by the in-process test server: the allocator
+    of a user's pytest process is theirs.)"""
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = getattr(libc, "mallopt", None)
+        if mallopt is None:
+            return False
+        return bool(mallopt(_M_MMAP_THRESHOLD, _RELEASE_FROM)) and bool(mallopt(_M_TRIM_THRESHOLD, _RELEASE_FROM))
+    except OSError:  # pragma: no cover - no C library to load
+        return False

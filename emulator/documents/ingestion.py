@@ -49,16 +49,10 @@ LEASE_S = 5.0
 RENEW_S = 1.0
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 
-# The embedding module caches vectors of recent texts (it serves repeated /embeddings calls);
-# chunks are embedded once and kept in the store, so they go around that cache instead of filling it.
-_embed_once = getattr(getattr(embedding, "_embed", None), "__wrapped__", None)
-
-
 def vector_for(text: str, size: int) -> list[float]:
-    """The /embeddings vector of ``text`` at ``size`` dimensions."""
-    if _embed_once is not None:
-        return list(_embed_once(text, size, size))
-    return embedding.embed(text, size)
+    """The /embeddings vector of ``text`` at ``size`` dimensions. Chunks are embedded once and kept
+    in the store, so they go around the embedding module's cache instead of filling it."""
+    return embedding.embed_uncached(text, size, size)
 
 
 def spans(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:

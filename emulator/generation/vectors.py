@@ -28,13 +28,29 @@ def features(item: str | Sequence[int]) -> list[str]:
     return [f"#{token}" for token in item]
 
 
+# The cache serves repeated /embeddings inputs. It is bounded in bytes, not only in entries: a
+# vector is kept packed (4 bytes a dimension, not a tuple of Python floats at 32), and a text longer
+# than CACHE_TEXT_CHARS is never kept (a 5 MB input would otherwise stay as a key). At most
+# 8,192 x (4 KB + 2 KB), about 50 MB.
+CACHE_TEXT_CHARS = 2048
+
+
 def embed(item: str | Sequence[int], size: int, dimensions: int | None = None) -> list[float]:
     key = item if isinstance(item, str) else tuple(item)
-    return list(_embed(key, size, dimensions or size))
+    dimensions = dimensions or size
+    if len(key) > CACHE_TEXT_CHARS:
+        return embed_uncached(key, size, dimensions)
+    packed = _cached(key, size, dimensions)
+    return list(struct.unpack(f"<{len(packed) // 4}f", packed))
 
 
 @lru_cache(maxsize=8192)
-def _embed(item: str | tuple[int, ...], size: int, dimensions: int) -> tuple[float, ...]:
+def _cached(item: str | tuple[int, ...], size: int, dimensions: int) -> bytes:
+    return pack_float32(embed_uncached(item, size, dimensions))
+
+
+def embed_uncached(item: str | Sequence[int], size: int, dimensions: int) -> list[float]:
+    """The vector, computed afresh (ingestion embeds each chunk once and keeps it: no cache)."""
     text = item if isinstance(item, str) else " ".join(map(str, item))
     noise = hashlib.shake_256(b"text:" + text.encode("utf-8")).digest(2 * size)
     vector = [(v - 32768) * (_BACKGROUND / 32768) for v in struct.unpack(f"<{size}H", noise)]
@@ -47,7 +63,7 @@ def _embed(item: str | tuple[int, ...], size: int, dimensions: int) -> tuple[flo
             vector[index] += sign * weight
     vector = vector[:dimensions]
     norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return tuple(_float32([v / norm for v in vector]))
+    return _float32([v / norm for v in vector])
 
 
 @lru_cache(maxsize=65536)
