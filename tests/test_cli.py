@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ from contract import KEY, TIMEOUT, Contract
 
 from emulator.cli import build_parser, main, settings_from_args
 from emulator.config import Settings, from_env
+from tests.cli_process import start_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAGS = [
@@ -30,7 +28,7 @@ FLAGS = [
     "--itl-ms",
     "--log-level",
 ]
-START_S, STOP_S = 20.0, 10.0
+STOP_S = 10.0
 
 
 def test_help_lists_every_flag_with_its_env_var(capsys):
@@ -146,29 +144,9 @@ def test_bad_configuration_is_refused_with_a_message(monkeypatch, capsys, argv, 
     assert message in capsys.readouterr().err
 
 
-def _start(*flags: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", *flags],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    printed = ""
-    deadline = time.monotonic() + START_S
-    while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
-        printed += process.stdout.readline()
-    match = re.search(r"v2 base URL: (http://\S+)/api/v2\n  v3 base URL: \1/api/v3\n", printed)
-    if match is None:
-        process.kill()
-        pytest.fail(f"no base URL printed within {START_S} s: {printed!r} {process.stderr.read()!r}")
-    return process, match[1]
-
-
 def test_python_m_emulator_serves_until_ctrl_c(server):
     contract = Contract(server.emulator)  # the same specs as the process serves
-    process, base = _start("--seed", "5", env={"PARADIGM_EMULATOR_API_KEYS": KEY})
+    process, base = start_cli("--seed", "5", env={"PARADIGM_EMULATOR_API_KEYS": KEY})
     try:
         hooks = {"response": [lambda response: (response.read(), contract.check(response))]}
         with httpx.Client(base_url=base, timeout=TIMEOUT, event_hooks=hooks) as client:
@@ -191,7 +169,7 @@ def test_python_m_emulator_serves_until_ctrl_c(server):
 
 
 def test_sigterm_stops_it_gracefully(server):
-    process, base = _start()
+    process, base = start_cli()
     try:
         listed = httpx.get(
             base + "/api/v2/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
@@ -211,7 +189,7 @@ def test_sigterm_stops_it_gracefully(server):
 def test_response_of_a_cli_server_matches_the_in_process_one(server):
     """The CLI serves the same app: same bytes for the same request."""
     body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Same?"}], "max_tokens": 8}
-    process, base = _start()
+    process, base = start_cli()
     try:
         from_cli = httpx.post(
             base + "/api/v2/chat/completions",

@@ -4,39 +4,21 @@ waits at most --shutdown-timeout for open streams."""
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from emulator.config import Settings
 from emulator.server import EmulatorServer
 from emulator.state.memory import LOG_NAME
+from tests.cli_process import start_cli
 from tests.conftest import KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-START_S = 30.0
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def start(*flags: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", *flags], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    printed = ""
-    deadline = time.monotonic() + START_S
-    while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
-        printed += process.stdout.readline()
-    match = re.search(r"v2 base URL: (http://\S+)/api/v2", printed)
-    if match is None:
-        process.kill()
-        pytest.fail(f"no base URL printed: {printed!r} {process.communicate()[1]!r}")
-    return process, match[1]
 
 
 def ask(base: str, content: str) -> str:
@@ -46,7 +28,7 @@ def ask(base: str, content: str) -> str:
 
 
 def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_path):
-    process, base = start("--data-dir", str(tmp_path))
+    process, base = start_cli("--data-dir", str(tmp_path))
     try:
         httpx.post(base + "/_emulator/fixtures", timeout=10, json={
             "name": "thrice", "times": 3, "match": {"last_user_message": "count"},
@@ -83,7 +65,7 @@ def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_p
             process.kill()
             process.communicate()
 
-    process, base = start("--data-dir", str(tmp_path))
+    process, base = start_cli("--data-dir", str(tmp_path))
     try:
         names = {f["name"] for f in httpx.get(base + "/_emulator/fixtures", timeout=10).json()["fixtures"]}
         assert set(acknowledged) <= names and "thrice" in names
@@ -98,7 +80,7 @@ def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_p
 
 
 def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_no_id(tmp_path):
-    process, base = start("--data-dir", str(tmp_path))
+    process, base = start_cli("--data-dir", str(tmp_path))
     acknowledged: dict[int, bytes] = {}
     try:
         stop = threading.Event()
@@ -136,7 +118,7 @@ def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_
             process.kill()
             process.communicate()
 
-    process, base = start("--data-dir", str(tmp_path))
+    process, base = start_cli("--data-dir", str(tmp_path))
     try:
         with httpx.Client(timeout=10, headers=AUTH) as client:
             for file_id in acknowledged:
@@ -168,7 +150,7 @@ def test_reset_is_durable_too(tmp_path):
 
 
 def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path):
-    process, base = start("--shutdown-timeout", "1", "--itl-ms", "500")
+    process, base = start_cli("--shutdown-timeout", "1", "--itl-ms", "500")
     try:
         opened = threading.Event()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import re
 import shutil
 import signal
 import socket
@@ -22,6 +21,7 @@ import pytest
 from emulator.cli import main
 from emulator.config import Settings
 from emulator.server import EmulatorServer
+from tests.cli_process import start_cli
 from tests.conftest import KEY, REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,19 +68,7 @@ def start_workers():
 
     def start(*flags: str) -> str:
         prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--workers", "2", "--port", "0",
-             "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        printed = ""
-        deadline = time.monotonic() + START_S
-        while "v3 base URL" not in printed and time.monotonic() < deadline and process.poll() is None:
-            printed += process.stdout.readline()
-        match = re.search(r"v2 base URL: (http://\S+)/api/v2", printed)
-        if match is None:
-            process.kill()
-            pytest.fail(f"no base URL printed: {printed!r} {process.communicate()[1]!r}")
-        base = match[1]
+        process, base = start_cli("--workers", "2", "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags)
         started.append((process, base))
         deadline = time.monotonic() + START_S
         while True:  # the workers import the app after the socket is bound: wait until one answers
