@@ -135,8 +135,9 @@ def really_valid(context, case):
         body["best_of"] = body.get("n") if isinstance(body.get("n"), int) else 1
     if isinstance(body.get("dimensions"), int):
         body["dimensions"] = min(body["dimensions"], 1024)  # the embedding model's size
-    if isinstance(body.get("guided_json"), str):
-        body["guided_json"] = json.dumps({"type": "object"})  # a text must be a schema's JSON
+    for guided in (body, body.get("extra_body")):
+        if isinstance(guided, dict) and isinstance(guided.get("guided_json"), str):
+            guided["guided_json"] = json.dumps({"type": "object"})  # a text must be a schema's JSON
     if str(case.media_type).startswith(FORMS):
         for name, filled in NON_EMPTY.items():
             if body.get(name) == []:
@@ -181,6 +182,11 @@ def existing_objects(case, existing: Existing) -> None:
     _existing_ids(case, body, existing)
     if case.operation.path == "/api/v3/tags" and isinstance(body.get("name"), str):
         body["name"] = existing.unique(body["name"], 255)  # tag names are unique in a company
+    metadata = body.get("external_metadata")
+    if isinstance(metadata, dict) and not metadata.get("external_id"):
+        metadata["external_id"] = "ext-1"  # the first metadata of a file names its external id
+    if body.get("collection_type") == "workspace" and "workspace_id" not in body:
+        body["workspace_id"] = 1  # a v2 upload to a workspace names it
     if body.get("ownership") == "team" and "group_id" not in body:
         body["group_id"] = existing.group  # a team agent belongs to a group
     if body.get("force_tool") is not None:
