@@ -5,8 +5,12 @@ gives the same cases every run. Every built-in check runs, ``positive_data_accep
 (the specs carry the ranges the handlers enforce), plus the suite's own ``Contract`` (which also
 checks each SSE chunk against its component schema). A positive case is first made really valid
 where a schema cannot say what valid is (``really_valid``): a model that serves the operation,
-``best_of >= n``, ``max_tokens`` within the context window, ids of objects that exist, a list a
-form can send.
+``best_of >= n``, ``max_tokens`` and the messages within the context window, a list a form can
+send; then, with the server at hand, it names objects that exist (``existing_objects``: the
+directory's agent, company, group and tool, a file, its chunks, an image, a tag, a thread, made
+once and again when a case deleted them). Everything else a handler enforces is in the spec.
+Derandomized, the same code draws the same cases on every run; an edit of a test function draws
+others (hypothesis seeds from the test function).
 """
 
 from __future__ import annotations
