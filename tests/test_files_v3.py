@@ -113,6 +113,9 @@ def test_a_missing_file_part_is_400(http, emulator):
     pytest.param({"tag_id": "1,x"}, "tag_id", id="tag-csv"),
     pytest.param({"status": "done"}, "status", id="status-choice"),
     pytest.param({"page": "0"}, "page", id="page"),
+    pytest.param({"uploaded_at_after": "0000-00-00"}, "uploaded_at_after", id="no-such-day"),
+    pytest.param({"updated_at_before": "2026-02-30"}, "updated_at_before", id="february-30"),
+    pytest.param({"uploaded_at_before": "yesterday"}, "uploaded_at_before", id="not-a-date"),
 ])
 def test_bad_filters_are_400_naming_the_parameter(http, emulator, params, field):
     response = http.get("/api/v3/files", params=params)
@@ -146,3 +149,10 @@ def test_tags(http, emulator, params, expected):
     assert set(body["results"][0]) == {"id", "created_at", "updated_at", "name", "description", "auto_assign",
                                        "document_count", "tag", "artificial"}
     assert all((t["tag"], t["artificial"]) == (t["name"], t["auto_assign"]) for t in body["results"])
+
+
+@pytest.mark.parametrize("value", ["2026-01-31", "2026-01-31T09:30:00Z", "2026-01-31T09:30:00.5+02:00"])
+def test_date_filters_take_a_date_or_a_date_time(http, emulator, value):
+    upload(http, "a.txt", b"a")
+    response = http.get("/api/v3/files", params={"uploaded_at_after": value, "updated_at_before": value})
+    assert response.status_code == 200, response.text

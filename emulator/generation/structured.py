@@ -212,9 +212,9 @@ def _structured_text(body: dict[str, Any], rng: random.Random) -> str | None:
     pattern = body.get("guided_regex")
     if isinstance(pattern, str):
         return regex_instance(pattern, rng)
-    schema = body.get("guided_json")
+    schema, param = body.get("guided_json"), "guided_json"
     if schema is None:
-        schema = _response_format_schema(body.get("response_format"))
+        schema, param = _response_format_schema(body.get("response_format")), "response_format"
     elif isinstance(schema, str):
         try:
             schema = json.loads(schema)
@@ -224,8 +224,7 @@ def _structured_text(body: dict[str, Any], rng: random.Random) -> str | None:
     if schema is None:
         return None
     if not isinstance(schema, (dict, bool)):
-        raise BadRequest(f"The JSON schema must be an object, got {json.dumps(schema)[:60]}.",
-                         param="response_format")
+        raise BadRequest(f"The JSON schema must be an object, got {json.dumps(schema)[:60]}.", param=param)
     return json.dumps(instance(schema, rng), ensure_ascii=False)
 
 
