@@ -29,7 +29,7 @@ from .journal import Journal
 from .memo import AnswerMemo
 from .catalog import Catalog
 from .pipeline import Pipeline
-from .routing import build_routes, http_exception
+from .routing import StaticFirstRouter, build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
 from .errors import StateUnavailable, dumps
@@ -122,8 +122,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                                        StateUnavailable: state_unavailable},
                     middleware=[Middleware(Guard, settings=settings)], lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
-    # not with Starlette's bodiless 307.
-    app.router.redirect_slashes = False
+    # not with Starlette's bodiless 307. Paths without parameters are found by a dict lookup.
+    app.router = StaticFirstRouter(routes=routes, redirect_slashes=False, lifespan=app.router.lifespan_context)
     app.state.emulator = emulator
     # Everything start-up built (specs, schemas, the catalog, fixtures) lives as long as the server:
     # out of the collector's sight, a full collection no longer walks it, which is what would pause

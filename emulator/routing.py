@@ -16,7 +16,7 @@ from jsonschema import Draft7Validator
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from .bodies import body_limit
@@ -144,3 +144,30 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return await method_not_allowed(request, exc)
     return json_response({"detail": exc.detail}, exc.status_code, dict(exc.headers) if exc.headers else None)
+
+
+class StaticFirstRouter(Router):
+    """Starlette's router, with one dict lookup first for the paths that have no parameters.
+
+    Starlette tries routes in order, a regex each: a request for the 28th route paid 27 misses
+    (about 20 us) before it was answered. A path without parameters is found by its text alone,
+    so those go straight to their route; anything else (a parameter, a wrong method: 405, an
+    unknown path: 404) takes Starlette's own walk, unchanged."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.static: dict[str, Route] = {}
+        for route in self.routes:
+            if isinstance(route, Route) and not route.param_convertors:
+                self.static.setdefault(route.path, route)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.static.get(get_route_path(scope))
+            if route is not None and (route.methods is None or scope["method"] in route.methods):
+                scope.setdefault("router", self)
+                scope["route"] = route
+                scope["endpoint"], scope["path_params"] = route.endpoint, {}
+                await route.handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
