@@ -69,28 +69,6 @@ class Entry:
                    duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
 
 
-class PendingEntry:
-    """A journal entry before its JSON is made (a ``state.Deferred``): it holds the head, the raw
-    header list (redacted and capped when encoded) and the body already cut to its cap."""
-
-    __slots__ = ("_journal", "_head", "_headers", "_body", "_bytes", "size")
-
-    def __init__(self, journal: "Journal", head: dict[str, Any], headers: list[tuple[bytes, bytes]],
-                 body: bytes):
-        self._journal, self._head, self._headers, self._body = journal, head, headers, body
-        self._bytes: bytes | None = None
-        # What it will weigh once encoded, near enough for the journal's budget.
-        self.size = len(body) + sum(len(name) + len(value) for name, value in headers) + 256
-
-    def __bytes__(self) -> bytes:
-        if self._bytes is None:
-            head = dict(self._head)
-            head["headers"] = self._journal._headers(self._headers)
-            self._bytes = _dumps(head)[:-1] + b',"body":' + self._body + b"}"
-            self._head, self._headers, self._body = {}, [], b""  # the bytes are all that is kept now
-        return self._bytes
-
-
 class Journal:
     def __init__(self, state: Backend, settings: "Settings"):
         self.state = state
@@ -101,22 +79,17 @@ class Journal:
                      seconds: float = 0.0) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
-            await self.state.append(LOG, self.pending(call, status, outcome, seconds), budget=self.budget)
+            await self.state.append(LOG, self.encode(call, status, outcome, seconds), budget=self.budget)
         except StateUnavailable as exc:  # the response is already on its way: a lost entry is logged
             log.warning("request not journaled: %s", exc)
 
-    def pending(self, call: "Call", status: int, outcome: str, seconds: float) -> "PendingEntry":
-        """The entry, its bounded parts taken now (the body cut to --journal-body-kb), its JSON made
-        when it is first read: most entries of a test suite's journal are never read."""
+    def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
         request = call.request
         head = {"method": request.method, "path": request.scope["path"],
                 "operation_id": call.operation.operation_id, "query": _query(call.query),
-                "headers": None, "status": status, "fixture": call.fixture,
+                "headers": self._headers(request.scope["headers"]), "status": status, "fixture": call.fixture,
                 "duration_ms": round(seconds * 1000, 3), "outcome": outcome}
-        return PendingEntry(self, head, request.scope["headers"], self._body(call))
-
-    def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
-        return bytes(self.pending(call, status, outcome, seconds))
+        return _dumps(head)[:-1] + b',"body":' + self._body(call) + b"}"
 
     def _headers(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -154,7 +127,7 @@ class Journal:
 
     async def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         """Oldest first, with seq > ``after``."""
-        return [Entry.parse(seq, bytes(raw)) for seq, raw in await self.state.read(LOG, after, limit)]
+        return [Entry.parse(seq, raw) for seq, raw in await self.state.read(LOG, after, limit)]
 
     async def pages(self, *, after: int | None = None, before: int | None = None,
                     newest_first: bool = True) -> AsyncIterator[list[tuple[int, bytes]]]:
@@ -163,7 +136,7 @@ class Journal:
             cursor = before
             while True:
                 batch = await self.state.read_back(LOG, cursor, PAGE)
-                batch = [(seq, bytes(raw)) for seq, raw in batch if after is None or seq > after]
+                batch = [(seq, raw) for seq, raw in batch if after is None or seq > after]
                 if not batch:
                     return
                 yield batch  # type: ignore[misc]
@@ -172,7 +145,7 @@ class Journal:
             cursor = after or 0
             while True:
                 batch = await self.state.read(LOG, cursor, PAGE)
-                batch = [(seq, bytes(raw)) for seq, raw in batch if before is None or seq < before]
+                batch = [(seq, raw) for seq, raw in batch if before is None or seq < before]
                 if not batch:
                     return
                 yield batch  # type: ignore[misc]

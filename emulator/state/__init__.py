@@ -28,28 +28,14 @@ from ..errors import StateUnavailable
 Value = Union[None, bool, int, float, str, bytes, list, dict]
 
 
-class Deferred(Protocol):
-    """A log value whose bytes are made only when they are needed: the memory backend keeps the
-    object itself, and a read (or the Redis backend, which must send bytes) asks for ``bytes(value)``.
-    So the journal, written on every request, encodes an entry only when someone reads it. ``size``
-    is what it weighs in a log's budget; it must hold only bounded data."""
-
-    size: int
-
-    def __bytes__(self) -> bytes: ...
-
-
-def size_of(value: Value | Deferred) -> int:
-    """The bytes a value weighs in a log's budget: its length, its JSON's, or a deferred one's size."""
+def size_of(value: Value) -> int:
+    """The bytes a value weighs in a log's budget: its length, or its JSON's."""
     if isinstance(value, bytes):
         return len(value)
-    size = getattr(value, "size", None)
-    if isinstance(size, int):
-        return size
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-__all__ = ["Backend", "Deferred", "StateUnavailable", "Value", "size_of"]
+__all__ = ["Backend", "StateUnavailable", "Value", "size_of"]
 
 
 class Backend(Protocol):

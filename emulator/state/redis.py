@@ -187,8 +187,7 @@ class RedisBackend:
 
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
         self._bind()
-        payload = encode(value if isinstance(value, (bytes, str, int, float, list, dict, type(None)))
-                         else bytes(value))  # a Deferred value: its bytes
+        payload = encode(value)
         return int(await _guard(self._append(keys=self._log_keys(log),
                                              args=[payload, len(payload), keep or 0, budget or 0])))
 
