@@ -13,6 +13,7 @@ it) or ``dropped`` (the client went away, or a drop fault closed the connection)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -35,6 +36,9 @@ REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", 
 REDACTED_QUERY = frozenset({"api_key", "key", "token"})
 HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyond this
 PAGE = 500  # entries read from the backend at a time when streaming a page
+HEADER_CACHE = 512  # distinct header lists whose JSON is kept
+_ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
+          b'"duration_ms":%s,"outcome":%s,"body":%s}')
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Journal:
         self.state = state
         self.body_cap = max(256, int(settings.journal_body_kb * 1024))
         self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
+        # The JSON of header lists seen lately: a client sends the same headers request after request.
+        self._header_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
     async def record(self, call: "Call", *, status: int, outcome: str = "complete",
                      seconds: float = 0.0) -> None:
@@ -84,12 +90,24 @@ class Journal:
             log.warning("request not journaled: %s", exc)
 
     def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
+        # Written on every request, so built from pieces: the parts that repeat (the headers of one
+        # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
-        head = {"method": request.method, "path": request.scope["path"],
-                "operation_id": call.operation.operation_id, "query": _query(call.query),
-                "headers": self._headers(request.scope["headers"]), "status": status, "fixture": call.fixture,
-                "duration_ms": round(seconds * 1000, 3), "outcome": outcome}
-        return _dumps(head)[:-1] + b',"body":' + self._body(call) + b"}"
+        scope = request.scope
+        return _ENTRY % (
+            _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
+            _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
+            status, b"null" if call.fixture is None else _text(call.fixture),
+            repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call))
+
+    def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
+        key = tuple(raw)
+        found = self._header_cache.get(key)
+        if found is None:
+            if len(self._header_cache) >= HEADER_CACHE:
+                self._header_cache.clear()
+            found = self._header_cache[key] = _dumps(self._headers(raw))
+        return found
 
     def _headers(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -106,6 +124,8 @@ class Journal:
 
     def _body(self, call: "Call") -> bytes:
         raw = call.raw_body
+        if not raw and not call.uploads and call.body == {}:
+            return b"{}"  # a GET, a DELETE
         if raw and not call.uploads and len(raw) <= self.body_cap and call.content_type.endswith("json"):
             return raw.strip() or b"{}"  # the JSON as it came: no need to encode it again
         body = call.body
@@ -190,5 +210,18 @@ def _shrink(value: Any, cap: int) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _ENCODER.encode(value).encode()
+
+
+def _text(value: str) -> bytes:
+    return _ENCODER.encode(value).encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _name(value: str) -> bytes:
+    """A short string that repeats (a method, an operationId, an outcome), JSON-encoded once."""
+    return _text(value)
