@@ -5,8 +5,10 @@ waits at most --shutdown-timeout for open streams."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,33 @@ def ask(base: str, content: str) -> str:
     return response.json()["choices"][0]["message"]["content"]
 
 
+def sigkill_amid(process: subprocess.Popen, send: Callable[[httpx.Client, int], None], done: Callable[[], int],
+                 want: int, seconds: float, headers: dict[str, str] | None = None) -> None:
+    """Three clients call ``send(client, worker)`` over and over; once ``done()`` reaches ``want``
+    the server is killed with SIGKILL, in the middle of their requests. The clients stop at the kill."""
+    stop = threading.Event()
+
+    def forever(worker: int) -> None:
+        with httpx.Client(timeout=10, headers=headers) as client:
+            while not stop.is_set():
+                try:
+                    send(client, worker)
+                except httpx.TransportError:
+                    return  # the kill
+
+    clients = [threading.Thread(target=forever, args=(n,)) for n in range(3)]
+    for client in clients:
+        client.start()
+    deadline = time.monotonic() + seconds
+    while done() < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    stop.set()
+    for client in clients:
+        client.join(10)
+
+
 def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_path):
     process, base = start_cli("--data-dir", str(tmp_path))
     try:
@@ -35,30 +64,14 @@ def test_sigkill_in_the_middle_of_fixture_posts_loses_nothing_acknowledged(tmp_p
             "response": {"content": "S"}})
         assert [ask(base, "count") for _ in range(2)] == ["S", "S"]
         acknowledged: list[str] = []
-        stop = threading.Event()
 
-        def post_forever() -> None:
-            with httpx.Client(timeout=10) as client:
-                while not stop.is_set():
-                    try:
-                        response = client.post(base + "/_emulator/fixtures",
-                                               json={"match": {"last_user_message": "never"}, "response": {}})
-                    except httpx.TransportError:
-                        return  # the kill
-                    if response.status_code == 201:
-                        acknowledged.extend(response.json()["added"])
+        def post(client: httpx.Client, worker: int) -> None:
+            response = client.post(base + "/_emulator/fixtures",
+                                   json={"match": {"last_user_message": "never"}, "response": {}})
+            if response.status_code == 201:
+                acknowledged.extend(response.json()["added"])
 
-        posters = [threading.Thread(target=post_forever) for _ in range(3)]
-        for poster in posters:
-            poster.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 60 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)  # in the middle of the posts
-        process.communicate(timeout=10)
-        stop.set()
-        for poster in posters:
-            poster.join(10)
+        sigkill_amid(process, post, lambda: len(acknowledged), want=60, seconds=20)
         assert len(acknowledged) >= 60
     finally:
         if process.poll() is None:
@@ -83,35 +96,19 @@ def test_sigkill_in_the_middle_of_uploads_loses_no_acknowledged_file_and_reuses_
     process, base = start_cli("--data-dir", str(tmp_path))
     acknowledged: dict[int, bytes] = {}
     try:
-        stop = threading.Event()
         lock = threading.Lock()
+        numbers = [0, 0, 0]
 
-        def upload_forever(worker: int) -> None:
-            with httpx.Client(timeout=10, headers=AUTH) as client:
-                number = 0
-                while not stop.is_set():
-                    number += 1
-                    data = f"file {worker}-{number}: ".encode() + b"durable text. " * 50
-                    try:
-                        response = client.post(base + "/api/v2/files",
-                                               files={"file": (f"f{worker}-{number}.txt", data)})
-                    except httpx.TransportError:
-                        return  # the kill
-                    if response.status_code in (200, 201):
-                        with lock:
-                            acknowledged[response.json()["id"]] = data
+        def upload(client: httpx.Client, worker: int) -> None:
+            numbers[worker] += 1
+            number = numbers[worker]
+            data = f"file {worker}-{number}: ".encode() + b"durable text. " * 50
+            response = client.post(base + "/api/v2/files", files={"file": (f"f{worker}-{number}.txt", data)})
+            if response.status_code in (200, 201):
+                with lock:
+                    acknowledged[response.json()["id"]] = data
 
-        uploaders = [threading.Thread(target=upload_forever, args=(n,)) for n in range(3)]
-        for uploader in uploaders:
-            uploader.start()
-        deadline = time.monotonic() + 30
-        while len(acknowledged) < 30 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)  # in the middle of the uploads
-        process.communicate(timeout=10)
-        stop.set()
-        for uploader in uploaders:
-            uploader.join(10)
+        sigkill_amid(process, upload, lambda: len(acknowledged), want=30, seconds=30, headers=AUTH)
         assert len(acknowledged) >= 30
     finally:
         if process.poll() is None:
