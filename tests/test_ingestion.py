@@ -5,9 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import os
-import re
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,6 +17,7 @@ from conftest import KEY, REDIS_URL
 from sample_documents import make_docx, make_pdf
 
 from emulator.documents.store import FileStore, NewFile
+from tests.cli_process import start_cli
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 HEALTH_BUDGET_S = 0.050
@@ -86,7 +85,7 @@ def test_health_answers_within_50_ms_while_a_big_file_ingests():
     finally:
         process.kill()
         process.wait(timeout=15)
-        process.stdout.close()
+        process.communicate()  # closes its pipes
     assert waited["status"] == "embedded"
     assert len(latencies) >= 10, "the ingestion was too quick to show anything"
     assert max(latencies) < HEALTH_BUDGET_S, sorted(latencies)[-5:]
@@ -94,15 +93,8 @@ def test_health_answers_within_50_ms_while_a_big_file_ingests():
 
 def serve_cli(*flags: str) -> tuple[subprocess.Popen, str]:
     """``paradigm-emulator serve`` on a free port -> (the process, its v2 base URL)."""
-    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", *flags],
-                               stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
-        if found:
-            return process, found.group(1)
-    process.kill()
-    raise AssertionError("the emulator did not start")
+    process, root = start_cli(*flags)
+    return process, root + "/api/v2"
 
 
 @pytest.mark.parametrize("settings, unpacked_mb, needle", [
@@ -185,7 +177,7 @@ def test_a_file_whose_worker_was_killed_mid_ingestion_is_taken_over_by_another_w
     finally:
         process.kill()  # mid-ingestion: a few MB take seconds to embed
         process.wait(timeout=15)
-        process.stdout.close()
+        process.communicate()  # closes its pipes
     second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
     left = second.emulator.files.get(created.json()["id"])
     assert left.state == "queued" and left.lease not in (None, second.emulator.ingestion.owner)

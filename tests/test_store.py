@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-import re
 import signal
 import subprocess
-import sys
-import time
 import uuid
 
 import httpx
@@ -19,6 +16,7 @@ from emulator.documents.extraction import Budget
 from emulator.documents.ingestion import CHUNK_CHARS, ingest, spans
 from emulator.documents.store import EMBEDDED, FAILED, FileStore, NewFile
 from emulator.state.memory import MemoryBackend
+from tests.cli_process import start_cli
 
 from conftest import KEY, REDIS_URL
 
@@ -194,7 +192,7 @@ def test_a_file_killed_mid_ingestion_is_ingested_after_the_restart(tmp_path):
     finally:
         process.kill()
         process.wait(timeout=15)
-        process.stdout.close()
+        process.communicate()  # closes its pipes
     process, base = serve(tmp_path)
     try:
         body = httpx.get(f"{base}/files/1", params={"include_content": "true"},
@@ -205,15 +203,9 @@ def test_a_file_killed_mid_ingestion_is_ingested_after_the_restart(tmp_path):
 
 
 def serve(data_dir, *flags: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--data-dir",
-                                str(data_dir), *flags], stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        found = re.search(r"v2 base URL: (\S+)", process.stdout.readline())
-        if found:
-            return process, found.group(1)
-    process.kill()
-    raise AssertionError("the emulator did not start")
+    """``paradigm-emulator serve`` on a free port -> (the process, its v2 base URL)."""
+    process, root = start_cli("--data-dir", str(data_dir), *flags)
+    return process, root + "/api/v2"
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -221,7 +213,7 @@ def stop(process: subprocess.Popen) -> None:
     try:
         process.wait(timeout=15)
     finally:
-        process.stdout.close()
+        process.communicate()  # closes its pipes
         if process.poll() is None:
             process.kill()
 
