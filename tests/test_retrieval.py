@@ -104,7 +104,7 @@ def test_health_answers_within_50_ms_while_a_first_search_indexes_a_big_file():
     finally:
         process.kill()
         process.wait(timeout=15)
-        process.stdout.close()
+        process.communicate()  # closes its pipes
     assert found["chunks"][0]["metadata"]["document_id"] == file_id
     assert len(latencies) >= 10, "the search was too quick to show anything"
     assert max(latencies) < 0.050, sorted(latencies)[-5:]
