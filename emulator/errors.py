@@ -27,12 +27,13 @@ catalog, a fixture file, the workspaces YAML, a port): the CLI prints it and exi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """Compact JSON, as vLLM (pydantic) and DRF write it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default).encode()
 
 
 class StartupError(Exception):
