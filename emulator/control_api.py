@@ -50,7 +50,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return json_response(body, status, default=str)
 
 
-def control_routes(scripts: Scripts, journal: Journal, state: Backend, reset: Callable[[], Awaitable[None]],
+def control_routes(scripts: Scripts, journal: Journal, state: Backend, reset_all: Callable[[], Awaitable[None]],
                    settings: Settings) -> list[Route]:
     token = settings.admin_token
     recorded = journal
@@ -157,7 +157,7 @@ def control_routes(scripts: Scripts, journal: Journal, state: Backend, reset: Ca
         return _json({"deleted": await recorded.clear()})
 
     async def reset(request: Request) -> Response:
-        await reset()
+        await reset_all()
         return _json({"reset": True})
 
     return [

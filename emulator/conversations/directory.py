@@ -24,7 +24,7 @@ SPACE = "agents"
 COUNTER = "agents"
 
 
-class DirectoryError(StartupError):
+class DirectoryError(StartupError, ValueError):  # a ValueError too, as it was
     """An agents file that cannot be served; the message names the file and the entry."""
 
 
