@@ -211,7 +211,8 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
         emulator.pipeline.insert(step, after=anchor)
         anchor = step.name
     # The API first: its routes are the hot path, and Starlette tries routes in order.
-    routes = build_routes(emulator.operations, emulator.handlers(), emulator.pipeline, emulator.names, settings)
+    routes = build_routes(emulator.operations, emulator.handlers(), emulator.pipeline, emulator.names,
+                          settings)
     routes += control_routes(emulator.scripts, emulator.journal, emulator.state, emulator.reset, settings)
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).

@@ -50,10 +50,10 @@ def _json(body: Any, status: int = 200) -> Response:
     return json_response(body, status, default=str)
 
 
-def control_routes(scripts: Scripts, journal: Journal, state: Backend, reset_all: Callable[[], Awaitable[None]],
-                   settings: Settings) -> list[Route]:
+def control_routes(scripts: Scripts, requests: Journal, state: Backend,
+                   reset_all: Callable[[], Awaitable[None]], settings: Settings) -> list[Route]:
     token = settings.admin_token
-    recorded = journal
+    recorded = requests  # the journal (the name `journal` is its route's)
 
     def guarded(endpoint: Callable[[Request], Awaitable[Response]],
                 open_: bool = False) -> Callable[[Request], Awaitable[Response]]:

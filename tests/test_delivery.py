@@ -45,9 +45,9 @@ def make_call(operation_id: str, handler: Handler, body: Any = None, headers: Ma
         sent[0] = True
         return {"type": "http.request", "body": raw, "more_body": False}
 
+    sent_headers = {"content-type": "application/json", "content-length": str(len(raw)), **headers}
     scope = {"type": "http", "method": operation.method, "path": operation.path, "query_string": b"",
-             "headers": [(k.lower().encode(), v.encode()) for k, v in
-                         {"content-type": "application/json", "content-length": str(len(raw)), **headers}.items()]}
+             "headers": [(k.lower().encode(), v.encode()) for k, v in sent_headers.items()]}
     return Call(Request(scope, receive), route(operation_id, handler))
 
 

@@ -30,7 +30,8 @@ class Chat:
         model = self.models(call, "chat", "Chat Completions API")
         top_logprobs = body.get("top_logprobs")
         if top_logprobs is not None and not body.get("logprobs"):
-            raise BadRequest("when using `top_logprobs`, `logprobs` must be set to true.", param="top_logprobs")
+            raise BadRequest("when using `top_logprobs`, `logprobs` must be set to true.",
+                             param="top_logprobs")
         logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
         sampling = read_sampling(body, model, logprobs)
         messages = body.get("messages") or []
@@ -50,5 +51,5 @@ class Chat:
                 choices.append(made)
             return Answer(tuple(choices), prompt_tokens, timing=pace)
 
-        return completion_draft(call, settings, sampling, prompt_tokens, generate, "chatcmpl-", chat_completion,
-                                chat_events)
+        return completion_draft(call, settings, sampling, prompt_tokens, generate, "chatcmpl-",
+                                chat_completion, chat_events)

@@ -44,9 +44,9 @@ class Embeddings:
         token_counts = [len(item) if isinstance(item, list) else count(item) for item in inputs]
         for tokens in token_counts:
             if tokens > model.max_model_len:
-                raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. However, "
-                                 f"you requested {tokens} tokens in the input for embedding generation. Please "
-                                 f"reduce the length of the input.")
+                raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. "
+                                 f"However, you requested {tokens} tokens in the input for embedding "
+                                 f"generation. Please reduce the length of the input.")
         size = model.dimensions or 1024
         total = sum(token_counts)
 

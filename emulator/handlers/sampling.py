@@ -158,7 +158,8 @@ def completion_draft(call: Call, settings: Settings, sampling: Sampling, prompt_
     def events_of(answer: Answer) -> Iterator[bytes]:
         return events(answer, id_, created, name, sampling.include_usage, sampling.continuous_usage)
 
-    return Draft(call=call, n=sampling.n, stream=sampling.stream, prompt_tokens=prompt_tokens, generate=generate,
+    return Draft(call=call, n=sampling.n, stream=sampling.stream, prompt_tokens=prompt_tokens,
+                 generate=generate,
                  body_of=lambda answer: render(answer, id_, created, name),
                  events_of=events_of if sampling.stream else None)
 

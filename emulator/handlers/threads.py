@@ -39,7 +39,8 @@ class TurnOrder:
 _GENERATED = TurnOrder(None)
 
 
-def _cursor_page(url: URL, items: list[Record], query: dict[str, Any], limit: int) -> tuple[list[Record], Any, Any]:
+def _cursor_page(url: URL, items: list[Record], query: dict[str, Any],
+                 limit: int) -> tuple[list[Record], Any, Any]:
     """Cursor pagination over ids: -> (the page, next URL, previous URL)."""
     ids = [item["id"] for item in items]
     after, before = query.get("starting_after"), query.get("ending_before")
