@@ -1,7 +1,9 @@
-"""create_app(settings) -> Starlette: the one place it is all wired.
+"""create_app(settings) -> Starlette: the composition root, the one module that knows everything.
 
-Start-up does all the slow work (YAML, schema compilation, the model catalog,
-fixtures) so that a request only touches compiled objects in memory.
+It builds the state backend, the stores, the services, the pipeline's stages and the handlers,
+each given exactly what it uses; nothing below it reaches the whole application. Start-up does
+all the slow work (YAML, schema compilation, the model catalog, fixtures) so that a request
+only touches compiled objects in memory.
 """
 
 from __future__ import annotations
@@ -9,48 +11,63 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import Response
 
-
+from .answer import Timing
+from .call import Call, Handler, error_response
+from .catalog import Catalog
 from .config import Settings, from_env
-from .stack import release_freed_memory
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
-from .guard import Guard
-from .errors import StartupError
-from .handlers import HANDLERS
-from .documents.ingestion import Ingestion
-from .answer import Timing
-from .journal import Journal
-from .memo import AnswerMemo
-from .catalog import Catalog
-from .pipeline import Pipeline
-from .routing import StaticFirstRouter, build_routes, http_exception
-from .fixtures.registry import Scripts
-from .spec import Spec, load_specs
-from .errors import StateUnavailable, dumps
-from .state import Backend
-from .state.memory import MemoryBackend
-from .documents.store import FileStore
-from .documents.workspaces import Directory
+from .conversations import documents as turn_documents
 from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
+from .conversations.turns import TurnService
+from .delivery import Deliver, Source
+from .documents.ingestion import Ingestion
+from .documents.store import FileStore
+from .documents.workspaces import Directory
+from .errors import StartupError, StateUnavailable
+from .fixtures.registry import Scripts
+from .guard import Guard
+from .handlers import HANDLERS
+from .handlers.chat import Chat
+from .handlers.completions import Completions
+from .handlers.embeddings import Embeddings
+from .handlers.models import Models
+from .handlers.sampling import ModelLookup
+from .handlers.threads import Threads
+from .journal import Journal
+from .memo import AnswerMemo
+from .operations import OperationNames
+from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
+from .routing import StaticFirstRouter, build_routes, http_exception
+from .spec import Operation, Spec, load_specs
+from .stack import release_freed_memory
+from .state import Backend
+from .state.memory import MemoryBackend
 
 log = logging.getLogger("emulator")
 
 
 class Emulator:
-    """The state one running emulator holds, reachable from every handler as ``call.emulator``."""
+    """What one running emulator holds: built here, reset and closed here. Tests reach it in process
+    (``app.state.emulator``); no request carries it."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, sources: Iterable[Source] = ()):
         self.settings = settings
         # Everything that must be the same on every worker lives here (see emulator/state).
-        self.state: Backend = open_backend(settings)
+        self.state: Backend = _named(lambda: open_backend(settings))
         self.specs: list[Spec] = load_specs(settings.spec_dir)
+        self.operations: list[Operation] = [op for spec in self.specs for op in spec.operations]
+        self.names = OperationNames(self.operations)
         self.catalog = Catalog.load(settings.models_file)
         self.journal = Journal(self.state, settings)
         # Server-wide delays belong to every answer: nothing is served from the memo then.
@@ -62,10 +79,8 @@ class Emulator:
         # A reset on any worker is seen by every worker's next request: its local caches go then.
         self.scripts.on_reset.append(self.memo.clear)
         self.controls = HeaderControls()
-        # The stages every API request runs through (emulator/pipeline.py); a new one is inserted here.
-        self.pipeline = Pipeline()
         # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
-        self.workspaces = Directory.load(self.state, settings)
+        self.workspaces = _named(lambda: Directory.load(self.state, settings))
         self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
@@ -73,10 +88,27 @@ class Emulator:
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
         self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
+        self.turns = TurnService(self.conversations, _BoundAgents(self.agents, self.state), self.catalog,
+                                 self.state, settings, _TurnDocuments(self))
+        # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
+        match = Match(self.scripts)
+        self.pipeline = Pipeline((
+            Step("validate", Validate(settings.api_keys)),
+            Step("controls", ControlStage(self.controls)),
+            # rate limits: insert(Step("limits", ...), after=RATE_LIMITS_AFTER)
+            Step("match", match),
+            Step("deliver", Deliver(self.memo, self.controls, match, sources)),
+        ), self.journal)
 
-    @property
-    def operations(self):
-        return [op for spec in self.specs for op in spec.operations]
+    def handlers(self) -> dict[str, Handler]:
+        """operationId -> handler: the model calls' handler objects over the resources' table."""
+        models = ModelLookup(self.catalog)
+        table = {op: _reaching(handler, self) for op, handler in HANDLERS.items()}
+        for resource in (Chat(models, self.settings, self.pace), Completions(models, self.settings, self.pace),
+                         Embeddings(models, self.settings), Models(self.catalog, self.settings.epoch),
+                         Threads(self.turns, self.state, self.settings.turn_wait_ms)):
+            table.update(resource.handlers())
+        return table
 
     async def reset(self) -> None:
         """Back to the state at start-up, for every worker at once: the whole backend (journal,
@@ -87,6 +119,68 @@ class Emulator:
         await self.state.clear()
         await self.scripts.reset()
         self.memo.clear()
+
+    async def close(self) -> None:
+        self.ingestion.close()
+        self.files.lexical.close()
+        await self.state.close()
+
+
+def _reaching(handler: Handler, emulator: Emulator) -> Handler:
+    """A resource handler that still reads its services from ``call.emulator`` (the resources'
+    handlers, until they are objects built with their services): given the emulator on the call."""
+    if getattr(handler, "__self__", None) is not None:
+        return handler  # a bound method of a handler object: built with what it uses
+
+    async def reaching(call: Call) -> Any:
+        setattr(call, "emulator", emulator)  # noqa: B010  (not a field of Call: only these handlers read it)
+        return await handler(call)
+
+    return reaching
+
+
+class _BoundAgents:
+    """The agents directory with its backend (``TurnService`` asks ``get(id)``)."""
+
+    def __init__(self, directory: AgentDirectory, state: Backend):
+        self.directory, self.state = directory, state
+        self.default_id, self.seeds, self.tools = directory.default_id, directory.seeds, directory.tools
+
+    async def get(self, agent_id: Any) -> dict[str, Any] | None:
+        return await self.directory.get(self.state, agent_id)
+
+    def tool_names(self, agent: dict[str, Any]) -> list[str]:
+        return self.directory.tool_names(agent)
+
+
+class _TurnDocuments:
+    """The turns' document scope and search (``conversations.documents``) over the files."""
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+
+    async def scope(self, body: dict[str, Any]) -> turn_documents.Scope:
+        return await turn_documents.scope(self.emulator, body)
+
+    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[turn_documents.Passage]:
+        return await turn_documents.search(self.emulator, query, file_ids, n)
+
+    async def filenames(self, file_ids: Collection[int]) -> dict[int, str]:
+        return await turn_documents.filenames(self.emulator, file_ids)
+
+    def answer(self, question: str, passages: list[turn_documents.Passage]) -> tuple[str, set[int]]:
+        return turn_documents.answer(question, passages)
+
+    def summary(self, passages: list[turn_documents.Passage], names: dict[int, str]) -> str:
+        return turn_documents.summary(passages, names)
+
+
+def _named(build: Callable[[], Any]) -> Any:
+    """A store snapshot (--data-dir) or the workspaces YAML that cannot be read stops start-up, named."""
+    try:
+        return build()
+    except (ValueError, OSError) as exc:
+        raise StartupError(str(exc)) from exc
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -106,16 +200,20 @@ def create_app_from_env() -> Starlette:
     return create_app(from_env())
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] = (),
+               sources: Iterable[Source] = ()) -> Starlette:
+    """The app. ``extra_steps`` go into the pipeline after the control headers (``RATE_LIMITS_AFTER``),
+    in the order given; ``sources`` answer before the handler, after the memo (``delivery``)."""
     settings = settings or Settings()
-    try:
-        emulator = Emulator(settings)
-    except StartupError:
-        raise
-    except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
-        raise StartupError(str(exc)) from exc
+    emulator = Emulator(settings, sources)
+    anchor = RATE_LIMITS_AFTER
+    for step in extra_steps:
+        emulator.pipeline.insert(step, after=anchor)
+        anchor = step.name
     # The API first: its routes are the hot path, and Starlette tries routes in order.
-    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
+    routes = build_routes(emulator.operations, emulator.handlers(), emulator.pipeline, emulator.names,
+                          settings)
+    routes += control_routes(emulator.scripts, emulator.journal, emulator.state, emulator.reset, settings)
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
@@ -132,22 +230,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-async def state_unavailable(request, exc: Exception) -> Response:
+async def state_unavailable(request: Request, exc: Exception) -> Response:
     """A Redis that went away, met outside an endpoint's own handling: a 503 naming it, never a 500."""
     assert isinstance(exc, StateUnavailable)
-    return Response(dumps(exc.body()), status_code=exc.status, headers=dict(exc.headers),
-                    media_type="application/json")
+    return error_response(exc)
 
 
-def _lifespan(emulator: Emulator):
+def _lifespan(emulator: Emulator) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ping = getattr(emulator.state, "ping", None)
         if ping is not None:
             await ping()  # a Redis that is down at start-up stops the worker, with the reason
         yield
-        emulator.ingestion.close()
-        emulator.files.lexical.close()
-        await emulator.state.close()
+        await emulator.close()
 
     return lifespan

@@ -1,44 +1,70 @@
-"""One request as the pipeline and the handlers see it: ``Call``, and what a model handler drafts.
+"""One request as the pipeline and the handlers see it: ``Call``, its ``Route``, and what a model
+handler drafts.
 
 A ``Call`` is made when a request reaches an operation's route and travels through every
 stage of ``pipeline`` (auth and validation, control headers, fixture match, delivery, the
-journal). What one stage leaves for a later one is a typed field here, never an attribute
-stuck on from outside: the parsed control headers, the fixture that matched, a script's
-delay and headers, and how a stream ended.
+journal). It is the request and what the stages learn about it, never the application: what a
+stage leaves for a later one is a typed field here (the API key, the parsed control headers,
+the fixture that matched, a script's delay and headers, how a stream ended).
 
-A model operation's handler (chat, completions, embeddings) does not answer itself: it
-returns a ``Draft`` (what the generator would answer, and how to render an answer), and the
-delivery step picks the answer's source. Every other handler returns its ``Response``.
+A model call's handler (chat, completions, embeddings, a v3 turn) does not answer itself: it
+returns a ``Draft`` (what the generator would answer, and how an answer is rendered), and the
+delivery step's sources pick the answer. Every other handler returns its ``Response``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .answer import Answer
+from .bodies import BodyLimit
 from .errors import EmulatorError, dumps
+from .queries import QueryValidator
 from .spec import Operation
-
-if TYPE_CHECKING:  # these modules sit above this one (they import Call): types only, no import cycle
-    from .answer import Answer
-    from .app import Emulator
-    from .controls import Controls
-    from .fixtures.registry import ScriptedAnswer
-    from .handlers.sampling import Sampling
-    from .routing import Endpoint
+from .validation import BodyValidator
 
 T = TypeVar("T")
 Json = Any  # a parsed JSON (or form) body: any of dict, list, str, int, float, bool, None
 Handler = Callable[["Call"], Awaitable["Response | Draft[Any]"]]
+Vectors = list[list[float]]
 
 # How a response body ended, as the journal records it.
 COMPLETE, TRUNCATED, DROPPED = "complete", "truncated", "dropped"
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the stages need to know of the operation a request reached, compiled once at start-up."""
+
+    operation: Operation
+    handler: Handler
+    body_validator: BodyValidator
+    query_validator: QueryValidator
+    body_limit: BodyLimit
+    answering: bool  # a model call (operations.OperationNames.answering): memo, sources, vLLM errors
+    matched_late: bool  # the handler drafts what its fixture conditions read (a v3 turn): matched then
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The X-Emulator-* headers of one request, parsed (``controls.read_controls``)."""
+
+    status: int | None = None
+    body: Any = None
+    retry_after: float | None = None
+    delay_ms: float = 0.0
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    truncate_after: int | None = None
+    error_after: int | None = None
+    drop_after: int | None = None
 
 
 @dataclass
@@ -49,14 +75,30 @@ class Effects:
     headers: dict[str, str] | None = None
 
 
+class Script(Protocol):
+    """One use of a fixture, as the delivery step sees it (``fixtures.answers.ScriptedAnswer``)."""
+
+    name: str
+    response: Mapping[str, Any]  # the fixture's response, as written
+
+    @property
+    def is_error(self) -> bool: ...
+
+    def error_response(self, answering: bool) -> Response: ...
+
+    def leave_effects(self, call: Call) -> None: ...
+
+    def respond(self, draft: Draft[Any]) -> Answer | Response | Vectors: ...
+
+    def render(self, template: str) -> str: ...
+
+
 @dataclass
 class Call:
     """One request, parsed and validated, as a handler sees it."""
 
     request: Request
-    operation: Operation
-    emulator: Emulator
-    endpoint: Endpoint | None = None  # the operation's compiled route (validators, handler)
+    route: Route
     body: Json = field(default_factory=dict)
     content_type: str = "application/json"
     uploads: dict[str, UploadFile] = field(default_factory=dict)
@@ -65,13 +107,18 @@ class Call:
     raw_body: bytes = b""
     started: float = field(default_factory=time.perf_counter)
     # -- left by the stages, in the order they run ---------------------------------------------------
+    api_key: str | None = None  # the bearer key that authenticated the call (validate stage)
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
-    script: ScriptedAnswer | None = None  # the fixture use that answers this call (match stage)
+    script: Script | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal
     effects: Effects | None = None  # a script's delay and headers (delivery applies them)
     cut: str | None = None  # TRUNCATED when a stream fault ended the body early (set while streaming)
     # A v3 turn's index in its thread, agent id and forced tool (its handler), for the fixture conditions.
     turn_context: dict[str, Any] | None = None
+
+    @property
+    def operation(self) -> Operation:
+        return self.route.operation
 
     @property
     def headers(self) -> Headers:
@@ -80,23 +127,38 @@ class Call:
 
 @dataclass
 class Draft(Generic[T]):
-    """What a model operation would answer, before the delivery step picks the source of the answer.
+    """What a model call would answer, before the delivery step's sources pick the answer.
 
     ``generate`` is the generator's answer (an ``Answer`` for chat and completions, vectors for
-    embeddings); a fixture may use it or replace it. ``body_of`` renders an answer as the JSON
-    body; ``events_of``, when the request asked for a stream, as its SSE events."""
+    embeddings, what to plan for a turn); a fixture may use it or replace it. ``body_of`` renders
+    an answer as the JSON body; ``events_of``, when the request asked for a stream, as its SSE
+    events. ``n`` and ``stream`` are what a fixture's answer is shaped by (None: not a completion).
+
+    A draft that answers otherwise sets ``scripted`` (a fixture's answer made from the script) and
+    ``finish`` (the response made from the answer, instead of the controls and the rendering):
+    a v3 turn is planned, stored and then streamed or waited for."""
 
     call: Call
-    sampling: Sampling | None  # None: embeddings
+    n: int | None  # None: embeddings, turns
+    stream: bool
     prompt_tokens: int
     generate: Callable[[], T]
     body_of: Callable[[T], dict[str, Any]]
     events_of: Callable[[Answer], Iterator[bytes]] | None = None
+    scripted: Callable[[Script], T] | None = None
+    finish: Callable[[T], Awaitable[Response]] | None = None
+    # The generator's answer as a finished response, when the handler makes it better than the
+    # rendering step would (many embeddings: made in a thread). Used only when no fixture answers.
+    generated: Callable[[], Awaitable[Response]] | None = None
 
 
-def json_response(body: Json, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status_code=status, headers=headers, media_type="application/json")
+def json_response(body: Json, status: int = 200, headers: Mapping[str, str] | None = None, *,
+                  default: Callable[[Any], Any] | None = None) -> Response:
+    """The one way a JSON response is made: compact bytes, as DRF and vLLM write them (``default``:
+    how a value JSON has no type for is written)."""
+    return Response(dumps(body, default), status_code=status, headers=dict(headers) if headers else None,
+                    media_type="application/json")
 
 
 def error_response(exc: EmulatorError) -> Response:
-    return json_response(exc.body(), exc.status, dict(exc.headers) or None)
+    return json_response(exc.body(), exc.status, exc.headers)

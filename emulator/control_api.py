@@ -22,19 +22,20 @@ import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import __version__
-from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
+from .call import error_response, json_response
+from .config import Settings
+from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
 from .fixtures.loading import FixtureError, load_yaml
-from .journal import with_seq
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .fixtures.registry import Scripts
+from .journal import Journal, with_seq
+from .state import Backend
 
 PREFIX = "/_emulator"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -46,14 +47,16 @@ class Conflict(ApiError):
 
 def _json(body: Any, status: int = 200) -> Response:
     # default=str: a YAML fixture may hold dates and the like, which JSON has no type for.
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
-    return Response(text.encode(), status_code=status, media_type="application/json")
+    return json_response(body, status, default=str)
 
 
-def control_routes(emulator: Emulator) -> list[Route]:
-    token = emulator.settings.admin_token
+def control_routes(scripts: Scripts, requests: Journal, state: Backend,
+                   reset_all: Callable[[], Awaitable[None]], settings: Settings) -> list[Route]:
+    token = settings.admin_token
+    recorded = requests  # the journal (the name `journal` is its route's)
 
-    def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
+    def guarded(endpoint: Callable[[Request], Awaitable[Response]],
+                open_: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def guard(request: Request) -> Response:
             try:
                 if token and not open_:
@@ -65,29 +68,28 @@ def control_routes(emulator: Emulator) -> list[Route]:
                         raise AuthenticationFailed("Wrong X-Emulator-Admin-Token.")
                 return await endpoint(request)
             except ApiError as exc:
-                return Response(dumps(exc.body()), status_code=exc.status, media_type="application/json",
-                                headers=dict(exc.headers) or None)
+                return error_response(exc)
 
         return guard
 
     async def health(request: Request) -> Response:
-        await emulator.scripts.sync()
-        return _json({"status": "ok", "version": __version__, "fixtures": len(emulator.scripts),
-                      "journal": await emulator.journal.length(), "pid": os.getpid(),
-                      "state": emulator.state.kind})
+        await scripts.sync()
+        return _json({"status": "ok", "version": __version__, "fixtures": len(scripts),
+                      "journal": await recorded.length(), "pid": os.getpid(),
+                      "state": state.kind})
 
     async def list_fixtures(request: Request) -> Response:
-        return _json({"fixtures": await emulator.scripts.list()})
+        return _json({"fixtures": await scripts.list()})
 
     async def add_fixtures(request: Request) -> Response:
-        document = await _read_document(request, emulator.scripts.max_bytes)
+        document = await _read_document(request, scripts.max_bytes)
         if isinstance(document, dict) and set(document) == {"fixtures"}:
             document = document["fixtures"]
         fixtures = document if isinstance(document, list) else [document]
         if not fixtures or not all(isinstance(f, dict) for f in fixtures):
             raise ParseError("Expected a fixture (a mapping), a list of fixtures, or {\"fixtures\": [...]}.")
         try:
-            names = await emulator.scripts.add_many(fixtures)
+            names = await scripts.add_many(fixtures)
         except FixtureError as exc:
             raise ParseError(str(exc)) from None
         except RecursionError:  # a YAML alias that contains itself
@@ -95,16 +97,16 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return _json({"added": names}, 201)
 
     async def clear_fixtures(request: Request) -> Response:
-        return _json({"deleted": await emulator.scripts.clear()})
+        return _json({"deleted": await scripts.clear()})
 
     async def delete_fixture(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            await emulator.scripts.remove(name)
+            await scripts.remove(name)
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in await emulator.scripts.list()) or "none"
+            known = ", ".join(repr(f["name"]) for f in await scripts.list()) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 
@@ -115,9 +117,9 @@ def control_routes(emulator: Emulator) -> list[Route]:
         after, before = _seq(query, "after"), _seq(query, "before")
         path, operation = query.get("path"), query.get("operation")
         # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
-        operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
+        operation_ids = scripts.operations.resolve_or_400(operation) if operation else None
         filtered = bool(path or operation_ids is not None or status is not None)
-        pages = emulator.journal.pages(after=after, before=before, newest_first=after is None)
+        pages = recorded.pages(after=after, before=before, newest_first=after is None)
         first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
 
         def wanted(raw: bytes) -> bool:
@@ -152,10 +154,10 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return StreamingResponse(body(), media_type="application/json")
 
     async def clear_journal(request: Request) -> Response:
-        return _json({"deleted": await emulator.journal.clear()})
+        return _json({"deleted": await recorded.clear()})
 
     async def reset(request: Request) -> Response:
-        await emulator.reset()
+        await reset_all()
         return _json({"reset": True})
 
     return [

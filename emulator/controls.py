@@ -25,18 +25,16 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
 from .answer import Answer, StreamFault
-from .errors import ApiError, dumps
+from .call import Call, Controls, json_response
+from .errors import ApiError
 from .sse import StreamDropped
-
-if TYPE_CHECKING:
-    from .call import Call
 
 PREFIX = b"x-emulator-"
 # Statuses the API layer (Django REST Framework) answers itself; the rest come from the model server.
@@ -53,19 +51,6 @@ DRF_DETAILS = {
 
 class ControlHeaderError(ApiError):
     status = 400
-
-
-@dataclass(frozen=True)
-class Controls:
-    status: int | None = None
-    body: Any = None
-    retry_after: float | None = None
-    delay_ms: float = 0.0
-    ttft_ms: float | None = None
-    itl_ms: float | None = None
-    truncate_after: int | None = None
-    error_after: int | None = None
-    drop_after: int | None = None
 
 
 MAX_WAIT = 600_000.0  # ten minutes: a longer wait is a typo, and would hold the request forever
@@ -134,8 +119,8 @@ def read_controls(raw_headers: list[tuple[bytes, bytes]]) -> Controls | None:
 
 
 class HeaderControls:
-    """``emulator.controls``: ``before`` runs for every operation, ``apply`` on each chat or completions
-    answer."""
+    """``before`` runs for every operation (the controls stage), ``apply`` on each chat or completions
+    answer (the delivery step)."""
 
     async def before(self, call: Call) -> Response | None:
         controls = read_controls(call.request.headers.raw)
@@ -147,11 +132,10 @@ class HeaderControls:
         if controls.status is None:
             return None
         headers = retry_headers(controls.retry_after) if controls.retry_after is not None else {}
-        answering = call.operation.path.endswith(("/completions", "/embeddings"))
         body = controls.body
         if body is None or isinstance(body, str):
-            body = default_error_body(controls.status, answering, body, controls.retry_after)
-        return error_response(controls.status, body, headers)
+            body = default_error_body(controls.status, call.route.answering, body, controls.retry_after)
+        return json_response(body, controls.status, headers)
 
     def apply(self, call: Call, answer: Answer) -> Answer | Response:
         controls = call.controls
@@ -195,10 +179,6 @@ def default_error_body(status: int, answering: bool, message: str | None = None,
     kind = phrase.replace(" ", "").replace("-", "")
     kind = kind if kind.endswith("Error") else kind + "Error"
     return {"error": {"message": message or f"{phrase}.", "type": kind, "param": None, "code": status}}
-
-
-def error_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status_code=status, headers=headers or None, media_type="application/json")
 
 
 async def _drop() -> AsyncIterator[bytes]:

@@ -1,45 +1,57 @@
 """Errors, shaped as the two layers of the real stack shape them.
 
 Paradigm is a Django REST Framework application in front of vLLM model servers,
-so a rejected request gets one of two bodies::
+so a rejected request gets one of two bodies. Every error of the package derives from
+``ParadigmEmulatorError``::
 
-    EmulatorError                      status, body(), headers
-    ├── ApiError                       DRF layer: {"detail": "..."} or a field dict
-    │   ├── ParseError            400  malformed JSON / form / multipart
-    │   ├── ValidationError       400  {"field": ["message", ...], ...}
-    │   ├── NotAuthenticated      401  no bearer key
-    │   ├── AuthenticationFailed  401  a key that is not accepted
-    │   ├── NotFound              404  unknown path or object
-    │   ├── MethodNotAllowed      405  (with Allow)
-    │   ├── PayloadTooLarge       413
-    │   ├── UnsupportedMediaType  415
-    │   └── StateUnavailable      503  the state backend (Redis) cannot be reached
-    └── ModelServerError               vLLM layer: {"error": {"message", "type", "param", "code"}}
-        ├── BadRequest            400  BadRequestError (context window, n, wrong model kind ...)
-        └── ModelNotFound         404  NotFoundError
+    ParadigmEmulatorError
+    ├── StartupError                   why the emulator cannot start (the CLI prints it, exits 2)
+    │   ├── FixtureError               a fixture file or dict (fixtures.loading; a ValueError too)
+    │   └── DirectoryError             the agents file (conversations.directory; a ValueError too)
+    └── EmulatorError                  a request's error: status, body(), headers
+        ├── ApiError                   DRF layer: {"detail": "..."} or a field dict
+        │   ├── ParseError        400  malformed JSON / form / multipart
+        │   ├── ValidationError   400  {"field": ["message", ...], ...}
+        │   ├── ControlHeaderError 400 a misspelt or malformed X-Emulator-* header (controls)
+        │   ├── NotAuthenticated  401  no bearer key
+        │   ├── AuthenticationFailed 401 a key that is not accepted
+        │   ├── NotFound          404  unknown path or object
+        │   ├── MethodNotAllowed  405  (with Allow)
+        │   ├── Conflict          409  a fixture file's fixture removed through the control API
+        │   ├── TurnRunning       409  a turn asked while the thread's last one runs (conversations.turns)
+        │   ├── PayloadTooLarge   413
+        │   ├── UnsupportedMediaType 415
+        │   └── StateUnavailable  503  the state backend (Redis) cannot be reached
+        └── ModelServerError           vLLM layer: {"error": {"message", "type", "param", "code"}}
+            ├── BadRequest        400  BadRequestError (context window, n, wrong model kind ...)
+            ├── ModelNotFound     404  NotFoundError
+            └── Unmatched         404  --strict: no fixture matched a model call (fixtures.registry)
 
-Raise them anywhere below a route; the pipeline turns them into responses.
-
-Apart from these, ``StartupError`` is why the emulator cannot start (a spec, the model
-catalog, a fixture file, the workspaces YAML, a port): the CLI prints it and exits 2.
+Raise request errors anywhere below a route; the pipeline turns them into responses
+(``call.error_response``, the one place an error becomes a response).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """Compact JSON, as vLLM (pydantic) and DRF write it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default).encode()
 
 
-class StartupError(Exception):
+class ParadigmEmulatorError(Exception):
+    """The base of every error the package raises on purpose."""
+
+
+class StartupError(ParadigmEmulatorError):
     """The emulator cannot start: the message names the file (and line) or the flag at fault."""
 
 
-class EmulatorError(Exception):
+class EmulatorError(ParadigmEmulatorError):
     status = 500
     headers: dict[str, str] = {}
 

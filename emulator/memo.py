@@ -40,7 +40,7 @@ class AnswerMemo:
         """Where this call's answer is kept, or None when it must be computed afresh."""
         # (A stream needs no test here: it is never kept, so its bytes never find an entry.)
         if (not self.enabled or not call.raw_body or call.script is not None or call.controls is not None
-                or call.endpoint is None or not call.endpoint.answering):
+                or not call.route.answering):
             return None
         return (call.operation.operation_id, hashlib.blake2b(call.raw_body, digest_size=16).digest())
 

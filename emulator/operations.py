@@ -25,7 +25,9 @@ from .spec import Operation
 ALIASES = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings",
            "models": "/models", "files": "/files", "tokenize": "/tokenize"}
 TURN = "turn"  # not one path: POST /api/v3/threads/turns and POST /api/v3/threads/{id}/turns
-ANSWERING = ("chat", "completions", "embeddings")  # what a fixture without `operation` applies to
+# The model calls: what a fixture without `operation` applies to, what the memo keeps, what gets the
+# model server's (vLLM's) error bodies. ``OperationNames.answering`` is this, resolved: the one definition.
+ANSWERING = ("chat", "completions", "embeddings")
 _VERSIONED = re.compile(r"^/api/v\d+(/.*)$")
 KNOWN = ", ".join([*ALIASES, TURN]) + " (or a path such as /api/v2/chat/completions, or an operationId)"
 
@@ -57,9 +59,9 @@ class OperationNames:
         self.operations = list(operations)
         self._resolved: dict[str, frozenset[str]] = {}
         self.answering = frozenset(i for alias in ANSWERING for i in self.resolve(alias) or ())
-        # A turn's fixture conditions read what only its handler knows (the turn's index, the agent):
-        # the pipeline's match stage leaves those operations to their handler.
-        self.matched_by_handler = self.resolve(TURN) or frozenset()
+        # A turn's fixture conditions read what only its handler drafts (the turn's index, the agent):
+        # those operations are matched late, by the delivery step, once the handler has drafted.
+        self.matched_late = self.resolve(TURN) or frozenset()
 
     def resolve(self, name: str) -> frozenset[str] | None:
         """-> the operationIds ``name`` names, or None when it names none of the served operations."""

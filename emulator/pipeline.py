@@ -2,39 +2,38 @@
 
 Every API request (``routing`` makes one ``Call`` per request) runs through ``Pipeline.steps``::
 
-    validate   authenticate (before the body is read, as DRF does), parse and validate the body
-               and the query against the operation's schemas
+    validate   authenticate (before the body is read, as DRF does; the key stays on the call),
+               parse and validate the body and the query against the operation's schemas
     controls   X-Emulator-* headers: a forced status answers here; delays and faults wait on the call
-    ......     rate limits (to come) go here: ``pipeline.insert(step, after=RATE_LIMITS_AFTER)``
+    ......     rate limits go here: ``pipeline.insert(step, after=RATE_LIMITS_AFTER)``
     match      the fixture that answers this call, if any (``call.script``); --strict refuses here
-    deliver    the one place an answer's source is chosen (the memo of plain answers, a fixture,
-               the generator; an upstream later), then a JSON body or an SSE stream
+    deliver    the answer (``delivery.Deliver``: the memo, the sources consulted before the handler,
+               the handler's draft, the draft's sources: a fixture, the generator), then JSON or SSE
 
 A step is ``async (call) -> Response | None``: a response ends the path there (an error, a
-forced status), None hands the call on. Steps are data: a new one is inserted into the list,
-and no handler changes. ``respond`` then sends the response and writes the journal entry as its
-body ends (or when the client went away), with the real duration and outcome.
+forced status), None hands the call on. Steps are objects built once with the services they
+use (``app.py`` builds them); a new one is inserted into the list, and no handler changes.
+``respond`` then sends the response and writes the journal entry as its body ends (or when
+the client went away), with the real duration and outcome.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .answer import Answer
 from .auth import authenticate
 from .bodies import parse_body
-from .call import COMPLETE, DROPPED, TRUNCATED, Call, Draft, error_response, json_response
+from .call import COMPLETE, DROPPED, Call, Script, error_response
+from .controls import HeaderControls
 from .errors import EmulatorError, ParseError
-from .streaming import sse_response
 
 log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]
@@ -47,107 +46,72 @@ class Step:
     run: Stage
 
 
+class Scripts(Protocol):
+    """What the match stage asks of the fixtures (``fixtures.registry.Scripts``)."""
+
+    async def match(self, call: Call) -> Script | None: ...
+
+
+class Recorder(Protocol):
+    """Where a finished request is written (``journal.Journal``)."""
+
+    async def record(self, call: Call, *, status: int, outcome: str = ..., seconds: float = ...) -> None: ...
+
+
 # -- the stages ----------------------------------------------------------------------------------
 
-async def validate(call: Call) -> None:
-    endpoint, operation, request = call.endpoint, call.operation, call.request
-    assert endpoint is not None
-    if operation.secured:
-        authenticate(request, call.emulator.settings.api_keys)
-    if operation.accepts_body:
-        parsed = await parse_body(request, operation, endpoint.body_limit)
-        call.content_type, call.body, call.uploads, call.raw_body = (
-            parsed.content_type, parsed.data, parsed.uploads, parsed.raw)
-        endpoint.body_validator.check(call.content_type, call.body)
-    call.query = endpoint.query_validator.check(request)
-    return None
+class Validate:
+    """The bearer key (kept as ``call.api_key``), then the body and the query."""
+
+    def __init__(self, api_keys: tuple[str, ...]):
+        self.api_keys = api_keys
+
+    async def __call__(self, call: Call) -> None:
+        route, request = call.route, call.request
+        operation = route.operation
+        if operation.secured:
+            call.api_key = authenticate(request, self.api_keys)
+        if operation.accepts_body:
+            parsed = await parse_body(request, operation, route.body_limit)
+            call.content_type, call.body, call.uploads, call.raw_body = (
+                parsed.content_type, parsed.data, parsed.uploads, parsed.raw)
+            route.body_validator.check(call.content_type, call.body)
+        call.query = route.query_validator.check(request)
+        return None
 
 
-async def controls(call: Call) -> Response | None:
-    return await call.emulator.controls.before(call)
+class ControlStage:
+    """The X-Emulator-* headers: a forced status answers here, the rest waits on ``call.controls``."""
+
+    def __init__(self, header_controls: HeaderControls):
+        self.header_controls = header_controls
+
+    async def __call__(self, call: Call) -> Response | None:
+        return await self.header_controls.before(call)
 
 
-async def match(call: Call) -> None:
-    assert call.endpoint is not None
-    if not call.endpoint.matched_by_handler:  # v3 turns match in their handler, once it knows the turn
-        call.script = await call.emulator.scripts.match(call)
-    return None
+class Match:
+    """The fixture that answers the call. A route matched late (a v3 turn: its conditions read what
+    the handler drafts) is matched by the delivery step, through ``late``, once the draft is made."""
 
+    def __init__(self, scripts: Scripts):
+        self.scripts = scripts
 
-async def deliver(call: Call) -> Response:
-    """The answer, from one source: the memo (a plain answer already given), the fixture that matched,
-    or the handler with the generator; then what a fixture leaves for every answer (delay, headers)."""
-    emulator, endpoint, script = call.emulator, call.endpoint, call.script
-    assert endpoint is not None
-    memo_key = emulator.memo.key(call)
-    if memo_key is not None and (kept := emulator.memo.get(memo_key)) is not None:
-        return kept
-    response: Response | None = None
-    if script is not None and not endpoint.answering:
-        # A fixture naming an operation that is not a model call: an error instead, or the handler's
-        # answer with the fixture's delay and headers.
-        if script.is_error:
-            response = script.error_response(answering=False)
-        else:
-            script.leave_effects(call)
-    if response is None:
-        made = await endpoint.handler(call)
-        response = made if isinstance(made, Response) else await answer(call, made)
-    effects = call.effects
-    if effects is not None:
-        if effects.delay_ms > 0:
-            await asyncio.sleep(effects.delay_ms / 1000)
-        for name, value in (effects.headers or {}).items():
-            response.headers[name] = value
-    return emulator.memo.put(memo_key, response)
+    async def __call__(self, call: Call) -> None:
+        if not call.route.matched_late:
+            call.script = await self.scripts.match(call)
+        return None
 
-
-async def answer(call: Call, draft: Draft[Any]) -> Response:
-    """The source of a model call's answer: the fixture that matched, else the generator. (A recorded
-    upstream, when it comes, is one more source here.) Then the control headers' timing and faults."""
-    outcome = call.script.respond(draft) if call.script is not None else draft.generate()
-    if isinstance(outcome, Response):
-        return outcome
-    if not isinstance(outcome, Answer):  # embeddings: vectors
-        return json_response(draft.body_of(outcome))
-    shaped = call.emulator.controls.apply(call, outcome)
-    if isinstance(shaped, Response):
-        return shaped
-    return await json_or_sse(call, draft, shaped)
-
-
-async def json_or_sse(call: Call, draft: Draft[Any], answer: Answer) -> Response:
-    """A JSON body, or an SSE stream paced by the answer's timing."""
-    timing = answer.timing
-    if timing.delay_ms > 0:
-        await asyncio.sleep(timing.delay_ms / 1000)
-    if draft.events_of is not None:
-        return sse_response(answer, draft.events_of(answer), on_cut=lambda: _cut(call))
-    if timing.ttft_ms > 0 or timing.itl_ms > 0:
-        # Not streamed, the whole answer arrives when its last token would have.
-        tokens = max((len(c.pieces) for c in answer.choices), default=0)
-        await asyncio.sleep((timing.ttft_ms + timing.itl_ms * max(tokens - 1, 0)) / 1000)
-    return json_response(draft.body_of(answer), headers=answer.headers or None)
-
-
-def _cut(call: Call) -> None:
-    call.cut = TRUNCATED
-
-
-DEFAULT_STEPS = (
-    Step("validate", validate),
-    Step("controls", controls),
-    # rate limits: insert(Step("limits", ...), after=RATE_LIMITS_AFTER)
-    Step("match", match),
-    Step("deliver", deliver),
-)
+    async def late(self, call: Call) -> None:
+        call.script = await self.scripts.match(call)
 
 
 class Pipeline:
-    """``emulator.pipeline``: the steps every API request runs through, in order."""
+    """The steps every API request runs through, in order, and the journal they end in."""
 
-    def __init__(self, steps: Iterable[Step] = DEFAULT_STEPS):
+    def __init__(self, steps: Iterable[Step], journal: Recorder):
         self.steps: tuple[Step, ...] = tuple(steps)
+        self.journal = journal
 
     def insert(self, step: Step, *, before: str | None = None, after: str | None = None) -> None:
         """Add a step before or after a named one. The list is replaced as a whole, so a request in
@@ -183,13 +147,14 @@ class Pipeline:
         the entry. A client that goes away stops the stream before that message (Starlette cancels
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
+        journal = self.journal
 
         async def record(outcome: str) -> None:
             nonlocal recorded
             recorded = True
             try:
-                await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
-                                                   seconds=time.perf_counter() - call.started)
+                await journal.record(call, status=response.status_code, outcome=outcome,
+                                     seconds=time.perf_counter() - call.started)
             except Exception:  # a journal that cannot write must not break the answer itself
                 log.exception("could not journal %s %s", call.request.method, call.request.url.path)
 

@@ -1,55 +1,39 @@
 """Operations -> Starlette routes: one ASGI endpoint per operation, built at start-up.
 
-An ``Endpoint`` holds what its operation needs compiled once (validators, body limit, the
-handler named by the operationId); per request it makes a ``Call`` and hands it to the
-pipeline (``emulator.pipeline``: validation, control headers, fixtures, delivery, journal).
-Nothing here knows what an operation does.
+An ``Endpoint`` holds its operation's ``Route`` (validators, body limit, the handler named by
+the operationId, whether it is a model call) compiled once; per request it makes a ``Call`` and
+hands it to the pipeline (validation, control headers, fixtures, delivery, journal). Nothing
+here knows what an operation does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from jsonschema import Draft7Validator
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, Router, get_route_path
+from starlette.routing import Route as StarletteRoute
+from starlette.routing import Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from .bodies import body_limit
-from .call import Call, Handler, error_response, json_response
-from .errors import MethodNotAllowed, NotFound, StartupError, ValidationError
+from .call import Call, Handler, Route, error_response, json_response
+from .config import Settings
+from .errors import MethodNotAllowed, NotFound, StartupError
+from .operations import OperationNames
+from .pipeline import Pipeline
+from .queries import QueryValidator
 from .spec import Operation
-from .validation import BodyValidator, coerce_parameter, drf_errors
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .validation import BodyValidator
 
 log = logging.getLogger("emulator")
-__all__ = ["Call", "Endpoint", "Handler", "build_routes", "error_response", "json_response"]
-
-
-class QueryValidator:
-    def __init__(self, operation: Operation):
-        params = [p for p in operation.parameters if p.location == "query"]
-        self.schemas = {p.name: p.schema for p in params}
-        schema = {"type": "object", "properties": self.schemas,
-                  "required": [p.name for p in params if p.required]}
-        self.validator = Draft7Validator(schema) if params else None
-
-    def check(self, request: Request) -> dict[str, Any]:
-        if self.validator is None:
-            return dict(request.query_params)
-        query: dict[str, Any] = {}
-        for name, raw in request.query_params.multi_items():
-            schema = self.schemas.get(name)
-            query[name] = coerce_parameter(schema, raw) if schema else raw
-        if not self.validator.is_valid(query):
-            raise ValidationError(drf_errors(self.validator.iter_errors(query), query))
-        return query
+# Call and json_response are re-exported for the handlers that import them from here.
+__all__ = ["Call", "Endpoint", "Handler", "QueryValidator", "build_routes", "compile_route", "error_response",
+           "json_response"]
 
 
 def starlette_path(operation: Operation) -> str:
@@ -65,28 +49,28 @@ def starlette_path(operation: Operation) -> str:
     return path
 
 
+def compile_route(operation: Operation, handler: Handler, names: OperationNames, settings: Settings) -> Route:
+    """What the stages need of one operation, compiled once."""
+    operation_id = operation.operation_id
+    # An operation that takes a file is bounded by the upload limit (plus room for the multipart
+    # envelope and the other fields: the handler checks the file itself); any other by the body limit.
+    takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
+    return Route(operation=operation, handler=handler, body_validator=BodyValidator(operation),
+                 query_validator=QueryValidator(operation), body_limit=body_limit(settings, takes_file),
+                 answering=operation_id in names.answering, matched_late=operation_id in names.matched_late)
+
+
 class Endpoint:
     """One operation's ASGI app."""
 
-    def __init__(self, operation: Operation, handler: Handler, emulator: Emulator):
-        self.operation, self.handler, self.emulator = operation, handler, emulator
-        self.body_validator = BodyValidator(operation)
-        self.query_validator = QueryValidator(operation)
-        names = emulator.scripts.operations
-        self.answering = operation.operation_id in names.answering
-        self.matched_by_handler = operation.operation_id in names.matched_by_handler
-        settings = emulator.settings
-        # An operation that takes a file is bounded by the upload limit (plus room for the multipart
-        # envelope and the other fields: the handler checks the file itself); any other by the body limit.
-        self.takes_file = '"format": "binary"' in json.dumps(operation.request_schemas)
-        self.body_limit = body_limit(settings, self.takes_file)
-        self.__name__ = operation.operation_id
+    def __init__(self, route: Route, pipeline: Pipeline):
+        self.route, self.pipeline = route, pipeline
+        self.__name__ = route.operation.operation_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        call = Call(request, self.operation, self.emulator, endpoint=self,
-                    path_params=dict(request.path_params))
-        pipeline = self.emulator.pipeline
+        call = Call(request, self.route, path_params=dict(request.path_params))
+        pipeline = self.pipeline
         try:
             response = await pipeline.run(call)
         finally:
@@ -95,19 +79,20 @@ class Endpoint:
         await pipeline.respond(call, response, scope, receive, send)
 
 
-def build_routes(operations: list[Operation], handlers: dict[str, Handler],
-                 emulator: Emulator) -> list[Route]:
+def build_routes(operations: list[Operation], handlers: Mapping[str, Handler], pipeline: Pipeline,
+                 names: OperationNames, settings: Settings) -> list[StarletteRoute]:
     """One route per path (so a wrong method gets a 405 whose Allow lists every method of the path)."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for op in operations:
         handler = handlers.get(op.operation_id)
         if handler is None:
             raise StartupError(f"{op.method} {op.path}: no handler for operationId {op.operation_id!r}")
-        by_path.setdefault(starlette_path(op), {})[op.method] = Endpoint(op, handler, emulator)
+        route = compile_route(op, handler, names, settings)
+        by_path.setdefault(starlette_path(op), {})[op.method] = Endpoint(route, pipeline)
     routes = []
     for path, endpoints in by_path.items():
         app = next(iter(endpoints.values())) if len(endpoints) == 1 else _ByMethod(endpoints)
-        routes.append(Route(path, app, methods=list(endpoints)))
+        routes.append(StarletteRoute(path, app, methods=list(endpoints)))
     return routes
 
 
@@ -156,9 +141,9 @@ class StaticFirstRouter(Router):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.static: dict[str, Route] = {}
+        self.static: dict[str, StarletteRoute] = {}
         for route in self.routes:
-            if isinstance(route, Route) and not route.param_convertors:
+            if isinstance(route, StarletteRoute) and not route.param_convertors:
                 self.static.setdefault(route.path, route)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:

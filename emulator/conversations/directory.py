@@ -17,13 +17,14 @@ from typing import Any
 import yaml
 
 from ..documents.workspaces import iso
+from ..errors import StartupError
 from ..generation.text import request_key
 
 SPACE = "agents"
 COUNTER = "agents"
 
 
-class DirectoryError(ValueError):
+class DirectoryError(StartupError, ValueError):  # a ValueError too, as it was
     """An agents file that cannot be served; the message names the file and the entry."""
 
 

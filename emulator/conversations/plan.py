@@ -12,9 +12,11 @@ fresh emulator -> the same plan, byte for byte.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from ..call import Script
 from ..catalog import Model
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
@@ -22,10 +24,33 @@ from ..generation import text as generator
 from ..generation.text import Limits, request_key
 from ..tokenizer import tokenize
 from . import choices, documents
-from .directory import AgentDirectory
+from .directory import Tool
 
 ANSWER_TOKENS = 512  # the most a generated answer says
 PASSAGES = 5  # passages a document search returns
+
+
+class Documents(Protocol):
+    """The document scope and search a turn's tools use (``conversations.documents``)."""
+
+    async def scope(self, body: dict[str, Any]) -> documents.Scope: ...
+
+    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[documents.Passage]: ...
+
+    async def filenames(self, file_ids: Collection[int]) -> dict[int, str]: ...
+
+    def answer(self, question: str, passages: list[documents.Passage]) -> tuple[str, set[int]]: ...
+
+    def summary(self, passages: list[documents.Passage], names: dict[int, str]) -> str: ...
+
+
+class Toolbox(Protocol):
+    """The agents' tools (``conversations.directory.AgentDirectory``)."""
+
+    @property
+    def tools(self) -> Mapping[str, Tool]: ...
+
+    def tool_names(self, agent: dict[str, Any]) -> list[str]: ...
 
 
 @dataclass
@@ -42,7 +67,7 @@ class TurnRequest:
     history: list[tuple[str, str]]  # (query, answer) of the thread's earlier turns
     body: dict[str, Any]
     scope: documents.Scope
-    script: Any = None  # fixtures.registry.ScriptedAnswer
+    script: Script | None = None  # the fixture use that answers the turn, if any
     seed: int = 0
     turn_ms: float = 0.0
     ttft_ms: float = 0.0
@@ -71,10 +96,9 @@ def uuid_from(*parts: Any) -> str:
 _VARIANT = "89ab"
 
 
-async def plan_turn(emulator: Any, request: TurnRequest) -> Plan:
+async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -> Plan:
     response = request.script.response if request.script is not None else {}
-    directory: AgentDirectory = emulator.agents
-    calls = await _tool_calls(emulator, request, response, directory)
+    calls = await _tool_calls(docs, request, response, directory)
     pieces = _answer_pieces(request, response, calls)
     text = "".join(pieces)
     failure = response.get("failure")
@@ -120,25 +144,25 @@ async def plan_turn(emulator: Any, request: TurnRequest) -> Plan:
 
 # -- tools ------------------------------------------------------------------------------------------
 
-async def _tool_calls(emulator: Any, request: TurnRequest, response: dict[str, Any],
-                      directory: AgentDirectory) -> list[dict[str, Any]]:
+async def _tool_calls(docs: Documents, request: TurnRequest, response: dict[str, Any],
+                      directory: Toolbox) -> list[dict[str, Any]]:
     """Each tool call as {"tool_call": the part's tool_call object, "sources": source records}."""
     if "tool_calls" in response:
         made = []
         for number, spec in enumerate(response["tool_calls"]):
-            made.append(await _scripted_call(emulator, request, spec, number, directory))
+            made.append(await _scripted_call(docs, request, spec, number, directory))
         return made
     tool = _chosen_tool(request, directory)
     if tool is None:
         return []
     if tool == "document_search":
-        call = await _document_search(emulator, request, request.query, request.scope.file_ids, 0, directory)
+        call = await _document_search(docs, request, request.query, request.scope.file_ids, 0, directory)
     else:
-        call = await _document_analysis(emulator, request, request.scope.file_ids, 0, directory)
+        call = await _document_analysis(docs, request, request.scope.file_ids, 0, directory)
     return [call] if call is not None else []
 
 
-def _chosen_tool(request: TurnRequest, directory: AgentDirectory) -> str | None:
+def _chosen_tool(request: TurnRequest, directory: Toolbox) -> str | None:
     """The agent's decision: no tool when told to answer at once or left one step, else the forced
     tool, else document_search when the agent has it and the request names files or a scope."""
     body = request.body
@@ -155,7 +179,7 @@ def _chosen_tool(request: TurnRequest, directory: AgentDirectory) -> str | None:
     return None
 
 
-def _tool_call(request: TurnRequest, name: str, number: int, directory: AgentDirectory, args: dict[str, Any],
+def _tool_call(request: TurnRequest, name: str, number: int, directory: Toolbox, args: dict[str, Any],
                steps: list[tuple[str, float, str]], result_text: str,
                chunk_sources: list[dict[str, Any]]) -> dict[str, Any]:
     tool = directory.tools.get(name)
@@ -187,10 +211,10 @@ def _chunk_sources(passages: list[documents.Passage]) -> list[dict[str, Any]]:
             for p in passages]
 
 
-async def _document_search(emulator: Any, request: TurnRequest, query: str, file_ids: tuple[int, ...], number: int,
-                           directory: AgentDirectory, result: str | None = None) -> dict[str, Any]:
-    passages = await documents.search(emulator, query, file_ids, PASSAGES)
-    text, cited = documents.answer(query, passages)
+async def _document_search(docs: Documents, request: TurnRequest, query: str, file_ids: tuple[int, ...], number: int,
+                           directory: Toolbox, result: str | None = None) -> dict[str, Any]:
+    passages = await docs.search(query, file_ids, PASSAGES)
+    text, cited = docs.answer(query, passages)
     steps = choices.search_steps(query, len(file_ids), len(passages), len({p.file_id for p in passages}))
     args = {"query": query, "file_ids": list(file_ids)}
     call = _tool_call(request, "document_search", number, directory, args, steps,
@@ -199,11 +223,11 @@ async def _document_search(emulator: Any, request: TurnRequest, query: str, file
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited), "answer": text}
 
 
-async def _document_analysis(emulator: Any, request: TurnRequest, file_ids: tuple[int, ...], number: int,
-                             directory: AgentDirectory, result: str | None = None) -> dict[str, Any]:
-    names = await documents.filenames(emulator, file_ids)
-    passages = await documents.search(emulator, request.query, file_ids, PASSAGES * max(len(names), 1))
-    text = documents.summary(passages, names)
+async def _document_analysis(docs: Documents, request: TurnRequest, file_ids: tuple[int, ...], number: int,
+                             directory: Toolbox, result: str | None = None) -> dict[str, Any]:
+    names = await docs.filenames(file_ids)
+    passages = await docs.search(request.query, file_ids, PASSAGES * max(len(names), 1))
+    text = docs.summary(passages, names)
     call = _tool_call(request, "document_analysis", number, directory,
                       {"query": request.query, "file_ids": list(file_ids)}, choices.analysis_steps(len(names)),
                       result if result is not None else text, _chunk_sources(passages))
@@ -211,25 +235,24 @@ async def _document_analysis(emulator: Any, request: TurnRequest, file_ids: tupl
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited), "answer": text}
 
 
-async def _scripted_call(emulator: Any, request: TurnRequest, spec: dict[str, Any], number: int,
-                         directory: AgentDirectory) -> dict[str, Any]:
+async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, Any], number: int,
+                         directory: Toolbox) -> dict[str, Any]:
     """A fixture's tool call: its arguments and result as written; without a result, a document tool
     runs for real over the arguments (or the request's scope)."""
-    from ..fixtures.matching import render_template  # the fixture format's templates
-
-    view = request.script.view
+    script = request.script
+    assert script is not None  # only a fixture scripts tool calls
     name = spec["name"]
     args = spec.get("arguments", {})
-    args = _render(args, view, render_template) if isinstance(args, dict) else {"input": render_template(args, view)}
-    result = render_template(spec["result"], view) if "result" in spec else None
+    args = _render(args, script) if isinstance(args, dict) else {"input": script.render(args)}
+    result = script.render(spec["result"]) if "result" in spec else None
     file_ids = tuple(args.get("file_ids") or request.scope.file_ids)
     if result is None and name == "document_search":
-        return await _document_search(emulator, request, str(args.get("query", request.query)), file_ids, number,
+        return await _document_search(docs, request, str(args.get("query", request.query)), file_ids, number,
                                       directory)
     if result is None and name == "document_analysis":
-        return await _document_analysis(emulator, request, file_ids, number, directory)
+        return await _document_analysis(docs, request, file_ids, number, directory)
     scripted = spec.get("sources") or []
-    names = await documents.filenames(emulator, [s["file_id"] for s in scripted])
+    names = await docs.filenames([s["file_id"] for s in scripted])
     passages = [documents.Passage(
         file_id=s["file_id"], filename=names.get(s["file_id"], f"file {s['file_id']}"), page=s.get("page", 1),
         chunk_id=int(s.get("chunk_id", number * 1000 + k)), chunk_uuid=uuid_from("chunk", s["file_id"], k),
@@ -244,13 +267,13 @@ async def _scripted_call(emulator: Any, request: TurnRequest, spec: dict[str, An
             "answer": result or ""}
 
 
-def _render(value: Any, view: Any, render: Any) -> Any:
+def _render(value: Any, script: Script) -> Any:
     if isinstance(value, str):
-        return render(value, view)
+        return script.render(value)
     if isinstance(value, dict):
-        return {k: _render(v, view, render) for k, v in value.items()}
+        return {k: _render(v, script) for k, v in value.items()}
     if isinstance(value, list):
-        return [_render(v, view, render) for v in value]
+        return [_render(v, script) for v in value]
     return value
 
 
@@ -260,10 +283,8 @@ def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[d
     """The answer, token by token (a text.delta event each)."""
     if "chunks" in response:
         return tuple(str(piece) for piece in response["chunks"])
-    if "content" in response:
-        from ..fixtures.matching import render_template
-
-        return tuple(tokenize(render_template(response["content"], request.script.view)))
+    if "content" in response and request.script is not None:
+        return tuple(tokenize(request.script.render(response["content"])))
     key = request_key(request.seed, "turn", request.agent.get("id"), request.agent.get("instructions"),
                       request.model.technical_name, request.history, request.query,
                       request.body.get("system_prompt_suffix"), request.body.get("response_format"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..state import Backend
 from . import timeline
 from .plan import uuid_from
 
@@ -26,9 +27,9 @@ Record = dict[str, Any]
 
 
 class Conversations:
-    """``emulator.conversations``: threads and turns over ``emulator.state``."""
+    """Threads and turns, records of the state backend."""
 
-    def __init__(self, state: Any, seed: int, epoch: int):
+    def __init__(self, state: Backend, seed: int, epoch: int):
         self.state, self.seed, self.epoch = state, seed, epoch
 
     # -- threads ----------------------------------------------------------------------------------
@@ -68,6 +69,10 @@ class Conversations:
     async def turn(self, turn_id: str) -> Record | None:
         found = await self.state.get(TURNS, turn_id)
         return found if isinstance(found, dict) else None
+
+    async def all_turns(self) -> list[Record]:
+        """Every turn of every thread."""
+        return [t for t in (await self.state.items(TURNS)).values() if isinstance(t, dict)]
 
     async def turns_of(self, thread: Record) -> list[Record]:
         found = await self.state.get_many(TURNS, thread["turns"]) if thread["turns"] else []

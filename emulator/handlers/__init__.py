@@ -1,18 +1,15 @@
-"""operationId -> handler. One module per resource; each operation of the specs needs an entry."""
+"""operationId -> handler. One module per resource; each operation of the specs needs an entry.
+
+The model calls (chat, completions, embeddings, models, threads and turns) are handler objects
+that ``app.py`` builds and adds to this table."""
 
 from __future__ import annotations
 
 from ..call import Handler
-from . import agents, chat, completions, documents, embeddings, files, files_v3, models, threads, workspaces
+from . import agents, documents, files, files_v3, workspaces
 from . import analysis, chunks, retrieve, upload_sessions  # the document API (issue 11)
 
 HANDLERS: dict[str, Handler] = {
-    "api_v2_chat_completions_create": chat.create,
-    "api_v3_chat_completions_create": chat.create,
-    "api_v2_completions_create": completions.create,
-    "api_v2_embeddings_create": embeddings.create,
-    "api_v3_embeddings_create": embeddings.create,
-    "api_v2_models_list": models.list_models,
     "api_v2_files_create": files.create,
     "api_v2_files_list": files.list_files,
     "api_v2_files_retrieve": files.retrieve,
@@ -45,15 +42,6 @@ HANDLERS: dict[str, Handler] = {
     "api_v3_tools_list": agents.list_tools,
     "api_v3_groups_list": agents.list_groups,
     "api_v3_users_me_retrieve": agents.me,
-    "api_v3_threads_create": threads.create_thread,
-    "api_v3_threads_list": threads.list_threads,
-    "api_v3_threads_retrieve_2": threads.retrieve_thread,
-    "api_v3_threads_partial_update": threads.update_thread,
-    "api_v3_threads_turns_create": threads.create_thread_turn,
-    "api_v3_threads_turns_create_2": threads.create_turn,
-    "api_v3_threads_turns_list": threads.list_turns,
-    "api_v3_threads_turns_partial_update": threads.update_turn,
-    "api_v3_sources_retrieve": threads.list_sources,
     # -- document API (issue 11)
     "api_v2_upload_session_create": upload_sessions.create,
     "api_v2_upload_session_deactivate_create": upload_sessions.deactivate,

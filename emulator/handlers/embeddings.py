@@ -9,56 +9,65 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..call import Call, Draft
+from ..call import Call, Draft, Handler, Vectors
+from ..config import Settings
 from ..errors import BadRequest, dumps
 from ..generation import vectors as embedding
 from ..generation.text import request_key
 from ..tokenizer import count
+from .sampling import ModelLookup
 
-Vectors = list[list[float]]
 # Past this many inputs the vectors and their JSON (~0.6 ms an input of 1024 floats) are made in a
 # thread: 2,048 inputs take a second or two, which the event loop spends answering everyone else.
 OFF_LOOP_INPUTS = 64
 
 
-async def create(call: Call) -> Draft[Vectors] | Response:
-    emulator, body = call.emulator, call.body
-    model = emulator.catalog.for_request(body.get("model"), "embedding", "Embeddings API",
-                                         scripted=call.script is not None)
-    inputs = _inputs(body.get("input"))
-    if len(inputs) > (limit := emulator.settings.max_embedding_inputs):
-        raise BadRequest(f"{len(inputs)} inputs in one embeddings request; the limit is "
-                         f"--max-embedding-inputs {limit}. Send them in batches.", param="input")
-    dimensions = body.get("dimensions")
-    if dimensions is not None:
-        if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):
-            raise BadRequest(f"dimensions must be between 1 and {model.dimensions}, got {dimensions}.",
-                             param="dimensions")
-    token_counts = [len(item) if isinstance(item, list) else count(item) for item in inputs]
-    for tokens in token_counts:
-        if tokens > model.max_model_len:
-            raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. However, "
-                             f"you requested {tokens} tokens in the input for embedding generation. Please "
-                             f"reduce the length of the input.")
-    size = model.dimensions or 1024
-    total = sum(token_counts)
+class Embeddings:
+    def __init__(self, models: ModelLookup, settings: Settings):
+        self.models, self.settings = models, settings
 
-    def generate() -> Vectors:
-        return [embedding.embed(item, size, dimensions) for item in inputs]
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v2_embeddings_create": self.create, "api_v3_embeddings_create": self.create}
 
-    def body_of(vectors: Vectors) -> dict[str, Any]:
-        as_base64 = body.get("encoding_format") == "base64"
-        data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
-                for i, v in enumerate(vectors)]
-        digest = request_key(emulator.settings.seed, body)
-        return {"object": "list", "data": data, "model": body.get("model"),
-                "usage": {"prompt_tokens": total, "total_tokens": total},
-                "id": str(uuid.UUID(bytes=digest[:16], version=4))}
+    async def create(self, call: Call) -> Draft[Vectors]:
+        body, settings = call.body, self.settings
+        model = self.models(call, "embedding", "Embeddings API")
+        inputs = _inputs(body.get("input"))
+        if len(inputs) > (limit := settings.max_embedding_inputs):
+            raise BadRequest(f"{len(inputs)} inputs in one embeddings request; the limit is "
+                             f"--max-embedding-inputs {limit}. Send them in batches.", param="input")
+        dimensions = body.get("dimensions")
+        if dimensions is not None:
+            if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):
+                raise BadRequest(f"dimensions must be between 1 and {model.dimensions}, got {dimensions}.",
+                                 param="dimensions")
+        token_counts = [len(item) if isinstance(item, list) else count(item) for item in inputs]
+        for tokens in token_counts:
+            if tokens > model.max_model_len:
+                raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. "
+                                 f"However, you requested {tokens} tokens in the input for embedding "
+                                 f"generation. Please reduce the length of the input.")
+        size = model.dimensions or 1024
+        total = sum(token_counts)
 
-    if len(inputs) > OFF_LOOP_INPUTS and call.script is None:
-        # The generator's answer, made in a thread; a fixture's answer goes the usual way (delivery).
-        return await asyncio.to_thread(lambda: _json_in_pieces(body_of(generate())))
-    return Draft(call=call, sampling=None, prompt_tokens=total, generate=generate, body_of=body_of)
+        def generate() -> Vectors:
+            return [embedding.embed(item, size, dimensions) for item in inputs]
+
+        def body_of(vectors: Vectors) -> dict[str, Any]:
+            as_base64 = body.get("encoding_format") == "base64"
+            data = [{"object": "embedding", "embedding": _encode(v) if as_base64 else v, "index": i}
+                    for i, v in enumerate(vectors)]
+            digest = request_key(settings.seed, body)
+            return {"object": "list", "data": data, "model": body.get("model"),
+                    "usage": {"prompt_tokens": total, "total_tokens": total},
+                    "id": str(uuid.UUID(bytes=digest[:16], version=4))}
+
+        async def generated() -> Response:
+            # The generator's answer, made in a thread; a fixture's answer goes the usual way (delivery).
+            return await asyncio.to_thread(lambda: _json_in_pieces(body_of(generate())))
+
+        return Draft(call=call, n=None, stream=False, prompt_tokens=total, generate=generate, body_of=body_of,
+                     generated=generated if len(inputs) > OFF_LOOP_INPUTS else None)
 
 
 def _json_in_pieces(payload: dict[str, Any]) -> Response:

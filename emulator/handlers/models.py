@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from ..routing import Call, json_response
+from ..call import Call, Handler, json_response
+from ..catalog import Catalog
 
 
-async def list_models(call: Call) -> Response:
-    emulator = call.emulator
-    created = emulator.settings.epoch
-    return json_response({"object": "list", "data": [m.public(created) for m in emulator.catalog.models]})
+class Models:
+    def __init__(self, catalog: Catalog, epoch: int):
+        self.catalog, self.epoch = catalog, epoch
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v2_models_list": self.list_models}
+
+    async def list_models(self, call: Call) -> Response:
+        return json_response({"object": "list", "data": [m.public(self.epoch) for m in self.catalog.models]})

@@ -9,9 +9,10 @@ from typing import Any
 
 from ..answer import Answer
 from ..call import Call, Draft
+from ..catalog import Catalog, Model
+from ..config import Settings
 from ..errors import BadRequest
 from ..generation.text import Limits, request_key
-from ..catalog import Model
 
 MAX_N = 128
 MAX_LOGPROBS = 20
@@ -144,12 +145,12 @@ def response_id(prefix: str, settings_seed: int, call: Call) -> str:
     return prefix + request_key(settings_seed, identity).hex()[:32]
 
 
-def completion_draft(call: Call, sampling: Sampling, prompt_tokens: int, generate: Callable[[], Answer],
-                     id_prefix: str, render: Callable[[Answer, str, int, Any], dict[str, Any]],
+def completion_draft(call: Call, settings: Settings, sampling: Sampling, prompt_tokens: int,
+                     generate: Callable[[], Answer], id_prefix: str,
+                     render: Callable[[Answer, str, int, Any], dict[str, Any]],
                      events: Callable[..., Iterator[bytes]]) -> Draft[Answer]:
     """What chat and legacy completions hand to the delivery step: the generator's answer, and how an
     answer (the generator's or a fixture's) is rendered as a JSON body or, when asked, a stream."""
-    settings = call.emulator.settings
     check_work(sampling, prompt_tokens, bool(call.body.get("echo")), settings.max_sampling_work)
     id_ = response_id(id_prefix, settings.seed, call)
     created, name = settings.epoch, call.body.get("model")
@@ -157,9 +158,22 @@ def completion_draft(call: Call, sampling: Sampling, prompt_tokens: int, generat
     def events_of(answer: Answer) -> Iterator[bytes]:
         return events(answer, id_, created, name, sampling.include_usage, sampling.continuous_usage)
 
-    return Draft(call=call, sampling=sampling, prompt_tokens=prompt_tokens, generate=generate,
+    return Draft(call=call, n=sampling.n, stream=sampling.stream, prompt_tokens=prompt_tokens,
+                 generate=generate,
                  body_of=lambda answer: render(answer, id_, created, name),
                  events_of=events_of if sampling.stream else None)
+
+
+class ModelLookup:
+    """The model a model call names, of the kind its endpoint serves. A call a fixture answers may
+    name a model the catalog lacks (it gets a stand-in): the match stage has run, so the lookup
+    reads its verdict here, and no handler asks where its answer comes from."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def __call__(self, call: Call, kind: str, api: str) -> Model:
+        return self.catalog.for_request(call.body.get("model"), kind, api, scripted=call.script is not None)
 
 
 def _int(value: Any, default: int) -> int:
