@@ -19,6 +19,7 @@ from starlette.responses import Response
 from .config import Settings, from_env
 from .stack import release_freed_memory
 from .control_api import control_routes
+from .inspector import inspector_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .guard import Guard
 from .errors import StartupError
@@ -116,6 +117,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
+    # The inspector page and its views (emulator/inspector): features name the optional panels it shows.
+    routes += inspector_routes(journal=emulator.journal, scripts=emulator.scripts, files=emulator.files,
+                               ingestion=emulator.ingestion, conversations=emulator.conversations,
+                               state=emulator.state, settings=settings, features=())
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,

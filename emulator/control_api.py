@@ -50,10 +50,14 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(text.encode(), status_code=status, media_type="application/json")
 
 
-def control_routes(emulator: Emulator) -> list[Route]:
-    token = emulator.settings.admin_token
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-    def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
+
+def admin_guard(token: str | None) -> Callable[..., Endpoint]:
+    """``guarded(endpoint, open_=False)``: the endpoint behind ``--admin-token`` (unless ``open_``),
+    its ``ApiError``s answered as JSON. Every ``/_emulator`` route is wrapped in one."""
+
+    def guarded(endpoint: Endpoint, open_: bool = False) -> Endpoint:
         async def guard(request: Request) -> Response:
             try:
                 if token and not open_:
@@ -69,6 +73,12 @@ def control_routes(emulator: Emulator) -> list[Route]:
                                 headers=dict(exc.headers) or None)
 
         return guard
+
+    return guarded
+
+
+def control_routes(emulator: Emulator) -> list[Route]:
+    guarded = admin_guard(emulator.settings.admin_token)
 
     async def health(request: Request) -> Response:
         await emulator.scripts.sync()
