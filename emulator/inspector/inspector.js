@@ -238,18 +238,19 @@
     }
     function add(batch) {
       const before = scroller.scrollTop;
-      let added = 0;
+      let added = 0, unordered = false;
       for (const entry of batch) {
         if (seen.has(entry.seq)) continue;
         seen.add(entry.seq);
         entries.push(entry);
-        if (entry.seq < (entries.length > 1 ? entries[entries.length - 2].seq : Infinity)) entries.sort((a, b) => a.seq - b.seq);
+        if (entries.length > 1 && entry.seq < entries[entries.length - 2].seq) unordered = true;
         if (!operations.has(entry.operation_id)) {
           operations.add(entry.operation_id);
           operation.append(el("option", { value: entry.operation_id }, entry.operation_id));
         }
         if (matches(entry)) added++;
       }
+      if (unordered) entries.sort((a, b) => a.seq - b.seq); // an older page arrived: one sort
       render();
       // No jump: a reader scrolled down keeps the rows they were reading in place.
       if (before > 0 && added) scroller.scrollTop = before + added * (tbody.firstChild ? tbody.firstChild.offsetHeight : 26);
@@ -290,9 +291,10 @@
         add(first.requests);
         const newest = first.requests.length ? first.requests[0].seq : 0;
         (async () => {
-          let page = first.requests;
-          while (page.length === 500) {
-            page = (await api(`/journal?limit=2000&before=${page[page.length - 1].seq}`)).requests;
+          let page = first.requests, asked = 500;
+          while (page.length === asked) {
+            asked = 2000;
+            page = (await api(`/journal?limit=${asked}&before=${page[page.length - 1].seq}`)).requests;
             add(page);
           }
         })().catch((e) => message(e.message));
@@ -360,7 +362,7 @@
       clear(detail);
       detail.hidden = false;
       detail.append(el("h2", {}, `file ${file.id}: ${file.filename}`), el("p", {}, `${file.status}, ${file.total_pages} pages, ${file.chunk_count} chunks`),
-        file.pages.map((page, i) => el("details", { open: i === 0 && page.length < COLLAPSE_FROM }, el("summary", {}, `page ${i + 1} (${page.length} characters)`), el("pre", {}, page))));
+        ...file.pages.map((page, i) => el("details", { open: i === 0 && page.length < COLLAPSE_FROM }, el("summary", {}, `page ${i + 1} (${page.length} characters)`), el("pre", {}, page))));
     }
     return {
       id: "files", title: "Files",
