@@ -47,8 +47,8 @@ def test_an_entry_keeps_the_json_response_and_a_streams_chunks_with_their_times(
     entry = _newest(http)
     assert entry["response"]["body"] == answer.json()
 
-    with http.stream("POST", "/api/v2/chat/completions", json={
-            "model": "alfred-4.2", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}) as stream:
+    asked = {"model": "alfred-4.2", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    with http.stream("POST", "/api/v2/chat/completions", json=asked) as stream:
         sent = b"".join(stream.iter_raw())
     chunks = _newest(http)["response"]["chunks"]
     assert "".join(text for _, text in chunks).encode() == sent
@@ -61,7 +61,8 @@ def test_a_strict_miss_keeps_the_nearest_fixtures_in_its_response(make_server):
     running = make_server(strict=True)
     running.emulator.scripts.add({"name": "weather", "match": {"last_user_message": {"contains": "weather"}},
                                   "response": {"content": "w"}})
-    with httpx.Client(base_url=running.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as c:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=TIMEOUT) as c:
         assert _chat(c, "Hello").status_code == 404
         entry = _newest(c)
     message = entry["response"]["body"]["error"]["message"]
@@ -71,7 +72,8 @@ def test_a_strict_miss_keeps_the_nearest_fixtures_in_its_response(make_server):
 def _events(base_url: str, after: int, headers: dict | None = None):
     """The journal stream's events as (event, data) pairs, read from a live connection."""
     client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(10.0), headers=headers or {})
-    response = client.send(client.build_request("GET", f"/_emulator/journal/events?after={after}"), stream=True)
+    request = client.build_request("GET", f"/_emulator/journal/events?after={after}")
+    response = client.send(request, stream=True)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
 
     def read():
@@ -97,7 +99,8 @@ def test_the_journal_stream_sends_new_entries_and_a_clear(backend_http, on_backe
         _chat(backend_http, "after two")
         kind, data = next(events)
         first = json.loads(data)
-        assert kind == "entry" and first["seq"] == seen + 1 and first["body"]["messages"][0]["content"] == "after one"
+        assert kind == "entry" and first["seq"] == seen + 1
+        assert first["body"]["messages"][0]["content"] == "after one"
         kind, data = next(events)
         assert kind == "entry" and json.loads(data)["seq"] == seen + 2
         backend_http.delete("/_emulator/journal").raise_for_status()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
 
 import httpx
 import openai
@@ -78,7 +77,8 @@ def sdk(inspected):
 
 
 def _chat(sdk: openai.OpenAI, text: str, **extra):
-    return sdk.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": text}], **extra)
+    messages = [{"role": "user", "content": text}]
+    return sdk.chat.completions.create(model="alfred-4.2", messages=messages, **extra)
 
 
 def test_requests_appear_live_open_filter_and_stream(page, sdk, tmp_path):
@@ -183,7 +183,8 @@ def test_a_turn_shows_its_parts_and_events(page, inspected):
     from playwright.sync_api import expect
 
     page.click("#tab-threads")
-    with httpx.Client(base_url=inspected.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as c:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=inspected.base_url, headers=auth, timeout=TIMEOUT) as c:
         turn = c.post("/api/v3/threads/turns", json={"query": "What is Paradigm?"}).json()
     shown = page.locator(f"[data-turn='{turn['id']}']")
     expect(shown).to_contain_text("completed")
