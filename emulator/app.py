@@ -25,6 +25,7 @@ from .call import Call, Handler, error_response
 from .catalog import Catalog
 from .config import Settings, from_env
 from .control_api import control_routes
+from .inspector import inspector_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .conversations import documents as turn_documents
 from .conversations.directory import AgentDirectory
@@ -214,6 +215,10 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     routes = build_routes(emulator.operations, emulator.handlers(), emulator.pipeline, emulator.names,
                           settings)
     routes += control_routes(emulator.scripts, emulator.journal, emulator.state, emulator.reset, settings)
+    # The inspector page and its views (emulator/inspector): features name the optional panels it shows.
+    routes += inspector_routes(journal=emulator.journal, scripts=emulator.scripts, files=emulator.files,
+                               ingestion=emulator.ingestion, conversations=emulator.conversations,
+                               state=emulator.state, settings=settings, features=())
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,

@@ -157,7 +157,8 @@ def serve_workers(settings: Settings, options: dict) -> int:
     sock = config.bind_socket()
     urls = base_urls(settings.host, sock.getsockname()[1])
     print(f"paradigm-emulator {__version__} listening with {settings.workers} workers (Ctrl-C to stop)\n"
-          f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}", flush=True)
+          f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}\n"
+          f"  inspector:   {urls['ui']}", flush=True)
     try:
         Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
@@ -183,6 +184,7 @@ try:
                     port = sock.getsockname()[1]
             urls = base_urls(self.config.host, port)
             print(f"paradigm-emulator {__version__} listening (Ctrl-C to stop)\n"
-                  f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}", flush=True)
+                  f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}\n"
+                  f"  inspector:   {urls['ui']}", flush=True)
 except ImportError:  # pragma: no cover - uvicorn is a dependency
     pass

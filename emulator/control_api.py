@@ -50,13 +50,14 @@ def _json(body: Any, status: int = 200) -> Response:
     return json_response(body, status, default=str)
 
 
-def control_routes(scripts: Scripts, requests: Journal, state: Backend,
-                   reset_all: Callable[[], Awaitable[None]], settings: Settings) -> list[Route]:
-    token = settings.admin_token
-    recorded = requests  # the journal (the name `journal` is its route's)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-    def guarded(endpoint: Callable[[Request], Awaitable[Response]],
-                open_: bool = False) -> Callable[[Request], Awaitable[Response]]:
+
+def admin_guard(token: str | None) -> Callable[..., Endpoint]:
+    """``guarded(endpoint, open_=False)``: the endpoint behind ``--admin-token`` (unless ``open_``),
+    its ``ApiError``s answered as JSON. Every ``/_emulator`` route is wrapped in one."""
+
+    def guarded(endpoint: Endpoint, open_: bool = False) -> Endpoint:
         async def guard(request: Request) -> Response:
             try:
                 if token and not open_:
@@ -71,6 +72,14 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
                 return error_response(exc)
 
         return guard
+
+    return guarded
+
+
+def control_routes(scripts: Scripts, requests: Journal, state: Backend,
+                   reset_all: Callable[[], Awaitable[None]], settings: Settings) -> list[Route]:
+    guarded = admin_guard(settings.admin_token)
+    recorded = requests  # the journal (the name `journal` is its route's)
 
     async def health(request: Request) -> Response:
         await scripts.sync()

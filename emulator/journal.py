@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,8 @@ HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyon
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
-          b'"duration_ms":%s,"outcome":%s,"body":%s}')
+          b'"duration_ms":%s,"outcome":%s,"body":%s,"response":%s}')
+CHUNKS_KEPT = 2000  # a stream's chunks kept in its entry (their bytes are also kept to the body cap)
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,13 @@ class Entry:
     fixture: str | None
     duration_ms: float
     outcome: str = "complete"  # complete | truncated | dropped
+    response: dict[str, Any] | None = None  # {"body": ...} or {"chunks": [[ms, text], ...]} (see Tap)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
-                "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome}
+                "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome,
+                "response": self.response}
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> "Entry":
@@ -70,7 +74,8 @@ class Entry:
         return cls(seq=data["seq"], method=data["method"], path=data["path"],
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
                    body=data["body"], status=data["status"], fixture=data["fixture"],
-                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
+                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
+                   response=data.get("response"))
 
 
 class Journal:
@@ -81,15 +86,21 @@ class Journal:
         # The JSON of header lists seen lately: a client sends the same headers request after request.
         self._header_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
+    def tap(self) -> "Tap":
+        """What ``respond`` feeds the response's messages to, for the entry's ``response``."""
+        return Tap(self.body_cap)
+
     async def record(self, call: "Call", *, status: int, outcome: str = "complete",
-                     seconds: float = 0.0) -> None:
+                     seconds: float = 0.0, response: "Tap | None" = None) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
-            await self.state.append(LOG, self.encode(call, status, outcome, seconds), budget=self.budget)
+            await self.state.append(LOG, self.encode(call, status, outcome, seconds, response),
+                                    budget=self.budget)
         except StateUnavailable as exc:  # the response is already on its way: a lost entry is logged
             log.warning("request not journaled: %s", exc)
 
-    def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
+    def encode(self, call: "Call", status: int, outcome: str, seconds: float,
+               response: "Tap | None" = None) -> bytes:
         # Written on every request, so built from pieces: the parts that repeat (the headers of one
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
@@ -98,7 +109,8 @@ class Journal:
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
-            repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call))
+            repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call),
+            b"null" if response is None else response.json(call.started))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
@@ -176,6 +188,61 @@ class Journal:
 
     async def clear(self) -> int:
         return await self.state.drop(LOG)
+
+
+class Tap:
+    """The response as it went out, for the journal: a body (kept to the body cap), or for a stream
+    (several body messages) each chunk with its time in ms since the request began. Feeding it
+    costs a clock read and an append per message; the JSON is made once, when the entry is written."""
+
+    __slots__ = ("cap", "parts", "size", "dropped", "json_body", "stream")
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.parts: list[tuple[float, bytes]] = []
+        self.size = 0
+        self.dropped = 0  # chunks past the caps, counted
+        self.json_body = self.stream = False
+
+    def feed(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"content-type":
+                    lowered = value.lower()
+                    self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
+            return
+        body = message.get("body", b"")
+        if kind != "http.response.body" or not body:
+            return
+        if self.size + len(body) > self.cap and self.parts or len(self.parts) >= CHUNKS_KEPT:
+            self.dropped += 1
+            return
+        self.parts.append((time.perf_counter(), body))
+        self.size += len(body)
+
+    def json(self, started: float) -> bytes:
+        parts = self.parts
+        if not self.stream and len(parts) <= 1 and not self.dropped:
+            body = parts[0][1] if parts else b""
+            if self.json_body and len(body) <= self.cap and _is_json(body):
+                return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
+            return b'{"body":' + _text(_cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
+        chunks = [[round((at - started) * 1000, 3), _cut(data.decode("utf-8", "replace"), self.cap)]
+                  for at, data in parts]
+        shown: dict[str, Any] = {"chunks": chunks}
+        if self.dropped:
+            shown["cut"] = f"[{self.dropped} more chunk(s) cut]"
+        return _dumps(shown)
+
+
+def _is_json(raw: bytes) -> bool:
+    """Whether ``raw`` can be put into an entry as it is (a fixture may send anything it likes)."""
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def with_seq(seq: int, raw: bytes) -> bytes:

@@ -148,17 +148,19 @@ class Pipeline:
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
         journal = self.journal
+        tap = journal.tap()  # the response as it goes out, for the journal entry
 
         async def record(outcome: str) -> None:
             nonlocal recorded
             recorded = True
             try:
                 await journal.record(call, status=response.status_code, outcome=outcome,
-                                     seconds=time.perf_counter() - call.started)
+                                     seconds=time.perf_counter() - call.started, response=tap)
             except Exception:  # a journal that cannot write must not break the answer itself
                 log.exception("could not journal %s %s", call.request.method, call.request.url.path)
 
         async def sending(message: Message) -> None:
+            tap.feed(message)
             last = message["type"] == "http.response.body" and not message.get("more_body", False)
             if last and not recorded:
                 await record(call.cut or COMPLETE)

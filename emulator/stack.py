@@ -38,7 +38,8 @@ def check_port(port: int) -> int:
 
 def base_urls(host: str, port: int) -> dict[str, str]:
     shown = f"[{host}]" if ":" in host else host
-    return {"v2": f"http://{shown}:{port}/api/v2", "v3": f"http://{shown}:{port}/api/v3"}
+    return {"v2": f"http://{shown}:{port}/api/v2", "v3": f"http://{shown}:{port}/api/v3",
+            "ui": f"http://{shown}:{port}/_emulator/ui"}
 
 
 # glibc's mallopt parameters (malloc.h): fixed thresholds, instead of the dynamic ones.
