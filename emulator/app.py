@@ -22,7 +22,7 @@ from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .guard import Guard
 from .errors import StartupError
-from .handlers import HANDLERS
+from .handlers import FUNCTIONS, handler_table
 from .documents.ingestion import Ingestion
 from .answer import Timing
 from .journal import Journal
@@ -39,6 +39,20 @@ from .documents.store import FileStore
 from .documents.workspaces import Directory
 from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
+from .call import Handler
+from .conversations.documents import DocumentScope
+from .documents.analyses import AnalysisStore
+from .documents.retrieval import Retrieval
+from .documents.upload_sessions import UploadSessionStore
+from .handlers.agents import Agents
+from .handlers.analysis import Analyses
+from .handlers.chunks import Chunks
+from .handlers.documents import Tools
+from .handlers.files import Files
+from .handlers.files_v3 import FilesV3
+from .handlers.retrieve import Retrieve
+from .handlers.upload_sessions import UploadSessions
+from .handlers.workspaces import Workspaces
 
 log = logging.getLogger("emulator")
 
@@ -71,8 +85,11 @@ class Emulator:
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
-        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
+        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch, self.state)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
+        # The search every document tool runs, and what a turn reads of the files through it.
+        self.retrieval = Retrieval(self.files, self.ingestion)
+        self.document_scope = DocumentScope(self.files, self.workspaces, self.retrieval)
 
     @property
     def operations(self):
@@ -115,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
         raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
-    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
+    routes = build_routes(emulator.operations, handlers_of(emulator), emulator) + control_routes(emulator)
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
@@ -130,6 +147,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # every request (~50 ms) while a large upload is being embedded in the ingestion thread.
     gc.freeze()
     return app
+
+
+def handlers_of(emulator: Emulator) -> dict[str, Handler]:
+    """Every operation's handler: each resource built with the services its handlers read."""
+    e, settings = emulator, emulator.settings
+    return handler_table(
+        FUNCTIONS,
+        Files(e.files, e.ingestion, e.workspaces, settings),
+        FilesV3(e.files, e.ingestion, e.workspaces, e.retrieval, settings),
+        Workspaces(e.files, e.workspaces),
+        Tools(e.files, e.workspaces, e.retrieval, e.catalog, settings),
+        Chunks(e.files, e.ingestion, e.retrieval, e.catalog),
+        Retrieve(e.files, e.ingestion, e.workspaces, e.retrieval),
+        UploadSessions(UploadSessionStore(e.state, settings.seed, settings.epoch), e.files, e.ingestion,
+                       e.workspaces, settings),
+        Analyses(AnalysisStore(e.state), e.files, e.ingestion, e.catalog, e.state, settings),
+        Agents(e.agents, e.workspaces, e.document_scope),
+    )
 
 
 async def state_unavailable(request, exc: Exception) -> Response:

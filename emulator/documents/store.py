@@ -27,8 +27,9 @@ import math
 import secrets
 import struct
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..state import Backend
 from .lexical import LexicalIndex
@@ -87,13 +88,13 @@ class FileRecord:
         return body
 
     @classmethod
-    def of(cls, value: Any) -> "FileRecord":
+    def of(cls, value: Any) -> FileRecord:
         body = dict(value)
         body["tag_ids"] = tuple(body.get("tag_ids") or ())
         body["auto_tag_ids"] = tuple(body.get("auto_tag_ids") or ())
         return cls(**body)
 
-    def replace(self, **changes: Any) -> "FileRecord":
+    def replace(self, **changes: Any) -> FileRecord:
         return dataclasses.replace(self, **changes)
 
 
@@ -109,7 +110,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """One chunk found by ``retrieval.search``, with the scores Paradigm's v3 results carry."""
+    """One chunk found by ``Retrieval.search``, with the scores Paradigm's v3 results carry."""
 
     score: float  # the fused score results are ranked by (higher is better)
     distance: float  # cosine distance between the query's and the chunk's vectors: 1 - cosine
@@ -121,6 +122,19 @@ class Hit:
     @property
     def text(self) -> str:
         return self.chunk.text
+
+    # What an answer quotes (``summaries.Quotable``): the file, its name, the page.
+    @property
+    def file_id(self) -> int:
+        return self.record.id
+
+    @property
+    def filename(self) -> str:
+        return self.record.filename
+
+    @property
+    def page(self) -> int:
+        return self.chunk.page
 
 
 @dataclass

@@ -40,11 +40,11 @@ async def _agent(call: Call, body: dict[str, Any], default_id: int | None = None
     directory = call.emulator.agents
     for field in ("agent_id", "chat_setting_id"):
         if body.get(field) is not None:
-            agent = await directory.get(call.emulator.state, body[field])
+            agent = await directory.get(body[field])
             if agent is None:
                 raise ValidationError(choices.does_not_exist(field, body[field]))
             return agent
-    agent = await directory.get(call.emulator.state, default_id if default_id is not None else directory.default_id)
+    agent = await directory.get(default_id if default_id is not None else directory.default_id)
     return agent or directory.seeds[directory.default_id]
 
 
@@ -83,7 +83,7 @@ async def render_thread(call: Call, thread: Record, now: float) -> dict[str, Any
     conversations = _conversations(call)
     last = await conversations.turn(thread["turns"][-1]) if thread["turns"] else None
     status = timeline.status_at(last, now)[0] if last is not None else "completed"
-    agent = await call.emulator.agents.get(call.emulator.state, thread["agent_id"])
+    agent = await call.emulator.agents.get(thread["agent_id"])
     model = thread.get("ml_model")
     try:
         model_name = call.emulator.catalog.get(model).name if model else None
