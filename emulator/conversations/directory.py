@@ -69,7 +69,8 @@ class AgentDirectory:
         self.epoch = epoch
         defaults = [a for a in agents if a["is_default"]]
         if len(defaults) != 1:
-            raise DirectoryError(f"agents: expected exactly one agent with is_default: true, found {len(defaults)}")
+            raise DirectoryError("agents: expected exactly one agent with is_default: true, "
+                                 f"found {len(defaults)}")
         self.default_id: int = defaults[0]["id"]
 
     @classmethod
@@ -82,10 +83,12 @@ class AgentDirectory:
             raise DirectoryError(f"{path}: expected a mapping with company, groups, user, tools and agents")
         company = {"id": 1, "name": "Company", "allow_ephemeral_mode": True, "is_sharing_enabled": True,
                    "login_method": "password", **(document.get("company") or {})}
-        groups = [_group(entry, f"{path}: group #{n}") for n, entry in enumerate(document.get("groups") or [], 1)]
+        groups = [_group(entry, f"{path}: group #{n}")
+                  for n, entry in enumerate(document.get("groups") or [], 1)]
         if not groups:
             groups = [Group(1, "Everyone", "company", "")]
-        user = {"id": 1, "username": "emulator", "full_name": "Emulator User", "email": "emulator@example.com",
+        user = {"id": 1, "username": "emulator", "full_name": "Emulator User",
+                "email": "emulator@example.com",
                 "language": "en", "groups": [{"id": g.id, "role": "member"} for g in groups],
                 **(document.get("user") or {})}
         tools = [_tool(entry, f"{path}: tool #{n}") for n, entry in enumerate(document.get("tools") or [], 1)]
@@ -93,10 +96,12 @@ class AgentDirectory:
         agents = []
         for number, entry in enumerate(document.get("agents") or [], 1):
             where = f"{path}: agent #{number}"
-            agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"], epoch))
+            agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"],
+                                 epoch))
         if not agents:
-            agents = [_agent({"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}, "default",
-                             names, {g.id for g in groups}, groups[0].id, company["id"], epoch)]
+            default = {"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}
+            agents = [_agent(default, "default", names, {g.id for g in groups}, groups[0].id, company["id"],
+                             epoch)]
         return cls(company, groups, user, tools, agents, epoch, state)
 
     # -- agents -----------------------------------------------------------------------------------
@@ -118,7 +123,8 @@ class AgentDirectory:
         stamp = iso(self.epoch + number)
         record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,
                   "scope_workspaces_by_group": False, "description": None, "instructions": None,
-                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp, "updated_at": stamp,
+                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp,
+                  "updated_at": stamp,
                   **fields}
         await self.state.put(SPACE, str(agent_id), record)
         return record
@@ -158,7 +164,8 @@ def _tool(entry: Any, where: str) -> Tool:
     if not isinstance(entry, dict) or not entry.get("name"):
         raise DirectoryError(f"{where}: needs a name, got {entry!r}")
     types = entry.get("accepted_file_types")
-    return Tool(str(entry.get("id") or tool_id(entry["name"])), str(entry["name"]), entry.get("require_document"),
+    return Tool(str(entry.get("id") or tool_id(entry["name"])), str(entry["name"]),
+                entry.get("require_document"),
                 tuple(types) if isinstance(types, list) else None)
 
 

@@ -22,6 +22,7 @@ written, and Redis keeps them itself.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import math
 import secrets
@@ -265,7 +266,8 @@ class FileStore:
     async def text(self, record: FileRecord) -> str:
         return "\n\n".join(await self.pages(record))
 
-    async def chunks(self, record: FileRecord) -> list[Chunk]:
+    # ``builtins.list``: inside this class, ``list`` names the method above.
+    async def chunks(self, record: FileRecord) -> builtins.list[Chunk]:
         """The file's chunks in order (none until it is embedded)."""
         cached = self._chunks.get(record.key)
         if cached is not None:
@@ -279,7 +281,8 @@ class FileStore:
             self._chunks[record.key] = chunks
         return chunks
 
-    async def vectors(self, record: FileRecord) -> list[tuple[tuple[float, ...] | None, float]] | None:
+    async def vectors(self, record: FileRecord) -> builtins.list[tuple[tuple[float, ...] | None, float]] \
+            | None:
         """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
         one this process does not keep decoded (``decode`` it); None when the file has no chunks yet.
         A large file is decoded in a thread, off the event loop."""

@@ -39,7 +39,8 @@ def handler_table(*resources: Resource | dict[str, Handler]) -> dict[str, Handle
     operationId two of them claim is a start-up error."""
     table: dict[str, Handler] = {}
     for resource in resources:
-        for operation_id, handler in (resource if isinstance(resource, dict) else resource.handlers()).items():
+        handlers = resource if isinstance(resource, dict) else resource.handlers()
+        for operation_id, handler in handlers.items():
             if operation_id in table:
                 raise StartupError(f"two handlers for operationId {operation_id!r}")
             table[operation_id] = handler

@@ -35,7 +35,8 @@ class Agents:
 
     def handlers(self) -> dict[str, Handler]:
         return {"api_v3_agents_list": self.list_agents, "api_v3_agents_create": self.create_agent,
-                "api_v3_agents_retrieve": self.retrieve_agent, "api_v3_agents_partial_update": self.update_agent,
+                "api_v3_agents_retrieve": self.retrieve_agent,
+                "api_v3_agents_partial_update": self.update_agent,
                 "api_v3_agents_tools_retrieve": self.agent_tools, "api_v3_agents_tags_list": self.agent_tags,
                 "api_v3_tools_list": self.list_tools, "api_v3_groups_list": self.list_groups,
                 "api_v3_users_me_retrieve": self.me}
@@ -128,7 +129,8 @@ class Agents:
             group_id = personal[0] if personal and body.get("ownership") != "company" \
                 else next(iter(directory.groups))
         record = await directory.create({
-            "name": body["name"], "description": body.get("description"), "instructions": body.get("instructions"),
+            "name": body["name"], "description": body.get("description"),
+            "instructions": body.get("instructions"),
             "company_id": company_id, "group_id": group_id, "tools": tools,
             "mcp_server_ids": list(body.get("mcp_server_ids") or []),
             "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
@@ -141,8 +143,8 @@ class Agents:
     async def update_agent(self, call: Call) -> Response:
         body = body_of(call)
         agent = await self._agent_or_404(call)
-        changes: dict[str, Any] = {k: body[k] for k in ("name", "description", "instructions",
-                                                          "scope_workspaces_by_group") if body.get(k) is not None}
+        fields = ("name", "description", "instructions", "scope_workspaces_by_group")
+        changes: dict[str, Any] = {k: body[k] for k in fields if body.get(k) is not None}
         if body.get("native_tool_ids") is not None:
             changes["tools"] = self._tool_names("native_tool_ids", body["native_tool_ids"])
         if body.get("mcp_server_ids") is not None:
@@ -155,8 +157,8 @@ class Agents:
     async def agent_tools(self, call: Call) -> Response:
         agent = await self._agent_or_404(call)
         directory = self.agents
-        return json_response({"native": [directory.tools[name].public() for name in directory.tool_names(agent)],
-                              "mcp_servers": []})
+        native = [directory.tools[name].public() for name in directory.tool_names(agent)]
+        return json_response({"native": native, "mcp_servers": []})
 
     async def agent_tags(self, call: Call) -> Response:
         query = call.query
@@ -218,6 +220,7 @@ class Agents:
                             "can_manage_api_keys": True, "can_monitor": bool(user.get("is_admin", True))},
             "settings": {"language": user.get("language", "en"), "skip_help_step": True},
             "compliance": {"terms_accepted": True},
-            "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name, "role": m.get("role", "member")}
+            "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
+                        "role": m.get("role", "member")}
                        for m in user.get("groups", []) if m["id"] in directory.groups],
         })

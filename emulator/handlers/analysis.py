@@ -91,7 +91,7 @@ class Analyses:
         """The files ``ids`` names (each once, in order); one that names nothing is DRF's 400."""
         ids = list(dict.fromkeys(int(i) for i in ids))  # 3.0 is an integer to the schema, as to DRF
         records = await self.files.get_many(ids)
-        missing = [i for i, r in zip(ids, records) if r is None]
+        missing = [i for i, r in zip(ids, records, strict=True) if r is None]
         if missing:
             raise does_not_exist(field, missing)
         return [r for r in records if r is not None]
@@ -122,17 +122,18 @@ class Analyses:
             return analysis.outcome
         ingestion = self.ingestion
         found = await self.files.get_many(analysis.document_ids)
-        gone = [i for i, r in zip(analysis.document_ids, found) if r is None]
+        gone = [i for i, r in zip(analysis.document_ids, found, strict=True) if r is None]
         if gone:
             return await self._finish(analysis, Progress(ERROR, 0.0, 0, result=(
                 f"Document {gone[0]} was deleted before the analysis could read it.")))
         records = await ingestion.settle([r for r in found if r is not None])
         now = await self.clock.now()
         statuses = [ingestion.status(r, now) for r in records]
-        failed = [r for r, s in zip(records, statuses) if s == FAILED]
+        failed = [r for r, s in zip(records, statuses, strict=True) if s == FAILED]
         if failed:
+            first = failed[0]
             return await self._finish(analysis, Progress(ERROR, 0.0, 0, result=(
-                f"Document {failed[0].id} ({failed[0].filename}) could not be ingested: {failed[0].failure}")))
+                f"Document {first.id} ({first.filename}) could not be ingested: {first.failure}")))
         if any(s != EMBEDDED for s in statuses):
             return Progress(INITIALIZING, 0.0, 0)  # waits for its documents before it begins
         visual = any(image_of(r) for r in records)

@@ -69,8 +69,8 @@ class Chunks:
         blank = [i for i, q in enumerate(queries) if not q.strip()]
         if blank:
             message = ["This field may not be blank."]
-            raise ValidationError({"query": {str(i): message for i in blank} if isinstance(body["query"], list)
-                                   else message})
+            several = isinstance(body["query"], list)
+            raise ValidationError({"query": {str(i): message for i in blank} if several else message})
         return json_response([{"query": q, "reformulation": reformulate(q)} for q in queries])
 
     # -- POST /api/v2/filter/chunks -------------------------------------------------------------------
@@ -96,7 +96,8 @@ class Chunks:
         if missing:
             raise ValidationError({"chunk_ids": [f'Invalid pk "{u}" - object does not exist.'
                                                  for u in missing]})
-        # The files' every chunk ranked by the search's own hybrid score; the ones asked for kept, in that order.
+        # The files' every chunk ranked by the search's own hybrid score; the ones asked for kept, in
+        # that order.
         records = {r.id: r for r in owners.values()}
         everything = sum(r.chunk_count for r in records.values())
         hits = await self.retrieval.search(body["query"], file_ids=list(records), n=everything)

@@ -77,7 +77,8 @@ async def workspace_or_400(workspaces: Directory, field: str, workspace_id: Any)
     return workspace
 
 
-async def target_workspace(workspaces: Directory, collection_type: str | None, workspace_id: Any) -> Workspace:
+async def target_workspace(workspaces: Directory, collection_type: str | None,
+                           workspace_id: Any) -> Workspace:
     """Where a v2 upload goes: ``collection_type`` private (the default), company, or workspace (then
     ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
     if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
@@ -145,7 +146,8 @@ class Files:
     async def create(self, call: Call) -> Response:
         filename, data = await read_upload(call, self.upload_limit)
         body = call.body
-        workspace = await target_workspace(self.workspaces, body.get("collection_type"), body.get("workspace_id"))
+        workspace = await target_workspace(self.workspaces, body.get("collection_type"),
+                                           body.get("workspace_id"))
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
                                     body.get("title"), purpose=body.get("purpose") or "documents")
         answer = v2_file(self.ingestion, record, record.uploaded, {workspace.id: workspace})
@@ -179,7 +181,8 @@ class Files:
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
         workspaces = await self.workspaces.workspaces()
-        return json_response(v2_file(self.ingestion, record, now, workspaces, content, include_content=include))
+        return json_response(v2_file(self.ingestion, record, now, workspaces, content,
+                                     include_content=include))
 
     async def chunks(self, call: Call) -> Response:
         """GET /api/v2/files/{id}/chunks: the file's chunks in order, with the uuids filter/chunks takes."""

@@ -158,7 +158,8 @@ class FilesV3:
             wanted = ids_of("tag_id", query["tag_id"])
             records = [r for r in records if wanted.intersection(r.tag_ids)]
         if "extension" in query:
-            wanted_ext = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
+            wanted_ext = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",")
+                          if e.strip()}
             records = [r for r in records if extension(r.filename) in wanted_ext]
         for field in ("filename", "title"):
             if field in query:

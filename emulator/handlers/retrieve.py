@@ -3,8 +3,9 @@
 Built on ``Retrieval.search``, the hybrid (BM25 + vector) search every other search of the
 emulator uses, so ``scoring`` carries the very numbers it ranks by: ``score`` (fused),
 ``distance`` (cosine distance), ``lexical_score`` (BM25) and ``certainty``. ``mode: vision``
-searches the same chunks and reports them as vision chunks (the emulator reads no page images). The scopes choose the files searched, as in document search:
-``file_ids``, else ``workspace_ids`` and the private/company flags (every file when none is given).
+searches the same chunks and reports them as vision chunks (the emulator reads no page images).
+The scopes choose the files searched, as in document search: ``file_ids``, else ``workspace_ids``
+and the private/company flags (every file when none is given).
 """
 
 from __future__ import annotations

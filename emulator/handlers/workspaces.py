@@ -53,7 +53,8 @@ class Workspaces:
         self.files, self.workspaces = files, workspaces
 
     def handlers(self) -> dict[str, Handler]:
-        return {"api_v3_workspaces_list": self.list_workspaces, "api_v3_workspaces_create": self.create_workspace,
+        return {"api_v3_workspaces_list": self.list_workspaces,
+                "api_v3_workspaces_create": self.create_workspace,
                 "api_v3_workspaces_retrieve": self.retrieve_workspace,
                 "api_v3_workspaces_partial_update": self.update_workspace,
                 "api_v3_tags_list": self.list_tags, "api_v3_tags_create": self.create_tag,
@@ -105,7 +106,8 @@ class Workspaces:
         if not changes:
             return json_response(workspace_body(workspace, await self.files.list()))
 
-        updated = await self.workspaces.update_workspace(call.path_params["id"], lambda w: w.replace(**changes))
+        updated = await self.workspaces.update_workspace(call.path_params["id"],
+                                                         lambda w: w.replace(**changes))
         if updated is None:
             raise NotFound()
         return json_response(workspace_body(updated, await self.files.list()))
@@ -115,7 +117,8 @@ class Workspaces:
     async def list_tags(self, call: Call) -> Response:
         query = call.query
         files = await self.files.list()
-        tags = sorted((await self.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id), reverse=True)
+        tags = sorted((await self.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
+                      reverse=True)
         for field in ("artificial", "auto_assign"):
             if field in query:
                 tags = [t for t in tags if t.auto_assign is query[field]]
