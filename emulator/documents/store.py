@@ -43,6 +43,8 @@ HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search t
 QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
 
 
+Vectors = list[tuple[tuple[float, ...] | None, float]]  # a file's chunk vectors and their squared norms
+
 @dataclass(frozen=True)
 class FileRecord:
     """One uploaded file's metadata, as a value (change it with ``FileStore.update``)."""
@@ -281,8 +283,7 @@ class FileStore:
             self._chunks[record.key] = chunks
         return chunks
 
-    async def vectors(self, record: FileRecord) -> builtins.list[tuple[tuple[float, ...] | None, float]] \
-            | None:
+    async def vectors(self, record: FileRecord) -> Vectors | None:
         """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
         one this process does not keep decoded (``decode`` it); None when the file has no chunks yet.
         A large file is decoded in a thread, off the event loop."""
