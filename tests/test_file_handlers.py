@@ -88,11 +88,12 @@ async def upload_v2(services: Services, name: str, data: bytes, **body: Any) -> 
 
 
 async def test_each_resource_lists_the_operations_it_answers(services: Services) -> None:
-    assert set(services.v2.handlers()) == {"api_v2_files_create", "api_v2_files_list", "api_v2_files_retrieve",
-                                           "api_v2_files_destroy", "api_v2_files_chunks_retrieve"}
-    assert set(services.v3.handlers()) == {"api_v3_files_create", "api_v3_files_list", "api_v3_files_retrieve",
-                                           "api_v3_files_destroy", "api_v3_files_partial_update",
-                                           "api_v3_files_tags_create"}
+    assert set(services.v2.handlers()) == {
+        "api_v2_files_create", "api_v2_files_list", "api_v2_files_retrieve", "api_v2_files_destroy",
+        "api_v2_files_chunks_retrieve"}
+    assert set(services.v3.handlers()) == {
+        "api_v3_files_create", "api_v3_files_list", "api_v3_files_retrieve", "api_v3_files_destroy",
+        "api_v3_files_partial_update", "api_v3_files_tags_create"}
     assert set(services.v2.handlers()) | set(services.v3.handlers()) <= set(OPERATIONS)
 
 
@@ -112,7 +113,8 @@ async def test_a_v2_upload_is_pending_in_the_personal_workspace_then_embedded(se
 async def test_a_v2_upload_names_a_workspace_that_must_exist(services: Services) -> None:
     with pytest.raises(ValidationError) as refused:
         await upload_v2(services, "a.txt", REFUND, collection_type="workspace")
-    assert refused.value.body() == {"workspace_id": ['This field is required when collection_type is "workspace".']}
+    required = 'This field is required when collection_type is "workspace".'
+    assert refused.value.body() == {"workspace_id": [required]}
     with pytest.raises(ValidationError) as unknown:
         await upload_v2(services, "a.txt", REFUND, workspace_id=999)
     assert unknown.value.body() == {"workspace_id": ['Invalid pk "999" - object does not exist.']}
@@ -139,11 +141,12 @@ async def test_the_v2_list_is_newest_first_and_filters_by_scope(services: Servic
 
 async def test_v2_chunks_and_delete(services: Services) -> None:
     await upload_v2(services, "refunds.txt", REFUND)
-    chunks = json_of(await services.v2.chunks(call("api_v2_files_chunks_retrieve", "/api/v2/files/1/chunks",
-                                                   path_params={"id": 1})))
+    chunks = json_of(await services.v2.chunks(call("api_v2_files_chunks_retrieve",
+                                                   "/api/v2/files/1/chunks", path_params={"id": 1})))
     assert (chunks["status"], chunks["count"]) == ("embedded", 1)
     assert chunks["chunks"][0]["metadata"] == {"document_id": 1, "pages": [1], "total_pages": 1}
-    deleted = await services.v2.destroy(call("api_v2_files_destroy", "/api/v2/files/1", path_params={"id": 1}))
+    destroy = call("api_v2_files_destroy", "/api/v2/files/1", path_params={"id": 1})
+    deleted = await services.v2.destroy(destroy)
     assert json_of(deleted) == {"id": 1, "object": "file", "deleted": True}
     with pytest.raises(NotFound):
         await services.v2.destroy(call("api_v2_files_destroy", "/api/v2/files/1", path_params={"id": 1}))
