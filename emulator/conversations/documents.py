@@ -124,8 +124,7 @@ def summary(passages: list[Passage], names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-# The turn planner's entry points over the application (its ``document_scope``), until the planner
-# is built with a ``DocumentScope`` of its own.
+# What the turn planner and the threads handler call: the application's ``document_scope``.
 
 async def scope(emulator: Any, body: dict[str, Any]) -> Scope:
     return await _of(emulator).scope(body)
