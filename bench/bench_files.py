@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 from emulator.app import Emulator  # noqa: E402
 from emulator.config import Settings  # noqa: E402
-from emulator.documents import retrieval  # noqa: E402
 from emulator.documents.ingestion import spans  # noqa: E402
 from emulator.documents.store import NewFile  # noqa: E402
 
@@ -149,7 +148,7 @@ async def _search_alone(documents: list[bytes], searches: int) -> list[float]:
     samples = []
     for i in range(searches):
         started = time.perf_counter()
-        await retrieval.search(emulator, QUESTIONS[i % len(QUESTIONS)], n=5)
+        await emulator.retrieval.search(QUESTIONS[i % len(QUESTIONS)], n=5)
         samples.append(time.perf_counter() - started)
     return samples
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,30 +21,42 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .answer import Timing
-from .call import Call, Handler, error_response
+from .call import Handler, error_response
 from .catalog import Catalog
 from .config import Settings, from_env
 from .control_api import control_routes
-from .inspector import inspector_routes
 from .controls import HeaderControls, quiet_dropped_streams
-from .conversations import documents as turn_documents
 from .conversations.directory import AgentDirectory
+from .conversations.documents import DocumentScope
 from .conversations.records import Conversations
 from .conversations.turns import TurnService
 from .delivery import Deliver, Source
+from .documents.analyses import AnalysisStore
 from .documents.ingestion import Ingestion
+from .documents.retrieval import Retrieval
 from .documents.store import FileStore
+from .documents.upload_sessions import UploadSessionStore
 from .documents.workspaces import Directory
 from .errors import StartupError, StateUnavailable
 from .fixtures.registry import Scripts
 from .guard import Guard
-from .handlers import HANDLERS
+from .handlers import handler_table
+from .handlers.agents import Agents
+from .handlers.analysis import Analyses
 from .handlers.chat import Chat
+from .handlers.chunks import Chunks
 from .handlers.completions import Completions
+from .handlers.documents import Tools
 from .handlers.embeddings import Embeddings
+from .handlers.files import Files
+from .handlers.files_v3 import FilesV3
 from .handlers.models import Models
+from .handlers.retrieve import Retrieve
 from .handlers.sampling import ModelLookup
 from .handlers.threads import Threads
+from .handlers.upload_sessions import UploadSessions
+from .handlers.workspaces import Workspaces
+from .inspector import inspector_routes
 from .journal import Journal
 from .memo import AnswerMemo
 from .operations import OperationNames
@@ -87,10 +99,13 @@ class Emulator:
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
-        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
+        self.agents = AgentDirectory.load(settings.agents_file, settings.epoch, self.state)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
-        self.turns = TurnService(self.conversations, _BoundAgents(self.agents, self.state), self.catalog,
-                                 self.state, settings, _TurnDocuments(self))
+        # The search every document tool runs, and what a turn reads of the files through it.
+        self.retrieval = Retrieval(self.files, self.ingestion)
+        self.document_scope = DocumentScope(self.files, self.workspaces, self.retrieval)
+        self.turns = TurnService(self.conversations, self.agents, self.catalog, self.state, settings,
+                                 self.document_scope)
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
         match = Match(self.scripts)
         self.pipeline = Pipeline((
@@ -102,14 +117,25 @@ class Emulator:
         ), self.journal)
 
     def handlers(self) -> dict[str, Handler]:
-        """operationId -> handler: the model calls' handler objects over the resources' table."""
-        models = ModelLookup(self.catalog)
-        table = {op: _reaching(handler, self) for op, handler in HANDLERS.items()}
-        for resource in (Chat(models, self.settings, self.pace), Completions(models, self.settings, self.pace),
-                         Embeddings(models, self.settings), Models(self.catalog, self.settings.epoch),
-                         Threads(self.turns, self.state, self.settings.turn_wait_ms)):
-            table.update(resource.handlers())
-        return table
+        """operationId -> handler: every resource, built with the services its handlers read."""
+        models, settings, state = ModelLookup(self.catalog), self.settings, self.state
+        return handler_table(
+            Chat(models, settings, self.pace),
+            Completions(models, settings, self.pace),
+            Embeddings(models, settings),
+            Models(self.catalog, settings.epoch),
+            Threads(self.turns, state, settings.turn_wait_ms),
+            Files(self.files, self.ingestion, self.workspaces, settings),
+            FilesV3(self.files, self.ingestion, self.workspaces, self.retrieval, settings),
+            Workspaces(self.files, self.workspaces),
+            Tools(self.files, self.workspaces, self.retrieval, self.catalog, settings),
+            Chunks(self.files, self.ingestion, self.retrieval, self.catalog),
+            Retrieve(self.files, self.ingestion, self.workspaces, self.retrieval),
+            UploadSessions(UploadSessionStore(state, settings.seed, settings.epoch), self.files,
+                           self.ingestion, self.workspaces, settings),
+            Analyses(AnalysisStore(state), self.files, self.ingestion, self.catalog, state, settings),
+            Agents(self.agents, self.workspaces, self.document_scope),
+        )
 
     async def reset(self) -> None:
         """Back to the state at start-up, for every worker at once: the whole backend (journal,
@@ -125,55 +151,6 @@ class Emulator:
         self.ingestion.close()
         self.files.lexical.close()
         await self.state.close()
-
-
-def _reaching(handler: Handler, emulator: Emulator) -> Handler:
-    """A resource handler that still reads its services from ``call.emulator`` (the resources'
-    handlers, until they are objects built with their services): given the emulator on the call."""
-    if getattr(handler, "__self__", None) is not None:
-        return handler  # a bound method of a handler object: built with what it uses
-
-    async def reaching(call: Call) -> Any:
-        setattr(call, "emulator", emulator)  # noqa: B010  (not a field of Call: only these handlers read it)
-        return await handler(call)
-
-    return reaching
-
-
-class _BoundAgents:
-    """The agents directory with its backend (``TurnService`` asks ``get(id)``)."""
-
-    def __init__(self, directory: AgentDirectory, state: Backend):
-        self.directory, self.state = directory, state
-        self.default_id, self.seeds, self.tools = directory.default_id, directory.seeds, directory.tools
-
-    async def get(self, agent_id: Any) -> dict[str, Any] | None:
-        return await self.directory.get(self.state, agent_id)
-
-    def tool_names(self, agent: dict[str, Any]) -> list[str]:
-        return self.directory.tool_names(agent)
-
-
-class _TurnDocuments:
-    """The turns' document scope and search (``conversations.documents``) over the files."""
-
-    def __init__(self, emulator: Emulator):
-        self.emulator = emulator
-
-    async def scope(self, body: dict[str, Any]) -> turn_documents.Scope:
-        return await turn_documents.scope(self.emulator, body)
-
-    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[turn_documents.Passage]:
-        return await turn_documents.search(self.emulator, query, file_ids, n)
-
-    async def filenames(self, file_ids: Collection[int]) -> dict[int, str]:
-        return await turn_documents.filenames(self.emulator, file_ids)
-
-    def answer(self, question: str, passages: list[turn_documents.Passage]) -> tuple[str, set[int]]:
-        return turn_documents.answer(question, passages)
-
-    def summary(self, passages: list[turn_documents.Passage], names: dict[int, str]) -> str:
-        return turn_documents.summary(passages, names)
 
 
 def _named(build: Callable[[], Any]) -> Any:
@@ -226,7 +203,8 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
                     middleware=[Middleware(Guard, settings=settings)], lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307. Paths without parameters are found by a dict lookup.
-    app.router = StaticFirstRouter(routes=routes, redirect_slashes=False, lifespan=app.router.lifespan_context)
+    app.router = StaticFirstRouter(routes=routes, redirect_slashes=False,
+                                   lifespan=app.router.lifespan_context)
     app.state.emulator = emulator
     # Everything start-up built (specs, schemas, the catalog, fixtures) lives as long as the server:
     # out of the collector's sight, a full collection no longer walks it, which is what would pause

@@ -19,9 +19,11 @@ import yaml
 from ..documents.workspaces import iso
 from ..errors import StartupError
 from ..generation.text import request_key
+from ..state import Backend, Value
 
 SPACE = "agents"
 COUNTER = "agents"
+UPDATES = "agents.updates"  # the counter an agent's updated_at is drawn from
 
 
 class DirectoryError(StartupError, ValueError):  # a ValueError too, as it was
@@ -54,10 +56,11 @@ class Group:
 
 
 class AgentDirectory:
-    """``emulator.agents``: the seeds, and the agents of the state backend over them."""
+    """The seeds, and the agents of the state backend over them."""
 
     def __init__(self, company: dict[str, Any], groups: list[Group], user: dict[str, Any], tools: list[Tool],
-                 agents: list[dict[str, Any]], epoch: int):
+                 agents: list[dict[str, Any]], epoch: int, state: Backend):
+        self.state = state
         self.company = company
         self.groups = {g.id: g for g in groups}
         self.user = user
@@ -67,11 +70,12 @@ class AgentDirectory:
         self.epoch = epoch
         defaults = [a for a in agents if a["is_default"]]
         if len(defaults) != 1:
-            raise DirectoryError(f"agents: expected exactly one agent with is_default: true, found {len(defaults)}")
+            raise DirectoryError("agents: expected exactly one agent with is_default: true, "
+                                 f"found {len(defaults)}")
         self.default_id: int = defaults[0]["id"]
 
     @classmethod
-    def load(cls, path: Path, epoch: int) -> AgentDirectory:
+    def load(cls, path: Path, epoch: int, state: Backend) -> AgentDirectory:
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
@@ -80,10 +84,12 @@ class AgentDirectory:
             raise DirectoryError(f"{path}: expected a mapping with company, groups, user, tools and agents")
         company = {"id": 1, "name": "Company", "allow_ephemeral_mode": True, "is_sharing_enabled": True,
                    "login_method": "password", **(document.get("company") or {})}
-        groups = [_group(entry, f"{path}: group #{n}") for n, entry in enumerate(document.get("groups") or [], 1)]
+        groups = [_group(entry, f"{path}: group #{n}")
+                  for n, entry in enumerate(document.get("groups") or [], 1)]
         if not groups:
             groups = [Group(1, "Everyone", "company", "")]
-        user = {"id": 1, "username": "emulator", "full_name": "Emulator User", "email": "emulator@example.com",
+        user = {"id": 1, "username": "emulator", "full_name": "Emulator User",
+                "email": "emulator@example.com",
                 "language": "en", "groups": [{"id": g.id, "role": "member"} for g in groups],
                 **(document.get("user") or {})}
         tools = [_tool(entry, f"{path}: tool #{n}") for n, entry in enumerate(document.get("tools") or [], 1)]
@@ -91,46 +97,54 @@ class AgentDirectory:
         agents = []
         for number, entry in enumerate(document.get("agents") or [], 1):
             where = f"{path}: agent #{number}"
-            agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"], epoch))
+            agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"],
+                                 epoch))
         if not agents:
-            agents = [_agent({"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}, "default",
-                             names, {g.id for g in groups}, groups[0].id, company["id"], epoch)]
-        return cls(company, groups, user, tools, agents, epoch)
+            default = {"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}
+            agents = [_agent(default, "default", names, {g.id for g in groups}, groups[0].id, company["id"],
+                             epoch)]
+        return cls(company, groups, user, tools, agents, epoch, state)
 
     # -- agents -----------------------------------------------------------------------------------
 
-    async def get(self, state: Any, agent_id: int) -> dict[str, Any] | None:
-        found = await state.get(SPACE, str(agent_id))
+    async def get(self, agent_id: int) -> dict[str, Any] | None:
+        found = await self.state.get(SPACE, str(agent_id))
         return found if isinstance(found, dict) else self.seeds.get(agent_id)
 
-    async def all(self, state: Any) -> list[dict[str, Any]]:
+    async def all(self) -> list[dict[str, Any]]:
         merged = dict(self.seeds)
-        for record in (await state.items(SPACE)).values():
+        for record in (await self.state.items(SPACE)).values():
             if isinstance(record, dict):
                 merged[record["id"]] = record
         return [merged[key] for key in sorted(merged)]
 
-    async def create(self, state: Any, fields: dict[str, Any]) -> dict[str, Any]:
-        number = await state.incr(COUNTER)
+    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        number = await self.state.incr(COUNTER)
         agent_id = max(self.seeds, default=0) + number
         stamp = iso(self.epoch + number)
         record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,
                   "scope_workspaces_by_group": False, "description": None, "instructions": None,
-                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp, "updated_at": stamp,
+                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp,
+                  "updated_at": stamp,
                   **fields}
-        await state.put(SPACE, str(agent_id), record)
+        await self.state.put(SPACE, str(agent_id), record)
         return record
 
-    async def patch(self, state: Any, agent_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+    async def update_stamp(self) -> str:
+        """The ``updated_at`` of the next change: a second after the previous one, from the epoch."""
+        return iso(self.epoch + await self.state.incr(UPDATES))
+
+    async def patch(self, agent_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
         seed = self.seeds.get(agent_id)
 
-        def change(current: Any) -> Any:
+        def change(current: Value | None) -> Value | None:
             base = current if isinstance(current, dict) else seed
             if base is None:
                 return None
             return {**base, **changes}
 
-        return await state.update(SPACE, str(agent_id), change)  # type: ignore[return-value]
+        patched = await self.state.update(SPACE, str(agent_id), change)
+        return patched if isinstance(patched, dict) else None
 
     def tool_names(self, agent: dict[str, Any]) -> list[str]:
         return [name for name in agent.get("tools", []) if name in self.tools]
@@ -151,7 +165,8 @@ def _tool(entry: Any, where: str) -> Tool:
     if not isinstance(entry, dict) or not entry.get("name"):
         raise DirectoryError(f"{where}: needs a name, got {entry!r}")
     types = entry.get("accepted_file_types")
-    return Tool(str(entry.get("id") or tool_id(entry["name"])), str(entry["name"]), entry.get("require_document"),
+    return Tool(str(entry.get("id") or tool_id(entry["name"])), str(entry["name"]),
+                entry.get("require_document"),
                 tuple(types) if isinstance(types, list) else None)
 
 

@@ -18,6 +18,7 @@ from ..call import Call, Script
 from ..catalog import Catalog, Model
 from ..config import Settings
 from ..errors import ApiError, ModelNotFound, ValidationError
+from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
 from .documents import Scope
@@ -29,12 +30,6 @@ class TurnRunning(ApiError):
     """A turn asked of a thread whose last turn still runs (409)."""
 
     status = choices.TURN_RUNNING_STATUS
-
-
-class Clock(Protocol):
-    """The clock every worker shares (the state backend's)."""
-
-    async def now(self) -> float: ...
 
 
 class Agents(Protocol):

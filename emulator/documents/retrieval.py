@@ -1,6 +1,6 @@
 """Hybrid retrieval: the chunks that best answer a query, for every search of the emulator.
 
-``search`` is what ``query``, ``document-search``, ``ask-question``, v3 ``GET /files?search=``,
+``Retrieval.search`` is what ``query``, ``document-search``, ``ask-question``, v3 ``GET /files?search=``,
 ``filter/chunks``, ``retrieve`` and the v3 turns' document search all call. A chunk's rank fuses
 two scores, as Paradigm's search does (its v3 results carry ``lexical_score`` beside ``distance``):
 
@@ -24,69 +24,70 @@ import heapq
 import math
 import struct
 import time
-from typing import TYPE_CHECKING, Collection
+from collections.abc import Collection
 
 from ..generation import vectors as embedding
-from .store import EMBEDDED, FileRecord, Hit
-
-if TYPE_CHECKING:
-    from ..app import Emulator
+from .ingestion import Ingestion
+from .store import EMBEDDED, FileRecord, FileStore, Hit
 
 ALPHA = 0.5  # the vector score's weight in the fused score
 OFF_LOOP_CHUNKS = 4096  # more chunks than this are scored in a thread
 
 
-async def search(emulator: "Emulator", query: str, *, file_ids: Collection[int] | None = None,
-                 n: int = 5) -> list[Hit]:
-    """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
-    them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
-    if n <= 0 or (file_ids is not None and not file_ids):
-        return []
-    everything = await emulator.files.list()
-    wanted = None if file_ids is None else set(file_ids)
-    candidates = await emulator.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
-    await index(emulator, candidates, everything)
-    return await rank(emulator, query, candidates, n)
+class Retrieval:
+    """The hybrid search over the file store's embedded files (their ingestion waited for)."""
 
+    def __init__(self, files: FileStore, ingestion: Ingestion):
+        self.files, self.ingestion = files, ingestion
 
-async def index(emulator: "Emulator", candidates: list[FileRecord], everything: list[FileRecord]) -> None:
-    """Make this process's caches (vectors, lexical index) match the searchable files, so that BM25's
-    statistics are those of every file embedded now (``candidates`` and the others of
-    ``everything``), on every worker alike. Files still ingesting are not waited for here."""
-    files, ingestion = emulator.files, emulator.ingestion
-    now = await ingestion.now()
-    corpus = {r.key: r for r in everything if ingestion.status(r, now) == EMBEDDED}
-    corpus.update((r.key, r) for r in candidates)
-    for key, record in corpus.items():
-        if not files.lexical.has(key):
-            await files.lexical.add(key, [c.text for c in await files.chunks(record)])
-    files.keep_only(set(corpus))
+    async def search(self, query: str, *, file_ids: Collection[int] | None = None, n: int = 5) -> list[Hit]:
+        """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
+        them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
+        if n <= 0 or (file_ids is not None and not file_ids):
+            return []
+        everything = await self.files.list()
+        wanted = None if file_ids is None else set(file_ids)
+        candidates = await self.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
+        await self.index(candidates, everything)
+        return await self.rank(query, candidates, n)
 
+    async def index(self, candidates: list[FileRecord], everything: list[FileRecord]) -> None:
+        """Make this process's caches (vectors, lexical index) match the searchable files, so that BM25's
+        statistics are those of every file embedded now (``candidates`` and the others of
+        ``everything``), on every worker alike. Files still ingesting are not waited for here."""
+        files, ingestion = self.files, self.ingestion
+        now = await ingestion.now()
+        corpus = {r.key: r for r in everything if ingestion.status(r, now) == EMBEDDED}
+        corpus.update((r.key, r) for r in candidates)
+        for key, record in corpus.items():
+            if not files.lexical.has(key):
+                await files.lexical.add(key, [c.text for c in await files.chunks(record)])
+        files.keep_only(set(corpus))
 
-async def rank(emulator: "Emulator", query: str, records: list[FileRecord], n: int) -> list[Hit]:
-    """The best ``n`` chunks of ``records`` (embedded files, indexed by ``index``) for ``query``."""
-    if n <= 0 or not records:
-        return []
-    files = emulator.files
-    vector = tuple(embedding.embed(query, emulator.ingestion.dimensions))
-    lexical = await files.lexical.scores(query, [r.key for r in records])
-    searched = []
-    for record in records:
-        vectors = await files.vectors(record)
-        if vectors:
-            searched.append((record, vectors, files.packed(record)))
-    # Tens of thousands of chunks take tens of ms to score: then in a thread, off the event loop.
-    if sum(len(v) for _, v, _ in searched) > OFF_LOOP_CHUNKS:
-        loop = asyncio.get_running_loop()
-        best = await loop.run_in_executor(None, _best, vector, searched, lexical, n)
-    else:
-        best = _best(vector, searched, lexical, n)
-    hits = []
-    for fused, _, negative_index, cosine, bm25, record in best:
-        chunk = (await files.chunks(record))[-negative_index]
-        hits.append(Hit(score=fused, distance=round(1 - cosine, 6), lexical_score=bm25,
-                        certainty=round((1 + cosine) / 2, 6), record=record, chunk=chunk))
-    return hits
+    async def rank(self, query: str, records: list[FileRecord], n: int) -> list[Hit]:
+        """The best ``n`` chunks of ``records`` (embedded files, indexed by ``index``) for ``query``."""
+        if n <= 0 or not records:
+            return []
+        files = self.files
+        vector = tuple(embedding.embed(query, self.ingestion.dimensions))
+        lexical = await files.lexical.scores(query, [r.key for r in records])
+        searched = []
+        for record in records:
+            vectors = await files.vectors(record)
+            if vectors:
+                searched.append((record, vectors, files.packed(record)))
+        # Tens of thousands of chunks take tens of ms to score: then in a thread, off the event loop.
+        if sum(len(v) for _, v, _ in searched) > OFF_LOOP_CHUNKS:
+            loop = asyncio.get_running_loop()
+            best = await loop.run_in_executor(None, _best, vector, searched, lexical, n)
+        else:
+            best = _best(vector, searched, lexical, n)
+        hits = []
+        for fused, _, negative_index, cosine, bm25, record in best:
+            chunk = (await files.chunks(record))[-negative_index]
+            hits.append(Hit(score=fused, distance=round(1 - cosine, 6), lexical_score=bm25,
+                            certainty=round((1 + cosine) / 2, 6), record=record, chunk=chunk))
+        return hits
 
 
 def _best(vector: tuple[float, ...], searched: list[tuple[FileRecord, list, bytes]],

@@ -22,13 +22,15 @@ written, and Redis keeps them itself.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import math
 import secrets
 import struct
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..state import Backend
 from .lexical import LexicalIndex
@@ -40,6 +42,8 @@ HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search t
 # What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
 QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
 
+
+Vectors = list[tuple[tuple[float, ...] | None, float]]  # a file's chunk vectors and their squared norms
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -87,13 +91,13 @@ class FileRecord:
         return body
 
     @classmethod
-    def of(cls, value: Any) -> "FileRecord":
+    def of(cls, value: Any) -> FileRecord:
         body = dict(value)
         body["tag_ids"] = tuple(body.get("tag_ids") or ())
         body["auto_tag_ids"] = tuple(body.get("auto_tag_ids") or ())
         return cls(**body)
 
-    def replace(self, **changes: Any) -> "FileRecord":
+    def replace(self, **changes: Any) -> FileRecord:
         return dataclasses.replace(self, **changes)
 
 
@@ -109,7 +113,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """One chunk found by ``retrieval.search``, with the scores Paradigm's v3 results carry."""
+    """One chunk found by ``Retrieval.search``, with the scores Paradigm's v3 results carry."""
 
     score: float  # the fused score results are ranked by (higher is better)
     distance: float  # cosine distance between the query's and the chunk's vectors: 1 - cosine
@@ -121,6 +125,19 @@ class Hit:
     @property
     def text(self) -> str:
         return self.chunk.text
+
+    # What an answer quotes (``summaries.Quotable``): the file, its name, the page.
+    @property
+    def file_id(self) -> int:
+        return self.record.id
+
+    @property
+    def filename(self) -> str:
+        return self.record.filename
+
+    @property
+    def page(self) -> int:
+        return self.chunk.page
 
 
 @dataclass
@@ -251,7 +268,8 @@ class FileStore:
     async def text(self, record: FileRecord) -> str:
         return "\n\n".join(await self.pages(record))
 
-    async def chunks(self, record: FileRecord) -> list[Chunk]:
+    # ``builtins.list``: inside this class, ``list`` names the method above.
+    async def chunks(self, record: FileRecord) -> builtins.list[Chunk]:
         """The file's chunks in order (none until it is embedded)."""
         cached = self._chunks.get(record.key)
         if cached is not None:
@@ -265,7 +283,7 @@ class FileStore:
             self._chunks[record.key] = chunks
         return chunks
 
-    async def vectors(self, record: FileRecord) -> list[tuple[tuple[float, ...] | None, float]] | None:
+    async def vectors(self, record: FileRecord) -> Vectors | None:
         """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
         one this process does not keep decoded (``decode`` it); None when the file has no chunks yet.
         A large file is decoded in a thread, off the event loop."""

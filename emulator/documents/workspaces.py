@@ -21,10 +21,11 @@ fixture.)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -62,10 +63,10 @@ class Workspace:
         return dataclasses.asdict(self)
 
     @classmethod
-    def of(cls, value: Any) -> "Workspace":
+    def of(cls, value: Any) -> Workspace:
         return cls(**value)
 
-    def replace(self, **changes: Any) -> "Workspace":
+    def replace(self, **changes: Any) -> Workspace:
         return dataclasses.replace(self, **changes)
 
 
@@ -82,13 +83,21 @@ class Tag:
         return dataclasses.asdict(self)
 
     @classmethod
-    def of(cls, value: Any) -> "Tag":
+    def of(cls, value: Any) -> Tag:
         return cls(**value)
 
 
 def iso(seconds: int) -> str:
     """Unix seconds -> the ISO 8601 form DRF writes (UTC, ``Z``)."""
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scoped_types(private: Any, company: Any, workspace: Any) -> set[str]:
+    """Paradigm's scope flags -> the workspace types they select: any flag set to true keeps only the
+    spaces flagged true; a flag set to false removes its space; no flag at all selects everything."""
+    flags = {"personal": private, "company": company, "custom": workspace}
+    chosen = {kind for kind, flag in flags.items() if flag is True} or set(flags)
+    return {kind for kind in chosen if flags[kind] is not False}
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ class Seed:
 
     @classmethod
     def load(cls, settings: Settings,
-             paths: tuple[Path, ...] = (DEFAULT_FIXTURES_DIR / FILE_NAME,)) -> "Seed":
+             paths: tuple[Path, ...] = (DEFAULT_FIXTURES_DIR / FILE_NAME,)) -> Seed:
         """Later files add workspaces and tags to earlier ones, or replace those with the same id."""
         company = "Company"
         workspaces: dict[int, Workspace] = {}
@@ -132,7 +141,7 @@ class Seed:
 
 
 class Directory:
-    """The workspaces and tags, over the state backend (``call.emulator.workspaces``)."""
+    """The workspaces and tags, over the state backend."""
 
     def __init__(self, state: Backend, seed: Seed, epoch: int):
         self.state = state
@@ -141,7 +150,7 @@ class Directory:
         self.epoch = epoch
 
     @classmethod
-    def load(cls, state: Backend, settings: Settings) -> "Directory":
+    def load(cls, state: Backend, settings: Settings) -> Directory:
         return cls(state, Seed.load(settings), settings.epoch)
 
     async def seed(self) -> None:

@@ -10,51 +10,15 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..call import Call, json_response
-from ..conversations import choices, documents
+from ..call import Call, Handler, json_response
+from ..conversations import choices
 from ..conversations.directory import AgentDirectory
-from ..documents.workspaces import iso
+from ..conversations.documents import DocumentScope
+from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
-from .files import paginate
+from .common import body_of, paginate
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-
-
-async def render_agent(call: Call, agent: dict[str, Any]) -> dict[str, Any]:
-    emulator = call.emulator
-    directory: AgentDirectory = emulator.agents
-    group = directory.groups.get(agent.get("group_id", 0))
-    company = directory.company
-    workspaces = []
-    known = await emulator.workspaces.workspaces()
-    for workspace_id in agent.get("workspaces", []):
-        workspace = known.get(workspace_id)
-        if workspace is not None:
-            workspaces.append({"id": workspace.id, "name": workspace.name, "category": workspace.workspace_type,
-                               "file_count": await documents.count_in_workspace(emulator, workspace.id),
-                               "summaries": []})
-    return {
-        "id": agent["id"], "name": agent["name"], "description": agent.get("description"),
-        "instructions": agent.get("instructions"),
-        "company": {"id": company["id"], "name": company["name"],
-                    "allow_ephemeral_mode": bool(company.get("allow_ephemeral_mode", True)),
-                    "is_sharing_enabled": bool(company.get("is_sharing_enabled", True))},
-        "group": {"name": group.name, "id": group.id} if group is not None else None,
-        "workspaces": workspaces,
-        "tools": {"native": [directory.tools[name].brief() for name in directory.tool_names(agent)],
-                  "mcp_servers": []},
-        "is_default": agent.get("is_default", False),
-        "scope_workspaces_by_group": agent.get("scope_workspaces_by_group", False),
-        "is_current_user_favorite": agent.get("is_current_user_favorite", False),
-        "created_at": agent["created_at"], "updated_at": agent["updated_at"],
-    }
-
-
-async def agent_or_404(call: Call) -> dict[str, Any]:
-    agent = await call.emulator.agents.get(call.emulator.state, call.path_params["id"])
-    if agent is None:
-        raise NotFound()
-    return agent
 
 
 def _flag(value: Any) -> bool | None:
@@ -63,153 +27,200 @@ def _flag(value: Any) -> bool | None:
     return str(value).lower() in _TRUE
 
 
-def _tool_names(call: Call, field: str, ids: list[str]) -> list[str]:
-    directory: AgentDirectory = call.emulator.agents
-    unknown = [i for i in ids if i not in directory.tools_by_id]
-    if unknown:
-        raise ValidationError({field: [choices.does_not_exist(field, i)[field][0] for i in unknown]})
-    return [directory.tools_by_id[i].name for i in ids]
+class Agents:
+    """The agents, their tools and tags; the native tools, the groups and the user."""
 
+    def __init__(self, agents: AgentDirectory, workspaces: Directory, documents: DocumentScope):
+        self.agents, self.workspaces, self.documents = agents, workspaces, documents
 
-# -- /api/v3/agents -----------------------------------------------------------------------------
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v3_agents_list": self.list_agents, "api_v3_agents_create": self.create_agent,
+                "api_v3_agents_retrieve": self.retrieve_agent,
+                "api_v3_agents_partial_update": self.update_agent,
+                "api_v3_agents_tools_retrieve": self.agent_tools, "api_v3_agents_tags_list": self.agent_tags,
+                "api_v3_tools_list": self.list_tools, "api_v3_groups_list": self.list_groups,
+                "api_v3_users_me_retrieve": self.me}
 
-async def list_agents(call: Call) -> Response:
-    emulator, query = call.emulator, call.query
-    agents = await emulator.agents.all(emulator.state)
-    if "company_id" in query:
-        agents = [a for a in agents if a.get("company_id") == query["company_id"]]
-    if "group_id" in query:
-        agents = [a for a in agents if a.get("group_id") == query["group_id"]]
-    for key in ("is_default", "is_current_user_favorite"):
-        wanted = _flag(query.get(key))
-        if wanted is not None:
-            agents = [a for a in agents if bool(a.get(key)) == wanted]
-    if query.get("name"):
-        prefix = str(query["name"]).lower()
-        agents = [a for a in agents if a["name"].lower().startswith(prefix)]
-    page, count, following, previous = paginate(call.request, agents, query.get("page", 1), choices.AGENTS_PAGE)
-    return json_response({"count": count, "next": following, "previous": previous,
-                          "results": [await render_agent(call, a) for a in page]})
+    async def render_agent(self, agent: dict[str, Any]) -> dict[str, Any]:
+        directory = self.agents
+        group = directory.groups.get(agent.get("group_id", 0))
+        company = directory.company
+        workspaces = []
+        known = await self.workspaces.workspaces()
+        for workspace_id in agent.get("workspaces", []):
+            workspace = known.get(workspace_id)
+            if workspace is not None:
+                workspaces.append({"id": workspace.id, "name": workspace.name,
+                                   "category": workspace.workspace_type,
+                                   "file_count": await self.documents.count_in_workspace(workspace.id),
+                                   "summaries": []})
+        return {
+            "id": agent["id"], "name": agent["name"], "description": agent.get("description"),
+            "instructions": agent.get("instructions"),
+            "company": {"id": company["id"], "name": company["name"],
+                        "allow_ephemeral_mode": bool(company.get("allow_ephemeral_mode", True)),
+                        "is_sharing_enabled": bool(company.get("is_sharing_enabled", True))},
+            "group": {"name": group.name, "id": group.id} if group is not None else None,
+            "workspaces": workspaces,
+            "tools": {"native": [directory.tools[name].brief() for name in directory.tool_names(agent)],
+                      "mcp_servers": []},
+            "is_default": agent.get("is_default", False),
+            "scope_workspaces_by_group": agent.get("scope_workspaces_by_group", False),
+            "is_current_user_favorite": agent.get("is_current_user_favorite", False),
+            "created_at": agent["created_at"], "updated_at": agent["updated_at"],
+        }
 
+    async def _agent_or_404(self, call: Call) -> dict[str, Any]:
+        agent = await self.agents.get(call.path_params["id"])
+        if agent is None:
+            raise NotFound()
+        return agent
 
-async def create_agent(call: Call) -> Response:
-    emulator, body = call.emulator, call.body
-    directory: AgentDirectory = emulator.agents
-    problems: dict[str, list[str]] = {}
-    company_id = body.get("company_id", directory.company["id"])
-    if company_id != directory.company["id"]:
-        problems.update(choices.does_not_exist("company_id", company_id))
-    group_id = body.get("group_id")
-    if group_id is not None and group_id not in directory.groups:
-        problems.update(choices.does_not_exist("group_id", group_id))
-    if body.get("ownership") == "team" and group_id is None:
-        problems["group_id"] = ["This field is required when ownership is team."]
-    workspace_ids = body.get("scoped_workspace_ids") or []
-    known = await emulator.workspaces.workspaces()
-    unknown = [w for w in workspace_ids if w not in known]
-    if unknown:
-        problems["scoped_workspace_ids"] = [choices.does_not_exist("w", w)["w"][0] for w in unknown]
-    if problems:
-        raise ValidationError(problems)
-    tools = _tool_names(call, "native_tool_ids", body.get("native_tool_ids") or [])
-    if group_id is None:  # personal (or company) ownership: the user's personal group, else the first
-        personal = [g.id for g in directory.groups.values() if g.category == "personal"]
-        group_id = personal[0] if personal and body.get("ownership") != "company" else next(iter(directory.groups))
-    record = await directory.create(emulator.state, {
-        "name": body["name"], "description": body.get("description"), "instructions": body.get("instructions"),
-        "company_id": company_id, "group_id": group_id, "tools": tools,
-        "mcp_server_ids": list(body.get("mcp_server_ids") or []),
-        "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
-        "workspaces": workspace_ids or list(known)})
-    return json_response(await render_agent(call, record), status=201)
+    def _tool_names(self, field: str, ids: list[str]) -> list[str]:
+        directory = self.agents
+        unknown = [i for i in ids if i not in directory.tools_by_id]
+        if unknown:
+            raise ValidationError({field: [choices.does_not_exist(field, i)[field][0] for i in unknown]})
+        return [directory.tools_by_id[i].name for i in ids]
 
+    # -- /api/v3/agents -------------------------------------------------------------------------------
 
-async def retrieve_agent(call: Call) -> Response:
-    return json_response(await render_agent(call, await agent_or_404(call)))
+    async def list_agents(self, call: Call) -> Response:
+        query = call.query
+        agents = await self.agents.all()
+        if "company_id" in query:
+            agents = [a for a in agents if a.get("company_id") == query["company_id"]]
+        if "group_id" in query:
+            agents = [a for a in agents if a.get("group_id") == query["group_id"]]
+        for key in ("is_default", "is_current_user_favorite"):
+            wanted = _flag(query.get(key))
+            if wanted is not None:
+                agents = [a for a in agents if bool(a.get(key)) == wanted]
+        if query.get("name"):
+            prefix = str(query["name"]).lower()
+            agents = [a for a in agents if a["name"].lower().startswith(prefix)]
+        page, count, following, previous = paginate(call.request, agents, query.get("page", 1),
+                                                    choices.AGENTS_PAGE)
+        return json_response({"count": count, "next": following, "previous": previous,
+                              "results": [await self.render_agent(a) for a in page]})
 
+    async def create_agent(self, call: Call) -> Response:
+        body = call.body
+        directory = self.agents
+        problems: dict[str, list[str]] = {}
+        company_id = body.get("company_id", directory.company["id"])
+        if company_id != directory.company["id"]:
+            problems.update(choices.does_not_exist("company_id", company_id))
+        group_id = body.get("group_id")
+        if group_id is not None and group_id not in directory.groups:
+            problems.update(choices.does_not_exist("group_id", group_id))
+        if body.get("ownership") == "team" and group_id is None:
+            problems["group_id"] = ["This field is required when ownership is team."]
+        workspace_ids = body.get("scoped_workspace_ids") or []
+        known = await self.workspaces.workspaces()
+        unknown = [w for w in workspace_ids if w not in known]
+        if unknown:
+            problems["scoped_workspace_ids"] = [choices.does_not_exist("w", w)["w"][0] for w in unknown]
+        if problems:
+            raise ValidationError(problems)
+        tools = self._tool_names("native_tool_ids", body.get("native_tool_ids") or [])
+        if group_id is None:  # personal (or company) ownership: the user's personal group, else the first
+            personal = [g.id for g in directory.groups.values() if g.category == "personal"]
+            group_id = personal[0] if personal and body.get("ownership") != "company" \
+                else next(iter(directory.groups))
+        record = await directory.create({
+            "name": body["name"], "description": body.get("description"),
+            "instructions": body.get("instructions"),
+            "company_id": company_id, "group_id": group_id, "tools": tools,
+            "mcp_server_ids": list(body.get("mcp_server_ids") or []),
+            "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
+            "workspaces": workspace_ids or list(known)})
+        return json_response(await self.render_agent(record), status=201)
 
-async def update_agent(call: Call) -> Response:
-    emulator, body = call.emulator, call.body if isinstance(call.body, dict) else {}
-    agent = await agent_or_404(call)
-    changes: dict[str, Any] = {k: body[k] for k in ("name", "description", "instructions",
-                                                      "scope_workspaces_by_group") if body.get(k) is not None}
-    if body.get("native_tool_ids") is not None:
-        changes["tools"] = _tool_names(call, "native_tool_ids", body["native_tool_ids"])
-    if body.get("mcp_server_ids") is not None:
-        changes["mcp_server_ids"] = list(body["mcp_server_ids"])
-    if changes:
-        changes["updated_at"] = iso(emulator.settings.epoch + await emulator.state.incr("agents.updates"))
-        agent = await emulator.agents.patch(emulator.state, agent["id"], changes) or agent
-    return json_response(await render_agent(call, agent))
+    async def retrieve_agent(self, call: Call) -> Response:
+        return json_response(await self.render_agent(await self._agent_or_404(call)))
 
+    async def update_agent(self, call: Call) -> Response:
+        body = body_of(call)
+        agent = await self._agent_or_404(call)
+        fields = ("name", "description", "instructions", "scope_workspaces_by_group")
+        changes: dict[str, Any] = {k: body[k] for k in fields if body.get(k) is not None}
+        if body.get("native_tool_ids") is not None:
+            changes["tools"] = self._tool_names("native_tool_ids", body["native_tool_ids"])
+        if body.get("mcp_server_ids") is not None:
+            changes["mcp_server_ids"] = list(body["mcp_server_ids"])
+        if changes:
+            changes["updated_at"] = await self.agents.update_stamp()
+            agent = await self.agents.patch(agent["id"], changes) or agent
+        return json_response(await self.render_agent(agent))
 
-async def agent_tools(call: Call) -> Response:
-    agent = await agent_or_404(call)
-    directory: AgentDirectory = call.emulator.agents
-    return json_response({"native": [directory.tools[name].public() for name in directory.tool_names(agent)],
-                          "mcp_servers": []})
+    async def agent_tools(self, call: Call) -> Response:
+        agent = await self._agent_or_404(call)
+        directory = self.agents
+        native = [directory.tools[name].public() for name in directory.tool_names(agent)]
+        return json_response({"native": native, "mcp_servers": []})
 
+    async def agent_tags(self, call: Call) -> Response:
+        query = call.query
+        agent = await self._agent_or_404(call)
+        counts = await self.documents.tag_counts(set(agent.get("workspaces", [])))
+        tags = []
+        for tag in sorted((await self.workspaces.tags()).values(), key=lambda t: t.id):
+            auto_assign = tag.auto_assign
+            if "auto_assign" in query and query["auto_assign"] != auto_assign:
+                continue
+            if query.get("tag") and str(query["tag"]).lower() not in tag.name.lower():
+                continue
+            stamp = iso(tag.created_at)
+            tags.append({"id": tag.id, "name": tag.name, "description": tag.description,
+                         "auto_assign": auto_assign, "created_at": stamp,
+                         "updated_at": iso(tag.updated_at or tag.created_at),
+                         "document_count": counts.get(tag.id, 0)})
+        return json_response(tags)
 
-async def agent_tags(call: Call) -> Response:
-    emulator, query = call.emulator, call.query
-    agent = await agent_or_404(call)
-    counts = await documents.tag_counts(emulator, set(agent.get("workspaces", [])))
-    tags = []
-    for tag in sorted((await emulator.workspaces.tags()).values(), key=lambda t: t.id):
-        auto_assign = tag.auto_assign
-        if "auto_assign" in query and query["auto_assign"] != auto_assign:
-            continue
-        if query.get("tag") and str(query["tag"]).lower() not in tag.name.lower():
-            continue
-        stamp = iso(tag.created_at)
-        tags.append({"id": tag.id, "name": tag.name, "description": tag.description, "auto_assign": auto_assign,
-                     "created_at": stamp, "updated_at": iso(tag.updated_at or tag.created_at), "document_count": counts.get(tag.id, 0)})
-    return json_response(tags)
+    # -- /api/v3/tools, /groups, /users/me --------------------------------------------------------------
 
+    async def list_tools(self, call: Call) -> Response:
+        directory = self.agents
+        company_id = call.query.get("company_id")
+        if company_id is not None and company_id != directory.company["id"]:
+            raise ValidationError(choices.does_not_exist("company_id", company_id))
+        return json_response([tool.public() for tool in directory.tools.values()])
 
-# -- /api/v3/tools, /groups, /users/me ------------------------------------------------------------
+    async def list_groups(self, call: Call) -> Response:
+        directory = self.agents
+        query, user = call.query, directory.user
+        roles = {m["id"]: m.get("role", "member") for m in user.get("groups", [])}
+        groups = list(directory.groups.values())
+        if "company_id" in query and query["company_id"] != directory.company["id"]:
+            groups = []
+        if query.get("search"):
+            groups = [g for g in groups if str(query["search"]).lower() in g.name.lower()]
+        if "user_id" in query:
+            groups = [g for g in groups if query["user_id"] == user["id"] and g.id in roles]
+            if query.get("has_role"):
+                groups = [g for g in groups if roles.get(g.id) == query["has_role"]]
+        stamp = iso(directory.epoch - 86400)
+        rows = [{"id": g.id, "company_id": directory.company["id"], "category": g.category, "name": g.name,
+                 "description": g.description, "user_ids": str(user["id"]) if g.id in roles else "",
+                 "created_at": stamp, "updated_at": stamp} for g in groups]
+        page, count, following, previous = paginate(call.request, rows, query.get("page", 1),
+                                                    query.get("per_page", choices.AGENTS_PAGE))
+        return json_response({"count": count, "next": following, "previous": previous, "results": page})
 
-async def list_tools(call: Call) -> Response:
-    directory: AgentDirectory = call.emulator.agents
-    company_id = call.query.get("company_id")
-    if company_id is not None and company_id != directory.company["id"]:
-        raise ValidationError(choices.does_not_exist("company_id", company_id))
-    return json_response([tool.public() for tool in directory.tools.values()])
-
-
-async def list_groups(call: Call) -> Response:
-    directory: AgentDirectory = call.emulator.agents
-    query, user = call.query, directory.user
-    roles = {m["id"]: m.get("role", "member") for m in user.get("groups", [])}
-    groups = list(directory.groups.values())
-    if "company_id" in query and query["company_id"] != directory.company["id"]:
-        groups = []
-    if query.get("search"):
-        groups = [g for g in groups if str(query["search"]).lower() in g.name.lower()]
-    if "user_id" in query:
-        groups = [g for g in groups if query["user_id"] == user["id"] and g.id in roles]
-        if query.get("has_role"):
-            groups = [g for g in groups if roles.get(g.id) == query["has_role"]]
-    stamp = iso(directory.epoch - 86400)
-    rows = [{"id": g.id, "company_id": directory.company["id"], "category": g.category, "name": g.name,
-             "description": g.description, "user_ids": str(user["id"]) if g.id in roles else "",
-             "created_at": stamp, "updated_at": stamp} for g in groups]
-    page, count, following, previous = paginate(call.request, rows, query.get("page", 1),
-                                                query.get("per_page", choices.AGENTS_PAGE))
-    return json_response({"count": count, "next": following, "previous": previous, "results": page})
-
-
-async def me(call: Call) -> Response:
-    directory: AgentDirectory = call.emulator.agents
-    user, company = directory.user, directory.company
-    return json_response({
-        "profile": {"id": user["id"], "username": user["username"], "full_name": user["full_name"],
-                    "email": user["email"]},
-        "company": {"id": company["id"], "name": company["name"], "login_method": company.get("login_method")},
-        "permissions": {"is_admin": bool(user.get("is_admin", True)), "can_manage_documents": True,
-                        "can_manage_api_keys": True, "can_monitor": bool(user.get("is_admin", True))},
-        "settings": {"language": user.get("language", "en"), "skip_help_step": True},
-        "compliance": {"terms_accepted": True},
-        "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name, "role": m.get("role", "member")}
-                   for m in user.get("groups", []) if m["id"] in directory.groups],
-    })
+    async def me(self, call: Call) -> Response:
+        directory = self.agents
+        user, company = directory.user, directory.company
+        return json_response({
+            "profile": {"id": user["id"], "username": user["username"], "full_name": user["full_name"],
+                        "email": user["email"]},
+            "company": {"id": company["id"], "name": company["name"],
+                        "login_method": company.get("login_method")},
+            "permissions": {"is_admin": bool(user.get("is_admin", True)), "can_manage_documents": True,
+                            "can_manage_api_keys": True, "can_monitor": bool(user.get("is_admin", True))},
+            "settings": {"language": user.get("language", "en"), "skip_help_step": True},
+            "compliance": {"terms_accepted": True},
+            "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
+                        "role": m.get("role", "member")}
+                       for m in user.get("groups", []) if m["id"] in directory.groups],
+        })

@@ -4,34 +4,31 @@ A v2 file object carries OpenAI's fields (``id``, ``object: "file"``, ``bytes``,
 ``created_at``, ``filename``, ``purpose``, ``status``) and Paradigm's (``title``,
 ``workspace_id``, ``collection_type``, ``total_pages``). Ids are integers, as on
 Paradigm; ``client.files.retrieve("3")`` works because the SDK puts the id in the
-path as text. The upload helpers and DRF's page-number pagination live here too,
-for v3's handlers.
+path as text. The upload helpers live here too, for v3's handlers and upload sessions.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 
-from ..bodies import MB, body_limit
-from ..errors import NotFound, ValidationError
+from ..bodies import MB, BodyLimit, body_limit
+from ..call import Call, Handler, json_response
+from ..config import Settings
 from ..documents.images import image_info
-from ..documents.ingestion import EMBEDDED, FAILED
-from ..routing import Call, json_response
-from ..documents.store import FileRecord, NewFile
-from ..documents.workspaces import COLLECTION_TYPES, Workspace
+from ..documents.ingestion import EMBEDDED, FAILED, Ingestion
+from ..documents.store import FileRecord, FileStore, NewFile
+from ..documents.workspaces import COLLECTION_TYPES, Directory, Workspace, scoped_types
+from ..errors import NotFound, ValidationError
+from .common import does_not_exist, paginate
 
-PAGE_SIZE = 20  # Paradigm's, fixed: "cannot be modified"
+# -- shared with v3 and the upload sessions ------------------------------------------------------
 
-
-# -- shared with v3 ---------------------------------------------------------------------------
-
-async def read_upload(call: Call) -> tuple[str, bytes]:
-    """The ``file`` part of a multipart upload -> (its filename, its bytes), within --max-upload-mb."""
+async def read_upload(call: Call, limit: BodyLimit) -> tuple[str, bytes]:
+    """The ``file`` part of a multipart upload -> (its filename, its bytes), within ``limit``
+    (--max-upload-mb)."""
     upload = call.uploads.get("file")
     if upload is None:
         raise ValidationError({"file": ["The submitted data was not a file. "
@@ -40,7 +37,6 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
         data = await upload.read()
     finally:
         await upload.close()
-    limit = body_limit(call.emulator.settings, takes_file=True)
     if len(data) > limit.mb * MB:  # the same message as a request too large to read at all
         raise limit.too_large(len(data))
     if not data:
@@ -49,7 +45,7 @@ async def read_upload(call: Call) -> tuple[str, bytes]:
     return (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1], data
 
 
-async def store_upload(call: Call, filename: str, data: bytes, workspace: Workspace, title: str | None,
+async def store_upload(files: FileStore, filename: str, data: bytes, workspace: Workspace, title: str | None,
                        purpose: str = "documents", tag_ids: tuple[int, ...] = (),
                        auto_tag_ids: tuple[int, ...] = (), parser: str | None = None,
                        extra: dict[str, Any] | None = None) -> FileRecord:
@@ -61,7 +57,7 @@ async def store_upload(call: Call, filename: str, data: bytes, workspace: Worksp
     image = image_info(data)
     if image is not None:
         extra["image"] = image
-    return await call.emulator.files.add(NewFile(
+    return await files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
         tag_ids=tag_ids, auto_tag_ids=auto_tag_ids, parser=parser, signature=signature(data), extra=extra))
 
@@ -74,16 +70,25 @@ def signature(data: bytes) -> str:
     return "T1" + digest.upper()
 
 
-def does_not_exist(field: str, ids: list) -> ValidationError:
-    """DRF's answer to primary keys that name nothing."""
-    return ValidationError({field: [f'Invalid pk "{i}" - object does not exist.' for i in ids]})
-
-
-async def workspace_or_400(call: Call, field: str, workspace_id: Any) -> Workspace:
-    workspace = await call.emulator.workspaces.workspace(workspace_id)
+async def workspace_or_400(workspaces: Directory, field: str, workspace_id: Any) -> Workspace:
+    workspace = await workspaces.workspace(workspace_id)
     if workspace is None:
         raise does_not_exist(field, [workspace_id])
     return workspace
+
+
+async def target_workspace(workspaces: Directory, collection_type: str | None,
+                           workspace_id: Any) -> Workspace:
+    """Where a v2 upload goes: ``collection_type`` private (the default), company, or workspace (then
+    ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
+    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
+        if workspace_id is None:
+            raise ValidationError({"workspace_id": ['This field is required when collection_type '
+                                                    'is "workspace".']})
+        return await workspace_or_400(workspaces, "workspace_id", workspace_id)
+    if collection_type == "company":
+        return await workspaces.company_workspace()
+    return await workspaces.personal()
 
 
 def workspace_of(workspaces: dict[int, Workspace], record: FileRecord) -> Workspace:
@@ -92,52 +97,22 @@ def workspace_of(workspaces: dict[int, Workspace], record: FileRecord) -> Worksp
     return workspace or Workspace(record.workspace_id, f"Workspace {record.workspace_id}", "custom")
 
 
-async def file_or_404(call: Call, param: str = "id") -> FileRecord:
-    record = await call.emulator.files.get(call.path_params[param])
+async def file_or_404(files: FileStore, call: Call, param: str = "id") -> FileRecord:
+    record = await files.get(call.path_params[param])
     if record is None:
         raise NotFound()
     return record
 
 
-async def settled(call: Call, record: FileRecord) -> FileRecord:
-    """The file as it is once its ingestion is over (if its time is up)."""
-    return (await call.emulator.ingestion.settle([record]))[0]
-
-
-def scoped_types(private: Any, company: Any, workspace: Any) -> set[str]:
-    """Paradigm's scope flags -> the workspace types they select: any flag set to true keeps only the
-    spaces flagged true; a flag set to false removes its space; no flag at all selects everything."""
-    flags = {"personal": private, "company": company, "custom": workspace}
-    chosen = {kind for kind, flag in flags.items() if flag is True} or set(flags)
-    return {kind for kind in chosen if flags[kind] is not False}
-
-
-def paginate(request: Request, items: list, page: int, size: int = PAGE_SIZE) -> tuple[list, int, Any, Any]:
-    """DRF's PageNumberPagination: -> (the page's items, count, next URL, previous URL)."""
-    count = len(items)
-    last = max(1, math.ceil(count / size))
-    if page < 1 or page > last:
-        raise NotFound("Invalid page.")
-    url = request.url
-    following = str(url.include_query_params(page=page + 1)) if page < last else None
-    if page == 1:
-        previous = None
-    elif page == 2:
-        previous = str(url.remove_query_params("page"))
-    else:
-        previous = str(url.include_query_params(page=page - 1))
-    return items[(page - 1) * size:page * size], count, following, previous
-
-
-# -- v2 ---------------------------------------------------------------------------------------
-
 def total_pages(status: str, record: FileRecord) -> int:
     return record.total_pages if status == EMBEDDED else 0
 
 
-def v2_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace],
+# -- v2 ---------------------------------------------------------------------------------------
+
+def v2_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: dict[int, Workspace],
             content: str | None = None, include_content: bool = False) -> dict[str, Any]:
-    status = call.emulator.ingestion.status(record, now)
+    status = ingestion.status(record, now)
     workspace = workspace_of(workspaces, record)
     body = {
         "id": record.id, "object": "file", "bytes": record.size, "created_at": record.created_at,
@@ -152,73 +127,77 @@ def v2_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Wo
     return body
 
 
-async def create(call: Call) -> Response:
-    filename, data = await read_upload(call)
-    body = call.body
-    collection_type = body.get("collection_type")
-    workspace_id = body.get("workspace_id")
-    directory = call.emulator.workspaces
-    if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
-        if workspace_id is None:
-            raise ValidationError({"workspace_id": ['This field is required when collection_type '
-                                                    'is "workspace".']})
-        workspace = await workspace_or_400(call, "workspace_id", workspace_id)
-    elif collection_type == "company":
-        workspace = await directory.company_workspace()
-    else:
-        workspace = await directory.personal()
-    record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                                purpose=body.get("purpose") or "documents")
-    answer = v2_file(call, record, record.uploaded, {workspace.id: workspace})
-    answer["status"] = "pending"  # every upload starts queued; the next request sees how far it got
-    # 200, not the 201 a REST create would give: the OpenAI-compatible upload, as clients assert it.
-    return json_response(answer, 200)
+class Files:
+    """/api/v2/files and /api/v2/files/{id}/chunks."""
 
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, settings: Settings):
+        self.files, self.ingestion, self.workspaces = files, ingestion, workspaces
+        self.upload_limit = body_limit(settings, takes_file=True)
 
-async def list_files(call: Call) -> Response:
-    query = call.query
-    emulator = call.emulator
-    types = scoped_types(query.get("private_scope"), query.get("company_scope"), query.get("workspace_scope"))
-    workspaces = await emulator.workspaces.workspaces()
-    records = [r for r in await emulator.files.list() if workspace_of(workspaces, r).workspace_type in types]
-    if "workspace_id" in query:
-        records = [r for r in records if r.workspace_id == query["workspace_id"]]
-    if "purpose" in query:
-        records = [r for r in records if r.purpose == query["purpose"]]
-    if "after" in query:  # the OpenAI SDK's cursor: files older than that id (the list is newest first)
-        records = [r for r in records if r.id < query["after"]]
-    page, count, following, previous = paginate(call.request, records, query.get("page", 1))
-    page = await emulator.ingestion.settle(page)
-    now = await emulator.ingestion.now()
-    return json_response({"object": "list", "data": [v2_file(call, r, now, workspaces) for r in page],
-                          "count": count,
-                          "next": following, "previous": previous, "has_more": following is not None})
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v2_files_create": self.create, "api_v2_files_list": self.list_files,
+                "api_v2_files_retrieve": self.retrieve, "api_v2_files_destroy": self.destroy,
+                "api_v2_files_chunks_retrieve": self.chunks}
 
+    async def _settled(self, call: Call) -> FileRecord:
+        """The path's file as it is once its ingestion is over (if its time is up)."""
+        return (await self.ingestion.settle([await file_or_404(self.files, call)]))[0]
 
-async def retrieve(call: Call) -> Response:
-    record = await settled(call, await file_or_404(call))
-    include = call.query.get("include_content") is True
-    content = await call.emulator.files.text(record) if include else None
-    now = await call.emulator.ingestion.now()
-    workspaces = await call.emulator.workspaces.workspaces()
-    return json_response(v2_file(call, record, now, workspaces, content, include_content=include))
+    async def create(self, call: Call) -> Response:
+        filename, data = await read_upload(call, self.upload_limit)
+        body = call.body
+        workspace = await target_workspace(self.workspaces, body.get("collection_type"),
+                                           body.get("workspace_id"))
+        record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
+                                    body.get("title"), purpose=body.get("purpose") or "documents")
+        answer = v2_file(self.ingestion, record, record.uploaded, {workspace.id: workspace})
+        answer["status"] = "pending"  # every upload starts queued; the next request sees how far it got
+        # 200, not the 201 a REST create would give: the OpenAI-compatible upload, as clients assert it.
+        return json_response(answer, 200)
 
+    async def list_files(self, call: Call) -> Response:
+        query = call.query
+        types = scoped_types(query.get("private_scope"), query.get("company_scope"),
+                             query.get("workspace_scope"))
+        workspaces = await self.workspaces.workspaces()
+        records = [r for r in await self.files.list() if workspace_of(workspaces, r).workspace_type in types]
+        if "workspace_id" in query:
+            records = [r for r in records if r.workspace_id == query["workspace_id"]]
+        if "purpose" in query:
+            records = [r for r in records if r.purpose == query["purpose"]]
+        if "after" in query:  # the OpenAI SDK's cursor: files older than that id (the list is newest first)
+            records = [r for r in records if r.id < query["after"]]
+        page, count, following, previous = paginate(call.request, records, query.get("page", 1))
+        page = await self.ingestion.settle(page)
+        now = await self.ingestion.now()
+        return json_response({"object": "list",
+                              "data": [v2_file(self.ingestion, r, now, workspaces) for r in page],
+                              "count": count,
+                              "next": following, "previous": previous, "has_more": following is not None})
 
-async def chunks(call: Call) -> Response:
-    """GET /api/v2/files/{id}/chunks: the file's chunks in order, with the uuids filter/chunks takes."""
-    record = await settled(call, await file_or_404(call))
-    now = await call.emulator.ingestion.now()
-    status = call.emulator.ingestion.status(record, now)
-    found = await call.emulator.files.chunks(record) if status == EMBEDDED else []
-    return json_response({"id": record.id, "filename": record.filename, "status": status,
-                          "total_pages": total_pages(status, record), "count": len(found), "chunks": [
-                              {"uuid": c.uuid, "index": c.index, "text": c.text,
-                               "metadata": {"document_id": record.id, "pages": [c.page],
-                                            "total_pages": record.total_pages}} for c in found]})
+    async def retrieve(self, call: Call) -> Response:
+        record = await self._settled(call)
+        include = call.query.get("include_content") is True
+        content = await self.files.text(record) if include else None
+        now = await self.ingestion.now()
+        workspaces = await self.workspaces.workspaces()
+        return json_response(v2_file(self.ingestion, record, now, workspaces, content,
+                                     include_content=include))
 
+    async def chunks(self, call: Call) -> Response:
+        """GET /api/v2/files/{id}/chunks: the file's chunks in order, with the uuids filter/chunks takes."""
+        record = await self._settled(call)
+        now = await self.ingestion.now()
+        status = self.ingestion.status(record, now)
+        found = await self.files.chunks(record) if status == EMBEDDED else []
+        return json_response({"id": record.id, "filename": record.filename, "status": status,
+                              "total_pages": total_pages(status, record), "count": len(found), "chunks": [
+                                  {"uuid": c.uuid, "index": c.index, "text": c.text,
+                                   "metadata": {"document_id": record.id, "pages": [c.page],
+                                                "total_pages": record.total_pages}} for c in found]})
 
-async def destroy(call: Call) -> Response:
-    record = await file_or_404(call)
-    if not await call.emulator.files.delete(record.id):
-        raise NotFound()  # deleted by a concurrent request
-    return json_response({"id": record.id, "object": "file", "deleted": True})
+    async def destroy(self, call: Call) -> Response:
+        record = await file_or_404(self.files, call)
+        if not await self.files.delete(record.id):
+            raise NotFound()  # deleted by a concurrent request
+        return json_response({"id": record.id, "object": "file", "deleted": True})

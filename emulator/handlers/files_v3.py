@@ -18,27 +18,30 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..documents import retrieval
+from ..bodies import body_limit
+from ..call import Call, Handler, json_response
+from ..config import Settings
 from ..documents.extraction import extension
-from ..documents.ingestion import EMBEDDED, FAILED, PENDING
-from ..documents.store import FileRecord
-from ..documents.workspaces import Tag, Workspace, iso
+from ..documents.ingestion import EMBEDDED, FAILED, PENDING, Ingestion
+from ..documents.retrieval import Retrieval
+from ..documents.store import FileRecord, FileStore
+from ..documents.workspaces import Directory, Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
-from ..routing import Call, json_response
-from .files import (does_not_exist, file_or_404, paginate, read_upload, settled, store_upload, total_pages,
-                    workspace_of, workspace_or_400)
+from .common import body_of, does_not_exist, paginate
+from .files import file_or_404, read_upload, store_upload, total_pages, workspace_of, workspace_or_400
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
 MUTABLE = ("title", "tags", "external_metadata")
 DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing has begun
 SEARCH_LIMIT = 50  # max_documents' default: how many files a relevance search answers at most
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def v3_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Workspace],
+def v3_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: dict[int, Workspace],
             tags: dict[int, Tag], content: str | None = None,
             include_content: bool = False) -> dict[str, Any]:
-    status = call.emulator.ingestion.status(record, now)
+    status = ingestion.status(record, now)
     created = iso(record.created_at)
     session = record.extra.get("upload_session_uuid")
     if session is None:
@@ -62,13 +65,6 @@ def v3_file(call: Call, record: FileRecord, now: float, workspaces: dict[int, Wo
     return body
 
 
-async def _answer(call: Call, records: list[FileRecord], **extra: Any) -> list[dict[str, Any]]:
-    emulator = call.emulator
-    now = await emulator.ingestion.now()
-    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
-    return [{**v3_file(call, r, now, workspaces, tags), **extra} for r in records]
-
-
 def ids_of(field: str, raw: Any) -> set[int]:
     """A comma-separated list of ids (``"1,3"``), as the v3 list filters take them."""
     try:
@@ -76,36 +72,6 @@ def ids_of(field: str, raw: Any) -> set[int]:
     except ValueError:
         raise ValidationError({field: [f'"{raw}" is not a list of ids: give integers separated by commas, '
                                        f'such as "1,3".']}) from None
-
-
-async def _tags_or_400(call: Call, field: str, tag_ids: list[int]) -> dict[int, Tag]:
-    tags = await call.emulator.workspaces.tags()
-    unknown = [t for t in tag_ids if t not in tags]
-    if unknown:
-        raise does_not_exist(field, unknown)
-    return tags
-
-
-# -- POST /api/v3/files ---------------------------------------------------------------------------
-
-async def create(call: Call) -> Response:
-    filename, data = await read_upload(call)
-    body = call.body
-    workspace = await workspace_or_400(call, "workspace_id", body["workspace_id"])
-    tag_ids = list(dict.fromkeys(body.get("tags") or []))
-    tags = await _tags_or_400(call, "tags", tag_ids)
-    automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
-    record = await store_upload(call, body.get("filename") or filename, data, workspace, body.get("title"),
-                                tag_ids=tuple(tag_ids), auto_tag_ids=automatic, parser=body.get("parser"))
-    answer = v3_file(call, record, record.uploaded, {workspace.id: workspace}, tags)
-    answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
-    answer["message"] = "File queued for processing"
-    return json_response(answer, 201)
-
-
-# -- GET /api/v3/files ------------------------------------------------------------------------------
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _instant(field: str, raw: Any, end_of_day: bool) -> int:
@@ -123,118 +89,6 @@ def _instant(field: str, raw: Any, end_of_day: bool) -> int:
     return int(moment.timestamp())
 
 
-async def list_files(call: Call) -> Response:
-    query = call.query
-    emulator = call.emulator
-    records = await emulator.files.list()
-    if "workspace_id" in query:
-        wanted = ids_of("workspace_id", query["workspace_id"])
-        records = [r for r in records if r.workspace_id in wanted]
-    if "tag_id" in query:
-        wanted = ids_of("tag_id", query["tag_id"])
-        records = [r for r in records if wanted.intersection(r.tag_ids)]
-    if "extension" in query:
-        wanted_ext = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
-        records = [r for r in records if extension(r.filename) in wanted_ext]
-    for field in ("filename", "title"):
-        if field in query:
-            needle = str(query[field]).lower()
-            records = [r for r in records if needle in getattr(r, field).lower()]
-    for field, attribute in (("uploaded_at", "created_at"), ("updated_at", "modified_at")):
-        if f"{field}_after" in query:
-            bound = _instant(f"{field}_after", query[f"{field}_after"], end_of_day=False)
-            records = [r for r in records if getattr(r, attribute) >= bound]
-        if f"{field}_before" in query:
-            bound = _instant(f"{field}_before", query[f"{field}_before"], end_of_day=True)
-            records = [r for r in records if getattr(r, attribute) <= bound]
-    if "status_vision" in query:
-        records = [r for r in records if r.extra.get("status_vision") == query["status_vision"]]
-    if {"status", "total_pages_min", "total_pages_max", "search"} & set(query):
-        records = await emulator.ingestion.settle(records)
-        now = await emulator.ingestion.now()
-        if "status" in query:
-            records = [r for r in records if emulator.ingestion.status(r, now) == query["status"]]
-        if "total_pages_min" in query:
-            records = [r for r in records
-                       if total_pages(emulator.ingestion.status(r, now), r) >= query["total_pages_min"]]
-        if "total_pages_max" in query:
-            records = [r for r in records
-                       if total_pages(emulator.ingestion.status(r, now), r) <= query["total_pages_max"]]
-    if "search" in query:
-        records = await _by_relevance(call, str(query["search"]), records)
-        records = records[:query.get("max_documents", SEARCH_LIMIT)]
-    elif "max_documents" in query:
-        records = records[:query["max_documents"]]
-    page, count, following, previous = paginate(call.request, records, query.get("page", 1))
-    page = await emulator.ingestion.settle(page)
-    return json_response({"count": count, "next": following, "previous": previous,
-                          "results": await _answer(call, page)})
-
-
-async def _by_relevance(call: Call, text: str, records: list[FileRecord]) -> list[FileRecord]:
-    """The files that match ``text`` (a chunk holding one of its words, or the words in the title or
-    filename), the most relevant first: by their best chunk's fused score (retrieval.search)."""
-    if not records:
-        return []
-    by_id = {r.id: r for r in records}
-    hits = await retrieval.search(call.emulator, text, file_ids=list(by_id), n=1 << 30)
-    best: dict[int, float] = {}
-    for hit in hits:
-        if hit.lexical_score > 0 and hit.record.id not in best:
-            best[hit.record.id] = hit.score
-    needle = text.strip().lower()
-    for record in records:
-        named = needle in record.title.lower() or needle in record.filename.lower()
-        if needle and named and record.id not in best:
-            best[record.id] = 0.0
-    return [by_id[i] for i in sorted(best, key=lambda i: (-best[i], -i))]
-
-
-# -- GET / PATCH / DELETE /api/v3/files/{id} -----------------------------------------------------------
-
-async def retrieve(call: Call) -> Response:
-    record = await settled(call, await file_or_404(call))
-    emulator = call.emulator
-    include = call.query.get("include_content") is True
-    content = await emulator.files.text(record) if include else None
-    now = await emulator.ingestion.now()
-    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
-    return json_response(v3_file(call, record, now, workspaces, tags, content, include_content=include))
-
-
-async def update(call: Call) -> Response:
-    record = await file_or_404(call)
-    body = call.body if isinstance(call.body, dict) else {}
-    if not any(field in body for field in MUTABLE):
-        raise ValidationError({"non_field_errors": [
-            "No mutable field was given: only 'external_metadata', 'tags' and 'title' can be changed."]})
-    title = body.get("title")
-    tag_ids: list[int] | None = None
-    if "tags" in body:
-        tag_ids = [t for t in dict.fromkeys(body["tags"] or []) if t != 0]  # [0]: clear them all
-        await _tags_or_400(call, "tags", tag_ids)
-    metadata = body.get("external_metadata")
-    if "external_metadata" in body and record.external_metadata is None and metadata is not None \
-            and not metadata.get("external_id"):
-        raise ValidationError({"external_metadata": {"external_id": [
-            "This field is required when external metadata is created."]}})
-
-    def change(current: FileRecord) -> FileRecord:
-        changes: dict[str, Any] = {"updated_at": current.modified_at + 1}
-        if title is not None:
-            changes["title"] = title
-        if tag_ids is not None:  # a replacement: every tag is now one a person chose
-            changes["tag_ids"], changes["auto_tag_ids"] = tuple(tag_ids), ()
-        if "external_metadata" in body:
-            changes["external_metadata"] = _merged(current.external_metadata, metadata)
-        return current.replace(**changes)
-
-    updated = await call.emulator.files.update(record.id, change)
-    if updated is None:
-        raise NotFound()
-    return json_response((await _answer(call, await call.emulator.ingestion.settle([updated])))[0])
-
-
 def _merged(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
     """External metadata: given fields replace, ``additional_metadata`` is merged key by key."""
     if given is None:
@@ -249,29 +103,181 @@ def _merged(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dic
     return merged
 
 
-async def add_tags(call: Call) -> Response:
-    """POST /api/v3/files/{file_id}/tags: add tags (those it already has are ignored)."""
-    record = await file_or_404(call, "file_id")
-    wanted = list(dict.fromkeys(call.body["tags"]))
-    await _tags_or_400(call, "tags", wanted)
-    added = [t for t in wanted if t not in record.tag_ids]
+class FilesV3:
+    """/api/v3/files, /api/v3/files/{id} and /api/v3/files/{file_id}/tags."""
 
-    def change(current: FileRecord) -> FileRecord:
-        new = [t for t in wanted if t not in current.tag_ids]
-        if not new:
-            return current
-        return current.replace(tag_ids=current.tag_ids + tuple(new), updated_at=current.modified_at + 1)
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, retrieval: Retrieval,
+                 settings: Settings):
+        self.files, self.ingestion, self.workspaces, self.retrieval = files, ingestion, workspaces, retrieval
+        self.upload_limit = body_limit(settings, takes_file=True)
 
-    updated = await call.emulator.files.update(record.id, change)
-    if updated is None:
-        raise NotFound()
-    answer = (await _answer(call, await call.emulator.ingestion.settle([updated])))[0]
-    answer["message"] = f"Added {len(added)} tag(s) to file (duplicates ignored)"
-    return json_response(answer)
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v3_files_create": self.create, "api_v3_files_list": self.list_files,
+                "api_v3_files_retrieve": self.retrieve, "api_v3_files_destroy": self.destroy,
+                "api_v3_files_partial_update": self.update, "api_v3_files_tags_create": self.add_tags}
 
+    async def _answer(self, records: list[FileRecord]) -> list[dict[str, Any]]:
+        now = await self.ingestion.now()
+        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        return [v3_file(self.ingestion, r, now, workspaces, tags) for r in records]
 
-async def destroy(call: Call) -> Response:
-    record = await file_or_404(call)
-    if not await call.emulator.files.delete(record.id):
-        raise NotFound()  # deleted by a concurrent request
-    return Response(status_code=204)
+    async def _tags_or_400(self, field: str, tag_ids: list[int]) -> dict[int, Tag]:
+        tags = await self.workspaces.tags()
+        unknown = [t for t in tag_ids if t not in tags]
+        if unknown:
+            raise does_not_exist(field, unknown)
+        return tags
+
+    # -- POST /api/v3/files ---------------------------------------------------------------------------
+
+    async def create(self, call: Call) -> Response:
+        filename, data = await read_upload(call, self.upload_limit)
+        body = call.body
+        workspace = await workspace_or_400(self.workspaces, "workspace_id", body["workspace_id"])
+        tag_ids = list(dict.fromkeys(body.get("tags") or []))
+        tags = await self._tags_or_400("tags", tag_ids)
+        automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
+        record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
+                                    body.get("title"), tag_ids=tuple(tag_ids), auto_tag_ids=automatic,
+                                    parser=body.get("parser"))
+        answer = v3_file(self.ingestion, record, record.uploaded, {workspace.id: workspace}, tags)
+        answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
+        answer["message"] = "File queued for processing"
+        return json_response(answer, 201)
+
+    # -- GET /api/v3/files ------------------------------------------------------------------------------
+
+    async def list_files(self, call: Call) -> Response:
+        query = call.query
+        ingestion = self.ingestion
+        records = await self.files.list()
+        if "workspace_id" in query:
+            wanted = ids_of("workspace_id", query["workspace_id"])
+            records = [r for r in records if r.workspace_id in wanted]
+        if "tag_id" in query:
+            wanted = ids_of("tag_id", query["tag_id"])
+            records = [r for r in records if wanted.intersection(r.tag_ids)]
+        if "extension" in query:
+            wanted_ext = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",")
+                          if e.strip()}
+            records = [r for r in records if extension(r.filename) in wanted_ext]
+        for field in ("filename", "title"):
+            if field in query:
+                needle = str(query[field]).lower()
+                records = [r for r in records if needle in getattr(r, field).lower()]
+        for field, attribute in (("uploaded_at", "created_at"), ("updated_at", "modified_at")):
+            if f"{field}_after" in query:
+                bound = _instant(f"{field}_after", query[f"{field}_after"], end_of_day=False)
+                records = [r for r in records if getattr(r, attribute) >= bound]
+            if f"{field}_before" in query:
+                bound = _instant(f"{field}_before", query[f"{field}_before"], end_of_day=True)
+                records = [r for r in records if getattr(r, attribute) <= bound]
+        if "status_vision" in query:
+            records = [r for r in records if r.extra.get("status_vision") == query["status_vision"]]
+        if {"status", "total_pages_min", "total_pages_max", "search"} & set(query):
+            records = await ingestion.settle(records)
+            now = await ingestion.now()
+            if "status" in query:
+                records = [r for r in records if ingestion.status(r, now) == query["status"]]
+            if "total_pages_min" in query:
+                records = [r for r in records
+                           if total_pages(ingestion.status(r, now), r) >= query["total_pages_min"]]
+            if "total_pages_max" in query:
+                records = [r for r in records
+                           if total_pages(ingestion.status(r, now), r) <= query["total_pages_max"]]
+        if "search" in query:
+            records = await self._by_relevance(str(query["search"]), records)
+            records = records[:query.get("max_documents", SEARCH_LIMIT)]
+        elif "max_documents" in query:
+            records = records[:query["max_documents"]]
+        page, count, following, previous = paginate(call.request, records, query.get("page", 1))
+        page = await ingestion.settle(page)
+        return json_response({"count": count, "next": following, "previous": previous,
+                              "results": await self._answer(page)})
+
+    async def _by_relevance(self, text: str, records: list[FileRecord]) -> list[FileRecord]:
+        """The files that match ``text`` (a chunk holding one of its words, or the words in the title or
+        filename), the most relevant first: by their best chunk's fused score (``Retrieval.search``)."""
+        if not records:
+            return []
+        by_id = {r.id: r for r in records}
+        hits = await self.retrieval.search(text, file_ids=list(by_id), n=1 << 30)
+        best: dict[int, float] = {}
+        for hit in hits:
+            if hit.lexical_score > 0 and hit.record.id not in best:
+                best[hit.record.id] = hit.score
+        needle = text.strip().lower()
+        for record in records:
+            named = needle in record.title.lower() or needle in record.filename.lower()
+            if needle and named and record.id not in best:
+                best[record.id] = 0.0
+        return [by_id[i] for i in sorted(best, key=lambda i: (-best[i], -i))]
+
+    # -- GET / PATCH / DELETE /api/v3/files/{id} -----------------------------------------------------------
+
+    async def retrieve(self, call: Call) -> Response:
+        record = (await self.ingestion.settle([await file_or_404(self.files, call)]))[0]
+        include = call.query.get("include_content") is True
+        content = await self.files.text(record) if include else None
+        now = await self.ingestion.now()
+        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        return json_response(v3_file(self.ingestion, record, now, workspaces, tags, content,
+                                     include_content=include))
+
+    async def update(self, call: Call) -> Response:
+        record = await file_or_404(self.files, call)
+        body = body_of(call)
+        if not any(field in body for field in MUTABLE):
+            raise ValidationError({"non_field_errors": [
+                "No mutable field was given: only 'external_metadata', 'tags' and 'title' can be changed."]})
+        title = body.get("title")
+        tag_ids: list[int] | None = None
+        if "tags" in body:
+            tag_ids = [t for t in dict.fromkeys(body["tags"] or []) if t != 0]  # [0]: clear them all
+            await self._tags_or_400("tags", tag_ids)
+        metadata = body.get("external_metadata")
+        if "external_metadata" in body and record.external_metadata is None and metadata is not None \
+                and not metadata.get("external_id"):
+            raise ValidationError({"external_metadata": {"external_id": [
+                "This field is required when external metadata is created."]}})
+
+        def change(current: FileRecord) -> FileRecord:
+            changes: dict[str, Any] = {"updated_at": current.modified_at + 1}
+            if title is not None:
+                changes["title"] = title
+            if tag_ids is not None:  # a replacement: every tag is now one a person chose
+                changes["tag_ids"], changes["auto_tag_ids"] = tuple(tag_ids), ()
+            if "external_metadata" in body:
+                changes["external_metadata"] = _merged(current.external_metadata, metadata)
+            return current.replace(**changes)
+
+        updated = await self.files.update(record.id, change)
+        if updated is None:
+            raise NotFound()
+        return json_response((await self._answer(await self.ingestion.settle([updated])))[0])
+
+    async def add_tags(self, call: Call) -> Response:
+        """POST /api/v3/files/{file_id}/tags: add tags (those it already has are ignored)."""
+        record = await file_or_404(self.files, call, "file_id")
+        wanted = list(dict.fromkeys(call.body["tags"]))
+        await self._tags_or_400("tags", wanted)
+        added = [t for t in wanted if t not in record.tag_ids]
+
+        def change(current: FileRecord) -> FileRecord:
+            new = [t for t in wanted if t not in current.tag_ids]
+            if not new:
+                return current
+            return current.replace(tag_ids=current.tag_ids + tuple(new), updated_at=current.modified_at + 1)
+
+        updated = await self.files.update(record.id, change)
+        if updated is None:
+            raise NotFound()
+        answer = (await self._answer(await self.ingestion.settle([updated])))[0]
+        answer["message"] = f"Added {len(added)} tag(s) to file (duplicates ignored)"
+        return json_response(answer)
+
+    async def destroy(self, call: Call) -> Response:
+        record = await file_or_404(self.files, call)
+        if not await self.files.delete(record.id):
+            raise NotFound()  # deleted by a concurrent request
+        return Response(status_code=204)

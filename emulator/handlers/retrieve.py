@@ -1,10 +1,11 @@
 """POST /api/v3/retrieve: the chunks that best answer a query, with their scoring, document and workspace.
 
-Built on ``retrieval.search``, the hybrid (BM25 + vector) search every other search of the
+Built on ``Retrieval.search``, the hybrid (BM25 + vector) search every other search of the
 emulator uses, so ``scoring`` carries the very numbers it ranks by: ``score`` (fused),
 ``distance`` (cosine distance), ``lexical_score`` (BM25) and ``certainty``. ``mode: vision``
-searches the same chunks and reports them as vision chunks (the emulator reads no page images). The scopes choose the files searched, as in document search:
-``file_ids``, else ``workspace_ids`` and the private/company flags (every file when none is given).
+searches the same chunks and reports them as vision chunks (the emulator reads no page images).
+The scopes choose the files searched, as in document search: ``file_ids``, else ``workspace_ids``
+and the private/company flags (every file when none is given).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..documents import retrieval
+from ..call import Call, Handler, json_response
 from ..documents.extraction import extension
-from ..documents.store import Hit
-from ..documents.workspaces import iso
-from ..routing import Call, json_response
-from . import files_v3
-from .documents import _in_scope as in_scope  # retrieve's scopes are document search's
+from ..documents.ingestion import Ingestion
+from ..documents.retrieval import Retrieval
+from ..documents.store import FileStore, Hit
+from ..documents.workspaces import Directory, iso
+from .documents import in_scope  # retrieve's scopes are document search's
+from .files_v3 import v3_file
 
 
 def chunk_id(chunk_uuid: str) -> int:
@@ -47,13 +49,22 @@ def _result(hit: Hit, mode: str, file: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def retrieve(call: Call) -> Response:
-    body, emulator = call.body, call.emulator
-    scope = [r.id for r in await in_scope(call)]
-    # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
-    hits = await retrieval.search(emulator, body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
-    now = await emulator.ingestion.now()
-    workspaces, tags = await emulator.workspaces.workspaces(), await emulator.workspaces.tags()
-    mode = body.get("mode", "text")
-    shown = {hit.record.id: files_v3.v3_file(call, hit.record, now, workspaces, tags) for hit in hits}
-    return json_response({"results": [_result(hit, mode, shown[hit.record.id]) for hit in hits]})
+class Retrieve:
+    """POST /api/v3/retrieve."""
+
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, retrieval: Retrieval):
+        self.files, self.ingestion, self.workspaces, self.retrieval = files, ingestion, workspaces, retrieval
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v3_retrieve_create": self.retrieve}
+
+    async def retrieve(self, call: Call) -> Response:
+        body = call.body
+        scope = [r.id for r in await in_scope(self.files, self.workspaces, body)]
+        # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
+        hits = await self.retrieval.search(body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
+        now = await self.ingestion.now()
+        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        mode = body.get("mode", "text")
+        shown = {hit.record.id: v3_file(self.ingestion, hit.record, now, workspaces, tags) for hit in hits}
+        return json_response({"results": [_result(hit, mode, shown[hit.record.id]) for hit in hits]})

@@ -12,11 +12,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..documents.store import FileRecord
-from ..documents.workspaces import Tag, Workspace, iso
+from ..call import Call, Handler, json_response
+from ..documents.store import FileRecord, FileStore
+from ..documents.workspaces import Directory, Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
-from ..routing import Call, json_response
-from .files import paginate
+from .common import body_of, paginate
 
 
 def _members(given: Any) -> dict[str, list[int]]:
@@ -46,102 +46,108 @@ def tag_body(tag: Tag, files: list[FileRecord]) -> dict[str, Any]:
             "tag": tag.name, "artificial": tag.auto_assign}  # the older docs' names for the same
 
 
-# -- workspaces -----------------------------------------------------------------------------------
+class Workspaces:
+    """/api/v3/workspaces (+ /{id}) and /api/v3/tags (+ /{id})."""
 
-async def list_workspaces(call: Call) -> Response:
-    query = call.query
-    files = await call.emulator.files.list()
-    workspaces = list((await call.emulator.workspaces.workspaces()).values())
-    if "name" in query:
-        needle = str(query["name"]).lower()
-        workspaces = [w for w in workspaces if needle in w.name.lower()]
-    filters = (("workspace_type", "workspace_type"), ("document_upload_method", "document_upload_method"),
-               ("role", "user_role"))
-    for field, attribute in filters:
-        if field in query:
-            workspaces = [w for w in workspaces if getattr(w, attribute) == query[field]]
-    workspaces.sort(key=lambda w: (-w.created_at, w.id))  # newest first, as documented
-    page, count, following, previous = paginate(call.request, workspaces, query.get("page", 1),
-                                                query.get("page_size", 20))
-    return json_response({"count": count, "next": following, "previous": previous,
-                          "results": [workspace_body(w, files) for w in page]})
+    def __init__(self, files: FileStore, workspaces: Directory):
+        self.files, self.workspaces = files, workspaces
 
+    def handlers(self) -> dict[str, Handler]:
+        return {"api_v3_workspaces_list": self.list_workspaces,
+                "api_v3_workspaces_create": self.create_workspace,
+                "api_v3_workspaces_retrieve": self.retrieve_workspace,
+                "api_v3_workspaces_partial_update": self.update_workspace,
+                "api_v3_tags_list": self.list_tags, "api_v3_tags_create": self.create_tag,
+                "api_v3_tags_destroy": self.destroy_tag}
 
-async def _workspace_or_404(call: Call) -> Workspace:
-    workspace = await call.emulator.workspaces.workspace(call.path_params["id"])
-    if workspace is None:
-        raise NotFound()
-    return workspace
+    # -- workspaces -------------------------------------------------------------------------------
 
+    async def list_workspaces(self, call: Call) -> Response:
+        query = call.query
+        files = await self.files.list()
+        workspaces = list((await self.workspaces.workspaces()).values())
+        if "name" in query:
+            needle = str(query["name"]).lower()
+            workspaces = [w for w in workspaces if needle in w.name.lower()]
+        filters = (("workspace_type", "workspace_type"), ("document_upload_method", "document_upload_method"),
+                   ("role", "user_role"))
+        for field, attribute in filters:
+            if field in query:
+                workspaces = [w for w in workspaces if getattr(w, attribute) == query[field]]
+        workspaces.sort(key=lambda w: (-w.created_at, w.id))  # newest first, as documented
+        page, count, following, previous = paginate(call.request, workspaces, query.get("page", 1),
+                                                    query.get("page_size", 20))
+        return json_response({"count": count, "next": following, "previous": previous,
+                              "results": [workspace_body(w, files) for w in page]})
 
-async def retrieve_workspace(call: Call) -> Response:
-    workspace = await _workspace_or_404(call)
-    return json_response(workspace_body(workspace, await call.emulator.files.list()))
+    async def _workspace_or_404(self, call: Call) -> Workspace:
+        workspace = await self.workspaces.workspace(call.path_params["id"])
+        if workspace is None:
+            raise NotFound()
+        return workspace
 
+    async def retrieve_workspace(self, call: Call) -> Response:
+        workspace = await self._workspace_or_404(call)
+        return json_response(workspace_body(workspace, await self.files.list()))
 
-async def create_workspace(call: Call) -> Response:
-    body = call.body
-    workspace = await call.emulator.workspaces.create_workspace(
-        body["name"], body["description"], body.get("document_upload_method", "manual"),
-        _members(body.get("members")) if "members" in body else None)
-    return json_response(workspace_body(workspace, []), 200)  # 200, as the docs' page renders it
+    async def create_workspace(self, call: Call) -> Response:
+        body = call.body
+        workspace = await self.workspaces.create_workspace(
+            body["name"], body["description"], body.get("document_upload_method", "manual"),
+            _members(body.get("members")) if "members" in body else None)
+        return json_response(workspace_body(workspace, []), 200)  # 200, as the docs' page renders it
 
+    async def update_workspace(self, call: Call) -> Response:
+        workspace = await self._workspace_or_404(call)
+        body = body_of(call)
+        changes: dict[str, Any] = {k: body[k] for k in ("name", "description") if k in body}
+        if "members" in body:
+            changes["members"] = _members(body["members"])  # replaces them all
+        if not changes:
+            return json_response(workspace_body(workspace, await self.files.list()))
 
-async def update_workspace(call: Call) -> Response:
-    workspace = await _workspace_or_404(call)
-    body = call.body if isinstance(call.body, dict) else {}
-    changes: dict[str, Any] = {k: body[k] for k in ("name", "description") if k in body}
-    if "members" in body:
-        changes["members"] = _members(body["members"])  # replaces them all
-    if not changes:
-        return json_response(workspace_body(workspace, await call.emulator.files.list()))
+        updated = await self.workspaces.update_workspace(call.path_params["id"],
+                                                         lambda w: w.replace(**changes))
+        if updated is None:
+            raise NotFound()
+        return json_response(workspace_body(updated, await self.files.list()))
 
-    updated = await call.emulator.workspaces.update_workspace(call.path_params["id"],
-                                                              lambda w: w.replace(**changes))
-    if updated is None:
-        raise NotFound()
-    return json_response(workspace_body(updated, await call.emulator.files.list()))
+    # -- tags ---------------------------------------------------------------------------------------------
 
+    async def list_tags(self, call: Call) -> Response:
+        query = call.query
+        files = await self.files.list()
+        tags = sorted((await self.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
+                      reverse=True)
+        for field in ("artificial", "auto_assign"):
+            if field in query:
+                tags = [t for t in tags if t.auto_assign is query[field]]
+        for field in ("tag", "name"):
+            if field in query:
+                needle = str(query[field]).lower()
+                tags = [t for t in tags if needle in t.name.lower()]
+        page, count, following, previous = paginate(call.request, tags, query.get("page", 1))
+        return json_response({"count": count, "next": following, "previous": previous,
+                              "results": [tag_body(t, files) for t in page]})
 
-# -- tags -----------------------------------------------------------------------------------------------
+    async def create_tag(self, call: Call) -> Response:
+        body = call.body
+        name = body["name"].strip()
+        if not name:
+            raise ValidationError({"name": ["This field may not be blank."]})
+        tag = await self.workspaces.create_tag(name, body["description"], body.get("auto_assign", True))
+        if tag is None:
+            raise ValidationError({"name": [f'A tag named "{name}" already exists.']})
+        return json_response(tag_body(tag, []), 201)
 
-async def list_tags(call: Call) -> Response:
-    query = call.query
-    files = await call.emulator.files.list()
-    tags = sorted((await call.emulator.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
-                  reverse=True)
-    for field in ("artificial", "auto_assign"):
-        if field in query:
-            tags = [t for t in tags if t.auto_assign is query[field]]
-    for field in ("tag", "name"):
-        if field in query:
-            needle = str(query[field]).lower()
-            tags = [t for t in tags if needle in t.name.lower()]
-    page, count, following, previous = paginate(call.request, tags, query.get("page", 1))
-    return json_response({"count": count, "next": following, "previous": previous,
-                          "results": [tag_body(t, files) for t in page]})
-
-
-async def create_tag(call: Call) -> Response:
-    body = call.body
-    name = body["name"].strip()
-    if not name:
-        raise ValidationError({"name": ["This field may not be blank."]})
-    tag = await call.emulator.workspaces.create_tag(name, body["description"], body.get("auto_assign", True))
-    if tag is None:
-        raise ValidationError({"name": [f'A tag named "{name}" already exists.']})
-    return json_response(tag_body(tag, []), 201)
-
-
-async def destroy_tag(call: Call) -> Response:
-    """Delete a tag, and with it every file's association with it."""
-    tag_id = call.path_params["id"]
-    emulator = call.emulator
-    if not await emulator.workspaces.delete_tag(tag_id):
-        raise NotFound()
-    for record in await emulator.files.list():
-        if tag_id in record.tag_ids:
-            await emulator.files.update(record.id, lambda r: r.replace(
-                tag_ids=tuple(t for t in r.tag_ids if t != tag_id),
-                auto_tag_ids=tuple(t for t in r.auto_tag_ids if t != tag_id)))
-    return Response(status_code=204)
+    async def destroy_tag(self, call: Call) -> Response:
+        """Delete a tag, and with it every file's association with it."""
+        tag_id = call.path_params["id"]
+        if not await self.workspaces.delete_tag(tag_id):
+            raise NotFound()
+        for record in await self.files.list():
+            if tag_id in record.tag_ids:
+                await self.files.update(record.id, lambda r: r.replace(
+                    tag_ids=tuple(t for t in r.tag_ids if t != tag_id),
+                    auto_tag_ids=tuple(t for t in r.auto_tag_ids if t != tag_id)))
+        return Response(status_code=204)

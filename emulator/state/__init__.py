@@ -35,7 +35,13 @@ def size_of(value: Value) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-__all__ = ["Backend", "StateUnavailable", "Value", "size_of"]
+__all__ = ["Backend", "Clock", "StateUnavailable", "Value", "size_of"]
+
+
+class Clock(Protocol):
+    """The clock every worker shares (a ``Backend`` is one): what timed records are stamped with."""
+
+    async def now(self) -> float: ...
 
 
 class Backend(Protocol):
