@@ -39,6 +39,7 @@ from .documents.store import FileStore
 from .documents.workspaces import Directory
 from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
+from .upstream.proxy import Upstream, build_upstream
 
 log = logging.getLogger("emulator")
 
@@ -73,6 +74,8 @@ class Emulator:
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
         self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
+        # --upstream: requests no fixture matches are forwarded there (and recorded with --record).
+        self.upstream: Upstream | None = build_upstream(settings)
 
     @property
     def operations(self):
@@ -148,6 +151,8 @@ def _lifespan(emulator: Emulator):
         yield
         emulator.ingestion.close()
         emulator.files.lexical.close()
+        if emulator.upstream is not None:
+            await emulator.upstream.close()
         await emulator.state.close()
 
     return lifespan

@@ -35,6 +35,7 @@ from .bodies import parse_body
 from .call import COMPLETE, DROPPED, TRUNCATED, Call, Draft, error_response, json_response
 from .errors import EmulatorError, ParseError
 from .streaming import sse_response
+from .upstream.replay import replay_response
 
 log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]
@@ -52,7 +53,7 @@ class Step:
 async def validate(call: Call) -> None:
     endpoint, operation, request = call.endpoint, call.operation, call.request
     assert endpoint is not None
-    if operation.secured:
+    if operation.secured and call.emulator.upstream is None:  # with an upstream, the upstream authenticates
         authenticate(request, call.emulator.settings.api_keys)
     if operation.accepts_body:
         parsed = await parse_body(request, operation, endpoint.body_limit)
@@ -71,6 +72,8 @@ async def match(call: Call) -> None:
     assert call.endpoint is not None
     if not call.endpoint.matched_by_handler:  # v3 turns match in their handler, once it knows the turn
         call.script = await call.emulator.scripts.match(call)
+    else:  # ... but a recorded turn is matched on its request as sent, here (emulator/upstream)
+        call.script = await call.emulator.scripts.match(call, recorded_only=True)
     return None
 
 
@@ -79,6 +82,14 @@ async def deliver(call: Call) -> Response:
     or the handler with the generator; then what a fixture leaves for every answer (delay, headers)."""
     emulator, endpoint, script = call.emulator, call.endpoint, call.script
     assert endpoint is not None
+    # -- answer sources of emulator/upstream: a recorded exchange, else the upstream when no fixture
+    # matched (never memoised). To become entries of the list of answer sources.
+    if script is not None and "raw" in script.response:
+        call.source = "recording"
+        return replay_response(script.response["raw"], emulator.settings.replay_speed)
+    if script is None and emulator.upstream is not None:
+        return await emulator.upstream.answer(call)
+    # -- end of the upstream sources
     memo_key = emulator.memo.key(call)
     if memo_key is not None and (kept := emulator.memo.get(memo_key)) is not None:
         return kept
