@@ -138,7 +138,7 @@ class RecordedRequest:
         self.path: str = spec["path"]
         self.ignored = frozenset(spec.get("ignore") or ())
         self.query = canonical_query(spec.get("query") or {}, self.ignored)
-        self.body: Json = drop_fields(spec.get("body"), self.ignored)
+        self.body: Json = _no_body(drop_fields(spec.get("body"), self.ignored))
         self.files = {name: f.get("filename") for name, f in (spec.get("files") or {}).items()}
 
     def check(self, method: str, path: str, query: str, body: Json, files: Mapping[str, str | None]) -> str | None:
@@ -151,13 +151,18 @@ class RecordedRequest:
             where = first_difference(self.query, live_query)
             name = where[0][2:] if where else "?"
             return f"query {name} is {_show(where[2]) if where else '?'}, recorded {_show(where[1]) if where else '?'}"
-        difference = first_difference(self.body, drop_fields(body, self.ignored))
+        difference = first_difference(self.body, _no_body(drop_fields(body, self.ignored)))
         if difference is not None:
             at, recorded, seen = difference
             return f"body {at} is {_show(seen)}, recorded {_show(recorded)}"
         if self.files and dict(files) != self.files:
             return f"uploaded files {dict(files)} are not the recorded {self.files}"
         return None
+
+
+def _no_body(body: Json) -> Json:
+    """No body, an empty one and ``{}`` are the same request (a recording leaves them out)."""
+    return None if body in (None, {}, "") else body
 
 
 def is_recording(raw: Mapping[str, Any]) -> bool:
