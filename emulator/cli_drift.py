@@ -19,13 +19,19 @@ KEY_ENV = "PARADIGM_API_KEY"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paradigm-emulator drift",
-                                     description="Send a recording's requests again and report where the "
-                                                 "answers' shapes differ from the recorded ones.")
+    parser = argparse.ArgumentParser(
+        prog="paradigm-emulator drift",
+        description="Send a recording's requests again and report where the "
+        "answers' shapes differ from the recorded ones.",
+    )
     parser.add_argument("folder", type=Path, help="a recording (the folder serve --record wrote)")
-    parser.add_argument("--against", metavar="URL", default=None,
-                        help="the service to ask (its root, e.g. https://paradigm.lighton.ai); default: a "
-                             "fresh emulator with generated answers")
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        default=None,
+        help="the service to ask (its root, e.g. https://paradigm.lighton.ai); default: a "
+        "fresh emulator with generated answers",
+    )
     parser.add_argument("--key", default=None, help=f"bearer key sent to --against (env {KEY_ENV})")
     parser.add_argument("--json", action="store_true", help="one JSON document instead of text")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
@@ -46,7 +52,10 @@ def main(argv: Sequence[str]) -> int:
         print(f"paradigm-emulator drift: {args.folder} is not a folder of recordings", file=sys.stderr)
         return 2
     if args.against is not None and not args.against.startswith(("http://", "https://")):
-        print(f"paradigm-emulator drift: --against must be an http(s) URL, got {args.against!r}", file=sys.stderr)
+        print(
+            f"paradigm-emulator drift: --against must be an http(s) URL, got {args.against!r}",
+            file=sys.stderr,
+        )
         return 2
     key = args.key or os.environ.get(KEY_ENV) or "drift-key"
     try:
@@ -72,6 +81,9 @@ def main(argv: Sequence[str]) -> int:
         for finding in findings:
             print(finding.line())
         operations = len({f.exchange.operation for f in findings})
-        print(f"{len(findings)} difference(s) in {operations} operation(s), {report.exchanges} exchange(s) "
-              f"compared with {report.target}", file=sys.stderr)
+        print(
+            f"{len(findings)} difference(s) in {operations} operation(s), {report.exchanges} exchange(s) "
+            f"compared with {report.target}",
+            file=sys.stderr,
+        )
     return 1 if findings else 0

@@ -43,32 +43,42 @@ def recorded(pytester) -> list[str]:
 
 def test_once_records_then_replays_offline(pytester, make_server):
     upstream = make_server(seed=21)
-    expected = httpx.post(upstream.base_url + "/api/v2/chat/completions", json=CHAT,
-                          headers={"Authorization": "Bearer k"}).json()["choices"][0]["message"]["content"]
+    expected = httpx.post(
+        upstream.base_url + "/api/v2/chat/completions", json=CHAT, headers={"Authorization": "Bearer k"}
+    ).json()["choices"][0]["message"]["content"]
     pytester.makepyfile(test_recorded=SUITE)
-    result = pytester.runpytest_inprocess(*STRICT, "--paradigm-record=once", f"--paradigm-upstream={upstream.base_url}")
+    result = pytester.runpytest_inprocess(
+        *STRICT, "--paradigm-record=once", f"--paradigm-upstream={upstream.base_url}"
+    )
     result.assert_outcomes(passed=1)
     assert recorded(pytester) == ["0001-post-api-v2-chat-completions.yaml"]
     upstream.stop()  # offline from here on
     (pytester.path / "answer.txt").unlink()
     pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=1)  # default mode: none, replay only
     assert (pytester.path / "answer.txt").read_text() == expected  # the upstream's answer, not the emulator's
-    pytester.runpytest_inprocess(*STRICT, "--paradigm-record=once").assert_outcomes(passed=1)  # recorded: replays
+    pytester.runpytest_inprocess(*STRICT, "--paradigm-record=once").assert_outcomes(
+        passed=1
+    )  # recorded: replays
 
 
 def test_none_fails_an_unrecorded_request_and_new_episodes_records_it(pytester, make_server):
     upstream = make_server(seed=21)
     pytester.makepyfile(test_recorded=SUITE)
-    pytester.runpytest_inprocess(*STRICT, "--paradigm-record=once", f"--paradigm-upstream={upstream.base_url}")
+    pytester.runpytest_inprocess(
+        *STRICT, "--paradigm-record=once", f"--paradigm-upstream={upstream.base_url}"
+    )
     pytester.makepyfile(test_recorded=SUITE + ANOTHER)
     refused = pytester.runpytest_inprocess(*STRICT)
     refused.assert_outcomes(passed=1, failed=1)
     refused.stdout.fnmatch_lines(["*unrecorded requests are errors*"])
-    grown = pytester.runpytest_inprocess(*STRICT, "--paradigm-record=new_episodes",
-                                         f"--paradigm-upstream={upstream.base_url}")
+    grown = pytester.runpytest_inprocess(
+        *STRICT, "--paradigm-record=new_episodes", f"--paradigm-upstream={upstream.base_url}"
+    )
     grown.assert_outcomes(passed=2)
     assert recorded(pytester) == ["0001-post-api-v2-chat-completions.yaml", "0002-get-api-v2-models.yaml"]
-    first = yaml.safe_load((pytester.path / "tests/recordings/test_recorded" / recorded(pytester)[0]).read_text())
+    first = yaml.safe_load(
+        (pytester.path / "tests/recordings/test_recorded" / recorded(pytester)[0]).read_text()
+    )
     assert len(first["fixtures"][0]["responses"]) == 1  # replayed, not recorded again
     pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=2)
 
@@ -79,8 +89,9 @@ def test_all_records_everything_again(pytester, make_server):
     folder = pytester.path / "tests" / "recordings" / "test_recorded"
     folder.mkdir(parents=True)
     (folder / "0007-stale.yaml").write_text("fixtures: []\n")
-    pytester.runpytest_inprocess(*STRICT, "--paradigm-record=all", f"--paradigm-upstream={upstream.base_url}"
-                                 ).assert_outcomes(passed=1)
+    pytester.runpytest_inprocess(
+        *STRICT, "--paradigm-record=all", f"--paradigm-upstream={upstream.base_url}"
+    ).assert_outcomes(passed=1)
     assert recorded(pytester) == ["0001-post-api-v2-chat-completions.yaml"]
 
 

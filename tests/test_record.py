@@ -34,13 +34,18 @@ def test_a_recording_is_fixture_files_a_person_can_read(make_server, tmp_path):
     assert raw["body"].encode() == sent.content
     # It loads as any fixture folder does.
     with EmulatorServer(Settings(fixtures_dir=tmp_path / "rec")) as replay:
-        assert httpx.post(replay.base_url + "/api/v2/chat/completions", json=CHAT, headers=AUTH).content == sent.content
+        assert (
+            httpx.post(replay.base_url + "/api/v2/chat/completions", json=CHAT, headers=AUTH).content
+            == sent.content
+        )
 
 
 def test_a_stream_is_recorded_as_its_events_with_the_delay_before_each(make_server, tmp_path):
     upstream = make_server(itl_ms=15)
     proxy = make_server(upstream=upstream.base_url, record=tmp_path)
-    sent = httpx.post(proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True}, headers=AUTH)
+    sent = httpx.post(
+        proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True}, headers=AUTH
+    )
     raw = fixtures_of(tmp_path)[0]["responses"][0]["raw"]
     events = raw["events"]
     assert events[-1]["data"] == "data: [DONE]"
@@ -52,44 +57,69 @@ def test_a_stream_is_recorded_as_its_events_with_the_delay_before_each(make_serv
 def test_record_ignore_leaves_a_field_out_of_matching(make_server, tmp_path):
     upstream = make_server()
     proxy = make_server(upstream=upstream.base_url, record=tmp_path, record_ignore=("user",))
-    sent = httpx.post(proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "user": "alice"}, headers=AUTH)
+    sent = httpx.post(
+        proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "user": "alice"}, headers=AUTH
+    )
     request = fixtures_of(tmp_path)[0]["match"]["request"]
     assert "user" not in request["body"] and request["ignore"] == ["user"]
     with EmulatorServer(Settings(fixtures_dir=tmp_path, strict=True)) as replay:
-        again = httpx.post(replay.base_url + "/api/v2/chat/completions", json={**CHAT, "user": "bob"}, headers=AUTH)
+        again = httpx.post(
+            replay.base_url + "/api/v2/chat/completions", json={**CHAT, "user": "bob"}, headers=AUTH
+        )
         assert again.content == sent.content
 
 
 def test_no_secret_is_written(make_server, tmp_path):
     upstream = make_server()
-    httpx.post(upstream.base_url + "/_emulator/fixtures", json={
-        "match": {"operation": "models"},
-        "response": {"headers": {"Set-Cookie": "session=cookie-secret-value", "X-Token": "header-secret-value"}},
-    }).raise_for_status()
-    proxy = make_server(upstream=upstream.base_url, upstream_key="upstream-key-secret", record=tmp_path,
-                        record_redact=("x-token", "password"))
+    httpx.post(
+        upstream.base_url + "/_emulator/fixtures",
+        json={
+            "match": {"operation": "models"},
+            "response": {
+                "headers": {"Set-Cookie": "session=cookie-secret-value", "X-Token": "header-secret-value"}
+            },
+        },
+    ).raise_for_status()
+    proxy = make_server(
+        upstream=upstream.base_url,
+        upstream_key="upstream-key-secret",
+        record=tmp_path,
+        record_redact=("x-token", "password"),
+    )
     client_key = {"Authorization": f"Bearer {KEY}", "Cookie": "jar=client-cookie-secret"}
     httpx.get(proxy.base_url + "/api/v2/models", headers=client_key).raise_for_status()
     body = {**CHAT, "metadata": {"password": "body-secret-value"}}
     sent = httpx.post(proxy.base_url + "/api/v2/chat/completions", json=body, headers=client_key)
     text = recording_text(tmp_path)
-    for secret in (KEY, "upstream-key-secret", "cookie-secret-value", "client-cookie-secret",
-                   "header-secret-value", "body-secret-value"):
+    for secret in (
+        KEY,
+        "upstream-key-secret",
+        "cookie-secret-value",
+        "client-cookie-secret",
+        "header-secret-value",
+        "body-secret-value",
+    ):
         assert secret not in text
     assert "[redacted]" in text
     # A redacted body field is left out of matching: the recording still replays.
     with EmulatorServer(Settings(fixtures_dir=tmp_path, strict=True)) as replay:
-        assert httpx.post(replay.base_url + "/api/v2/chat/completions", json=body, headers=AUTH).content == sent.content
+        assert (
+            httpx.post(replay.base_url + "/api/v2/chat/completions", json=body, headers=AUTH).content
+            == sent.content
+        )
 
 
 def test_a_cut_stream_keeps_what_arrived_and_is_marked_cut(make_server, tmp_path):
     upstream = make_server()
-    httpx.post(upstream.base_url + "/_emulator/fixtures",
-               json={"match": {"operation": "chat"}, "response": {"stream": {"drop_after": 3}}}).raise_for_status()
+    httpx.post(
+        upstream.base_url + "/_emulator/fixtures",
+        json={"match": {"operation": "chat"}, "response": {"stream": {"drop_after": 3}}},
+    ).raise_for_status()
     proxy = make_server(upstream=upstream.base_url, record=tmp_path)
     with httpx.Client(timeout=10) as client:
-        with client.stream("POST", proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True},
-                           headers=AUTH) as response:
+        with client.stream(
+            "POST", proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True}, headers=AUTH
+        ) as response:
             got = b""
             try:
                 for chunk in response.iter_raw():
@@ -99,8 +129,9 @@ def test_a_cut_stream_keeps_what_arrived_and_is_marked_cut(make_server, tmp_path
     raw = wait_for(lambda: fixtures_of(tmp_path))[0]["responses"][0]["raw"]
     assert raw["cut"] is True and len(raw["events"]) == 3
     with EmulatorServer(Settings(fixtures_dir=tmp_path)) as replay, httpx.Client(timeout=10) as client:
-        with client.stream("POST", replay.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True},
-                           headers=AUTH) as response:
+        with client.stream(
+            "POST", replay.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True}, headers=AUTH
+        ) as response:
             again = b""
             try:
                 for chunk in response.iter_raw():
@@ -112,14 +143,22 @@ def test_a_cut_stream_keeps_what_arrived_and_is_marked_cut(make_server, tmp_path
 
 def test_an_upload_its_polls_and_a_search_replay_in_order_with_the_upstreams_ids(make_server, tmp_path):
     upstream = make_server(seed=5, ingest_ms=300)
-    httpx.post(upstream.base_url + "/api/v2/files", headers=AUTH, files={"file": ("other.txt", b"x" * 40, "text/plain")},
-               data={"collection_type": "private"}).raise_for_status()  # the upstream's ids are not 1, 2 ...
+    httpx.post(
+        upstream.base_url + "/api/v2/files",
+        headers=AUTH,
+        files={"file": ("other.txt", b"x" * 40, "text/plain")},
+        data={"collection_type": "private"},
+    ).raise_for_status()  # the upstream's ids are not 1, 2 ...
     proxy = make_server(upstream=upstream.base_url, record=tmp_path)
     seen = []
 
     def session(base: str) -> None:
-        made = httpx.post(base + "/api/v2/files", headers=AUTH, data={"collection_type": "private"},
-                          files={"file": ("capital.txt", b"Paris is the capital of France. " * 30, "text/plain")})
+        made = httpx.post(
+            base + "/api/v2/files",
+            headers=AUTH,
+            data={"collection_type": "private"},
+            files={"file": ("capital.txt", b"Paris is the capital of France. " * 30, "text/plain")},
+        )
         seen.append(made.content)
         file_id = made.json()["id"]
         polls = 0
@@ -129,13 +168,17 @@ def test_an_upload_its_polls_and_a_search_replay_in_order_with_the_upstreams_ids
             polls += 1
             if poll.json().get("status", "embedded") == "embedded" or polls > 500:
                 break
-        seen.append(httpx.post(base + "/api/v2/query", headers=AUTH, json={"query": "capital of France"}).content)
+        seen.append(
+            httpx.post(base + "/api/v2/query", headers=AUTH, json={"query": "capital of France"}).content
+        )
 
     session(proxy.base_url)
     recorded = list(seen)
     assert b'"id":2' in recorded[0] and len(recorded) >= 4
     (upload, poll, query) = fixtures_of(tmp_path)
-    assert poll["match"]["request"]["path"] == "/api/v2/files/2" and len(poll["responses"]) == len(recorded) - 2
+    assert (
+        poll["match"]["request"]["path"] == "/api/v2/files/2" and len(poll["responses"]) == len(recorded) - 2
+    )
     seen.clear()
     with EmulatorServer(Settings(fixtures_dir=tmp_path, strict=True)) as replay:
         session(replay.base_url)
@@ -158,7 +201,9 @@ def test_a_thread_its_turn_and_the_polls_replay_in_order(make_server, tmp_path):
                 if b'"status":"running"' not in poll.content:
                     break
             if query is not None:  # a second turn in the same thread
-                turn = httpx.post(f"{base}/api/v3/threads/{thread}/turns", headers=AUTH, json={"query": query})
+                turn = httpx.post(
+                    f"{base}/api/v3/threads/{thread}/turns", headers=AUTH, json={"query": query}
+                )
                 seen.append((turn.status_code, turn.content))
 
     session(proxy.base_url)
@@ -178,7 +223,12 @@ def test_a_recording_edited_into_something_invalid_stops_start_up_with_file_and_
     text = path.read_text()
     path.write_text(text.replace("status: 200", "status: okay"))
     line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "status: okay" in row)
-    done = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--fixtures-dir", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--fixtures-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert f"{path}:{line}:" in done.stderr and "raw.status" in done.stderr

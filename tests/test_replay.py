@@ -19,14 +19,20 @@ def recording(tmp_path_factory):
     """A recording of a paced upstream: a stream, a plain answer, a model list, a file."""
     folder = tmp_path_factory.mktemp("recording")
     sent = {}
-    with EmulatorServer(Settings(seed=11, itl_ms=30)) as upstream, \
-            EmulatorServer(Settings(upstream=upstream.base_url, record=folder)) as proxy:
+    with (
+        EmulatorServer(Settings(seed=11, itl_ms=30)) as upstream,
+        EmulatorServer(Settings(upstream=upstream.base_url, record=folder)) as proxy,
+    ):
         base = proxy.base_url
         sent["stream"] = httpx.post(base + "/api/v2/chat/completions", json=STREAMED, headers=AUTH).content
         sent["chat"] = httpx.post(base + "/api/v2/chat/completions", json=CHAT, headers=AUTH).content
         sent["models"] = httpx.get(base + "/api/v2/models", headers=AUTH).content
-        made = httpx.post(base + "/api/v2/files", headers=AUTH, data={"collection_type": "private"},
-                          files={"file": ("notes.txt", b"some notes " * 10, "text/plain")})
+        made = httpx.post(
+            base + "/api/v2/files",
+            headers=AUTH,
+            data={"collection_type": "private"},
+            files={"file": ("notes.txt", b"some notes " * 10, "text/plain")},
+        )
         sent["file"] = httpx.get(base + f"/api/v2/files/{made.json()['id']}", headers=AUTH).content
     return folder, sent
 
@@ -41,7 +47,10 @@ def test_replay_gives_the_bytes_the_upstream_gave(recording):
     folder, sent = recording
     with EmulatorServer(Settings(fixtures_dir=folder, strict=True, replay_speed=0)) as replay:
         base = replay.base_url
-        assert httpx.post(base + "/api/v2/chat/completions", json=STREAMED, headers=AUTH).content == sent["stream"]
+        assert (
+            httpx.post(base + "/api/v2/chat/completions", json=STREAMED, headers=AUTH).content
+            == sent["stream"]
+        )
         assert httpx.post(base + "/api/v2/chat/completions", json=CHAT, headers=AUTH).content == sent["chat"]
         assert httpx.get(base + "/api/v2/models", headers=AUTH).content == sent["models"]
         entry = httpx.get(base + "/_emulator/journal").json()["requests"][0]
@@ -74,8 +83,9 @@ def test_strict_names_the_nearest_recordings_of_a_request_not_recorded(recording
         message = missed.json()["error"]["message"]
         assert "unrecorded requests are errors" in message
         assert "GET /api/v2/files/" in message and "path /api/v2/files/999 is not the recorded" in message
-        other = httpx.post(replay.base_url + "/api/v2/chat/completions", json={**CHAT, "max_tokens": 7},
-                           headers=AUTH)
+        other = httpx.post(
+            replay.base_url + "/api/v2/chat/completions", json={**CHAT, "max_tokens": 7}, headers=AUTH
+        )
         assert other.status_code == 404
         assert "body $.max_tokens is 7, recorded 6" in other.json()["error"]["message"]
 
@@ -83,13 +93,14 @@ def test_strict_names_the_nearest_recordings_of_a_request_not_recorded(recording
 def test_without_strict_an_unrecorded_request_gets_the_generated_answer(recording):
     folder, _ = recording
     with EmulatorServer(Settings(fixtures_dir=folder)) as replay:
-        answer = httpx.post(replay.base_url + "/api/v2/chat/completions", json={**CHAT, "max_tokens": 3},
-                            headers=AUTH)
+        answer = httpx.post(
+            replay.base_url + "/api/v2/chat/completions", json={**CHAT, "max_tokens": 3}, headers=AUTH
+        )
         assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] == 3
 
 
 def test_a_hand_written_recorded_answer_replays_verbatim(tmp_path):
-    (tmp_path / "models.yaml").write_text('''fixtures:
+    (tmp_path / "models.yaml").write_text("""fixtures:
   - name: odd models
     match:
       operation: models
@@ -99,19 +110,28 @@ def test_a_hand_written_recorded_answer_replays_verbatim(tmp_path):
         status: 203
         headers: {content-type: application/json, x-upstream: here}
         body: '{"data":  [] }'
-''')
+""")
     with EmulatorServer(Settings(fixtures_dir=tmp_path)) as replay:
         answer = httpx.get(replay.base_url + "/api/v2/models", headers=AUTH)
-    assert (answer.status_code, answer.content, answer.headers["x-upstream"]) == (203, b'{"data":  [] }', "here")
+    assert (answer.status_code, answer.content, answer.headers["x-upstream"]) == (
+        203,
+        b'{"data":  [] }',
+        "here",
+    )
 
 
-@pytest.mark.parametrize("raw, problem", [
-    ("{status: 200, body: x, body_base64: eA==}", "give one of body, body_base64 or events"),
-    ("{status: 200, events: [{delay_ms: 1}]}", "raw.events.0"),
-    ("{status: 200, body_base64: '%%%'}", "not valid base64"),
-])
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ("{status: 200, body: x, body_base64: eA==}", "give one of body, body_base64 or events"),
+        ("{status: 200, events: [{delay_ms: 1}]}", "raw.events.0"),
+        ("{status: 200, body_base64: '%%%'}", "not valid base64"),
+    ],
+)
 def test_a_broken_recorded_answer_is_refused_with_its_line(tmp_path, raw, problem):
-    (tmp_path / "bad.yaml").write_text(f"fixtures:\n  - match: {{operation: models}}\n    response:\n      raw: {raw}\n")
+    (tmp_path / "bad.yaml").write_text(
+        f"fixtures:\n  - match: {{operation: models}}\n    response:\n      raw: {raw}\n"
+    )
     with pytest.raises(Exception) as refused:
         EmulatorServer(Settings(fixtures_dir=tmp_path))
     assert f"{tmp_path / 'bad.yaml'}:4" in str(refused.value) and problem in str(refused.value)

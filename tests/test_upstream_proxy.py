@@ -43,8 +43,10 @@ def test_a_stream_is_relayed_chunk_by_chunk_through_the_openai_sdk(make_server, 
 
 def test_fixtures_win_over_the_upstream(make_server, upstream):
     proxy = make_server(upstream=upstream.base_url)
-    httpx.post(proxy.base_url + "/_emulator/fixtures",
-               json={"match": {"last_user_message": "override me"}, "response": {"content": "local"}}).raise_for_status()
+    httpx.post(
+        proxy.base_url + "/_emulator/fixtures",
+        json={"match": {"last_user_message": "override me"}, "response": {"content": "local"}},
+    ).raise_for_status()
     body = {**CHAT, "messages": [{"role": "user", "content": "override me"}]}
     answer = httpx.post(proxy.base_url + "/api/v2/chat/completions", json=body, headers=AUTH).json()
     assert answer["choices"][0]["message"]["content"] == "local"
@@ -56,15 +58,22 @@ def test_upstream_errors_and_rate_limit_headers_are_relayed_as_they_are(make_ser
     forced = {**AUTH, "X-Emulator-Status": "429", "X-Emulator-Retry-After": "2"}
     direct = httpx.post(upstream.base_url + "/api/v2/chat/completions", json=CHAT, headers=forced)
     # Control headers act on the emulator they reach: sent to the proxy, the proxy answers them itself.
-    httpx.post(upstream.base_url + "/_emulator/fixtures", json={
-        "match": {"operation": "chat"},
-        "response": {"error": {"status": 429, "headers": {"Retry-After": "2", "X-RateLimit-Remaining": "0"}}},
-    }).raise_for_status()
+    httpx.post(
+        upstream.base_url + "/_emulator/fixtures",
+        json={
+            "match": {"operation": "chat"},
+            "response": {
+                "error": {"status": 429, "headers": {"Retry-After": "2", "X-RateLimit-Remaining": "0"}}
+            },
+        },
+    ).raise_for_status()
     proxied = httpx.post(proxy.base_url + "/api/v2/chat/completions", json=CHAT, headers=AUTH)
     assert proxied.status_code == 429 == direct.status_code
     assert proxied.headers["retry-after"] == "2" and proxied.headers["x-ratelimit-remaining"] == "0"
-    assert proxied.json() == httpx.post(upstream.base_url + "/api/v2/chat/completions", json=CHAT,
-                                        headers=AUTH).json()
+    assert (
+        proxied.json()
+        == httpx.post(upstream.base_url + "/api/v2/chat/completions", json=CHAT, headers=AUTH).json()
+    )
 
 
 def test_upstream_key_replaces_the_clients_key(make_server):
@@ -72,16 +81,22 @@ def test_upstream_key_replaces_the_clients_key(make_server):
     proxy = make_server(upstream=upstream.base_url, upstream_key="the-real-key")
     answer = httpx.get(proxy.base_url + "/api/v2/models", headers={"Authorization": "Bearer whatever"})
     assert answer.status_code == 200 and answer.json()["object"] == "list"
-    refused = httpx.get(make_server(upstream=upstream.base_url).base_url + "/api/v2/models",
-                        headers={"Authorization": "Bearer whatever"})
+    refused = httpx.get(
+        make_server(upstream=upstream.base_url).base_url + "/api/v2/models",
+        headers={"Authorization": "Bearer whatever"},
+    )
     assert refused.status_code == 401  # the upstream's own refusal, relayed
 
 
 def test_uploads_and_downloads_pass_through(make_server, upstream):
     proxy = make_server(upstream=upstream.base_url)
     content = b"Paris is the capital of France.\n" * 20
-    made = httpx.post(proxy.base_url + "/api/v2/files", headers=AUTH,
-                      files={"file": ("capital.txt", content, "text/plain")}, data={"collection_type": "private"})
+    made = httpx.post(
+        proxy.base_url + "/api/v2/files",
+        headers=AUTH,
+        files={"file": ("capital.txt", content, "text/plain")},
+        data={"collection_type": "private"},
+    )
     assert made.status_code == 200, made.text
     file_id = made.json()["id"]
     listed = httpx.get(upstream.base_url + f"/api/v2/files/{file_id}", headers=AUTH).json()
@@ -96,20 +111,25 @@ def test_an_unreachable_upstream_is_a_502_naming_it(make_server):
 
 
 def test_a_slow_upstream_is_a_504_naming_the_timeout_flag(make_server, upstream):
-    httpx.post(upstream.base_url + "/_emulator/fixtures",
-               json={"match": {"operation": "models"}, "response": {"delay_ms": 5000}}).raise_for_status()
+    httpx.post(
+        upstream.base_url + "/_emulator/fixtures",
+        json={"match": {"operation": "models"}, "response": {"delay_ms": 5000}},
+    ).raise_for_status()
     proxy = make_server(upstream=upstream.base_url, upstream_timeout=0.3)
     answer = httpx.get(proxy.base_url + "/api/v2/models", headers=AUTH)
     assert answer.status_code == 504 and "--upstream-timeout" in answer.json()["detail"]
 
 
 def test_an_upstream_that_cuts_a_stream_cuts_the_clients(make_server, upstream):
-    httpx.post(upstream.base_url + "/_emulator/fixtures",
-               json={"match": {"operation": "chat"}, "response": {"stream": {"drop_after": 3}}}).raise_for_status()
+    httpx.post(
+        upstream.base_url + "/_emulator/fixtures",
+        json={"match": {"operation": "chat"}, "response": {"stream": {"drop_after": 3}}},
+    ).raise_for_status()
     proxy = make_server(upstream=upstream.base_url)
     with httpx.Client(timeout=10) as client, pytest.raises(httpx.RemoteProtocolError):
-        with client.stream("POST", proxy.base_url + "/api/v2/chat/completions",
-                           json={**CHAT, "stream": True}, headers=AUTH) as response:
+        with client.stream(
+            "POST", proxy.base_url + "/api/v2/chat/completions", json={**CHAT, "stream": True}, headers=AUTH
+        ) as response:
             for _ in response.iter_raw():
                 pass
     entry = wait_for(lambda: journal(proxy, path="/api/v2/chat"))[0]
@@ -120,17 +140,28 @@ def test_a_client_gone_mid_stream_closes_the_upstream_request(make_server):
     upstream = make_server(itl_ms=50)
     proxy = make_server(upstream=upstream.base_url)
     with httpx.Client(timeout=10) as client:
-        with client.stream("POST", proxy.base_url + "/api/v2/chat/completions",
-                           json={**CHAT, "max_tokens": 400, "stream": True}, headers=AUTH) as response:
+        with client.stream(
+            "POST",
+            proxy.base_url + "/api/v2/chat/completions",
+            json={**CHAT, "max_tokens": 400, "stream": True},
+            headers=AUTH,
+        ) as response:
             next(response.iter_raw())  # the first event, then the client goes away (20 s of stream left)
-    dropped = wait_for(lambda: [e for e in journal(upstream, path="/api/v2/chat") if e["outcome"] == "dropped"])
+    dropped = wait_for(
+        lambda: [e for e in journal(upstream, path="/api/v2/chat") if e["outcome"] == "dropped"]
+    )
     assert dropped, journal(upstream)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com", "example.com", "http://"])
 def test_an_upstream_that_is_not_an_http_url_stops_the_cli(url):
-    done = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--upstream", url], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--upstream", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "--upstream must be an http(s) URL" in done.stderr
 
@@ -138,8 +169,23 @@ def test_an_upstream_that_is_not_an_http_url_stops_the_cli(url):
 def test_a_record_folder_that_cannot_be_written_stops_the_cli(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    done = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--upstream",
-                           "http://127.0.0.1:9", "--record", str(blocker / "recordings")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--record",
+            str(blocker / "recordings"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "--record" in done.stderr and "cannot write recordings" in done.stderr

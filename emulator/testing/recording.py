@@ -32,19 +32,35 @@ _emptied: set[Path] = set()  # folders `all` has emptied in this session
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("paradigm")
-    group.addoption("--paradigm-record", dest="paradigm_record", default="none", choices=MODES,
-                    help="record mode of the tests marked paradigm_record: none (replay only, the default), "
-                         "once, new_episodes or all")
-    group.addoption("--paradigm-upstream", dest="paradigm_upstream", default=None, metavar="URL",
-                    help=f"the Paradigm that recordings are made from (env {UPSTREAM_ENV})")
-    parser.addini("paradigm_recordings", "folder of the recordings, one sub-folder per test module "
-                  f"(default {DEFAULT_FOLDER})", default=DEFAULT_FOLDER)
+    group.addoption(
+        "--paradigm-record",
+        dest="paradigm_record",
+        default="none",
+        choices=MODES,
+        help="record mode of the tests marked paradigm_record: none (replay only, the default), "
+        "once, new_episodes or all",
+    )
+    group.addoption(
+        "--paradigm-upstream",
+        dest="paradigm_upstream",
+        default=None,
+        metavar="URL",
+        help=f"the Paradigm that recordings are made from (env {UPSTREAM_ENV})",
+    )
+    parser.addini(
+        "paradigm_recordings",
+        f"folder of the recordings, one sub-folder per test module (default {DEFAULT_FOLDER})",
+        default=DEFAULT_FOLDER,
+    )
 
 
 def add_marker(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}(folder=None, ignore=(), redact=()): replay this test's "
-                                       "Paradigm answers from its module's recording, or record them "
-                                       "(--paradigm-record, --paradigm-upstream)")
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(folder=None, ignore=(), redact=()): replay this test's "
+        "Paradigm answers from its module's recording, or record them "
+        "(--paradigm-record, --paradigm-upstream)",
+    )
 
 
 def _refuse(message: str) -> NoReturn:
@@ -67,26 +83,37 @@ def recording_settings(request: pytest.FixtureRequest) -> tuple[dict[str, Any], 
         folder = config.rootpath / config.getini("paradigm_recordings") / request.path.stem
     ignore, redact = tuple(options.pop("ignore", ())), tuple(options.pop("redact", ()))
     if options:
-        _refuse(f"@pytest.mark.{MARKER} on {request.node.nodeid}: unknown option(s) {', '.join(sorted(options))}; "
-                "use folder, ignore or redact")
+        _refuse(
+            f"@pytest.mark.{MARKER} on {request.node.nodeid}: "
+            f"unknown option(s) {', '.join(sorted(options))}; "
+            "use folder, ignore or redact"
+        )
     recorded = folder.is_dir() and any(folder.glob("*.yaml"))
     if mode == "none" or (mode == "once" and recorded):
         if not recorded:
-            _refuse(f"{request.node.nodeid} replays the recording {folder}, which does not exist: record it "
-                    f"with --paradigm-record=once --paradigm-upstream URL (or {UPSTREAM_ENV})")
+            _refuse(
+                f"{request.node.nodeid} replays the recording {folder}, which does not exist: record it "
+                f"with --paradigm-record=once --paradigm-upstream URL (or {UPSTREAM_ENV})"
+            )
         return {"fixtures_dir": folder.resolve(), "strict": True, "replay_speed": 0.0}, None
     upstream = config.getoption("paradigm_upstream", None) or os.environ.get(UPSTREAM_ENV)
     if not upstream:
-        _refuse(f"--paradigm-record={mode} records from a Paradigm: give --paradigm-upstream URL "
-                f"(or {UPSTREAM_ENV})")
+        _refuse(
+            f"--paradigm-record={mode} records from a Paradigm: give --paradigm-upstream URL "
+            f"(or {UPSTREAM_ENV})"
+        )
     folder = folder.resolve()
     if mode == "all" and folder not in _emptied:
         _emptied.add(folder)
         if folder.is_dir():
             shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    settings: dict[str, Any] = {"upstream": upstream, "record": folder, "record_ignore": ignore,
-                                "record_redact": redact}
+    settings: dict[str, Any] = {
+        "upstream": upstream,
+        "record": folder,
+        "record_ignore": ignore,
+        "record_redact": redact,
+    }
     if os.environ.get(KEY_ENV):
         settings["upstream_key"] = os.environ[KEY_ENV]
     replay = folder if mode == "new_episodes" and any(folder.glob("*.yaml")) else None

@@ -49,13 +49,21 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         d = self.difference
-        return {"operation": self.exchange.operation, "fixture": self.exchange.fixture, "seq": self.exchange.seq,
-                "kind": d.kind, "at": d.at, "recorded": d.recorded, "live": d.live}
+        return {
+            "operation": self.exchange.operation,
+            "fixture": self.exchange.fixture,
+            "seq": self.exchange.seq,
+            "kind": d.kind,
+            "at": d.at,
+            "recorded": d.recorded,
+            "live": d.live,
+        }
 
     def line(self) -> str:
         d = self.difference
         where = f" {d.at}" if d.at else ""
-        return f"{self.exchange.operation}{where}: {d.kind}: recorded {d.recorded}, now {d.live} [{self.exchange.fixture}]"
+        return (f"{self.exchange.operation}{where}: {d.kind}: recorded {d.recorded}, now {d.live} "
+                f"[{self.exchange.fixture}]")
 
 
 @dataclass
@@ -68,8 +76,11 @@ class Report:
         return sorted(self.findings, key=lambda f: (f.difference.severity, f.exchange.seq, f.difference.at))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "exchanges": self.exchanges,
-                "differences": [f.to_dict() for f in self.ordered()]}
+        return {
+            "target": self.target,
+            "exchanges": self.exchanges,
+            "differences": [f.to_dict() for f in self.ordered()],
+        }
 
 
 def load_recording(folder: Path) -> list[Recorded]:
@@ -87,7 +98,9 @@ def load_recording(folder: Path) -> list[Recorded]:
         for response in fixture.responses:
             if "raw" in response:
                 seq = int(response["raw"].get("seq") or 0)
-                exchanges.append(Recorded(seq, fixture.name, fixture.raw["match"]["request"], response["raw"]))
+                exchanges.append(
+                    Recorded(seq, fixture.name, fixture.raw["match"]["request"], response["raw"])
+                )
     return sorted(exchanges, key=lambda e: e.seq)
 
 
@@ -95,14 +108,24 @@ def run(folder: Path, target: str, key: str = "drift-key", timeout: float = 60.0
     exchanges = load_recording(folder)
     report = Report(target, len(exchanges))
     ids: dict[str, Json] = {}
-    with httpx.Client(base_url=target.rstrip("/"), timeout=timeout, trust_env=False,
-                      headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=target.rstrip("/"),
+        timeout=timeout,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {key}"},
+    ) as client:
         for exchange in exchanges:
             live = client.request(**_request(exchange.request, ids))
             body = live.content
             recorded_body = exchange.body_bytes()
-            for difference in compare_answers(exchange.raw["status"], exchange.raw.get("headers") or {},
-                                              recorded_body, live.status_code, dict(live.headers), body):
+            for difference in compare_answers(
+                exchange.raw["status"],
+                exchange.raw.get("headers") or {},
+                recorded_body,
+                live.status_code,
+                dict(live.headers),
+                body,
+            ):
                 report.findings.append(Finding(exchange, difference))
             _learn_ids(recorded_body, body, ids)
     return report
@@ -115,9 +138,14 @@ def _request(spec: dict[str, Any], ids: dict[str, Json]) -> dict[str, Any]:
         options["params"] = {k: str(ids.get(v, v)) for k, v in spec["query"].items()}
     body = _swap(spec.get("body"), ids)
     if spec.get("files"):
-        options["files"] = {name: (f["filename"], base64.b64decode(f.get("base64", "")),
-                                   f.get("content_type", "application/octet-stream"))
-                            for name, f in spec["files"].items()}
+        options["files"] = {
+            name: (
+                f["filename"],
+                base64.b64decode(f.get("base64", "")),
+                f.get("content_type", "application/octet-stream"),
+            )
+            for name, f in spec["files"].items()
+        }
         options["data"] = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
     elif body is not None:
         options["json"] = body
@@ -148,13 +176,18 @@ def _learn_ids(recorded: bytes, live: bytes, ids: dict[str, Json]) -> None:
 def _id_pairs(a: Json, b: Json) -> Iterator[tuple[Json, Json]]:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in a.keys() & b.keys():
-            if _is_id(k) and isinstance(a[k], (int, str)) and isinstance(b[k], (int, str)) \
-                    and not isinstance(a[k], bool) and not isinstance(b[k], bool):
+            if (
+                _is_id(k)
+                and isinstance(a[k], (int, str))
+                and isinstance(b[k], (int, str))
+                and not isinstance(a[k], bool)
+                and not isinstance(b[k], bool)
+            ):
                 yield a[k], b[k]
             else:
                 yield from _id_pairs(a[k], b[k])
     elif isinstance(a, list) and isinstance(b, list):
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):  # the shorter list's items
             yield from _id_pairs(x, y)
 
 

@@ -26,11 +26,20 @@ RECORDED_REQUEST: dict[str, Any] = {
         "path": {"type": "string", "pattern": "^/"},
         "query": {"type": "object", "additionalProperties": {"type": "string"}},
         "body": {},
-        "files": {"type": "object", "additionalProperties": {
-            "type": "object", "additionalProperties": False, "required": ["filename"],
-            "properties": {"filename": {"type": "string"}, "content_type": {"type": "string"},
-                           "size": {"type": "integer", "minimum": 0},
-                           "base64": {"type": "string"}}}},
+        "files": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["filename"],
+                "properties": {
+                    "filename": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 0},
+                    "base64": {"type": "string"},
+                },
+            },
+        },
         "ignore": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -38,10 +47,14 @@ RECORDED_REQUEST: dict[str, Any] = {
 # An SSE event: ``data`` is its text without the blank line that ends it (the usual case), ``text``
 # its exact text when it ends otherwise (a stream cut half way through an event).
 RAW_EVENT: dict[str, Any] = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "x-expected": "an event: {delay_ms, data} or {delay_ms, text}",
-    "properties": {"data": {"type": "string"}, "text": {"type": "string"},
-                   "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000}},
+    "properties": {
+        "data": {"type": "string"},
+        "text": {"type": "string"},
+        "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000},
+    },
     "oneOf": [{"required": ["data"]}, {"required": ["text"]}],
 }
 
@@ -58,14 +71,19 @@ def event_fields(data: bytes) -> dict[str, str]:
         return {"data": text[:-2]}
     return {"text": text}
 
+
 RAW_RESPONSE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["status"],
     "x-expected": "a recorded answer: {status, headers, body | body_base64 | events, cut}",
     "properties": {
-        "status": {"type": "integer", "minimum": 100, "maximum": 599,
-                   "x-expected": "an HTTP status from 100 to 599"},
+        "status": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 599,
+            "x-expected": "an HTTP status from 100 to 599",
+        },
         "headers": {"type": "object", "additionalProperties": {"type": "string"}},
         "body": {"type": "string"},
         "body_base64": {"type": "string"},
@@ -113,13 +131,20 @@ def first_difference(recorded: Json, seen: Json, at: str = "$") -> tuple[str, Js
     if isinstance(recorded, list) and isinstance(seen, list):
         if len(recorded) != len(seen):
             return f"{at} (length)", len(recorded), len(seen)
-        for index, (a, b) in enumerate(zip(recorded, seen)):
+        for index, (a, b) in enumerate(zip(recorded, seen, strict=True)):
             found = first_difference(a, b, f"{at}[{index}]")
             if found is not None:
                 return found
         return None
-    same = (type(recorded) is type(seen) or (isinstance(recorded, (int, float)) and isinstance(seen, (int, float))
-            and not isinstance(recorded, bool) and not isinstance(seen, bool))) and recorded == seen
+    same = (
+        type(recorded) is type(seen)
+        or (
+            isinstance(recorded, (int, float))
+            and isinstance(seen, (int, float))
+            and not isinstance(recorded, bool)
+            and not isinstance(seen, bool)
+        )
+    ) and recorded == seen
     return None if same else (at, recorded, seen)
 
 
@@ -141,16 +166,17 @@ class RecordedRequest:
         self.body: Json = _no_body(drop_fields(spec.get("body"), self.ignored))
         self.files = {name: f.get("filename") for name, f in (spec.get("files") or {}).items()}
 
-    def check(self, method: str, path: str, query: str, body: Json, files: Mapping[str, str | None]) -> str | None:
+    def check(
+        self, method: str, path: str, query: str, body: Json, files: Mapping[str, str | None]
+    ) -> str | None:
         if method != self.method:
             return f"method {method} is not the recorded {self.method}"
         if path != self.path:
             return f"path {path} is not the recorded {self.path}"
         live_query = canonical_query(query, self.ignored)
         if live_query != self.query:
-            where = first_difference(self.query, live_query)
-            name = where[0][2:] if where else "?"
-            return f"query {name} is {_show(where[2]) if where else '?'}, recorded {_show(where[1]) if where else '?'}"
+            where = first_difference(self.query, live_query) or ("$.?", None, None)
+            return f"query {where[0][2:]} is {_show(where[2])}, recorded {_show(where[1])}"
         difference = first_difference(self.body, _no_body(drop_fields(body, self.ignored)))
         if difference is not None:
             at, recorded, seen = difference

@@ -30,9 +30,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("emulator.upstream")
 # Headers that belong to one hop, or that the emulator sets itself: never forwarded either way.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                        "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-                        "accept-encoding", "content-encoding", "date", "server"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "accept-encoding",
+        "content-encoding",
+        "date",
+        "server",
+    }
+)
 BUFFERED_UP_TO = 1024 * 1024  # a non-streamed answer of known size up to this is read whole, then sent
 
 
@@ -44,8 +60,10 @@ def settings_problem(settings: Settings) -> str | None:
         return None
     url = httpx.URL(settings.upstream) if "://" in settings.upstream else None
     if url is None or url.scheme not in ("http", "https") or not url.host:
-        return (f"--upstream must be an http(s) URL such as https://paradigm.lighton.ai, "
-                f"got {settings.upstream!r}")
+        return (
+            f"--upstream must be an http(s) URL such as https://paradigm.lighton.ai, "
+            f"got {settings.upstream!r}"
+        )
     if settings.upstream_timeout <= 0:
         return f"--upstream-timeout must be more than 0 seconds, got {settings.upstream_timeout:g}"
     if settings.record is not None:
@@ -71,8 +89,11 @@ class Upstream:
         """Made on first use, in the event loop that serves (a worker's own)."""
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self.root, timeout=httpx.Timeout(self.timeout), trust_env=False,
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+                base_url=self.root,
+                timeout=httpx.Timeout(self.timeout),
+                trust_env=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            )
         return self._client
 
     async def close(self) -> None:
@@ -85,8 +106,12 @@ class Upstream:
         request = call.request
         try:
             outgoing = self.client.build_request(
-                request.method, request.url.path, params=request.url.query or None,
-                headers=self._headers(call), **self._body(call))
+                request.method,
+                request.url.path,
+                params=request.url.query or None,
+                headers=self._headers(call),
+                **self._body(call),
+            )
             started = time.perf_counter()
             upstream = await self.client.send(outgoing, stream=True)
         except httpx.TimeoutException:
@@ -106,11 +131,13 @@ class Upstream:
                 await upstream.aclose()
                 self._record(call, upstream.status_code, headers, body=body)
                 return Response(body, status_code=upstream.status_code, headers=headers)
-        return StreamingResponse(self._relay(call, upstream, headers, started), status_code=upstream.status_code,
-                                 headers=headers)
+        return StreamingResponse(
+            self._relay(call, upstream, headers, started), status_code=upstream.status_code, headers=headers
+        )
 
-    async def _relay(self, call: Call, upstream: httpx.Response, headers: dict[str, str],
-                     started: float) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, call: Call, upstream: httpx.Response, headers: dict[str, str], started: float
+    ) -> AsyncIterator[bytes]:
         """The upstream's body chunk by chunk as it arrives; kept (with each chunk's arrival) for the
         recording. A cut upstream cuts the client; a client gone closes the upstream."""
         chunks: list[tuple[bytes, float]] = []
@@ -131,12 +158,22 @@ class Upstream:
         if finished:
             self._record(call, upstream.status_code, headers, chunks=chunks)
 
-    def _record(self, call: Call, status: int, headers: dict[str, str], body: bytes | None = None,
-                chunks: list[tuple[bytes, float]] | None = None, cut: bool = False) -> None:
+    def _record(
+        self,
+        call: Call,
+        status: int,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        chunks: list[tuple[bytes, float]] | None = None,
+        cut: bool = False,
+    ) -> None:
         if self.recorder is None:
             return
-        events = split_events(chunks) if chunks is not None and "text/event-stream" in headers.get(
-            "content-type", "") else None
+        events = (
+            split_events(chunks)
+            if chunks is not None and "text/event-stream" in headers.get("content-type", "")
+            else None
+        )
         if body is None and events is None:
             body = b"".join(chunk for chunk, _ in chunks or ())
         exchange = Exchange(status=status, headers=headers, body=body, events=events, cut=cut)
@@ -151,9 +188,13 @@ class Upstream:
         return [*found, client_key.strip()] if client_key.strip() else found
 
     def _headers(self, call: Call) -> list[tuple[str, str]]:
-        headers = [(k, v) for k, v in call.request.headers.items()
-                   if k not in HOP_BY_HOP and not k.startswith("x-emulator-")
-                   and not (k == "content-type" and call.uploads is not None and _is_form(call))]
+        headers = [
+            (k, v)
+            for k, v in call.request.headers.items()
+            if k not in HOP_BY_HOP
+            and not k.startswith("x-emulator-")
+            and not (k == "content-type" and call.uploads is not None and _is_form(call))
+        ]
         headers.append(("accept-encoding", "identity"))  # a recording a person can read: no gzip
         if self.key:
             headers = [(k, v) for k, v in headers if k != "authorization"]
@@ -165,14 +206,19 @@ class Upstream:
         fields and files (the parser has consumed the original), with their names and contents."""
         if not _is_form(call):
             return {"content": call.raw_body} if call.raw_body else {}
-        data: dict[str, Any] = {k: _form_value(v) for k, v in (call.body or {}).items() if k not in call.uploads}
+        data: dict[str, Any] = {
+            k: _form_value(v) for k, v in (call.body or {}).items() if k not in call.uploads
+        }
         if call.content_type.startswith("application/x-www-form-urlencoded") and not call.uploads:
             return {"data": data}
         files = {}
         for name, upload in call.uploads.items():
             upload.file.seek(0)
-            files[name] = (upload.filename or name, upload.file.read(),
-                           upload.content_type or "application/octet-stream")
+            files[name] = (
+                upload.filename or name,
+                upload.file.read(),
+                upload.content_type or "application/octet-stream",
+            )
         return {"data": data, "files": files}
 
     def _failed(self, status: int, what: str) -> Response:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from ..call import Call
 
 PLACEHOLDER = "[redacted]"
-REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-                              "api-key"})
+REDACTED_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
 _NUMBERED = re.compile(r"^(\d{4,})-")
 _SLUG = re.compile(r"[^a-z0-9]+")
 MAX_RECORDED_UPLOAD = 1024 * 1024  # an upload's bytes are kept (for the drift report) up to this size
@@ -119,14 +120,18 @@ class Recorder:
                 method, path = request["method"], request["path"]
                 slug = _SLUG.sub("-", path.lower()).strip("-")[:80] or "root"
                 file = self.folder / f"{self._number:04d}-{method.lower()}-{slug}.yaml"
-                fixture = {"name": f"{self._number:04d} {method} {path}",
-                           "match": {"operation": call.operation.operation_id, "request": request},
-                           "responses": []}
+                fixture: dict[str, Any] = {
+                    "name": f"{self._number:04d} {method} {path}",
+                    "match": {"operation": call.operation.operation_id, "request": request},
+                    "responses": [],
+                }
                 opened = self._open[key] = (file, fixture)
             file, fixture = opened
-            fixture["responses"].append(response)
-            text = yaml.dump({"fixtures": [fixture]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                             width=1_000_000)
+            responses: list[dict[str, Any]] = fixture["responses"]
+            responses.append(response)
+            text = yaml.dump(
+                {"fixtures": [fixture]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000
+            )
             for secret in secrets:
                 if secret and len(secret) >= 4:
                     text = text.replace(secret, PLACEHOLDER)
@@ -139,8 +144,10 @@ class Recorder:
         redacted = [name for name in self.redact if _has_field(call.body, name)]
         body = drop_fields(_redact(call.body, self.redact), ignored)
         recorded: dict[str, Any] = {"method": request.method, "path": request.url.path}
-        query = {k: (PLACEHOLDER if k.lower() in self.redact else v)
-                 for k, v in canonical_query(request.url.query, ignored).items()}
+        query = {
+            k: (PLACEHOLDER if k.lower() in self.redact else v)
+            for k, v in canonical_query(request.url.query, ignored).items()
+        }
         if query:
             recorded["query"] = query
         if body not in (None, {}, ""):
@@ -153,12 +160,19 @@ class Recorder:
         return recorded
 
     def _raw(self, exchange: Exchange, seq: int) -> dict[str, Any]:
-        headers = {k.lower(): (PLACEHOLDER if k.lower() in REDACTED_HEADERS or k.lower() in self.redact else v)
-                   for k, v in exchange.headers.items()}
+        headers = {
+            k.lower(): (PLACEHOLDER if k.lower() in REDACTED_HEADERS or k.lower() in self.redact else v)
+            for k, v in exchange.headers.items()
+        }
         raw: dict[str, Any] = {"status": exchange.status, "headers": headers}
         if exchange.events is not None:
-            raw["events"] = [{"delay_ms": delay, **{k: _redact_text(v, self.redact) for k, v in event_fields(data).items()}}
-                             for data, delay in exchange.events]
+            raw["events"] = [
+                {
+                    "delay_ms": delay,
+                    **{k: _redact_text(v, self.redact) for k, v in event_fields(data).items()},
+                }
+                for data, delay in exchange.events
+            ]
         else:
             body = exchange.body or b""
             try:
@@ -210,8 +224,11 @@ def _redact_text(text: str, names: frozenset[str]) -> str:
         return text
     for name in names:
         if name in text.lower():
-            text = re.sub(r'("(?i:' + re.escape(name) + r')"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+|true|false|null)',
-                          lambda m: m[1] + json.dumps(PLACEHOLDER), text)
+            text = re.sub(
+                r'("(?i:' + re.escape(name) + r')"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+|true|false|null)',
+                lambda m: m[1] + json.dumps(PLACEHOLDER),
+                text,
+            )
     return text
 
 

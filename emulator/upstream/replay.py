@@ -18,8 +18,9 @@ from ..sse import StreamDropped
 from .exchange import event_bytes
 
 # Set by the server itself on every response: a recorded one would be sent twice.
-SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "server",
-                            "keep-alive"})
+SERVER_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "date", "server", "keep-alive"}
+)
 
 
 def recorded_headers(headers: Mapping[str, str]) -> dict[str, str]:

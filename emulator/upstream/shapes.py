@@ -17,8 +17,16 @@ from .exchange import Json
 
 CONSTANTS = frozenset({"object", "type", "role"})
 # Worst first: what a client breaks on soonest.
-SEVERITY = {"status": 0, "content-type": 1, "array-vs-object": 2, "type": 3, "missing": 4, "events": 5,
-            "added": 6, "constant": 7}
+SEVERITY = {
+    "status": 0,
+    "content-type": 1,
+    "array-vs-object": 2,
+    "type": 3,
+    "missing": 4,
+    "events": 5,
+    "added": 6,
+    "constant": 7,
+}
 Shape = dict[str, set[str]]
 
 
@@ -65,12 +73,18 @@ def shape_of(value: Json, at: str = "$", into: Shape | None = None, constants: S
 def compare_json(recorded: Json, live: Json, prefix: str = "") -> list[Difference]:
     recorded_constants: Shape = {}
     live_constants: Shape = {}
-    return compare_shapes(shape_of(recorded, constants=recorded_constants), shape_of(live, constants=live_constants),
-                          recorded_constants, live_constants, prefix)
+    return compare_shapes(
+        shape_of(recorded, constants=recorded_constants),
+        shape_of(live, constants=live_constants),
+        recorded_constants,
+        live_constants,
+        prefix,
+    )
 
 
-def compare_shapes(recorded: Shape, live: Shape, recorded_constants: Shape, live_constants: Shape,
-                   prefix: str = "") -> list[Difference]:
+def compare_shapes(
+    recorded: Shape, live: Shape, recorded_constants: Shape, live_constants: Shape, prefix: str = ""
+) -> list[Difference]:
     found: list[Difference] = []
     for at in sorted(set(recorded) | set(live)):
         if _under_missing(at, recorded, live):
@@ -82,13 +96,19 @@ def compare_shapes(recorded: Shape, live: Shape, recorded_constants: Shape, live
             found.append(Difference("added", prefix + at, "absent", _kinds(b)))
         elif a != b:
             containers = {"object", "array"}
-            kind = "array-vs-object" if (a & containers) and (b & containers) and not (a & b & containers) \
+            kind = (
+                "array-vs-object"
+                if (a & containers) and (b & containers) and not (a & b & containers)
                 else "type"
+            )
             found.append(Difference(kind, prefix + at, _kinds(a), _kinds(b)))
     for at in sorted(set(recorded_constants) & set(live_constants)):
         if recorded_constants[at] != live_constants[at]:
-            found.append(Difference("constant", prefix + at, _kinds(recorded_constants[at]),
-                                    _kinds(live_constants[at])))
+            found.append(
+                Difference(
+                    "constant", prefix + at, _kinds(recorded_constants[at]), _kinds(live_constants[at])
+                )
+            )
     return found
 
 
@@ -113,6 +133,7 @@ def _kinds(kinds: set[str] | None) -> str:
 
 
 # -- SSE -------------------------------------------------------------------------------------------------
+
 
 def sse_events(body: bytes) -> Iterator[tuple[str, str]]:
     """(event name, data) of each event of a stream ("message" when unnamed, "[DONE]" for the sentinel)."""
@@ -141,8 +162,9 @@ def compare_streams(recorded: bytes, live: bytes) -> list[Difference]:
     shapes_a, constants_a = _event_shapes(recorded_events)
     shapes_b, constants_b = _event_shapes(live_events)
     for name in sorted(set(shapes_a) & set(shapes_b)):
-        found += compare_shapes(shapes_a[name], shapes_b[name], constants_a[name], constants_b[name],
-                                prefix=f"event {name} ")
+        found += compare_shapes(
+            shapes_a[name], shapes_b[name], constants_a[name], constants_b[name], prefix=f"event {name} "
+        )
     return found
 
 
@@ -173,8 +195,14 @@ def media_type(headers: dict[str, str]) -> str:
     return value.split(";")[0].strip().lower()
 
 
-def compare_answers(recorded_status: int, recorded_headers: dict[str, str], recorded_body: bytes,
-                    live_status: int, live_headers: dict[str, str], live_body: bytes) -> list[Difference]:
+def compare_answers(
+    recorded_status: int,
+    recorded_headers: dict[str, str],
+    recorded_body: bytes,
+    live_status: int,
+    live_headers: dict[str, str],
+    live_body: bytes,
+) -> list[Difference]:
     """Every shape difference between a recorded answer and a live one (empty: the same shape)."""
     if recorded_status != live_status:
         return [Difference("status", "", str(recorded_status), str(live_status))]
