@@ -113,9 +113,9 @@ def test_an_unreachable_upstream_is_a_502_naming_it(make_server):
 def test_a_slow_upstream_is_a_504_naming_the_timeout_flag(make_server, upstream):
     httpx.post(
         upstream.base_url + "/_emulator/fixtures",
-        json={"match": {"operation": "models"}, "response": {"delay_ms": 5000}},
+        json={"match": {"operation": "models"}, "response": {"delay_ms": 1500}},
     ).raise_for_status()
-    proxy = make_server(upstream=upstream.base_url, upstream_timeout=0.3)
+    proxy = make_server(upstream=upstream.base_url, upstream_timeout=0.2)
     answer = httpx.get(proxy.base_url + "/api/v2/models", headers=AUTH)
     assert answer.status_code == 504 and "--upstream-timeout" in answer.json()["detail"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -88,11 +89,14 @@ class Upstream:
     def client(self) -> httpx.AsyncClient:
         """Made on first use, in the event loop that serves (a worker's own)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.root,
-                timeout=httpx.Timeout(self.timeout),
-                trust_env=False,
+            # TCP_NODELAY: the request's head and body go out as two writes, which Nagle's algorithm
+            # would hold until the first is acknowledged.
+            transport = httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            )
+            self._client = httpx.AsyncClient(
+                base_url=self.root, timeout=httpx.Timeout(self.timeout), trust_env=False, transport=transport
             )
         return self._client
 

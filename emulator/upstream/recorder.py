@@ -87,7 +87,7 @@ class Recorder:
         self.ignore = tuple(ignore)
         self.redact = frozenset(name.lower() for name in redact)
         self._lock = threading.Lock()
-        self._open: dict[str, tuple[Path, dict[str, Any]]] = {}  # request key -> its file and fixture
+        self._open: dict[str, Path] = {}  # request key -> the file of its fixture
         self._number, self._seq = self._existing()
 
     def _existing(self) -> tuple[int, int]:
@@ -115,27 +115,22 @@ class Recorder:
             self._seq += 1
             response = {"raw": self._raw(exchange, self._seq)}
             opened = self._open.get(key)
-            if opened is None:
-                self._number += 1
-                method, path = request["method"], request["path"]
-                slug = _SLUG.sub("-", path.lower()).strip("-")[:80] or "root"
-                file = self.folder / f"{self._number:04d}-{method.lower()}-{slug}.yaml"
-                fixture: dict[str, Any] = {
-                    "name": f"{self._number:04d} {method} {path}",
-                    "match": {"operation": call.operation.operation_id, "request": request},
-                    "responses": [],
-                }
-                opened = self._open[key] = (file, fixture)
-            file, fixture = opened
-            responses: list[dict[str, Any]] = fixture["responses"]
-            responses.append(response)
-            text = yaml.dump(
-                {"fixtures": [fixture]}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000
-            )
-            for secret in secrets:
-                if secret and len(secret) >= 4:
-                    text = text.replace(secret, PLACEHOLDER)
-            _write_atomically(file, text)
+            if opened is not None:
+                # The file ends with this fixture's list of responses: the next one is appended to it
+                # (a long poll is not the whole file rewritten per answer).
+                item = _dump([response])
+                text = "".join("  " + line if line.strip() else line for line in item.splitlines(True))
+                with opened.open("a", encoding="utf-8") as out:
+                    out.write(_without(text, secrets))
+                return opened
+            self._number += 1
+            method, path = request["method"], request["path"]
+            slug = _SLUG.sub("-", path.lower()).strip("-")[:80] or "root"
+            file = self._open[key] = self.folder / f"{self._number:04d}-{method.lower()}-{slug}.yaml"
+            fixture = {"name": f"{self._number:04d} {method} {path}",
+                       "match": {"operation": call.operation.operation_id, "request": request},
+                       "responses": [response]}
+            _write_atomically(file, _without(_dump({"fixtures": [fixture]}), secrets))
             return file
 
     def _request(self, call: Call) -> dict[str, Any]:
@@ -242,6 +237,18 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _represent_str)
+
+
+def _dump(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+
+
+def _without(text: str, secrets: Iterable[str]) -> str:
+    """The text with every secret (the upstream key, the client's key) replaced by the placeholder."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, PLACEHOLDER)
+    return text
 
 
 def _write_atomically(path: Path, text: str) -> None:
