@@ -158,7 +158,7 @@ def compare_streams(recorded: bytes, live: bytes) -> list[Difference]:
     found: list[Difference] = []
     order_a, order_b = _runs(n for n, _ in recorded_events), _runs(n for n, _ in live_events)
     if order_a != order_b:
-        found.append(Difference("events", "events", ", ".join(order_a), ", ".join(order_b)))
+        found.append(Difference("events", "", ", ".join(order_a), ", ".join(order_b)))
     shapes_a, constants_a = _event_shapes(recorded_events)
     shapes_b, constants_b = _event_shapes(live_events)
     for name in sorted(set(shapes_a) & set(shapes_b)):
