@@ -135,3 +135,13 @@ def test_a_broken_recorded_answer_is_refused_with_its_line(tmp_path, raw, proble
     with pytest.raises(Exception) as refused:
         EmulatorServer(Settings(fixtures_dir=tmp_path))
     assert f"{tmp_path / 'bad.yaml'}:4" in str(refused.value) and problem in str(refused.value)
+
+
+def test_a_recorded_header_that_http_cannot_carry_is_refused_at_load(tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "fixtures:\n  - match: {operation: models}\n    response:\n"
+        '      raw: {status: 200, headers: {"x-a": "one\\ntwo"}, body: "{}"}\n'
+    )
+    with pytest.raises(Exception) as refused:
+        EmulatorServer(Settings(fixtures_dir=tmp_path))
+    assert "not a valid HTTP header" in str(refused.value)

@@ -9,12 +9,14 @@ This module imports nothing of the fixtures package: the loader and the matcher 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 Json = Any  # a parsed JSON body: any of dict, list, str, int, float, bool, None
 _MISSING = object()
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name
 
 RECORDED_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -202,6 +204,9 @@ def raw_problem(response: Mapping[str, Any]) -> str | None:
     others = sorted(set(response) - {"raw"})
     if others:
         return f"a recorded answer stands alone: remove {', '.join(others)} beside raw"
+    for name, value in (response["raw"].get("headers") or {}).items():
+        if not _TOKEN.match(name) or any(c in str(value) for c in "\r\n\0"):
+            return f"headers.{name}: not a valid HTTP header (a name without spaces, a value on one line)"
     bodies = [k for k in ("body", "body_base64", "events") if k in response["raw"]]
     if len(bodies) > 1:
         return f"give one of body, body_base64 or events, got {', '.join(bodies)}"

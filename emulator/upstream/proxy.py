@@ -120,7 +120,7 @@ class Upstream:
             upstream = await self.client.send(outgoing, stream=True)
         except httpx.TimeoutException:
             return self._failed(504, f"did not answer within {self.timeout:g} s (--upstream-timeout)")
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             return self._failed(502, f"cannot be reached: {type(exc).__name__}: {exc or 'no answer'}")
         headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
         content_type = upstream.headers.get("content-type", "")
