@@ -15,19 +15,16 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import httpx
 from starlette.responses import Response, StreamingResponse
 
-from ..call import TRUNCATED, Call, json_response
+from ..call import Call, json_response
 from ..config import Settings
 from ..sse import StreamDropped
 from .recorder import Exchange, Recorder, split_events
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("emulator.upstream")
 # Headers that belong to one hop, or that the emulator sets itself: never forwarded either way.
@@ -153,7 +150,6 @@ class Upstream:
             finished = True
         except httpx.HTTPError as exc:  # closed half way, or no next chunk within the timeout
             log.info("upstream %s %s cut its answer: %s", call.request.method, call.request.url.path, exc)
-            call.cut = TRUNCATED
             self._record(call, upstream.status_code, headers, chunks=chunks, cut=True)
             raise StreamDropped() from None
         finally:
