@@ -66,6 +66,8 @@ from .spec import Operation, Spec, load_specs
 from .stack import release_freed_memory
 from .state import Backend
 from .state.memory import MemoryBackend
+from .upstream.proxy import Upstream, build_upstream
+from .upstream.sources import RecordingSource, UpstreamSource
 
 log = logging.getLogger("emulator")
 
@@ -106,14 +108,22 @@ class Emulator:
         self.document_scope = DocumentScope(self.files, self.workspaces, self.retrieval)
         self.turns = TurnService(self.conversations, self.agents, self.catalog, self.state, settings,
                                  self.document_scope)
+        # --upstream: requests no fixture matches are forwarded there (and recorded with --record).
+        self.upstream: Upstream | None = build_upstream(settings)
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
         match = Match(self.scripts)
+        # Answered before the handler: a recorded exchange replayed as it was, else the upstream (when
+        # one is configured) for every call no fixture matched; then any source create_app was given.
+        before_handler: list[Source] = [RecordingSource(settings.replay_speed)]
+        if self.upstream is not None:
+            before_handler.append(UpstreamSource(self.upstream))
         self.pipeline = Pipeline((
-            Step("validate", Validate(settings.api_keys)),
+            # With an upstream, the upstream authenticates (its keys are not the emulator's).
+            Step("validate", Validate(settings.api_keys, local_keys=self.upstream is None)),
             Step("controls", ControlStage(self.controls)),
             # rate limits: insert(Step("limits", ...), after=RATE_LIMITS_AFTER)
             Step("match", match),
-            Step("deliver", Deliver(self.memo, self.controls, match, sources)),
+            Step("deliver", Deliver(self.memo, self.controls, match, (*before_handler, *sources))),
         ), self.journal)
 
     def handlers(self) -> dict[str, Handler]:
@@ -150,6 +160,8 @@ class Emulator:
     async def close(self) -> None:
         self.ingestion.close()
         self.files.lexical.close()
+        if self.upstream is not None:
+            await self.upstream.close()
         await self.state.close()
 
 

@@ -113,6 +113,7 @@ class Call:
     fixture: str | None = None  # its name, for the journal
     effects: Effects | None = None  # a script's delay and headers (delivery applies them)
     cut: str | None = None  # TRUNCATED when a stream fault ended the body early (set while streaming)
+    source: str | None = None  # "upstream" or "recording" when the answer came from there (the journal)
     # A v3 turn's index in its thread, agent id and forced tool (its handler), for the fixture conditions.
     turn_context: dict[str, Any] | None = None
 

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="start the emulator (the default command)")
+    commands.add_parser("drift", add_help=False,  # its own parser: emulator/cli_drift.py
+                        help="send a recording's requests again and report where the answers' shapes differ")
     for f in dataclasses.fields(Settings):
         if "help" not in f.metadata:
             continue
@@ -62,6 +64,10 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "drift":
+        from .cli_drift import main as drift
+
+        return drift(argv[1:])
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "serve")
     try:

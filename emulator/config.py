@@ -100,6 +100,21 @@ class Settings:
                                            "127.0.0.1, [::1], --host and IP addresses (repeatable; "
                                            "* allows any)", repeat=True)
 
+    # -- upstream: proxy, record, replay (docs/recording.md) ---------------------------------------
+    upstream: str | None = flag(None, "forward every /api request no fixture matches to this Paradigm root "
+                                      "URL (http or https)")
+    upstream_key: str | None = flag(None, "bearer key sent to --upstream instead of the client's own")
+    upstream_timeout: float = flag(60.0, "seconds the upstream may take to connect, answer or send the next "
+                                         "chunk; then 502/504 (default 60)")
+    record: Path | None = flag(None, "write every exchange forwarded to --upstream into this folder, as "
+                                     "fixture files")
+    record_ignore: tuple[str, ...] = flag((), "a JSON field or query parameter left out of recorded "
+                                              "matching (repeatable, e.g. user)", repeat=True)
+    record_redact: tuple[str, ...] = flag((), "another header or JSON field written as a placeholder in "
+                                              "recordings (repeatable)", repeat=True)
+    replay_speed: float = flag(1.0, "recorded stream timing x this factor on replay (0: as fast as possible, "
+                                    "default 1: as recorded)")
+
     @property
     def models_file(self) -> Path:
         return self.models or DEFAULT_FIXTURES_DIR / "models.yaml"

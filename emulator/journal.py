@@ -25,8 +25,8 @@ from .errors import StateUnavailable
 from .state import Backend
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .call import Call
+    from .config import Settings
 
 log = logging.getLogger("emulator.journal")
 LOG = "journal"
@@ -39,7 +39,7 @@ HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyon
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
-          b'"duration_ms":%s,"outcome":%s,"body":%s,"response":%s}')
+          b'"duration_ms":%s,"outcome":%s,"source":%s,"body":%s,"response":%s}')
 CHUNKS_KEPT = 2000  # a stream's chunks kept in its entry (their bytes are also kept to the body cap)
 
 
@@ -57,41 +57,42 @@ class Entry:
     duration_ms: float
     outcome: str = "complete"  # complete | truncated | dropped
     response: dict[str, Any] | None = None  # {"body": ...} or {"chunks": [[ms, text], ...]} (see Tap)
+    source: str | None = None  # "upstream" (proxied), "recording" (replayed), else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
                 "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome,
-                "response": self.response}
+                "response": self.response, "source": self.source}
 
     @classmethod
-    def parse(cls, seq: int, raw: bytes) -> "Entry":
+    def parse(cls, seq: int, raw: bytes) -> Entry:
         return cls.from_dict({**json.loads(raw), "seq": seq})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
         """An entry as GET /_emulator/journal shows it (keys this version does not know are ignored)."""
         return cls(seq=data["seq"], method=data["method"], path=data["path"],
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
                    body=data["body"], status=data["status"], fixture=data["fixture"],
                    duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
-                   response=data.get("response"))
+                   response=data.get("response"), source=data.get("source"))
 
 
 class Journal:
-    def __init__(self, state: Backend, settings: "Settings"):
+    def __init__(self, state: Backend, settings: Settings):
         self.state = state
         self.body_cap = max(256, int(settings.journal_body_kb * 1024))
         self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
         # The JSON of header lists seen lately: a client sends the same headers request after request.
         self._header_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
-    def tap(self) -> "Tap":
+    def tap(self) -> Tap:
         """What ``respond`` feeds the response's messages to, for the entry's ``response``."""
         return Tap(self.body_cap)
 
-    async def record(self, call: "Call", *, status: int, outcome: str = "complete",
-                     seconds: float = 0.0, response: "Tap | None" = None) -> None:
+    async def record(self, call: Call, *, status: int, outcome: str = "complete",
+                     seconds: float = 0.0, response: Tap | None = None) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
             await self.state.append(LOG, self.encode(call, status, outcome, seconds, response),
@@ -99,8 +100,8 @@ class Journal:
         except StateUnavailable as exc:  # the response is already on its way: a lost entry is logged
             log.warning("request not journaled: %s", exc)
 
-    def encode(self, call: "Call", status: int, outcome: str, seconds: float,
-               response: "Tap | None" = None) -> bytes:
+    def encode(self, call: Call, status: int, outcome: str, seconds: float,
+               response: Tap | None = None) -> bytes:
         # Written on every request, so built from pieces: the parts that repeat (the headers of one
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
@@ -109,7 +110,8 @@ class Journal:
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
-            repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call),
+            repr(round(seconds * 1000, 3)).encode(), _name(outcome),
+            b"null" if call.source is None else _name(call.source), self._body(call),
             b"null" if response is None else response.json(call.started))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
@@ -134,7 +136,7 @@ class Journal:
             headers[key] = text
         return headers
 
-    def _body(self, call: "Call") -> bytes:
+    def _body(self, call: Call) -> bytes:
         raw = call.raw_body
         if not raw and not call.uploads and call.body == {}:
             return b"{}"  # a GET, a DELETE

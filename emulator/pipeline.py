@@ -49,7 +49,7 @@ class Step:
 class Scripts(Protocol):
     """What the match stage asks of the fixtures (``fixtures.registry.Scripts``)."""
 
-    async def match(self, call: Call) -> Script | None: ...
+    async def match(self, call: Call, recorded_only: bool = False) -> Script | None: ...
 
 
 class Recorder(Protocol):
@@ -63,13 +63,14 @@ class Recorder(Protocol):
 class Validate:
     """The bearer key (kept as ``call.api_key``), then the body and the query."""
 
-    def __init__(self, api_keys: tuple[str, ...]):
+    def __init__(self, api_keys: tuple[str, ...], *, local_keys: bool = True):
         self.api_keys = api_keys
+        self.local_keys = local_keys  # False: an upstream checks the key (and the emulator cannot)
 
     async def __call__(self, call: Call) -> None:
         route, request = call.route, call.request
         operation = route.operation
-        if operation.secured:
+        if operation.secured and self.local_keys:
             call.api_key = authenticate(request, self.api_keys)
         if operation.accepts_body:
             parsed = await parse_body(request, operation, route.body_limit)
@@ -100,10 +101,13 @@ class Match:
     async def __call__(self, call: Call) -> None:
         if not call.route.matched_late:
             call.script = await self.scripts.match(call)
+        else:  # ... but a recorded turn is matched on its request as it was sent, here
+            call.script = await self.scripts.match(call, recorded_only=True)
         return None
 
     async def late(self, call: Call) -> None:
-        call.script = await self.scripts.match(call)
+        if call.script is None:
+            call.script = await self.scripts.match(call)
 
 
 class Pipeline:

@@ -45,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"use the Paradigm emulator running at URL instead of starting one (env {URL_ENV})")
     parser.addini("paradigm_fixtures", "folder of fixture files (scripted answers) the Paradigm emulator "
                   "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it", type="paths", default=[])
+    from .testing.recording import add_options
+
+    add_options(parser)
     parser.addini("paradigm_seed", "seed of the Paradigm emulator's generated texts, ids and vectors "
                   "(default 0); @pytest.mark.paradigm(seed=...) overrides it", default="")
 
@@ -54,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{MARKER}(fixtures=None, seed=None, **settings): run the test against a Paradigm emulator "
                    "with these settings: fixtures= a folder of fixture files, seed= an int, and any other "
                    "emulator Settings field (ttft_ms, itl_ms, strict, api_keys, models ...)")
+    from .testing.recording import add_marker
+
+    add_marker(config)
 
 
 class ServerPool:
@@ -215,8 +221,13 @@ def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: Serv
         if folder is not None:
             handle.load_fixtures(folder)
     else:
-        handle = ParadigmEmulator(paradigm_server_pool.get(settings))
+        from .testing.recording import recording_settings
+
+        recording, replayed = recording_settings(request)  # @pytest.mark.paradigm_record
+        handle = ParadigmEmulator(paradigm_server_pool.get({**settings, **recording}))
         handle.reset()
+        if replayed is not None:
+            handle.load_fixtures(replayed)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in handle.environ.items():
             patch.setenv(name, value)

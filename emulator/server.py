@@ -64,6 +64,8 @@ class EmulatorServer:
             try:
                 await self._server.serve()
             finally:  # lifespan is off: the backend's connections are closed here, on their loop
+                if self.app.state.emulator.upstream is not None:
+                    await self.app.state.emulator.upstream.close()
                 await self.app.state.emulator.state.close()
 
         loop_name = fast_stack()["loop"]

@@ -81,7 +81,9 @@ class FakeScripts:
     def __init__(self, script: FakeScript | None = None):
         self.script, self.asked = script, 0
 
-    async def match(self, call: Call) -> FakeScript | None:
+    async def match(self, call: Call, recorded_only: bool = False) -> FakeScript | None:
+        if recorded_only:  # the fakes hold no recorded exchange
+            return None
         self.asked += 1
         return self.script
 
