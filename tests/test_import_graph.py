@@ -165,9 +165,9 @@ def test_the_package_has_no_import_cycle() -> None:
     graph, modules = import_graph(PACKAGE)
     found = cycles(graph)
 
-    def files(names: list[str]) -> str:
-        return " -> ".join(str(modules[name].relative_to(PACKAGE.parent)) for name in names)
+    def files(names: list[str], between: str) -> str:
+        return between.join(str(modules[name].relative_to(PACKAGE.parent)) for name in names)
 
-    described = "\n".join(f"{files(cycle)}\n  (every file of its circle: {files(members)})"
+    described = "\n".join(f"{files(cycle, ' -> ')}\n  (every file of its circle: {files(members, ', ')})"
                            for cycle, members in found)
     assert not found, f"import cycles (each a file list, back to its start):\n{described}"
