@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from . import __version__
+from .version import __version__
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError, load_yaml
 from .journal import with_seq
