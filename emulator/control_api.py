@@ -29,8 +29,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .version import __version__
+from .yaml_reader import YamlError, load_yaml
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
-from .fixtures.loading import FixtureError, load_yaml
+from .fixtures.loading import FixtureError
 from .journal import with_seq
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ async def _read_document(request: Request, max_bytes: int) -> Any:
                 raise ParseError(f"JSON parse error - {exc}") from None
     try:
         return load_yaml(text, "body", max_bytes)[0]  # aliases are counted as expanded (--max-fixture-mb)
-    except FixtureError as exc:
+    except YamlError as exc:
         message = str(exc)
         if ": not valid YAML: " in message:
             line, problem = message.split(": not valid YAML: ", 1)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..documents.workspaces import iso
 from ..generation.text import request_key
+from ..yaml_reader import YamlError, read_mapping
 
 SPACE = "agents"
 COUNTER = "agents"
@@ -72,11 +71,9 @@ class AgentDirectory:
     @classmethod
     def load(cls, path: Path, epoch: int) -> AgentDirectory:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DirectoryError(f"{path}: {exc}") from exc
-        if not isinstance(document, dict):
-            raise DirectoryError(f"{path}: expected a mapping with company, groups, user, tools and agents")
+            document = read_mapping(path, "a mapping with company, groups, user, tools and agents")
+        except YamlError as exc:
+            raise DirectoryError(str(exc)) from None
         company = {"id": 1, "name": "Company", "allow_ephemeral_mode": True, "is_sharing_enabled": True,
                    "login_method": "password", **(document.get("company") or {})}
         groups = [_group(entry, f"{path}: group #{n}") for n, entry in enumerate(document.get("groups") or [], 1)]
