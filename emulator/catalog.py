@@ -46,7 +46,7 @@ class Catalog:
                     self._by_name.setdefault(alias, model)
 
     @classmethod
-    def load(cls, path: Path) -> "Catalog":
+    def load(cls, path: Path) -> Catalog:
         try:
             document = read_mapping(path, "a top-level 'models:' list")
         except YamlError as exc:

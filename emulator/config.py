@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -108,7 +109,7 @@ class Settings:
     def agents_file(self) -> Path:
         return self.agents or DEFAULT_FIXTURES_DIR / "agents.yaml"
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -127,7 +128,8 @@ def parser_of(kind: Any) -> Callable[[str], Any]:
         return _words
     if args:  # X | None
         return parser_of(args[0])
-    return {int: int, float: float, bool: _truthy, Path: Path}.get(kind, str)
+    parsers: dict[Any, Callable[[str], Any]] = {int: int, float: float, bool: _truthy, Path: Path}
+    return parsers.get(kind, str)
 
 
 _TYPES = typing.get_type_hints(Settings)

@@ -13,11 +13,13 @@ a path (``"/chat/completions"``: either version), an operationId, ``"POST /files
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from ..operations import names_match
 from ..tokenizer import last_user_message
+
 _SHOWN = 10  # requests listed in a failure message, per group
 
 
@@ -59,7 +61,7 @@ class Request:
     duration_ms: float  # until the body ended (or the client went away)
 
     @classmethod
-    def from_entry(cls, entry: Any, number: int) -> "Request":
+    def from_entry(cls, entry: Any, number: int) -> Request:
         return cls(number=number, seq=entry.seq, method=entry.method, path=entry.path, operation_id=entry.operation_id,
                    query=dict(entry.query), headers=Headers(entry.headers), json=copy.deepcopy(entry.body),
                    status=entry.status, outcome=entry.outcome, fixture=entry.fixture,
