@@ -13,7 +13,7 @@ import sys
 import time
 
 import httpx
-
+import pytest
 from conftest import KEY
 
 READ_TIMEOUT = 1.0
@@ -88,7 +88,8 @@ def test_headers_sent_a_byte_at_a_time_are_cut_after_the_read_timeout(make_serve
     assert READ_TIMEOUT - 0.1 <= closed_after <= READ_TIMEOUT + SLACK
 
 
-def test_slow_connections_past_the_cap_leave_other_clients_answered_and_then_served(make_server):
+@pytest.mark.timing
+def test_slow_connections_past_the_cap_leave_other_clients_answered_and_then_served(make_server) -> None:
     cap = 30
     running = make_server(read_timeout=READ_TIMEOUT, max_connections=cap)
     slow = []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from emulator.config import Settings
 from emulator.server import EmulatorServer
@@ -146,7 +147,8 @@ def test_reset_is_durable_too(tmp_path):
         assert running.emulator.scripts.list() == []
 
 
-def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path):
+@pytest.mark.timing
+def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path) -> None:
     process, base = start_cli("--shutdown-timeout", "1", "--itl-ms", "500")
     try:
         opened = threading.Event()

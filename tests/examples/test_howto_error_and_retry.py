@@ -7,8 +7,6 @@ Retry-After header the OpenAI SDK honours. Chain ``then_reply`` to recover on th
 
 from __future__ import annotations
 
-import time
-
 import openai
 import pytest
 
@@ -61,9 +59,8 @@ def test_a_slow_answer_trips_the_client_timeout(paradigm_emulator):
     paradigm_emulator.on_chat().reply("too late").with_delay(300)
     client = paradigm_emulator.client(timeout=0.05)
 
-    started = time.perf_counter()
+    # The fallback is only returned on the client's timeout: the answer was still 300 ms away.
     assert summarise(client) == "Summary unavailable, try again later."
-    assert time.perf_counter() - started < 0.3
 
     # The emulator finishes the abandoned request later: wait for it, or the next test would see it.
     paradigm_emulator.wait_for(1)
