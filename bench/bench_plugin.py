@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_plugin.py [--tests 1000] [--repeat 5] [--xdist]
 
-Prints three figures (targets from issue 5 in brackets):
+Prints three figures (their targets in brackets):
 
 1. session server ready: a fresh interpreter imports the server and starts it on a free
    port [< 0.5 s for the start; the import is shown apart, it is paid once per process];

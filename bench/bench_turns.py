@@ -10,7 +10,7 @@ core benchmark (one thread, 32 connections), in the same run:
               a new thread and its first turn each time, answered 200 (--turn-ms 0)
 
 Then ``background: true`` turns, one at a time from one client: the latency of their 202
-(p50 and p95). The goal (issue 10): turn >= 0.5 x chat; the 202 under 5 ms at p50. Without wrk
+(p50 and p95). The targets: turn >= 0.5 x chat; the 202 under 5 ms at p50. Without wrk
 a small asyncio client stands in (it needs a core of its own, so its figures are lower).
 """
 

@@ -1,7 +1,7 @@
 """Slow and lying clients are cut after --read-timeout; past --max-connections, 503 at once, never a hang.
 
 Raw sockets: only they can send a request a byte at a time, or promise a body they never send.
-The issue's numbers (1,100 connections, a byte every 5 s, a 30 s timeout) are scaled down so
+A production-sized attack (1,100 connections, a byte every 5 s, a 30 s timeout) is scaled down so
 that the test runs in seconds: 40 connections against a cap of 30 and a timeout of 1 s.
 """
 
