@@ -5,7 +5,7 @@
 Starts ``paradigm-emulator serve`` (the real CLI, default settings, memory backend) and sends:
 
 1. ``--large`` chat requests of 1 to 5 MB each (a long user message) and as many embeddings batches
-   of 1,000 inputs: what used to grow the journal and the memo by their whole size;
+   of 1,000 inputs: requests that would grow an unbounded journal and memo by their whole size;
 2. then wrk, for as long as it takes to reach ``--requests`` in all, with a new body on every
    request (so each one is a new memo key and a new journal entry) of 200 bytes to 20 KB.
 
