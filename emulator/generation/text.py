@@ -33,7 +33,9 @@ from faker.providers.lorem.en_US import Provider as _EnglishWords
 from ..answer import Choice, TokenLogprob
 from ..tokenizer import tokenize
 
-_WORDS = {kind: tuple(w for w in words if " " not in w) for kind, words in _EnglishWords.parts_of_speech.items()}
+_WORDS = {
+    kind: tuple(w for w in words if " " not in w) for kind, words in _EnglishWords.parts_of_speech.items()
+}
 _DETERMINERS = ("the", "a", "every", "this", "each", "our", "their", "that")
 _TEMPLATES = (
     ("det", "adjective", "noun", "verb", "det", "noun"),
