@@ -49,17 +49,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("paradigm").addoption(
         "--paradigm-url", dest="paradigm_url", default=None, metavar="URL",
         help=f"use the Paradigm emulator running at URL instead of starting one (env {URL_ENV})")
-    parser.addini("paradigm_fixtures", "folder of fixture files (scripted answers) the Paradigm emulator "
-                  "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it", type="paths", default=[])
+    parser.addini(
+        "paradigm_fixtures",
+        "folder of fixture files (scripted answers) the Paradigm emulator "
+        "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it",
+        type="paths",
+        default=[],
+    )
     parser.addini("paradigm_seed", "seed of the Paradigm emulator's generated texts, ids and vectors "
                   "(default 0); @pytest.mark.paradigm(seed=...) overrides it", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(fixtures=None, seed=None, **settings): run the test against a Paradigm emulator "
-                   "with these settings: fixtures= a folder of fixture files, seed= an int, and any other "
-                   "emulator Settings field (ttft_ms, itl_ms, strict, api_keys, models ...)")
+        "markers",
+        f"{MARKER}(fixtures=None, seed=None, **settings): run the test against a Paradigm emulator "
+        "with these settings: fixtures= a folder of fixture files, seed= an int, and any other "
+        "emulator Settings field (ttft_ms, itl_ms, strict, api_keys, models ...)",
+    )
 
 
 class ServerPool:
@@ -250,8 +257,9 @@ def paradigm_base_url(paradigm_emulator: ParadigmEmulator) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item,
-                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test that used the emulator shows what reached it (the journal), under its own heading."""
     report = yield
     handle = getattr(item, "funcargs", {}).get("paradigm_emulator")
