@@ -166,9 +166,9 @@ class _Resolver:
                 raise SpecError(f"{self.path}: recursive schema {ref!r} is not supported")
             return self.to_json_schema(self.lookup(ref), (*_stack, ref))
         out: dict[str, Any] = {}
-        # A constraint the handler checks (n, top_p, a non-empty input, a query not blank: x-enforced-by: model-server,
-        # or handler): the schema documents it, and the handler refuses a value outside it in its own
-        # words (vLLM's for the model layer), so the validator leaves it alone.
+        # A constraint the handler checks (n, top_p, a non-empty input, a query not blank:
+        # x-enforced-by: model-server, or handler): the schema documents it, and the handler refuses a
+        # value outside it in its own words (vLLM's for the model layer), so the validator leaves it alone.
         skipped = _HANDLER_CHECKED if schema.get("x-enforced-by") in ("model-server", "handler") else ()
         for key, value in schema.items():
             if key in _OPENAPI_ONLY or key.startswith("x-") or key in skipped:
