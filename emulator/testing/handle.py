@@ -136,7 +136,9 @@ class ParadigmEmulator:
         control API does not show; a running emulator elsewhere (--paradigm-url) has none."""
         inside = getattr(self.server, "emulator", None)
         if inside is None:
-            raise AttributeError(f"the emulator at {self.server.base_url} runs elsewhere: use the control API")
+            raise AttributeError(
+                f"the emulator at {self.server.base_url} runs elsewhere: use the control API"
+            )
         return inside
 
     @property
@@ -188,8 +190,16 @@ class ParadigmEmulator:
         transport = httpx.AsyncHTTPTransport(verify=_PLAIN_HTTP, trust_env=False,
                                              limits=httpx.Limits(max_keepalive_connections=0))
         http_client = httpx.AsyncClient(transport=transport, trust_env=False)
-        return openai.AsyncOpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
-                                     "timeout": CLIENT_TIMEOUT_S, "http_client": http_client, **options})
+        return openai.AsyncOpenAI(
+            **{
+                "api_key": self.api_key,
+                "base_url": self._url(version),
+                "max_retries": 0,
+                "timeout": CLIENT_TIMEOUT_S,
+                "http_client": http_client,
+                **options,
+            }
+        )
 
     def _url(self, version: str) -> str:
         if version not in ("v2", "v3"):
@@ -212,16 +222,27 @@ class ParadigmEmulator:
         """A rule for chat completions (v2 and v3, or only ``version``)."""
         return self._on("on_chat", "chat", "/chat/completions", version, contains, conditions)
 
-    def on_completion(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+    def on_completion(
+        self, contains: str | None = None, *, version: str | None = None, **conditions: Any
+    ) -> Rule:
         """A rule for legacy completions; ``contains`` tests the prompt."""
         return self._on("on_completion", "completions", "/completions", version, contains, conditions)
 
-    def on_embeddings(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+    def on_embeddings(
+        self, contains: str | None = None, *, version: str | None = None, **conditions: Any
+    ) -> Rule:
         """A rule for embeddings; ``contains`` tests the input."""
         return self._on("on_embeddings", "embeddings", "/embeddings", version, contains, conditions)
 
-    def on_turn(self, contains: str | None = None, *, turn_index: int | None = None, agent_id: int | None = None,
-                force_tool: Any = None, **conditions: Any) -> Rule:
+    def on_turn(
+        self,
+        contains: str | None = None,
+        *,
+        turn_index: int | None = None,
+        agent_id: int | None = None,
+        force_tool: Any = None,
+        **conditions: Any,
+    ) -> Rule:
         """A rule for v3 turns (POST /api/v3/threads/turns and /threads/{id}/turns); ``contains`` and
         the other text conditions test the query. ``turn_index`` (0: a thread's first turn), ``agent_id``
         and ``force_tool`` test the turn."""
