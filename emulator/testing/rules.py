@@ -33,16 +33,33 @@ def text_matcher(value: Any, argument: str) -> Any:
         return {"regex": value.pattern}
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("equals", "contains", "regex"):
+    if (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in ("equals", "contains", "regex")
+    ):
         return dict(value)
-    raise TypeError(f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
-                    f"text}}, not {value!r}")
+    raise TypeError(
+        f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
+        f"text}}, not {value!r}"
+    )
 
 
-def build_match(operation: str | None = None, *, contains: str | None = None, regex: str | re.Pattern | None = None,
-                last_user_message: Any = None, model: Any = None, system: Any = None, any_message: Any = None,
-                tool_result: bool | None = None, tool_call_id: str | None = None, has_tools: bool | None = None,
-                headers: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_match(
+    operation: str | None = None,
+    *,
+    contains: str | None = None,
+    regex: str | re.Pattern | None = None,
+    last_user_message: Any = None,
+    model: Any = None,
+    system: Any = None,
+    any_message: Any = None,
+    tool_result: bool | None = None,
+    tool_call_id: str | None = None,
+    has_tools: bool | None = None,
+    headers: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``match`` part of a fixture. ``contains``/``regex``/``last_user_message`` all test the last
     user message (the prompt or input for completions and embeddings), so only one may be given.
     ``body`` keys are JSON paths; a plain key ``temperature`` means ``$.temperature``."""
@@ -73,7 +90,9 @@ def build_match(operation: str | None = None, *, contains: str | None = None, re
         match["tool_call_id"] = tool_call_id
         match.setdefault("tool_result", True)
     if headers:
-        match["headers"] = {name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()}
+        match["headers"] = {
+            name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()
+        }
     if body:
         match["body"] = {(key if key.startswith("$") else "$." + key): value for key, value in body.items()}
     return match
@@ -150,9 +169,16 @@ class Rule:
             response["finish_reason"] = finish_reason
         return self._append(_with_options(response, options, "reply"))
 
-    def reply_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str | None = None,
-                        result: str | None = None, sources: Iterable[Mapping[str, Any]] | None = None,
-                        **options: Any) -> Rule:
+    def reply_tool_call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        id: str | None = None,
+        result: str | None = None,
+        sources: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> Rule:
         """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls"). A v3 turn's
         tool call may give its ``result`` text and ``sources`` ([{"file_id": 3, "page": 1, "text": ...}]);
         a document tool without a result runs for real. ``and_reply`` adds the turn's final text."""
@@ -200,8 +226,16 @@ class Rule:
         rows = [list(vector) for vector in vectors]
         return self._append(_with_options({"embeddings": rows}, options, "reply_embeddings"))
 
-    def fail(self, status: int | str | None = None, message: str | None = None, *, retry_after: float | None = None,
-             body: Any = None, headers: Mapping[str, Any] | None = None, code: str | None = None) -> Rule:
+    def fail(
+        self,
+        status: int | str | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        body: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        code: str | None = None,
+    ) -> Rule:
         """Answer with HTTP ``status``. The body is the one the real stack gives for that status, or
         vLLM's {"error": {message, type, param, code}} with ``message``, or ``body`` as given.
         On a turn rule without a status, ``fail("message", code="x")`` makes the turn end ``failed``
@@ -216,7 +250,9 @@ class Rule:
             raise TypeError("give fail() a message= or a body=, not both")
         error: dict[str, Any] = {"status": status}
         if message is not None:
-            error["body"] = {"error": {"message": message, "type": error_type(status), "param": None, "code": status}}
+            error["body"] = {
+                "error": {"message": message, "type": error_type(status), "param": None, "code": status}
+            }
         elif body is not None:
             error["body"] = body
         extra = dict(headers or {})
@@ -329,7 +365,9 @@ def _tool_call(name: str, arguments: Mapping[str, Any] | str | None, id: str | N
     if not isinstance(name, str) or not name:
         raise TypeError(f"a tool call needs the tool's name as a non-empty string, not {name!r}")
     if arguments is not None and not isinstance(arguments, (str, Mapping)):
-        raise TypeError(f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}")
+        raise TypeError(
+            f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}"
+        )
     call: dict[str, Any] = {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping)
                             else (arguments if arguments is not None else {})}
     if id is not None:
@@ -343,7 +381,16 @@ def _count(events: Any, method: str) -> int:
     return events
 
 
-_OPTIONS = ("usage", "headers", "delay_ms", "ttft_ms", "itl_ms", "finish_reason", "chunk_delays_ms", "duration_ms")
+_OPTIONS = (
+    "usage",
+    "headers",
+    "delay_ms",
+    "ttft_ms",
+    "itl_ms",
+    "finish_reason",
+    "chunk_delays_ms",
+    "duration_ms",
+)
 
 
 def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: str) -> dict[str, Any]:
@@ -351,5 +398,7 @@ def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: 
     if unknown:
         raise TypeError(f"{method}() got unexpected option(s) {', '.join(unknown)}; "
                         f"it accepts {', '.join(_OPTIONS)}")
-    response.update({k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None})
+    response.update(
+        {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None}
+    )
     return response
