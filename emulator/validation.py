@@ -35,7 +35,9 @@ class BodyValidator:
 
     def __init__(self, operation: Operation):
         self.operation = operation
-        self.by_content_type = {ctype: _Compiled(schema) for ctype, schema in operation.request_schemas.items()}
+        self.by_content_type = {
+            ctype: _Compiled(schema) for ctype, schema in operation.request_schemas.items()
+        }
         self.default = next(iter(self.by_content_type.values()), None)
 
     def check(self, content_type: str, body: Any) -> None:
@@ -102,7 +104,9 @@ def _message(error: SchemaError) -> str:
         expected = expected[0] if isinstance(expected, list) else expected
         if expected == "array":
             return f'Expected a list of items but got type "{_py_type(value)}".'
-        if expected == "object" and isinstance(error.schema, dict) and "properties" in error.schema:  # a nested serializer, not a DictField
+        if (
+            expected == "object" and isinstance(error.schema, dict) and "properties" in error.schema
+        ):  # a nested serializer, not a DictField
             return f"Invalid data. Expected a dictionary, but got {_py_type(value)}."
         if expected == "object":
             return f'Expected a dictionary of items but got type "{_py_type(value)}".'
@@ -168,7 +172,11 @@ def _insert(result: dict, body: Any, path: list, message: str) -> None:
                 node[name] = _append(existing if isinstance(existing, list) else [], message)
                 return
             child_instance = instance[key] if _has(instance, key) else None
-            if isinstance(child_instance, list) and child_instance and all(isinstance(i, dict) for i in child_instance):
+            if (
+                isinstance(child_instance, list)
+                and child_instance
+                and all(isinstance(i, dict) for i in child_instance)
+            ):
                 existing = node.get(name)
                 if not (isinstance(existing, list) and len(existing) == len(child_instance)):
                     node[name] = existing = [{} for _ in child_instance]
