@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from launch import start_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
