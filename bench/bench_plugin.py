@@ -65,8 +65,8 @@ def measure_ready(repeat: int) -> tuple[list[float], list[float]]:
 
 
 def measure_reset(rounds: int) -> list[float]:
-    from emulator.testing.handle import ParadigmEmulator
     from emulator.server import EmulatorServer
+    from emulator.testing.handle import ParadigmEmulator
 
     costs = []
     with EmulatorServer() as server:
