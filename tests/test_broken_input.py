@@ -48,7 +48,7 @@ def exchange(port: int, data: bytes, half_close: bool = True) -> bytes:
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
     return received
 
