@@ -12,8 +12,8 @@ import httpcore  # noqa: F401
 import openai  # noqa: F401
 import pytest
 
-import emulator.testing.handle  # noqa: F401
 import emulator.server  # noqa: F401
+import emulator.testing.handle  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
