@@ -72,7 +72,7 @@ def measure_reset(rounds: int) -> list[float]:
     with EmulatorServer() as server:
         handle = ParadigmEmulator(server)
         client = handle.client()
-        for n in range(rounds):
+        for _ in range(rounds):
             handle.on_chat(contains="weather").reply_tool_call("get_weather", {"city": "Paris"}).then_reply("Sunny")
             handle.on_chat(contains="limit").fail(429, retry_after=1).then_reply("ok")
             handle.on_embeddings().reply_embeddings([[0.0, 1.0]])
