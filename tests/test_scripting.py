@@ -257,4 +257,4 @@ def test_calls_filter_by_target_and_body(paradigm_emulator, paradigm_client):
 
 def test_last_without_requests_says_where_to_point(paradigm_emulator):
     with pytest.raises(AssertionError, match="no request has reached the emulator in this test"):
-        paradigm_emulator.last
+        paradigm_emulator.last  # noqa: B018 -- reading the property is what raises
