@@ -48,8 +48,17 @@ def test_an_outage_falls_back(paradigm_emulator, paradigm_client):
 
 
 def test_the_error_body_can_be_exact(paradigm_emulator, paradigm_client):
-    paradigm_emulator.on_chat().fail(400, body={"error": {"message": "This model's maximum context length is 8192",
-                                                          "type": "BadRequestError", "param": None, "code": 400}})
+    paradigm_emulator.on_chat().fail(
+        400,
+        body={
+            "error": {
+                "message": "This model's maximum context length is 8192",
+                "type": "BadRequestError",
+                "param": None,
+                "code": 400,
+            }
+        },
+    )
 
     with pytest.raises(openai.BadRequestError, match="maximum context length"):
         summarise(paradigm_client)
