@@ -319,7 +319,9 @@ def test_keep_alive_latency_is_far_below_40ms(api) -> None:
         started = time.perf_counter()
         assert api.post(CHAT, json=body).status_code == 200
         took.append(time.perf_counter() - started)
-    assert min(took) < 0.030, f"fastest {min(took) * 1000:.1f} ms, median {statistics.median(took) * 1000:.1f} ms"
+    assert min(took) < 0.030, (
+        f"fastest {min(took) * 1000:.1f} ms, median {statistics.median(took) * 1000:.1f} ms"
+    )
 
 
 def test_the_upload_limit_does_not_raise_the_json_limit(make_server):
