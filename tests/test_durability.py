@@ -30,8 +30,14 @@ def ask(base: str, content: str) -> str:
     return response.json()["choices"][0]["message"]["content"]
 
 
-def sigkill_amid(process: subprocess.Popen, send: Callable[[httpx.Client, int], None], done: Callable[[], int],
-                 want: int, seconds: float, headers: dict[str, str] | None = None) -> None:
+def sigkill_amid(
+    process: subprocess.Popen,
+    send: Callable[[httpx.Client, int], None],
+    done: Callable[[], int],
+    want: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Three clients call ``send(client, worker)`` over and over; once ``done()`` reaches ``want``
     the server is killed with SIGKILL, in the middle of their requests. The clients stop at the kill."""
     stop = threading.Event()
