@@ -23,23 +23,64 @@ CHAT = {
     "usage": {"prompt_tokens": 14, "total_tokens": 30, "completion_tokens": 16},
 }
 EMBEDDINGS = {
-    "object": "list", "model": "multilingual-e5-large", "id": "00000000-0000-4000-8000-000000000000",
-    "data": [{"object": "embedding", "index": 0, "embedding": [((i * 7919) % 2000 - 1000) / 31622.7766 for i in range(1024)]}],
+    "object": "list",
+    "model": "multilingual-e5-large",
+    "id": "00000000-0000-4000-8000-000000000000",
+    "data": [
+        {
+            "object": "embedding",
+            "index": 0,
+            "embedding": [((i * 7919) % 2000 - 1000) / 31622.7766 for i in range(1024)],
+        }
+    ],
     "usage": {"prompt_tokens": 3, "total_tokens": 3},
 }
-MODELS = {"object": "list", "data": [
-    {"id": name, "object": "model", "created": 1735689600, "owned_by": "lighton", "name": name,
-     "technical_name": name, "model_type": "Large Language Model", "enabled": True}
-    for name in ("alfred-4.2", "alfred-4", "alfred-40b-1123", "alfred-sv5", "alfred-ft5", "multilingual-e5-large")]}
+MODELS = {
+    "object": "list",
+    "data": [
+        {
+            "id": name,
+            "object": "model",
+            "created": 1735689600,
+            "owned_by": "lighton",
+            "name": name,
+            "technical_name": name,
+            "model_type": "Large Language Model",
+            "enabled": True,
+        }
+        for name in (
+            "alfred-4.2",
+            "alfred-4",
+            "alfred-40b-1123",
+            "alfred-sv5",
+            "alfred-ft5",
+            "multilingual-e5-large",
+        )
+    ],
+}
 
 
 def _chunk(choice: dict) -> bytes:
-    return ("data: " + json.dumps({"id": "chatcmpl-0", "object": "chat.completion.chunk", "created": 1735689600,
-                                   "model": "alfred-4.2", "choices": [choice]}, separators=(",", ":")) + "\n\n").encode()
+    return (
+        "data: "
+        + json.dumps(
+            {
+                "id": "chatcmpl-0",
+                "object": "chat.completion.chunk",
+                "created": 1735689600,
+                "model": "alfred-4.2",
+                "choices": [choice],
+            },
+            separators=(",", ":"),
+        )
+        + "\n\n"
+    ).encode()
 
 
 async def _stream():
-    yield _chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None})
+    yield _chunk(
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+    )
     for i in range(STREAM_TOKENS):
         last = i == STREAM_TOKENS - 1
         yield _chunk({"index": 0, "delta": {"content": WORD}, "logprobs": None,

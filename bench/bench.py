@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from launch import start_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +69,24 @@ def wait_ready(url: str, deadline_s: float = 15.0) -> None:
 
 
 def start_bare(port: int) -> subprocess.Popen:
-    return subprocess.Popen([PY, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--http", "httptools",
-                             "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], cwd=ROOT)
+    return subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
 
 
 def lua_script(method: str, body: dict | None, vary: bool = False) -> str:
@@ -82,8 +97,13 @@ def lua_script(method: str, body: dict | None, vary: bool = False) -> str:
     if vary:  # every request its own text: "Hello!" -> "Hello 1!", "Hello 2!" ...
         template = json.dumps(body).replace("%", "%%").replace("Hello!", "Hello %d!").replace(
             "Text to embed", "Text to embed %d")
-        lines += ["counter = 0", "request = function()", "  counter = counter + 1",
-                  f"  return wrk.format(nil, nil, nil, string.format({json.dumps(template)}, counter))", "end"]
+        lines += [
+            "counter = 0",
+            "request = function()",
+            "  counter = counter + 1",
+            f"  return wrk.format(nil, nil, nil, string.format({json.dumps(template)}, counter))",
+            "end",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -100,8 +120,23 @@ def run_wrk(url: str, method: str, body: dict | None, seconds: int, connections:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua_script(method, body, vary))
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-                              "-s", f.name, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "--timeout",
+                "5s",
+                "-s",
+                f.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        ).stdout
     finally:
         os.unlink(f.name)
     if "Requests/sec" not in out or "50%" not in out:
@@ -145,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10, help="load per endpoint and server (default 10)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", default=None, help="run only the cases whose name contains this")
-    parser.add_argument("--emulator-arg", action="append", default=[],
-                        help="extra flag for the emulator (repeatable), e.g. --emulator-arg=--fixtures-dir=DIR")
+    parser.add_argument(
+        "--emulator-arg",
+        action="append",
+        default=[],
+        help="extra flag for the emulator (repeatable), e.g. --emulator-arg=--fixtures-dir=DIR",
+    )
     parser.add_argument("--no-workers", action="store_true",
                         help="skip the --workers 2 --redis-url column")
     args = parser.parse_args(argv)

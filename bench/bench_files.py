@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from launch import start_emulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@
 Starts ``paradigm-emulator serve`` (the real CLI, default settings, memory backend) and sends:
 
 1. ``--large`` chat requests of 1 to 5 MB each (a long user message) and as many embeddings batches
-   of 1,000 inputs: what used to grow the journal and the memo by their whole size;
+   of 1,000 inputs: requests that would grow an unbounded journal and memo by their whole size;
 2. then wrk, for as long as it takes to reach ``--requests`` in all, with a new body on every
    request (so each one is a new memo key and a new journal entry) of 200 bytes to 20 KB.
 
@@ -64,9 +64,11 @@ def large_requests(base: str, count: int) -> int:
     headers = {"Authorization": f"Bearer {KEY}"}
 
     def chat(i: int) -> int:
-        text = ("word%d " % i) * (150_000 + (i % 5) * 150_000)  # ~1 to ~5 MB
+        text = f"word{i} " * (150_000 + (i % 5) * 150_000)  # ~1 to ~5 MB
         body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": text}], "max_tokens": 4}
-        return httpx.post(base + "/api/v2/chat/completions", json=body, headers=headers, timeout=120).status_code
+        return httpx.post(
+            base + "/api/v2/chat/completions", json=body, headers=headers, timeout=120
+        ).status_code
 
     def embed(i: int) -> int:
         body = {"model": "multilingual-e5-large", "input": [f"batch {i} text {j}" for j in range(1000)]}
@@ -87,10 +89,12 @@ counter = 0
 request = function()
   counter = counter + 1
   local words = string.rep("lorem ipsum ", (counter %% 1700) + 10)
-  local body = string.format('{"model":"alfred-4.2","max_tokens":8,"messages":[{"role":"user","content":"%%d %%s"}]}', counter, words)
+  local body = string.format(
+    '{"model":"alfred-4.2","max_tokens":8,"messages":[{"role":"user","content":"%%d %%s"}]}',
+    counter, words)
   return wrk.format(nil, "/api/v2/chat/completions", nil, body)
 end
-""" % KEY
+""" % KEY  # noqa: UP031 -- Lua is full of % signs: %-formatting leaves them as written
 
 
 def many_requests(base: str, total: int, rate_guess: float = 3000.0) -> int:
@@ -101,8 +105,12 @@ def many_requests(base: str, total: int, rate_guess: float = 3000.0) -> int:
     try:
         while done < total:
             seconds = max(5, min(120, int((total - done) / rate_guess) + 1))
-            out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "10s", "-s", f.name, base],
-                                 capture_output=True, text=True, timeout=seconds + 60).stdout
+            out = subprocess.run(
+                ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "10s", "-s", f.name, base],
+                capture_output=True,
+                text=True,
+                timeout=seconds + 60,
+            ).stdout
             made = int(re.search(r"(\d+) requests in", out).group(1))
             rate_guess = max(100.0, made / seconds)
             done += made
@@ -116,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=200)
-    parser.add_argument("--emulator-arg", action="append", default=[], help="a flag for the server (repeatable)")
+    parser.add_argument(
+        "--emulator-arg", action="append", default=[], help="a flag for the server (repeatable)"
+    )
     args = parser.parse_args(argv)
     process, base = start_emulator(*args.emulator_arg)
     sampler = Sampler(process.pid)
@@ -126,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"started: {start:.0f} MB")
         began = time.monotonic()
         ok = large_requests(base, args.large)
-        print(f"after {2 * args.large} large requests ({ok} answered < 500, {time.monotonic() - began:.0f} s): "
-              f"{rss_mb(process.pid):.0f} MB")
+        print(
+            f"after {2 * args.large} large requests ({ok} answered < 500, {time.monotonic() - began:.0f} s): "
+            f"{rss_mb(process.pid):.0f} MB"
+        )
         journal = httpx.get(base + "/_emulator/journal?limit=1", timeout=30)
         print(f"  GET /_emulator/journal?limit=1: {len(journal.content):,} bytes in "
               f"{journal.elapsed.total_seconds() * 1000:.1f} ms")
@@ -136,12 +148,22 @@ def main(argv: list[str] | None = None) -> int:
         began = time.monotonic()
         with httpx.stream("GET", base + "/_emulator/journal", timeout=120) as whole:
             size = sum(len(part) for part in whole.iter_bytes())
-        print(f"after {made:,} more requests: {end:.0f} MB; the whole journal: {size / 1e6:.1f} MB streamed in "
-              f"{time.monotonic() - began:.2f} s")
+        print(
+            f"after {made:,} more requests: {end:.0f} MB; the whole journal: {size / 1e6:.1f} MB streamed in "
+            f"{time.monotonic() - began:.2f} s"
+        )
         print(f"peak: {max(sampler.peak, end):.0f} MB (documented ceiling {CEILING_MB} MB): "
               f"{'under' if max(sampler.peak, end) < CEILING_MB else 'OVER'}")
-        print(json.dumps({"start_mb": round(start), "end_mb": round(end), "peak_mb": round(max(sampler.peak, end)),
-                          "requests": made + 2 * args.large}))
+        print(
+            json.dumps(
+                {
+                    "start_mb": round(start),
+                    "end_mb": round(end),
+                    "peak_mb": round(max(sampler.peak, end)),
+                    "requests": made + 2 * args.large,
+                }
+            )
+        )
     finally:
         sampler.stop.set()
         process.terminate()

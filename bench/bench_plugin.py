@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_plugin.py [--tests 1000] [--repeat 5] [--xdist]
 
-Prints three figures (targets from issue 5 in brackets):
+Prints three figures (their targets in brackets):
 
 1. session server ready: a fresh interpreter imports the server and starts it on a free
    port [< 0.5 s for the start; the import is shown apart, it is paid once per process];
@@ -65,19 +65,23 @@ def measure_ready(repeat: int) -> tuple[list[float], list[float]]:
 
 
 def measure_reset(rounds: int) -> list[float]:
-    from emulator.testing.handle import ParadigmEmulator
     from emulator.server import EmulatorServer
+    from emulator.testing.handle import ParadigmEmulator
 
     costs = []
     with EmulatorServer() as server:
         handle = ParadigmEmulator(server)
         client = handle.client()
-        for n in range(rounds):
-            handle.on_chat(contains="weather").reply_tool_call("get_weather", {"city": "Paris"}).then_reply("Sunny")
+        for _ in range(rounds):
+            handle.on_chat(contains="weather").reply_tool_call("get_weather", {"city": "Paris"}).then_reply(
+                "Sunny"
+            )
             handle.on_chat(contains="limit").fail(429, retry_after=1).then_reply("ok")
             handle.on_embeddings().reply_embeddings([[0.0, 1.0]])
             for text in ("weather?", "hello", "again"):
-                client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": text}])
+                client.chat.completions.create(
+                    model="alfred-4.2", messages=[{"role": "user", "content": text}]
+                )
             assert handle.call_count == 3
             started = time.perf_counter()
             handle.reset()
@@ -110,7 +114,9 @@ def run_suite(count: int, autoload: bool, xdist: bool) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=1000, help="size of the generated suite (default 1000)")
-    parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters for the ready time (default 5)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="fresh interpreters for the ready time (default 5)"
+    )
     parser.add_argument("--rounds", type=int, default=300, help="resets measured (default 300)")
     parser.add_argument("--xdist", action="store_true", help="also run the suite with -n 2")
     args = parser.parse_args(argv)

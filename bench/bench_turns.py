@@ -1,4 +1,5 @@
-"""What a v3 turn costs: requests/s of a synchronous generated turn vs a non-streamed chat, and a 202's latency.
+"""What a v3 turn costs: requests/s of a synchronous generated turn vs a non-streamed chat, and a 202's
+latency.
 
     .venv/bin/python bench/bench_turns.py [--seconds 10] [--connections 32] [--polls 500] [--redis-url URL]
 
@@ -10,7 +11,7 @@ core benchmark (one thread, 32 connections), in the same run:
               a new thread and its first turn each time, answered 200 (--turn-ms 0)
 
 Then ``background: true`` turns, one at a time from one client: the latency of their 202
-(p50 and p95). The goal (issue 10): turn >= 0.5 x chat; the 202 under 5 ms at p50. Without wrk
+(p50 and p95). The targets: turn >= 0.5 x chat; the 202 under 5 ms at p50. Without wrk
 a small asyncio client stands in (it needs a core of its own, so its figures are lower).
 """
 
@@ -44,8 +45,13 @@ def wrk(base: str, path: str, body: dict, seconds: int, connections: int) -> flo
         script.write(f"wrk.method = 'POST'\nwrk.body = [[{json.dumps(body)}]]\n"
                      "wrk.headers['Content-Type'] = 'application/json'\n"
                      "wrk.headers['Authorization'] = 'Bearer bench'\n")
-    output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, base + path],
-                            capture_output=True, text=True, timeout=seconds + 30, check=True)
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, base + path],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    )
     Path(script.name).unlink()
     if "Non-2xx" in output.stdout:
         raise RuntimeError("wrk saw errors:\n" + output.stdout)
@@ -113,7 +119,9 @@ def main() -> int:
     print(f"{'case':<44} {'requests/s':>11}")
     print(f"{'chat, non-streamed (max_tokens 16)':<44} {chat:>11,.0f}")
     print(f"{'turn, synchronous, generated, no tools':<44} {turn:>11,.0f}   {turn / chat:.2f} x chat")
-    print(f"background turn: 202 in {p50:.2f} ms p50, {p95:.2f} ms p95 ({len(latencies)} requests, one client)")
+    print(
+        f"background turn: 202 in {p50:.2f} ms p50, {p95:.2f} ms p95 ({len(latencies)} requests, one client)"
+    )
     print(f"(load: {'wrk -t1' if shutil.which('wrk') else 'asyncio httpx'}, -c{args.connections}, "
           f"{args.seconds} s each; state: {'redis' if args.redis_url else 'memory'})")
     return 0

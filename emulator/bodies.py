@@ -240,7 +240,9 @@ def _nullable(prop: dict[str, Any]) -> bool:
 def _typed_item(items: dict[str, Any], value: Any) -> Any:
     if isinstance(value, dict):
         props = items.get("properties", {})
-        return {k: coerce_parameter(props.get(k, {}), v) if isinstance(v, str) else v for k, v in value.items()}
+        return {
+            k: coerce_parameter(props.get(k, {}), v) if isinstance(v, str) else v for k, v in value.items()
+        }
     if isinstance(value, str) and value.lstrip().startswith("{"):
         return _json_or_text(value)
     return coerce_parameter(items, value) if isinstance(value, str) else value

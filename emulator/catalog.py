@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import BadRequest, ModelNotFound, StartupError
+from .yaml_reader import YamlError, read_mapping
 
 KINDS = ("chat", "embedding")
 
@@ -47,12 +46,12 @@ class Catalog:
                     self._by_name.setdefault(alias, model)
 
     @classmethod
-    def load(cls, path: Path) -> "Catalog":
+    def load(cls, path: Path) -> Catalog:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise CatalogError(f"{path}: {exc}") from exc
-        entries = document.get("models") if isinstance(document, dict) else None
+            document = read_mapping(path, "a top-level 'models:' list")
+        except YamlError as exc:
+            raise CatalogError(str(exc)) from None
+        entries = document.get("models")
         if not isinstance(entries, list) or not entries:
             raise CatalogError(f"{path}: expected a top-level 'models:' list")
         models = []

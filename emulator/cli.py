@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Sequence
 
-from . import __version__
+from .version import __version__
 from .config import PARSERS, Settings, env_name, from_env
 from .errors import StartupError
 from .stack import base_urls, check_port

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -50,8 +51,12 @@ class Settings:
     agents: Path | None = flag(None, "company, groups, user and agents YAML (default: the shipped "
                                      "fixtures/agents.yaml)")
     # Empty: any non-empty bearer key is accepted.
-    api_keys: tuple[str, ...] = flag((), "accept only this bearer key (repeatable; default: any non-empty key)",
-                                     flag="--api-key", repeat=True)
+    api_keys: tuple[str, ...] = flag(
+        (),
+        "accept only this bearer key (repeatable; default: any non-empty key)",
+        flag="--api-key",
+        repeat=True,
+    )
     strict: bool = flag(False, "answer unmatched requests with an error instead of generated text")
     admin_token: str | None = flag(None, "require this token (X-Emulator-Admin-Token) on the /_emulator "
                                          "control API")
@@ -74,7 +79,9 @@ class Settings:
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")
     # -- budgets: each exceeded one is a 4xx naming it and its flag (README: Limits and safety) ----
-    max_structured_values: int = flag(10_000, "most values in one generated structured output (default 10000)")
+    max_structured_values: int = flag(
+        10_000, "most values in one generated structured output (default 10000)"
+    )
     max_structured_depth: int = flag(32, "deepest nesting of one generated structured output (default 32)")
     max_embedding_inputs: int = flag(2048, "most inputs in one embeddings request (default 2048, as OpenAI)")
     max_sampling_work: int = flag(262_144, "most tokens x (1 + logprobs) one chat or completion request may "
@@ -82,18 +89,28 @@ class Settings:
     max_tokenize_mb: float = flag(1.0, "largest text one tokenize request may cut into tokens (default 1)")
     max_fixture_mb: float = flag(5.0, "largest fixture document, in source and once its aliases are "
                                       "expanded (default 5)")
-    max_extracted_mb: float = flag(100.0, "most text and XML one uploaded document may unpack to (default 100)")
-    max_zip_ratio: float = flag(100.0, "highest uncompressed/compressed ratio of a DOCX/ZIP member (default 100)")
+    max_extracted_mb: float = flag(
+        100.0, "most text and XML one uploaded document may unpack to (default 100)"
+    )
+    max_zip_ratio: float = flag(
+        100.0, "highest uncompressed/compressed ratio of a DOCX/ZIP member (default 100)"
+    )
     max_pdf_pages: int = flag(2000, "most pages read from one PDF (default 2000)")
-    journal_mb: float = flag(64.0, "total size of the request journal; the oldest entries go first (default 64)")
-    journal_body_kb: float = flag(64.0, "body kept per journal entry; the rest is cut, with a marker (default 64)")
+    journal_mb: float = flag(
+        64.0, "total size of the request journal; the oldest entries go first (default 64)"
+    )
+    journal_body_kb: float = flag(
+        64.0, "body kept per journal entry; the rest is cut, with a marker (default 64)"
+    )
     memo_mb: float = flag(32.0, "size of the memo of repeated deterministic answers (default 32)")
     # -- connections and safety --------------------------------------------------------------------
     read_timeout: float = flag(30.0, "seconds a client may take to send a request, headers and body; "
                                      "then 408 (default 30)")
     max_connections: int = flag(1000, "open connections served at once; more get 503 (default 1000, lowered "
                                       "to fit ulimit -n)")
-    shutdown_timeout: float = flag(3.0, "seconds shutdown waits for open streams before closing them (default 3)")
+    shutdown_timeout: float = flag(
+        3.0, "seconds shutdown waits for open streams before closing them (default 3)"
+    )
     allow_origin: tuple[str, ...] = flag((), "another Origin allowed to use the control API (repeatable; "
                                              "* allows any)", repeat=True)
     allow_host: tuple[str, ...] = flag((), "another Host name the server answers to, besides localhost, "
@@ -123,7 +140,7 @@ class Settings:
     def agents_file(self) -> Path:
         return self.agents or DEFAULT_FIXTURES_DIR / "agents.yaml"
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -142,11 +159,14 @@ def parser_of(kind: Any) -> Callable[[str], Any]:
         return _words
     if args:  # X | None
         return parser_of(args[0])
-    return {int: int, float: float, bool: _truthy, Path: Path}.get(kind, str)
+    parsers: dict[Any, Callable[[str], Any]] = {int: int, float: float, bool: _truthy, Path: Path}
+    return parsers.get(kind, str)
 
 
 _TYPES = typing.get_type_hints(Settings)
-PARSERS: dict[str, Callable[[str], Any]] = {f.name: parser_of(_TYPES[f.name]) for f in dataclasses.fields(Settings)}
+PARSERS: dict[str, Callable[[str], Any]] = {
+    f.name: parser_of(_TYPES[f.name]) for f in dataclasses.fields(Settings)
+}
 
 
 def env_name(field_name: str) -> str:

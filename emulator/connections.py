@@ -61,8 +61,8 @@ def connection_cap(wanted: int) -> int:
 
 
 def _timeout_response(seconds: float) -> bytes:
-    body = ('{"detail":"The request did not arrive within %g s (--read-timeout): the connection is closed."}'
-            % seconds).encode()
+    body = ('{"detail":"The request did not arrive within '
+            f'{seconds:g} s (--read-timeout): the connection is closed."}}').encode()
     return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s" % (len(body), body))
 
@@ -124,7 +124,7 @@ def _httptools() -> type:
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_ReadDeadline, HttpToolsProtocol):  # type: ignore[no-redef]
+    class GuardedHttpToolsProtocol(_ReadDeadline, HttpToolsProtocol):
         pass
 except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
     pass

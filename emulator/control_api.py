@@ -28,14 +28,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from . import __version__
 from .call import error_response, json_response
 from .config import Settings
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
-from .fixtures.loading import FixtureError, load_yaml
+from .fixtures.loading import FixtureError
 from .fixtures.registry import Scripts
 from .journal import Journal, with_seq
 from .state import Backend
+from .version import __version__
+from .yaml_reader import YamlError, load_yaml
 
 PREFIX = "/_emulator"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -205,7 +206,7 @@ async def _read_document(request: Request, max_bytes: int) -> Any:
                 raise ParseError(f"JSON parse error - {exc}") from None
     try:
         return load_yaml(text, "body", max_bytes)[0]  # aliases are counted as expanded (--max-fixture-mb)
-    except FixtureError as exc:
+    except YamlError as exc:
         message = str(exc)
         if ": not valid YAML: " in message:
             line, problem = message.split(": not valid YAML: ", 1)

@@ -26,12 +26,18 @@ are imported by the first test that asks for them.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterator, NoReturn
-
 import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:  # the server, the handle and openai load with the first test that uses them
+    import openai
+
+    from .server import EmulatorServer
+    from .testing.handle import ParadigmEmulator, RemoteServer
 
 MARKER = "paradigm"
 URL_ENV = "PARADIGM_EMULATOR_URL"
@@ -43,8 +49,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("paradigm").addoption(
         "--paradigm-url", dest="paradigm_url", default=None, metavar="URL",
         help=f"use the Paradigm emulator running at URL instead of starting one (env {URL_ENV})")
-    parser.addini("paradigm_fixtures", "folder of fixture files (scripted answers) the Paradigm emulator "
-                  "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it", type="paths", default=[])
+    parser.addini(
+        "paradigm_fixtures",
+        "folder of fixture files (scripted answers) the Paradigm emulator "
+        "loads for every test; @pytest.mark.paradigm(fixtures=...) overrides it",
+        type="paths",
+        default=[],
+    )
     from .testing.recording import add_options
 
     add_options(parser)
@@ -54,9 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(fixtures=None, seed=None, **settings): run the test against a Paradigm emulator "
-                   "with these settings: fixtures= a folder of fixture files, seed= an int, and any other "
-                   "emulator Settings field (ttft_ms, itl_ms, strict, api_keys, models ...)")
+        "markers",
+        f"{MARKER}(fixtures=None, seed=None, **settings): run the test against a Paradigm emulator "
+        "with these settings: fixtures= a folder of fixture files, seed= an int, and any other "
+        "emulator Settings field (ttft_ms, itl_ms, strict, api_keys, models ...)",
+    )
     from .testing.recording import add_marker
 
     add_marker(config)
@@ -66,10 +79,10 @@ class ServerPool:
     """One running emulator per distinct settings, for the whole session."""
 
     def __init__(self) -> None:
-        self._servers: dict[tuple, Any] = {}
+        self._servers: dict[tuple, EmulatorServer | RemoteServer] = {}
         self._failures: dict[tuple, str] = {}
 
-    def get(self, overrides: dict[str, Any]) -> Any:
+    def get(self, overrides: dict[str, Any]) -> EmulatorServer | RemoteServer:
         key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
         if key in self._failures:  # do not pay for the same failed start-up in every test
             pytest.fail(self._failures[key], pytrace=False)
@@ -87,7 +100,7 @@ class ServerPool:
             self._servers[key] = server
         return server
 
-    def remote(self, url: str) -> Any:
+    def remote(self, url: str) -> EmulatorServer | RemoteServer:
         """The emulator at ``url`` (--paradigm-url), checked once: a wrong URL fails every test that
         uses it with one clear message, not with a connection error per request."""
         key = ("remote", url)
@@ -203,7 +216,8 @@ def paradigm_server_pool() -> Iterator[ServerPool]:
 
 
 @pytest.fixture
-def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: ServerPool) -> Iterator[Any]:
+def paradigm_emulator(request: pytest.FixtureRequest,
+                      paradigm_server_pool: ServerPool) -> Iterator[ParadigmEmulator]:
     """A handle on a running emulator, reset for this test; PARADIGM_BASE_URL/PARADIGM_API_KEY set."""
     from .testing.handle import ParadigmEmulator
 
@@ -236,25 +250,27 @@ def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: Serv
 
 
 @pytest.fixture
-def paradigm_client(paradigm_emulator: Any) -> Any:
+def paradigm_client(paradigm_emulator: ParadigmEmulator) -> openai.OpenAI:
     """``openai.OpenAI`` on the emulator's v2 API (max_retries=0: a retry would hide a failure)."""
     return paradigm_emulator.client()
 
 
 @pytest.fixture
-def paradigm_async_client(paradigm_emulator: Any) -> Any:
+def paradigm_async_client(paradigm_emulator: ParadigmEmulator) -> openai.AsyncOpenAI:
     """``openai.AsyncOpenAI`` on the emulator's v2 API; works under anyio, pytest-asyncio or trio."""
     return paradigm_emulator.async_client()
 
 
 @pytest.fixture
-def paradigm_base_url(paradigm_emulator: Any) -> str:
+def paradigm_base_url(paradigm_emulator: ParadigmEmulator) -> str:
     """The emulator's v2 base URL, e.g. http://127.0.0.1:PORT/api/v2."""
     return paradigm_emulator.base_url
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test that used the emulator shows what reached it (the journal), under its own heading."""
     report = yield
     handle = getattr(item, "funcargs", {}).get("paradigm_emulator")

@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import StartupError
-
-# libyaml's loader when pyyaml was built with it: the same documents, ~7x faster start-up
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from .yaml_reader import YamlError, read_mapping
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -77,10 +73,10 @@ def load_specs(spec_dir: Path) -> list[Spec]:
 
 def load_spec(path: Path) -> Spec:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: {exc}") from exc
-    if not isinstance(document, dict) or "paths" not in document:
+        document = read_mapping(path, "an OpenAPI document", libyaml=True)  # libyaml: ~7x faster start-up
+    except YamlError as exc:
+        raise SpecError(str(exc)) from None
+    if "paths" not in document:
         raise SpecError(f"{path}: not an OpenAPI document (no 'paths')")
     version = _version_of(document, path)
     resolver = _Resolver(document, path)
@@ -170,9 +166,9 @@ class _Resolver:
                 raise SpecError(f"{self.path}: recursive schema {ref!r} is not supported")
             return self.to_json_schema(self.lookup(ref), (*_stack, ref))
         out: dict[str, Any] = {}
-        # A constraint the handler checks (n, top_p, a non-empty input, a query not blank: x-enforced-by: model-server,
-        # or handler): the schema documents it, and the handler refuses a value outside it in its own
-        # words (vLLM's for the model layer), so the validator leaves it alone.
+        # A constraint the handler checks (n, top_p, a non-empty input, a query not blank:
+        # x-enforced-by: model-server, or handler): the schema documents it, and the handler refuses a
+        # value outside it in its own words (vLLM's for the model layer), so the validator leaves it alone.
         skipped = _HANDLER_CHECKED if schema.get("x-enforced-by") in ("model-server", "handler") else ()
         for key, value in schema.items():
             if key in _OPENAPI_ONLY or key.startswith("x-") or key in skipped:

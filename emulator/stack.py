@@ -66,6 +66,8 @@ def release_freed_memory() -> bool:
         mallopt = getattr(libc, "mallopt", None)
         if mallopt is None:
             return False
-        return bool(mallopt(_M_MMAP_THRESHOLD, _RELEASE_FROM)) and bool(mallopt(_M_TRIM_THRESHOLD, _RELEASE_FROM))
+        return bool(mallopt(_M_MMAP_THRESHOLD, _RELEASE_FROM)) and bool(
+            mallopt(_M_TRIM_THRESHOLD, _RELEASE_FROM)
+        )
     except OSError:  # pragma: no cover - no C library to load
         return False

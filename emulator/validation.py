@@ -8,7 +8,8 @@ errors, which are then folded into DRF's field dict
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -16,7 +17,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 try:  # the same draft in Rust: ~0.3 us per valid chat body against ~60 us; jsonschema still words the errors
     import jsonschema_rs
 except ImportError:  # pragma: no cover - optional speed-up
-    jsonschema_rs = None
+    jsonschema_rs = None  # type: ignore[assignment]  # the module or nothing
 
 from .errors import ValidationError
 from .spec import Operation
@@ -34,7 +35,9 @@ class BodyValidator:
 
     def __init__(self, operation: Operation):
         self.operation = operation
-        self.by_content_type = {ctype: _Compiled(schema) for ctype, schema in operation.request_schemas.items()}
+        self.by_content_type = {
+            ctype: _Compiled(schema) for ctype, schema in operation.request_schemas.items()
+        }
         self.default = next(iter(self.by_content_type.values()), None)
 
     def check(self, content_type: str, body: Any) -> None:
@@ -97,11 +100,13 @@ def _message(error: SchemaError) -> str:
     if value is None:
         return "This field may not be null."
     if error.validator == "type":
-        expected = error.validator_value
+        expected: Any = error.validator_value
         expected = expected[0] if isinstance(expected, list) else expected
         if expected == "array":
             return f'Expected a list of items but got type "{_py_type(value)}".'
-        if expected == "object" and "properties" in error.schema:  # a nested serializer, not a DictField
+        if (
+            expected == "object" and isinstance(error.schema, dict) and "properties" in error.schema
+        ):  # a nested serializer, not a DictField
             return f"Invalid data. Expected a dictionary, but got {_py_type(value)}."
         if expected == "object":
             return f'Expected a dictionary of items but got type "{_py_type(value)}".'
@@ -122,7 +127,7 @@ def _message(error: SchemaError) -> str:
     if error.validator == "minItems":
         return "This list may not be empty." if value == [] else \
             f"Ensure this field has at least {error.validator_value} elements."
-    alternatives = error.validator_value if error.validator in ("oneOf", "anyOf") else None
+    alternatives: Any = error.validator_value if error.validator in ("oneOf", "anyOf") else None
     if alternatives and all(isinstance(a, dict) and set(a) == {"required"} for a in alternatives):
         names = " or ".join(f"`{a['required'][0]}`" for a in alternatives)
         return f"Give either {names} (not both, and not neither)."
@@ -167,7 +172,11 @@ def _insert(result: dict, body: Any, path: list, message: str) -> None:
                 node[name] = _append(existing if isinstance(existing, list) else [], message)
                 return
             child_instance = instance[key] if _has(instance, key) else None
-            if isinstance(child_instance, list) and child_instance and all(isinstance(i, dict) for i in child_instance):
+            if (
+                isinstance(child_instance, list)
+                and child_instance
+                and all(isinstance(i, dict) for i in child_instance)
+            ):
                 existing = node.get(name)
                 if not (isinstance(existing, list) and len(existing) == len(child_instance)):
                     node[name] = existing = [{} for _ in child_instance]

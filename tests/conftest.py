@@ -71,7 +71,9 @@ async def async_client(server):
 @pytest.fixture
 def http(server):
     """Raw HTTP with the bearer key set: for exact bytes, status codes and headers."""
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as c:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as c:
         yield c
 
 

@@ -32,7 +32,9 @@ def test_an_agent_is_created_retrieved_and_patched(backend_http):
     assert created.status_code == 201
     agent_id = created.json()["id"]
 
-    patched = backend_http.patch(f"/api/v3/agents/{agent_id}", json={"instructions": "Be brief.", "name": None})
+    patched = backend_http.patch(
+        f"/api/v3/agents/{agent_id}", json={"instructions": "Be brief.", "name": None}
+    )
 
     assert patched.json()["instructions"] == "Be brief." and patched.json()["name"] == "Support"
     assert backend_http.get(f"/api/v3/agents/{agent_id}").json()["instructions"] == "Be brief."
@@ -88,7 +90,9 @@ def test_groups_and_me_describe_the_user(backend_http):
     assert groups["count"] == 2 and isinstance(groups["results"][0]["user_ids"], str)
     assert me["profile"]["username"] == "emulator"
     assert {g["id"] for g in me["groups"]} == {g["id"] for g in groups["results"]}
-    owned = backend_http.get("/api/v3/groups", params={"user_id": me["profile"]["id"], "has_role": "owner"}).json()
+    owned = backend_http.get(
+        "/api/v3/groups", params={"user_id": me["profile"]["id"], "has_role": "owner"}
+    ).json()
     assert [g["category"] for g in owned["results"]] == ["personal"]
 
 

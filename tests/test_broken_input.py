@@ -48,7 +48,7 @@ def exchange(port: int, data: bytes, half_close: bool = True) -> bytes:
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
     return received
 
@@ -307,8 +307,11 @@ def test_wrong_method_is_405_with_allow(api, method, path, allow):
     assert response.json() == {"detail": f'Method "{method}" not allowed.'}
 
 
-def test_keep_alive_latency_is_far_below_40ms(api):
-    """Delayed-ACK stalls (no TCP_NODELAY) cost ~40 ms a request on keep-alive connections: performance.md."""
+@pytest.mark.timing
+def test_keep_alive_latency_is_far_below_40ms(api) -> None:
+    """Delayed-ACK stalls (no TCP_NODELAY) cost ~40 ms a request on keep-alive connections: performance.md.
+    The stall is in every request, so even the fastest of 30 would take 40 ms; on a loaded machine the
+    fastest still takes a few (the median is bench/'s figure)."""
     body = {"model": "alfred-4", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
     api.post(CHAT, json=body)  # the connection is open from here on
     took = []
@@ -316,7 +319,9 @@ def test_keep_alive_latency_is_far_below_40ms(api):
         started = time.perf_counter()
         assert api.post(CHAT, json=body).status_code == 200
         took.append(time.perf_counter() - started)
-    assert statistics.median(took) < 0.015, f"median {statistics.median(took) * 1000:.1f} ms"
+    assert min(took) < 0.030, (
+        f"fastest {min(took) * 1000:.1f} ms, median {statistics.median(took) * 1000:.1f} ms"
+    )
 
 
 def test_the_upload_limit_does_not_raise_the_json_limit(make_server):

@@ -1,7 +1,8 @@
 """Every request has a budget: past it, a clear 4xx naming the limit and its flag, never a stall.
 
-Each test sends the request the issue found (the exact 297-byte schema, 20,000 inputs, 20 MB to
-tokenize, a backtracking fixture regex, a YAML of aliases) and checks the answer comes at once.
+Each test sends a request that once took seconds to minutes (the exact 297-byte schema, 20,000
+inputs, 20 MB to tokenize, a backtracking fixture regex, a YAML of aliases) and checks the answer
+comes at once: within AT_ONCE_S, a margin a loaded CI machine does not cross.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from conftest import KEY, TIMEOUT
 
 from emulator.errors import StartupError
+
+pytestmark = pytest.mark.timing
 
 AT_ONCE_S = 3.0  # what "at once" may take on a loaded CI machine (they took 5 to 31 s)
 CHAT = {"model": "alfred-4", "messages": [{"role": "user", "content": "hi"}]}
@@ -232,9 +234,10 @@ def test_a_fixture_file_of_aliases_stops_start_up_naming_the_file_and_the_limit(
         make_server(fixtures_dir=tmp_path)
 
 
-def test_a_health_check_answers_while_2048_embeddings_are_made(server, http):
+def test_a_health_check_answers_while_2048_embeddings_are_made(server, http) -> None:
     body = {"model": "multilingual-e5-large", "input": [f"input number {i}" for i in range(2048)]}
     with ThreadPoolExecutor(1) as pool:
+        work_started = time.monotonic()
         pending = pool.submit(http.post, "/api/v2/embeddings", json=body)
         slowest, checks = 0.0, 0
         with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as probe:
@@ -243,5 +246,7 @@ def test_a_health_check_answers_while_2048_embeddings_are_made(server, http):
                 assert probe.get("/_emulator/health").status_code == 200
                 slowest, checks = max(slowest, time.monotonic() - started), checks + 1
         assert pending.result().status_code == 200
+        work_took = time.monotonic() - work_started
     assert checks >= 3  # the health checks ran while the embeddings were being made
-    assert slowest < 0.5  # the whole request takes 1-2 s, all of it on the loop before
+    # Made on the loop, they would hold a probe for about as long as the whole request takes.
+    assert slowest < work_took / 4, (slowest, work_took)

@@ -8,7 +8,6 @@ import random
 import uuid
 
 import pytest
-
 from document_api import conforms, upload, wait_embedded
 from sample_documents import make_docx, make_pdf
 

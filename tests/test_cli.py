@@ -211,8 +211,10 @@ def test_response_of_a_cli_server_matches_the_in_process_one(server):
 
 
 def test_the_library_does_not_import_the_cli():
-    code = ("import sys, emulator.server, emulator.plugin, emulator.app; "
-            "assert 'emulator.cli' not in sys.modules, sorted(m for m in sys.modules if m.startswith('emulator'))")
+    code = (
+        "import sys, emulator.server, emulator.plugin, emulator.app; "
+        "assert 'emulator.cli' not in sys.modules, sorted(m for m in sys.modules if m.startswith('emulator'))"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
 

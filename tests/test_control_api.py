@@ -137,7 +137,8 @@ def test_journal_is_newest_first_with_everything_a_test_asserts_on(control, http
     )
     assert newest["body"]["temperature"] == 0 and newest["duration_ms"] >= 0
     assert (
-        newest["headers"]["authorization"] == "[redacted]" and newest["headers"]["content-type"] == "application/json"
+        newest["headers"]["authorization"] == "[redacted]"
+        and newest["headers"]["content-type"] == "application/json"
     )
 
 

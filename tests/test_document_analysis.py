@@ -8,7 +8,6 @@ import uuid
 
 import httpx
 import pytest
-
 from conftest import KEY, TIMEOUT, backend_overrides
 from document_api import DOCX_TYPE, conforms, poll_analysis, upload, wait_embedded
 from sample_documents import make_docx, make_image, make_pdf

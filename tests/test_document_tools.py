@@ -7,11 +7,10 @@ import time
 
 import httpx
 import pytest
-
-from emulator.generation.vectors import cosine
-
 from conftest import KEY, frozen_clock
 from sample_documents import make_pdf
+
+from emulator.generation.vectors import cosine
 
 POLL_DEADLINE_S = 10.0
 DOCUMENTS = {

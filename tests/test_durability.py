@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from emulator.config import Settings
 from emulator.server import EmulatorServer
@@ -29,8 +30,14 @@ def ask(base: str, content: str) -> str:
     return response.json()["choices"][0]["message"]["content"]
 
 
-def sigkill_amid(process: subprocess.Popen, send: Callable[[httpx.Client, int], None], done: Callable[[], int],
-                 want: int, seconds: float, headers: dict[str, str] | None = None) -> None:
+def sigkill_amid(
+    process: subprocess.Popen,
+    send: Callable[[httpx.Client, int], None],
+    done: Callable[[], int],
+    want: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Three clients call ``send(client, worker)`` over and over; once ``done()`` reaches ``want``
     the server is killed with SIGKILL, in the middle of their requests. The clients stop at the kill."""
     stop = threading.Event()
@@ -146,7 +153,8 @@ def test_reset_is_durable_too(tmp_path):
         assert running.emulator.scripts.list() == []
 
 
-def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path):
+@pytest.mark.timing
+def test_shutdown_waits_at_most_the_shutdown_timeout_for_an_open_stream(tmp_path) -> None:
     process, base = start_cli("--shutdown-timeout", "1", "--itl-ms", "500")
     try:
         opened = threading.Event()

@@ -85,9 +85,10 @@ def test_dimensions_shortens_and_renormalises(api, dimensions):
     assert short == pytest.approx([v / scale for v in full[:dimensions]], abs=1e-6)
 
 
-def test_base64_is_little_endian_float32_of_the_floats(api):
+def test_base64_is_little_endian_float32_of_the_floats(api) -> None:
     floats = embed(api, input=["base64 please", "and me"])["data"]
     encoded = embed(api, input=["base64 please", "and me"], encoding_format="base64")["data"]
+    assert len(floats) == len(encoded) == 2
     for as_float, as_text in zip(floats, encoded, strict=True):
         raw = base64.b64decode(as_text["embedding"])
         assert len(raw) == 4 * 1024

@@ -313,7 +313,7 @@ def test_bad_list_filters_are_400_naming_the_parameter(backend_http, params, fie
 # -- GET /api/v2/files/{id}/chunks ---------------------------------------------------------------------
 
 def test_v2_chunks_are_the_files_chunks_in_order_with_the_uuids_query_gives(backend_http):
-    text = "\n\n".join(f"Paragraph {n}: " + "words about subject %d. " % n * 60 for n in range(4))
+    text = "\n\n".join(f"Paragraph {n}: " + f"words about subject {n}. " * 60 for n in range(4))
     created = backend_http.post("/api/v2/files", files={"file": ("long.txt", text.encode())}).json()
     body = backend_http.get(f"/api/v2/files/{created['id']}/chunks")
     assert body.status_code == 200, body.text

@@ -8,7 +8,6 @@ import re
 import httpx
 import openai
 import pytest
-
 from conftest import KEY, frozen_clock
 from sample_documents import make_docx, make_pdf
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from sample_documents import make_pdf
 
 POLL_DEADLINE_S = 10.0

@@ -15,9 +15,9 @@ import openai
 import pytest
 
 from emulator.app import create_app
-from emulator.errors import StartupError
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES_DIR, Settings
+from emulator.errors import StartupError
 from emulator.fixtures.loading import FixtureError, OperationIndex, load_dirs
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import httpx
-
 from conftest import KEY, ROOT, TIMEOUT
 
 from emulator.config import Settings

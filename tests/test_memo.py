@@ -17,7 +17,9 @@ def test_a_repeated_request_gets_the_same_bytes_and_is_journaled_each_time(http,
 
 def test_a_fixture_added_after_a_first_answer_wins_over_the_kept_one(http, emulator):
     http.post(PATH, json=BODY)
-    emulator.scripts.add({"match": {"last_user_message": "Remember me"}, "response": {"content": "Scripted."}})
+    emulator.scripts.add(
+        {"match": {"last_user_message": "Remember me"}, "response": {"content": "Scripted."}}
+    )
     assert http.post(PATH, json=BODY).json()["choices"][0]["message"]["content"] == "Scripted."
 
 

@@ -19,8 +19,10 @@ def test_models_lists_the_shipped_catalog(api):
     assert [m["technical_name"] for m in body["data"]] == SHIPPED
 
 
-def test_each_model_has_paradigms_fields_and_openais(api):
-    for model in api.get("/api/v2/models").json()["data"]:
+def test_each_model_has_paradigms_fields_and_openais(api) -> None:
+    models = api.get("/api/v2/models").json()["data"]
+    assert len(models) == len(SHIPPED)
+    for model in models:
         assert model["id"] == model["technical_name"] and model["object"] == "model"
         assert isinstance(model["created"], int) and model["owned_by"]
         assert model["name"] and model["model_type"] and model["enabled"] is True

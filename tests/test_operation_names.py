@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from conftest import TIMEOUT
+
 from emulator.operations import names_match
 from emulator.testing.requests import RequestLog
 

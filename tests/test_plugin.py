@@ -1,4 +1,5 @@
-"""The pytest plugin, tested as users meet it: example suites run by pytester, outcomes and messages checked."""
+"""The pytest plugin, tested as users meet it: example suites run by pytester, outcomes and messages
+checked."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import httpcore  # noqa: F401
 import openai  # noqa: F401
 import pytest
 
-import emulator.testing.handle  # noqa: F401
 import emulator.server  # noqa: F401
+import emulator.testing.handle  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -29,7 +30,8 @@ PASSING_SUITE = """
 
 
     def test_scripted_reply(paradigm_emulator, paradigm_client):
-        paradigm_emulator.on_chat(contains="weather").reply_tool_call("get_weather", {"city": "Paris"}).then_reply("Sunny")
+        paradigm_emulator.on_chat(contains="weather").reply_tool_call(
+            "get_weather", {"city": "Paris"}).then_reply("Sunny")
         ask = lambda: paradigm_client.chat.completions.create(
             model="alfred-4.2", messages=[{"role": "user", "content": "weather in Paris?"}]).choices[0]
         assert ask().message.tool_calls[0].function.name == "get_weather"
@@ -90,26 +92,33 @@ def test_the_environment_is_restored_after_the_test(pytester, monkeypatch):
 
 
 def test_a_failed_assert_called_lists_the_similar_requests(pytester):
-    pytester.makepyfile(test_failing="""
+    pytester.makepyfile(
+        test_failing="""
         def test_wrong_model(paradigm_emulator, paradigm_client):
-            paradigm_client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": "Hi"}])
+            paradigm_client.chat.completions.create(
+                model="alfred-4.2", messages=[{"role": "user", "content": "Hi"}])
             paradigm_client.models.list()
             paradigm_emulator.assert_called("chat", model="alfred-4")
-    """)
+    """
+    )
 
     result = pytester.runpytest_inprocess(*STRICT)
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        ">*paradigm_emulator.assert_called(\"chat\", model=\"alfred-4\")",
-        "E*AssertionError: expected 1 request to 'chat' with model='alfred-4', but 0 matched (2 seen in this test).",
-        "E*Requests to 'chat' whose body differs:",
-        "E*#1 POST /api/v2/chat/completions -> 200 (last user message 'Hi'): model is 'alfred-4.2', expected 'alfred-4'",
-        "E*Other requests seen:",
-        "E*#2 GET /api/v2/models -> 200",
-        "*Paradigm emulator requests*",
-        "#1 POST /api/v2/chat/completions -> 200 (last user message 'Hi')",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            '>*paradigm_emulator.assert_called("chat", model="alfred-4")',
+            "E*AssertionError: expected 1 request to 'chat' with model='alfred-4', but 0 matched "
+            "(2 seen in this test).",
+            "E*Requests to 'chat' whose body differs:",
+            "E*#1 POST /api/v2/chat/completions -> 200 (last user message 'Hi'): model is 'alfred-4.2', "
+            "expected 'alfred-4'",
+            "E*Other requests seen:",
+            "E*#2 GET /api/v2/models -> 200",
+            "*Paradigm emulator requests*",
+            "#1 POST /api/v2/chat/completions -> 200 (last user message 'Hi')",
+        ]
+    )
     assert "recorded.py" not in result.stdout.str()  # the traceback stops at the test's own line
 
 
@@ -188,14 +197,22 @@ def test_ini_fixture_files_serve_every_test_and_their_sequences_restart(pytester
     pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=2)
 
 
-@pytest.mark.parametrize("marker, message", [
-    pytest.param("paradigm(colour='red')", "unknown setting 'colour'; use fixtures, seed or one of *", id="unknown"),
-    pytest.param("paradigm(seed='seven')", "*seed must be a whole number, not 'seven'", id="bad-seed"),
-    pytest.param("paradigm(fixtures='nowhere')", "*'nowhere' is not a folder (looked for *nowhere and *nowhere)",
-                 id="missing-folder"),
-    pytest.param("paradigm(port=8000)", "unknown setting 'port'*", id="port-is-chosen-by-the-plugin"),
-    pytest.param("paradigm(7)", "*takes keyword arguments only*", id="positional"),
-])
+@pytest.mark.parametrize(
+    "marker, message",
+    [
+        pytest.param(
+            "paradigm(colour='red')", "unknown setting 'colour'; use fixtures, seed or one of *", id="unknown"
+        ),
+        pytest.param("paradigm(seed='seven')", "*seed must be a whole number, not 'seven'", id="bad-seed"),
+        pytest.param(
+            "paradigm(fixtures='nowhere')",
+            "*'nowhere' is not a folder (looked for *nowhere and *nowhere)",
+            id="missing-folder",
+        ),
+        pytest.param("paradigm(port=8000)", "unknown setting 'port'*", id="port-is-chosen-by-the-plugin"),
+        pytest.param("paradigm(7)", "*takes keyword arguments only*", id="positional"),
+    ],
+)
 def test_a_wrong_marker_fails_the_test_with_a_clear_message(pytester, marker, message):
     pytester.makepyfile(test_marker=f"""
         import pytest
@@ -321,7 +338,9 @@ def test_a_wrong_paradigm_url_fails_with_one_clear_message(pytester):
     result = pytester.runpytest_inprocess(*STRICT, "--paradigm-url", "http://127.0.0.1:9/api/v2")
 
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*the Paradigm emulator at http://127.0.0.1:9/api/v2 (--paradigm-url*is not usable*"])
+    result.stdout.fnmatch_lines(
+        ["*the Paradigm emulator at http://127.0.0.1:9/api/v2 (--paradigm-url*is not usable*"]
+    )
 
 
 def test_a_marker_asking_for_other_settings_is_refused_with_a_running_emulator(pytester, make_server):

@@ -77,9 +77,12 @@ def test_search_scores_are_the_same_every_time(backend_http, three_files):
                for _ in range(3))
 
 
-def test_health_answers_within_50_ms_while_a_first_search_indexes_a_big_file():
+@pytest.mark.timing
+def test_health_keeps_answering_while_a_first_search_indexes_a_big_file() -> None:
     """The first search over a file builds this process's BM25 index of it and decodes its vectors:
-    a few thousand chunks, on threads of their own, while health is probed."""
+    a few thousand chunks, on threads of their own, while health is probed. Work that held the event
+    loop would hold each probe for about as long as the search; off the loop, the slowest probe is a
+    small part of it however loaded the machine is (the absolute figure is bench/'s to measure)."""
     process, base = serve_cli()
     root = base.rsplit("/api/v2", 1)[0]
     try:
@@ -90,6 +93,7 @@ def test_health_answers_within_50_ms_while_a_first_search_indexes_a_big_file():
             found: dict = {}
             searching = threading.Thread(target=lambda: found.update(
                 http.post("/api/v2/query", json={"query": "alpha kappa", "n": 1}).json()))
+            search_started = time.perf_counter()
             searching.start()
             latencies = []
             gc.disable()  # this process's own collector must not stop the clock
@@ -101,10 +105,11 @@ def test_health_answers_within_50_ms_while_a_first_search_indexes_a_big_file():
             finally:
                 gc.enable()
             searching.join(timeout=60)
+            search_took = time.perf_counter() - search_started
     finally:
         process.kill()
         process.wait(timeout=15)
         process.communicate()  # closes its pipes
     assert found["chunks"][0]["metadata"]["document_id"] == file_id
     assert len(latencies) >= 10, "the search was too quick to show anything"
-    assert max(latencies) < 0.050, sorted(latencies)[-5:]
+    assert max(latencies) < search_took / 4, (search_took, sorted(latencies)[-5:])

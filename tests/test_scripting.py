@@ -1,4 +1,5 @@
-"""The reads-aloud scripting API builds fixture dicts of the shared model, and the journal view reads them back."""
+"""The reads-aloud scripting API builds fixture dicts of the shared model, and the journal view reads
+them back."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def rule(**match) -> Rule:
                      {"content": "Sunny"}]}, id="tool-call-then-reply"),
     pytest.param(rule().reply_tool_call("a", id="call_1").and_tool_call("b", '{"x": 1}'),
                  {"name": "r", "match": {"operation": "chat"}, "response": {"tool_calls": [
-                     {"name": "a", "arguments": {}, "id": "call_1"}, {"name": "b", "arguments": '{"x": 1}'}]}},
+                     {"name": "a", "arguments": {}, "id": "call_1"},
+                     {"name": "b", "arguments": '{"x": 1}'}]}},
                  id="parallel-tool-calls"),
     pytest.param(rule().fail(429, retry_after=1).then_reply("ok"),
                  {"name": "r", "match": {"operation": "chat"}, "responses": [
@@ -37,11 +39,14 @@ def rule(**match) -> Rule:
                                "code": 503}}}}}, id="fail-with-message"),
     pytest.param(rule().stream(["Hel", "lo"], itl_ms=20).truncate_after(3),
                  {"name": "r", "match": {"operation": "chat"}, "response": {
-                     "chunks": ["Hel", "lo"], "itl_ms": 20, "stream": {"truncate_after": 3}}}, id="stream-truncated"),
+                     "chunks": ["Hel", "lo"], "itl_ms": 20, "stream": {"truncate_after": 3}}},
+                 id="stream-truncated"),
     pytest.param(rule().stream(["a"]).error_after(1, "boom"),
                  {"name": "r", "match": {"operation": "chat"}, "response": {"chunks": ["a"], "stream": {
-                     "error_after": 1, "error": {"message": "boom", "type": "InternalServerError", "param": None,
-                                                 "code": 500}}}}, id="stream-error"),
+                     "error_after": 1,
+                     "error": {"message": "boom", "type": "InternalServerError", "param": None,
+                               "code": 500}}}},
+                 id="stream-error"),
     pytest.param(rule().drop_after(2),
                  {"name": "r", "match": {"operation": "chat"}, "response": {"stream": {"drop_after": 2}}},
                  id="modifier-alone-shapes-generated-answer"),
@@ -49,7 +54,8 @@ def rule(**match) -> Rule:
                  .with_usage(prompt_tokens=3, completion_tokens=4),
                  {"name": "r", "match": {"operation": "chat"}, "response": {
                      "content": "x", "headers": {"X-A": "1", "x-request-id": "7"}, "delay_ms": 5,
-                     "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}}, id="modifiers"),
+                     "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}},
+                 id="modifiers"),
     pytest.param(rule().reply().once().priority(5),
                  {"name": "r", "match": {"operation": "chat"}, "priority": 5, "times": 1, "response": {}},
                  id="generated-once-first"),
@@ -57,7 +63,8 @@ def rule(**match) -> Rule:
                  {"name": "r", "match": {"operation": "embeddings", "last_user_message": {"contains": "cat"}},
                   "response": {"embeddings": [[1, 0], [0, 1]]}}, id="embeddings"),
     pytest.param(rule().respond(content="raw", finish_reason="length"),
-                 {"name": "r", "match": {"operation": "chat"}, "response": {"content": "raw", "finish_reason": "length"}},
+                 {"name": "r", "match": {"operation": "chat"},
+                  "response": {"content": "raw", "finish_reason": "length"}},
                  id="respond-raw"),
 ])
 def test_rule_builds_the_fixture_dict(built, fixture):
@@ -69,7 +76,8 @@ def test_rule_builds_the_fixture_dict(built, fixture):
     pytest.param({"last_user_message": "hello"}, {"last_user_message": "hello"}, id="equals"),
     pytest.param({"model": {"contains": "alfred"}, "system": "Be brief"},
                  {"model": {"contains": "alfred"}, "system_message": "Be brief"}, id="model-system"),
-    pytest.param({"tool_call_id": "call_1"}, {"tool_call_id": "call_1", "tool_result": True}, id="tool-call-id"),
+    pytest.param({"tool_call_id": "call_1"}, {"tool_call_id": "call_1", "tool_result": True},
+                 id="tool-call-id"),
     pytest.param({"has_tools": True, "headers": {"X-Tenant": "acme"}},
                  {"has_tools": True, "headers": {"X-Tenant": "acme"}}, id="tools-headers"),
     pytest.param({"body": {"temperature": 0, "$.messages[0].role": "system"}},
@@ -80,12 +88,14 @@ def test_match_conditions(kwargs, match):
 
 
 @pytest.mark.parametrize("make, message", [
-    pytest.param(lambda: build_match(contains="a", regex="b"), "give only one of contains=, regex=", id="two-on-last"),
+    pytest.param(lambda: build_match(contains="a", regex="b"), "give only one of contains=, regex=",
+                 id="two-on-last"),
     pytest.param(lambda: build_match(model=3), "model= takes a string", id="model-not-text"),
     pytest.param(lambda: rule().stream("Hello"), "write stream(['Hello'])", id="stream-string"),
     pytest.param(lambda: rule().fail(200), "from 400 to 599, not 200", id="fail-200"),
     pytest.param(lambda: rule().fail(500, "m", body={}), "not both", id="fail-message-and-body"),
-    pytest.param(lambda: rule().reply("x").and_tool_call("f"), "call reply_tool_call() first", id="and-without-call"),
+    pytest.param(lambda: rule().reply("x").and_tool_call("f"), "call reply_tool_call() first",
+                 id="and-without-call"),
     pytest.param(lambda: rule().times(0), "number of uses >= 1, not 0", id="times-zero"),
     pytest.param(lambda: rule().truncate_after(-1), "SSE events >= 0, not -1", id="negative-events"),
     pytest.param(lambda: rule().reply("x", colour="red"), "unexpected option(s) colour", id="unknown-option"),
@@ -103,16 +113,27 @@ def test_every_change_is_published_with_the_whole_fixture():
     assert published[-1].fixture["responses"] == [{"content": "a"}, {"content": "b"}]
 
 
-@pytest.mark.parametrize("status, name", [(400, "BadRequestError"), (404, "NotFoundError"),
-                                          (429, "TooManyRequestsError"), (500, "InternalServerError"), (599, "Error")])
+@pytest.mark.parametrize(
+    "status, name",
+    [
+        (400, "BadRequestError"),
+        (404, "NotFoundError"),
+        (429, "TooManyRequestsError"),
+        (500, "InternalServerError"),
+        (599, "Error"),
+    ],
+)
 def test_error_type_follows_vllm_naming(status, name):
     assert error_type(status) == name
 
 
 def test_builder_dicts_are_accepted_by_the_fixture_engine(emulator):
-    rules = [rule(contains="w").reply_tool_call("f", {"a": 1}).then_reply("x").with_headers(x_a="1"),
-             rule().fail(429, "slow down", retry_after=0.5), rule().stream(["a", "b"], chunk_delays_ms=[0, 1, 2])
-             .error_after(2), Rule(build_match("embeddings"), "r").reply_embeddings([[0.5]]).with_delay(1)]
+    rules = [
+        rule(contains="w").reply_tool_call("f", {"a": 1}).then_reply("x").with_headers(x_a="1"),
+        rule().fail(429, "slow down", retry_after=0.5),
+        rule().stream(["a", "b"], chunk_delays_ms=[0, 1, 2]).error_after(2),
+        Rule(build_match("embeddings"), "r").reply_embeddings([[0.5]]).with_delay(1),
+    ]
     try:
         for number, built in enumerate(rules):
             built.name = f"rule-{number}"
@@ -144,7 +165,11 @@ def test_request_is_a_frozen_copy():
     request.json["model"] = "changed"
     with pytest.raises(AttributeError):
         request.status = 500  # type: ignore[misc]
-    assert (body["model"], request.headers["X-Tenant"], request.last_user_message) == ("alfred-4.2", "acme", "hi")
+    assert (body["model"], request.headers["X-Tenant"], request.last_user_message) == (
+        "alfred-4.2",
+        "acme",
+        "hi",
+    )
 
 
 def test_differences_name_each_path():
@@ -185,14 +210,22 @@ def test_a_rule_keeps_its_place_when_its_script_grows(paradigm_emulator, paradig
     paradigm_emulator.on_chat().reply("B")
     first.then_reply("A2")
 
-    assert [ask(paradigm_client, "x"), ask(paradigm_client, "x"), ask(paradigm_client, "y")] == ["A", "A2", "B"]
+    assert [ask(paradigm_client, "x"), ask(paradigm_client, "x"), ask(paradigm_client, "y")] == [
+        "A",
+        "A2",
+        "B",
+    ]
 
 
 def test_removed_rules_and_verbatim_fixtures(paradigm_emulator, paradigm_client):
     rule = paradigm_emulator.on_chat().reply("scripted")
     name = paradigm_emulator.add_fixture({"name": "exact", "match": {"last_user_message": "hi"},
                                           "response": {"content": "verbatim"}, "priority": 1})
-    assert (name, ask(paradigm_client, "hi"), ask(paradigm_client, "other")) == ("exact", "verbatim", "scripted")
+    assert (name, ask(paradigm_client, "hi"), ask(paradigm_client, "other")) == (
+        "exact",
+        "verbatim",
+        "scripted",
+    )
 
     paradigm_emulator.remove(rule)
 
@@ -257,4 +290,4 @@ def test_calls_filter_by_target_and_body(paradigm_emulator, paradigm_client):
 
 def test_last_without_requests_says_where_to_point(paradigm_emulator):
     with pytest.raises(AssertionError, match="no request has reached the emulator in this test"):
-        paradigm_emulator.last
+        paradigm_emulator.last  # noqa: B018 -- reading the property is what raises

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from tests.conftest import KEY, TIMEOUT, backend_overrides
 from emulator.config import Settings
 from emulator.server import EmulatorServer
+from tests.conftest import KEY, TIMEOUT, backend_overrides
 
 
 def chat(http, content="Hello", **extra):

@@ -117,9 +117,11 @@ def test_continuous_usage_stats_counts_as_it_goes(api):
     assert completion == [0, 1, 2, 3, 3]
 
 
-def test_chat_stream_logprobs_per_chunk(api):
+def test_chat_stream_logprobs_per_chunk(api) -> None:
     _, events = stream(api, CHAT, messages=HELLO, max_tokens=3, logprobs=True, top_logprobs=2)
-    for chunk in chunks_of(events)[1:]:
+    content_chunks = chunks_of(events)[1:]
+    assert content_chunks  # the loop below checks something
+    for chunk in content_chunks:
         choice = chunk["choices"][0]
         (entry,) = choice["logprobs"]["content"]
         assert entry["token"] == choice["delta"]["content"] and len(entry["top_logprobs"]) == 2

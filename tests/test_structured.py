@@ -363,7 +363,9 @@ def test_a_json_schema_that_is_not_an_object_is_a_400(http):
     assert response.status_code == 400 and response.json()["error"]["param"] == "guided_json"
 
 
-@pytest.mark.parametrize("value", [pytest.param("[1, 2]", id="text-of-a-list"), pytest.param([1], id="a-list")])
+@pytest.mark.parametrize(
+    "value", [pytest.param("[1, 2]", id="text-of-a-list"), pytest.param([1], id="a-list")]
+)
 def test_a_guided_json_that_is_not_a_schema_is_a_400_naming_it(http, value):
     body = {"model": "alfred-4.2", "messages": ASK_NOTHING, "guided_json": value}
     response = http.post("/api/v2/chat/completions", json=body)

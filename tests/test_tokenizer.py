@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.tokenizer import MAX_PIECE, VOCAB_SIZE, chat_prompt, count, encode, message_text, token_id, tokenize
+from emulator.tokenizer import (
+    MAX_PIECE,
+    VOCAB_SIZE,
+    chat_prompt,
+    count,
+    encode,
+    message_text,
+    token_id,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,10 @@ def test_a_scripted_multi_turn_conversation_follows_the_turn_index(make_server, 
     assert call["tool_args"] == {"query": "How do I get a refund?"}
     assert call["result"]["text"] == "Customers may ask for a refund within 30 days."
     assert call["result"]["chunk_sources"][0]["document_id"] == 1
-    assert first["messages"][1]["parts"][-1] == {"type": "text", "text": "You have 30 days to ask for a refund."}
+    assert first["messages"][1]["parts"][-1] == {
+        "type": "text",
+        "text": "You have 30 days to ask for a refund.",
+    }
     assert second["messages"][1]["parts"] == [
         {"type": "text", "text": "The refund reaches your card within five business days."}]
 
@@ -54,8 +57,11 @@ def test_a_scripted_duration_gives_202_and_polling(make_server, tmp_path):
 
 
 def test_the_control_api_scripts_a_turn_by_agent(on_backend, backend_http):
-    httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
-        "match": {"operation": "turn", "agent_id": 2}, "response": {"content": "Legal says no."}}).raise_for_status()
+    httpx.post(
+        on_backend.base_url + "/_emulator/fixtures",
+        timeout=TIMEOUT,
+        json={"match": {"operation": "turn", "agent_id": 2}, "response": {"content": "Legal says no."}},
+    ).raise_for_status()
 
     legal = backend_http.post(TURNS, json={"query": "Can I?", "agent_id": 2}).json()
     default = backend_http.post(TURNS, json={"query": "Can I?"}).json()

@@ -33,10 +33,12 @@ def test_a_streamed_turn_is_these_bytes(on_backend, backend_http):
     started = copy.deepcopy(final)
     started["status"] = "running"
     started["messages"][1]["parts"] = []
-    expected = (sse_event({"type": "turn.created", "turn": started})
-                + sse_event({"type": "text.delta", "turn_id": final["id"], "part_index": 0, "delta": "Hello"})
-                + sse_event({"type": "text.delta", "turn_id": final["id"], "part_index": 0, "delta": " world"})
-                + sse_event({"type": "turn.completed", "turn": final}))
+    expected = (
+        sse_event({"type": "turn.created", "turn": started})
+        + sse_event({"type": "text.delta", "turn_id": final["id"], "part_index": 0, "delta": "Hello"})
+        + sse_event({"type": "text.delta", "turn_id": final["id"], "part_index": 0, "delta": " world"})
+        + sse_event({"type": "turn.completed", "turn": final})
+    )
     assert response.content == expected
     assert response.content.startswith(b'event: turn.created\ndata: {"type":"turn.created","turn":{"id":')
 
@@ -55,19 +57,27 @@ def test_a_client_rebuilds_the_turn_from_the_events(backend_http):
 def test_a_streamed_turn_says_what_the_same_turn_says_unstreamed(backend_http):
     streamed = backend_http.post(f"/api/v3/threads/{_new_thread(backend_http)}/turns",
                                  json={"query": "Same words", "stream": True})
-    plain = backend_http.post(f"/api/v3/threads/{_new_thread(backend_http)}/turns", json={"query": "Same words"})
+    plain = backend_http.post(
+        f"/api/v3/threads/{_new_thread(backend_http)}/turns", json={"query": "Same words"}
+    )
 
-    assert _events(streamed.content)[-1]["turn"]["messages"][1]["parts"] == plain.json()["messages"][1]["parts"]
+    assert (
+        _events(streamed.content)[-1]["turn"]["messages"][1]["parts"] == plain.json()["messages"][1]["parts"]
+    )
 
 
 def test_itl_ms_paces_the_tokens(make_server):
     server = make_server(itl_ms=40)
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
         httpx.post(server.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
             "match": {"operation": "turn"}, "response": {"chunks": ["a", "b", "c", "d"]}}).raise_for_status()
         thread = _new_thread(http)
         arrivals = []
-        with http.stream("POST", f"/api/v3/threads/{thread}/turns", json={"query": "x", "stream": True}) as response:
+        with http.stream(
+            "POST", f"/api/v3/threads/{thread}/turns", json={"query": "x", "stream": True}
+        ) as response:
             for line in response.iter_lines():
                 if line.startswith("event: text.delta"):
                     arrivals.append(time.monotonic())
@@ -76,10 +86,15 @@ def test_itl_ms_paces_the_tokens(make_server):
 
 
 def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
-    httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
-        "match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 3000}}).raise_for_status()
+    httpx.post(
+        on_backend.base_url + "/_emulator/fixtures",
+        timeout=TIMEOUT,
+        json={"match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 3000}},
+    ).raise_for_status()
     thread = _new_thread(backend_http)
-    other = httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT)
+    other = httpx.Client(
+        base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    )
     with other, backend_http.stream("POST", f"/api/v3/threads/{thread}/turns",
                                     json={"query": "x", "stream": True}) as response:
         lines = response.iter_lines()
@@ -96,11 +111,26 @@ def test_a_streamed_tool_call_is_started_stepped_and_completed_before_the_answer
             "chunks": ["It", " is", " there."]}}).raise_for_status()
     thread = _new_thread(backend_http)
 
-    events = _events(backend_http.post(f"/api/v3/threads/{thread}/turns", json={"query": "q", "stream": True}).content)
+    events = _events(
+        backend_http.post(f"/api/v3/threads/{thread}/turns", json={"query": "q", "stream": True}).content
+    )
 
     kinds = [e["type"] for e in events]
-    assert kinds == ["turn.created", "tool_call.started", "tool_call.step", "tool_call.step", "tool_call.step",
-                     "tool_call.completed", "text.delta", "text.delta", "text.delta", "turn.completed"]
+    assert kinds == [
+        "turn.created",
+        "tool_call.started",
+        "tool_call.step",
+        "tool_call.step",
+        "tool_call.step",
+        "tool_call.completed",
+        "text.delta",
+        "text.delta",
+        "text.delta",
+        "turn.completed",
+    ]
     final = events[-1]["turn"]["messages"][1]["parts"]
     assert fold(events[1:-1]) == final
-    assert final[0]["tool_call"]["result"]["text"] == "Found it." and final[1] == {"type": "text", "text": "It is there."}
+    assert final[0]["tool_call"]["result"]["text"] == "Found it." and final[1] == {
+        "type": "text",
+        "text": "It is there.",
+    }

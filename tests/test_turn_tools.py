@@ -11,7 +11,9 @@ HOLIDAYS = b"Holiday policy. Every employee has twenty-five days of paid holiday
 
 
 def upload(http, name: str, data: bytes, workspace_id: int = 3) -> int:
-    response = http.post("/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)})
+    response = http.post(
+        "/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)}
+    )
     assert response.status_code in (200, 201), response.text
     file_id = response.json()["id"]
     deadline = time.monotonic() + 5
@@ -44,15 +46,27 @@ def test_a_turn_over_uploaded_files_searches_them_and_cites_the_right_file(backe
 
 def test_sources_of_a_turn_name_its_thread_and_chunks(backend_http):
     refunds = upload(backend_http, "refunds.txt", REFUNDS)
-    turn = backend_http.post(TURNS, json={"query": "refund within how many days?", "file_ids": [refunds]}).json()
+    turn = backend_http.post(
+        TURNS, json={"query": "refund within how many days?", "file_ids": [refunds]}
+    ).json()
 
-    sources = backend_http.get("/api/v3/sources", params={"thread_id": turn["thread"], "turn_id": turn["id"]}).json()
+    sources = backend_http.get(
+        "/api/v3/sources", params={"thread_id": turn["thread"], "turn_id": turn["id"]}
+    ).json()
 
     assert sources["web"] == []
     first = sources["document"][0]
     assert first["thread_id"] == turn["thread"] and first["document_id"] == refunds
     assert first["used_for_generation"] is True
-    assert set(first) >= {"id", "document_chunk", "certainty", "distance", "page_start", "page_end", "created_at"}
+    assert set(first) >= {
+        "id",
+        "document_chunk",
+        "certainty",
+        "distance",
+        "page_start",
+        "page_end",
+        "created_at",
+    }
     only_web = backend_http.get("/api/v3/sources", params={"thread_id": turn["thread"], "source_type": "web"})
     assert only_web.json() == {"document": [], "web": []}
 
@@ -98,6 +112,8 @@ def test_an_agent_without_document_search_does_not_search(backend_http):
     refunds = upload(backend_http, "refunds.txt", REFUNDS)
     agent = backend_http.post("/api/v3/agents", json={"name": "Plain", "native_tool_ids": []}).json()
 
-    turn = backend_http.post(TURNS, json={"query": "refund?", "file_ids": [refunds], "agent_id": agent["id"]}).json()
+    turn = backend_http.post(
+        TURNS, json={"query": "refund?", "file_ids": [refunds], "agent_id": agent["id"]}
+    ).json()
 
     assert _tool_parts(turn) == []

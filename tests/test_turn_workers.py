@@ -15,14 +15,20 @@ CLOSE = {**AUTH, "Connection": "close"}  # a fresh connection each time: the req
 @needs_redis
 def test_a_turn_started_on_one_worker_is_seen_and_finished_by_every_worker(workers):  # noqa: F811
     base = workers
-    httpx.post(base + "/_emulator/fixtures", timeout=10, json={
-        "match": {"operation": "turn"}, "response": {"content": "Shared.", "duration_ms": 600}}).raise_for_status()
-    started = httpx.post(base + "/api/v3/threads/turns", json={"query": "x", "background": True}, headers=CLOSE,
-                         timeout=10)
+    httpx.post(
+        base + "/_emulator/fixtures",
+        timeout=10,
+        json={"match": {"operation": "turn"}, "response": {"content": "Shared.", "duration_ms": 600}},
+    ).raise_for_status()
+    started = httpx.post(
+        base + "/api/v3/threads/turns", json={"query": "x", "background": True}, headers=CLOSE, timeout=10
+    )
     assert started.status_code == 202
     thread = started.json()["thread"]
 
-    refused = httpx.post(f"{base}/api/v3/threads/{thread}/turns", json={"query": "y"}, headers=CLOSE, timeout=10)
+    refused = httpx.post(
+        f"{base}/api/v3/threads/{thread}/turns", json={"query": "y"}, headers=CLOSE, timeout=10
+    )
     assert refused.status_code == 409
     seen: dict[int, set[str]] = {}
     deadline = time.monotonic() + 10
@@ -42,12 +48,16 @@ def test_a_turn_is_cancelled_through_any_worker(workers):  # noqa: F811
     base = workers
     httpx.post(base + "/_emulator/fixtures", timeout=10, json={
         "match": {"operation": "turn"}, "response": {"duration_ms": 5000}}).raise_for_status()
-    thread = httpx.post(base + "/api/v3/threads/turns", json={"query": "x", "background": True}, headers=CLOSE,
-                        timeout=10).json()["thread"]
+    thread = httpx.post(
+        base + "/api/v3/threads/turns", json={"query": "x", "background": True}, headers=CLOSE, timeout=10
+    ).json()["thread"]
 
     assert httpx.patch(f"{base}/api/v3/threads/{thread}", params={"cancel": "true"}, headers=CLOSE,
                        timeout=10).status_code == 200
     deadline = time.monotonic() + 5
-    while httpx.get(f"{base}/api/v3/threads/{thread}", headers=CLOSE, timeout=10).json()["status"] != "cancelled":
+    while (
+        httpx.get(f"{base}/api/v3/threads/{thread}", headers=CLOSE, timeout=10).json()["status"]
+        != "cancelled"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.01)

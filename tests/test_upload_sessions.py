@@ -8,7 +8,6 @@ import uuid
 
 import httpx
 import pytest
-
 from conftest import KEY, TIMEOUT, backend_overrides
 from document_api import DOCX_TYPE, POLL_DEADLINE_S, POLL_EVERY_S, conforms
 from sample_documents import make_docx, make_pdf

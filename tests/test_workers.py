@@ -68,7 +68,9 @@ def start_workers():
 
     def start(*flags: str) -> str:
         prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
-        process, base = start_cli("--workers", "2", "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags)
+        process, base = start_cli(
+            "--workers", "2", "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags
+        )
         started.append((process, base))
         deadline = time.monotonic() + START_S
         while True:  # the workers import the app after the socket is bound: wait until one answers

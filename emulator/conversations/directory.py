@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..documents.workspaces import iso
 from ..errors import StartupError
 from ..generation.text import request_key
 from ..state import Backend, Value
+from ..yaml_reader import YamlError, read_mapping
 
 SPACE = "agents"
 COUNTER = "agents"
@@ -77,11 +76,9 @@ class AgentDirectory:
     @classmethod
     def load(cls, path: Path, epoch: int, state: Backend) -> AgentDirectory:
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DirectoryError(f"{path}: {exc}") from exc
-        if not isinstance(document, dict):
-            raise DirectoryError(f"{path}: expected a mapping with company, groups, user, tools and agents")
+            document = read_mapping(path, "a mapping with company, groups, user, tools and agents")
+        except YamlError as exc:
+            raise DirectoryError(str(exc)) from None
         company = {"id": 1, "name": "Company", "allow_ephemeral_mode": True, "is_sharing_enabled": True,
                    "login_method": "password", **(document.get("company") or {})}
         groups = [_group(entry, f"{path}: group #{n}")

@@ -18,8 +18,8 @@ import asyncio
 import bisect
 import re
 import sqlite3
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 MAX_TERMS = 64  # distinct words of a query that are looked up (a query is a question, not a file)
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -27,10 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import DEFAULT_FIXTURES_DIR, Settings
 from ..state import Backend
+from ..yaml_reader import read_mapping
 
 FILE_NAME = "workspaces.yaml"
 WORKSPACE_TYPES = ("personal", "company", "custom")
@@ -255,13 +254,7 @@ class Directory:
 
 
 def _read(path: Path) -> dict:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from exc
-    if not isinstance(document, dict):
-        raise ValueError(f"{path}: expected a mapping with 'workspaces:' and 'tags:' lists")
-    return document
+    return read_mapping(path, "a mapping with 'workspaces:' and 'tags:' lists")  # a YamlError is a ValueError
 
 
 def _workspace(entry: Any, where: str, epoch: int) -> Workspace:

@@ -23,16 +23,19 @@ import hashlib
 import json
 import math
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from functools import cache, lru_cache
+from typing import Any
 
 from faker.providers.lorem.en_US import Provider as _EnglishWords
 
 from ..answer import Choice, TokenLogprob
 from ..tokenizer import tokenize
 
-_WORDS = {kind: tuple(w for w in words if " " not in w) for kind, words in _EnglishWords.parts_of_speech.items()}
+_WORDS = {
+    kind: tuple(w for w in words if " " not in w) for kind, words in _EnglishWords.parts_of_speech.items()
+}
 _DETERMINERS = ("the", "a", "every", "this", "each", "our", "their", "that")
 _TEMPLATES = (
     ("det", "adjective", "noun", "verb", "det", "noun"),
@@ -95,12 +98,12 @@ def sentence_pieces(rng: random.Random, leading_space: bool = False) -> Iterator
         first = False
 
 
-@lru_cache(maxsize=None)  # a few thousand words at most
+@cache  # a few thousand words at most
 def _spaced_tokens(word: str) -> tuple[str, ...]:
     return tuple(tokenize(" " + word))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _capitalised_tokens(word: str, spaced: bool) -> tuple[str, ...]:
     return tuple(tokenize((" " if spaced else "") + word[0].upper() + word[1:]))
 

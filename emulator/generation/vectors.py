@@ -14,8 +14,8 @@ import hashlib
 import math
 import re
 import struct
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPREAD = 8  # dimensions each word touches
@@ -86,7 +86,7 @@ def _float32(vector: list[float]) -> list[float]:
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0

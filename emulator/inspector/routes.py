@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import __version__
 from ..config import Settings
 from ..control_api import PREFIX, _json, _seq, admin_guard
 from ..conversations.records import Conversations
@@ -34,6 +33,7 @@ from ..errors import NotFound, ParseError
 from ..fixtures.registry import Scripts
 from ..journal import Journal
 from ..state import Backend
+from ..version import __version__
 from .events import follow
 from .views import Views
 

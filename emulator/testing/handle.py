@@ -24,12 +24,21 @@ import os
 import ssl
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from .requests import Request, RequestLog
 from .rules import Rule, build_match, text_matcher
+
+if TYPE_CHECKING:  # imported where they are used, so that importing the handle stays cheap
+    import httpx
+    import openai
+
+    from ..config import Settings
+    from ..journal import Entry
+    from ..operations import OperationNames
 
 DEFAULT_API_KEY = "paradigm-test-key"
 CLIENT_TIMEOUT_S = 10.0
@@ -52,6 +61,25 @@ class _Verbatim:
         self.name = name
 
 
+class Server(Protocol):
+    """What the handle uses of a server: an ``EmulatorServer`` in this process, or a ``RemoteServer``."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def v2(self) -> str: ...
+
+    @property
+    def v3(self) -> str: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+_Scripted = TypeVar("_Scripted", "Rule", "_Verbatim")
+
+
 class RemoteServer:
     """An emulator that runs elsewhere (``paradigm-emulator serve`` on another host, a shared CI
     service): what ``ParadigmEmulator`` needs of a server, from its URL alone. Its settings are
@@ -59,7 +87,7 @@ class RemoteServer:
     control call, and defaults to PARADIGM_EMULATOR_ADMIN_TOKEN."""
 
     def __init__(self, url: str, admin_token: str | None = None, api_key: str | None = None):
-        from ..config import Settings
+        from ..config import Settings, env_name
 
         root = url.rstrip("/")
         for suffix in ("/api/v2", "/api/v3"):
@@ -68,7 +96,7 @@ class RemoteServer:
         if not root.startswith(("http://", "https://")):
             raise ValueError(f"the emulator's URL must start with http:// or https://, got {url!r}")
         self.base_url = root
-        token = admin_token if admin_token is not None else os.environ.get("PARADIGM_EMULATOR_ADMIN_TOKEN")
+        token = admin_token if admin_token is not None else os.environ.get(env_name("admin_token"))
         self.settings = Settings(admin_token=token or None, api_keys=(api_key,) if api_key else ())
 
     @property
@@ -90,15 +118,15 @@ class ControlError(RuntimeError):
 class ParadigmEmulator:
     """One test's view of a running emulator (``server``: an ``EmulatorServer`` or a ``RemoteServer``)."""
 
-    def __init__(self, server: Any, api_key: str | None = None):
+    def __init__(self, server: Server, api_key: str | None = None):
         self.server = server
         self.api_key = api_key or next(iter(server.settings.api_keys), DEFAULT_API_KEY)
         self._control = _control_client(server.base_url, server.settings.admin_token)
-        self._journal: list[Any] = []  # journal.Entry of this test, oldest first (read since the last seq)
+        self._journal: list[Entry] = []  # this test's, oldest first (read since the last seq)
         self._log = RequestLog(self._entries)
         self._scripted: list[Rule | _Verbatim] = []  # in the order they were added: matching order
         self._numbers = itertools.count(1)
-        self._clients: list[Any] = []
+        self._clients: list[openai.OpenAI] = []
 
     # -- where it is -------------------------------------------------------------------------------
 
@@ -108,7 +136,9 @@ class ParadigmEmulator:
         control API does not show; a running emulator elsewhere (--paradigm-url) has none."""
         inside = getattr(self.server, "emulator", None)
         if inside is None:
-            raise AttributeError(f"the emulator at {self.server.base_url} runs elsewhere: use the control API")
+            raise AttributeError(
+                f"the emulator at {self.server.base_url} runs elsewhere: use the control API"
+            )
         return inside
 
     @property
@@ -130,7 +160,7 @@ class ParadigmEmulator:
         return self.server.base_url
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.server.settings
 
     @property
@@ -140,7 +170,7 @@ class ParadigmEmulator:
 
     # -- clients -----------------------------------------------------------------------------------
 
-    def client(self, version: str = "v2", **options: Any) -> Any:
+    def client(self, version: str = "v2", **options: Any) -> openai.OpenAI:
         """An ``openai.OpenAI`` for this emulator (max_retries=0 unless given), closed after the test."""
         import httpx
         import openai
@@ -151,7 +181,7 @@ class ParadigmEmulator:
         self._clients.append(made)
         return made
 
-    def async_client(self, version: str = "v2", **options: Any) -> Any:
+    def async_client(self, version: str = "v2", **options: Any) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` for this emulator. Its connections are not kept alive, so it
         holds nothing bound to the test's event loop and needs no closing (any loop, any plugin)."""
         import httpx
@@ -160,8 +190,16 @@ class ParadigmEmulator:
         transport = httpx.AsyncHTTPTransport(verify=_PLAIN_HTTP, trust_env=False,
                                              limits=httpx.Limits(max_keepalive_connections=0))
         http_client = httpx.AsyncClient(transport=transport, trust_env=False)
-        return openai.AsyncOpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
-                                     "timeout": CLIENT_TIMEOUT_S, "http_client": http_client, **options})
+        return openai.AsyncOpenAI(
+            **{
+                "api_key": self.api_key,
+                "base_url": self._url(version),
+                "max_retries": 0,
+                "timeout": CLIENT_TIMEOUT_S,
+                "http_client": http_client,
+                **options,
+            }
+        )
 
     def _url(self, version: str) -> str:
         if version not in ("v2", "v3"):
@@ -184,16 +222,27 @@ class ParadigmEmulator:
         """A rule for chat completions (v2 and v3, or only ``version``)."""
         return self._on("on_chat", "chat", "/chat/completions", version, contains, conditions)
 
-    def on_completion(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+    def on_completion(
+        self, contains: str | None = None, *, version: str | None = None, **conditions: Any
+    ) -> Rule:
         """A rule for legacy completions; ``contains`` tests the prompt."""
         return self._on("on_completion", "completions", "/completions", version, contains, conditions)
 
-    def on_embeddings(self, contains: str | None = None, *, version: str | None = None, **conditions: Any) -> Rule:
+    def on_embeddings(
+        self, contains: str | None = None, *, version: str | None = None, **conditions: Any
+    ) -> Rule:
         """A rule for embeddings; ``contains`` tests the input."""
         return self._on("on_embeddings", "embeddings", "/embeddings", version, contains, conditions)
 
-    def on_turn(self, contains: str | None = None, *, turn_index: int | None = None, agent_id: int | None = None,
-                force_tool: Any = None, **conditions: Any) -> Rule:
+    def on_turn(
+        self,
+        contains: str | None = None,
+        *,
+        turn_index: int | None = None,
+        agent_id: int | None = None,
+        force_tool: Any = None,
+        **conditions: Any,
+    ) -> Rule:
         """A rule for v3 turns (POST /api/v3/threads/turns and /threads/{id}/turns); ``contains`` and
         the other text conditions test the query. ``turn_index`` (0: a thread's first turn), ``agent_id``
         and ``force_tool`` test the turn."""
@@ -227,7 +276,7 @@ class ParadigmEmulator:
                          if value is not None and key not in ("times", "priority")]
         return f"{method}({', '.join(shown)}) #{next(self._numbers)}"
 
-    def _add(self, entry: Rule | _Verbatim) -> Any:
+    def _add(self, entry: _Scripted) -> _Scripted:
         self._install(entry)  # a fixture the emulator refuses raises here, and is not kept
         self._scripted.append(entry)
         return entry
@@ -282,7 +331,7 @@ class ParadigmEmulator:
 
     # -- the control API -----------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **options: Any) -> Any:
+    def _call(self, method: str, path: str, **options: Any) -> httpx.Response:
         import httpx
 
         try:
@@ -291,13 +340,13 @@ class ParadigmEmulator:
             raise ControlError(f"the Paradigm emulator at {self.server.base_url} did not answer "
                                f"{method} /_emulator{path}: {exc!r}") from None
 
-    def _check(self, response: Any) -> Any:
+    def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             raise ControlError(f"{response.request.method} {response.request.url.path}: "
                                f"{response.status_code} {response.text[:500]}")
         return response
 
-    def _entries(self) -> list[Any]:
+    def _entries(self) -> list[Entry]:
         """This test's journal entries, oldest first: only what is new since the last read is fetched."""
         from ..journal import Entry
 
@@ -374,11 +423,11 @@ class ParadigmEmulator:
         return f"<ParadigmEmulator {self.base_url}>"
 
 
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None], httpx.Client] = {}
 _clients_lock = threading.Lock()
 
 
-def _control_client(base_url: str, admin_token: str | None) -> Any:
+def _control_client(base_url: str, admin_token: str | None) -> httpx.Client:
     """One keep-alive client per emulator for the whole process: a reset is one round trip on an
     open connection, not a new connection (nor a new client) per test."""
     import httpx
@@ -406,9 +455,9 @@ atexit.register(close_control_clients)
 
 
 @functools.lru_cache(maxsize=4)
-def _operations(spec_dir: str) -> Any:
+def _operations(spec_dir: str) -> OperationNames:
     """The operations fixture files are checked against before they are sent (loaded once)."""
-    from ..fixtures.matching import OperationIndex
+    from ..operations import OperationNames
     from ..spec import load_specs
 
-    return OperationIndex([op for spec in load_specs(Path(spec_dir)) for op in spec.operations])
+    return OperationNames([op for spec in load_specs(Path(spec_dir)) for op in spec.operations])

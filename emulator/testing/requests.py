@@ -13,11 +13,13 @@ a path (``"/chat/completions"``: either version), an operationId, ``"POST /files
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from ..operations import names_match
 from ..tokenizer import last_user_message
+
 _SHOWN = 10  # requests listed in a failure message, per group
 
 
@@ -59,11 +61,21 @@ class Request:
     duration_ms: float  # until the body ended (or the client went away)
 
     @classmethod
-    def from_entry(cls, entry: Any, number: int) -> "Request":
-        return cls(number=number, seq=entry.seq, method=entry.method, path=entry.path, operation_id=entry.operation_id,
-                   query=dict(entry.query), headers=Headers(entry.headers), json=copy.deepcopy(entry.body),
-                   status=entry.status, outcome=entry.outcome, fixture=entry.fixture,
-                   duration_ms=entry.duration_ms)
+    def from_entry(cls, entry: Any, number: int) -> Request:
+        return cls(
+            number=number,
+            seq=entry.seq,
+            method=entry.method,
+            path=entry.path,
+            operation_id=entry.operation_id,
+            query=dict(entry.query),
+            headers=Headers(entry.headers),
+            json=copy.deepcopy(entry.body),
+            status=entry.status,
+            outcome=entry.outcome,
+            fixture=entry.fixture,
+            duration_ms=entry.duration_ms,
+        )
 
     @property
     def version(self) -> str | None:
@@ -109,7 +121,8 @@ def differences(actual: Any, expected: Any, where: str = "") -> list[str]:
     ``actual`` are fine), anything else by equality."""
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
-            return [f"{where or 'body'} is {_short(actual)}, expected a mapping containing {_short(dict(expected))}"]
+            wanted = _short(dict(expected))
+            return [f"{where or 'body'} is {_short(actual)}, expected a mapping containing {wanted}"]
         found = []
         for key, value in expected.items():
             path = f"{where}.{key}" if where else str(key)
@@ -174,14 +187,18 @@ class RequestLog:
         matched = {r.seq for r in matching}
         same_target = [r for r in seen if r.seq not in matched and (target is None or r.is_to(target))]
         if same_target:
-            lines.append(f"Requests to {target!r} whose body differs:" if target else "Requests whose body differs:")
+            lines.append(
+                f"Requests to {target!r} whose body differs:" if target else "Requests whose body differs:"
+            )
             for r in same_target[:_SHOWN]:
                 lines.append(f"  {r.describe()}: " + "; ".join(differences(r.json, body or {})))
         others = [r for r in seen if r.seq not in matched and not (target is None or r.is_to(target))]
         if others:
             lines.append("Other requests seen:")
             lines.extend(f"  {r.describe()}" for r in others[:_SHOWN])
-        hidden = max(0, len(matching) - _SHOWN) + max(0, len(same_target) - _SHOWN) + max(0, len(others) - _SHOWN)
+        hidden = (
+            max(0, len(matching) - _SHOWN) + max(0, len(same_target) - _SHOWN) + max(0, len(others) - _SHOWN)
+        )
         if hidden:
             lines.append(f"  ... and {hidden} more")
         if not seen:

@@ -22,8 +22,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+
 
 def text_matcher(value: Any, argument: str) -> Any:
     """A text condition as the fixture model writes it: "x" (equals), {contains|regex|equals: "x"}."""
@@ -31,16 +33,33 @@ def text_matcher(value: Any, argument: str) -> Any:
         return {"regex": value.pattern}
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("equals", "contains", "regex"):
+    if (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in ("equals", "contains", "regex")
+    ):
         return dict(value)
-    raise TypeError(f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
-                    f"text}}, not {value!r}")
+    raise TypeError(
+        f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
+        f"text}}, not {value!r}"
+    )
 
 
-def build_match(operation: str | None = None, *, contains: str | None = None, regex: str | re.Pattern | None = None,
-                last_user_message: Any = None, model: Any = None, system: Any = None, any_message: Any = None,
-                tool_result: bool | None = None, tool_call_id: str | None = None, has_tools: bool | None = None,
-                headers: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_match(
+    operation: str | None = None,
+    *,
+    contains: str | None = None,
+    regex: str | re.Pattern | None = None,
+    last_user_message: Any = None,
+    model: Any = None,
+    system: Any = None,
+    any_message: Any = None,
+    tool_result: bool | None = None,
+    tool_call_id: str | None = None,
+    has_tools: bool | None = None,
+    headers: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``match`` part of a fixture. ``contains``/``regex``/``last_user_message`` all test the last
     user message (the prompt or input for completions and embeddings), so only one may be given.
     ``body`` keys are JSON paths; a plain key ``temperature`` means ``$.temperature``."""
@@ -71,7 +90,9 @@ def build_match(operation: str | None = None, *, contains: str | None = None, re
         match["tool_call_id"] = tool_call_id
         match.setdefault("tool_result", True)
     if headers:
-        match["headers"] = {name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()}
+        match["headers"] = {
+            name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()
+        }
     if body:
         match["body"] = {(key if key.startswith("$") else "$." + key): value for key, value in body.items()}
     return match
@@ -94,7 +115,7 @@ def _seconds(value: float) -> str:
 class Rule:
     """One scripted fixture; every method returns the rule, so a whole script is one expression."""
 
-    def __init__(self, match: dict[str, Any], name: str, publish: Callable[["Rule"], None] = lambda rule: None,
+    def __init__(self, match: dict[str, Any], name: str, publish: Callable[[Rule], None] = lambda rule: None,
                  times: int | None = None, priority: int | None = None, turn: bool = False):
         self.name = name
         self.turn = turn  # a v3 turn's rule (on_turn): fail() makes a failed turn, not an HTTP error
@@ -120,11 +141,11 @@ class Rule:
             fixture["responses"] = copy.deepcopy(responses)
         return fixture
 
-    def _changed(self) -> "Rule":
+    def _changed(self) -> Rule:
         self._publish(self)
         return self
 
-    def _append(self, response: dict[str, Any]) -> "Rule":
+    def _append(self, response: dict[str, Any]) -> Rule:
         self.responses.append(response)
         return self._changed()
 
@@ -136,7 +157,7 @@ class Rule:
     # -- responses: each verb adds the answer to the next matching call ---------------------------
 
     def reply(self, content: str | None = None, *, finish_reason: str | None = None,
-              **options: Any) -> "Rule":
+              **options: Any) -> Rule:
         """Answer with ``content`` (templated: {{last_user_message}}, {{model}}, {{body.x}});
         without it, with the generator's text. Options: usage, headers, delay_ms, ttft_ms, itl_ms."""
         response: dict[str, Any] = {}
@@ -148,9 +169,16 @@ class Rule:
             response["finish_reason"] = finish_reason
         return self._append(_with_options(response, options, "reply"))
 
-    def reply_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *, id: str | None = None,
-                        result: str | None = None, sources: Iterable[Mapping[str, Any]] | None = None,
-                        **options: Any) -> "Rule":
+    def reply_tool_call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        id: str | None = None,
+        result: str | None = None,
+        sources: Iterable[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> Rule:
         """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls"). A v3 turn's
         tool call may give its ``result`` text and ``sources`` ([{"file_id": 3, "page": 1, "text": ...}]);
         a document tool without a result runs for real. ``and_reply`` adds the turn's final text."""
@@ -161,7 +189,7 @@ class Rule:
             call["sources"] = [dict(source) for source in sources]
         return self._append(_with_options({"tool_calls": [call]}, options, "reply_tool_call"))
 
-    def and_reply(self, content: str) -> "Rule":
+    def and_reply(self, content: str) -> Rule:
         """The final text of the same answer (a v3 turn: after its tool calls)."""
         if not isinstance(content, str):
             raise TypeError(f"and_reply() takes the answer text as a string, not {content!r}")
@@ -169,7 +197,7 @@ class Rule:
         return self._changed()
 
     def and_tool_call(self, name: str, arguments: Mapping[str, Any] | str | None = None, *,
-                      id: str | None = None) -> "Rule":
+                      id: str | None = None) -> Rule:
         """One more tool call in the same answer (parallel tool calls)."""
         last = self.responses[-1] if self.responses else {}
         if "tool_calls" not in last:
@@ -179,7 +207,7 @@ class Rule:
         return self._changed()
 
     def stream(self, chunks: Iterable[str], *, itl_ms: float | None = None, ttft_ms: float | None = None,
-               chunk_delays_ms: Iterable[float] | None = None, **options: Any) -> "Rule":
+               chunk_delays_ms: Iterable[float] | None = None, **options: Any) -> Rule:
         """Answer with exactly these stream deltas (their concatenation when the call is not streamed)."""
         if isinstance(chunks, str):
             raise TypeError(f"stream() takes a list of chunks, not the string {chunks!r}: "
@@ -193,13 +221,21 @@ class Rule:
         options.update({k: v for k, v in (("itl_ms", itl_ms), ("ttft_ms", ttft_ms)) if v is not None})
         return self._append(_with_options(response, options, "stream"))
 
-    def reply_embeddings(self, vectors: Iterable[Iterable[float]], **options: Any) -> "Rule":
+    def reply_embeddings(self, vectors: Iterable[Iterable[float]], **options: Any) -> Rule:
         """Answer an embeddings call with these vectors (one per input)."""
         rows = [list(vector) for vector in vectors]
         return self._append(_with_options({"embeddings": rows}, options, "reply_embeddings"))
 
-    def fail(self, status: int | str | None = None, message: str | None = None, *, retry_after: float | None = None,
-             body: Any = None, headers: Mapping[str, Any] | None = None, code: str | None = None) -> "Rule":
+    def fail(
+        self,
+        status: int | str | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        body: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        code: str | None = None,
+    ) -> Rule:
         """Answer with HTTP ``status``. The body is the one the real stack gives for that status, or
         vLLM's {"error": {message, type, param, code}} with ``message``, or ``body`` as given.
         On a turn rule without a status, ``fail("message", code="x")`` makes the turn end ``failed``
@@ -214,7 +250,9 @@ class Rule:
             raise TypeError("give fail() a message= or a body=, not both")
         error: dict[str, Any] = {"status": status}
         if message is not None:
-            error["body"] = {"error": {"message": message, "type": error_type(status), "param": None, "code": status}}
+            error["body"] = {
+                "error": {"message": message, "type": error_type(status), "param": None, "code": status}
+            }
         elif body is not None:
             error["body"] = body
         extra = dict(headers or {})
@@ -224,7 +262,7 @@ class Rule:
             error["headers"] = extra
         return self._append({"error": error})
 
-    def respond(self, **response: Any) -> "Rule":
+    def respond(self, **response: Any) -> Rule:
         """Any response of the fixture model, as keyword arguments (content=, chunks=, error= ...)."""
         return self._append(dict(response))
 
@@ -238,26 +276,26 @@ class Rule:
 
     # -- modifiers of the last response -----------------------------------------------------------
 
-    def truncate_after(self, events: int) -> "Rule":
+    def truncate_after(self, events: int) -> Rule:
         """End the stream cleanly after ``events`` SSE events (the role chunk is the first): no
         finish_reason, no [DONE]."""
         self._last()["stream"] = {"truncate_after": _count(events, "truncate_after")}
         return self._changed()
 
     def error_after(self, events: int, message: str = "The model server failed while streaming.",
-                    type: str = "InternalServerError", code: int = 500) -> "Rule":
+                    type: str = "InternalServerError", code: int = 500) -> Rule:
         """After ``events`` SSE events, send an error event, then [DONE] (as vLLM does)."""
         self._last()["stream"] = {
             "error_after": _count(events, "error_after"),
             "error": {"message": message, "type": type, "param": None, "code": code}}
         return self._changed()
 
-    def drop_after(self, events: int) -> "Rule":
+    def drop_after(self, events: int) -> Rule:
         """Cut the connection abruptly after ``events`` SSE events."""
         self._last()["stream"] = {"drop_after": _count(events, "drop_after")}
         return self._changed()
 
-    def with_headers(self, headers: Mapping[str, Any] | None = None, **named: Any) -> "Rule":
+    def with_headers(self, headers: Mapping[str, Any] | None = None, **named: Any) -> Rule:
         """Add response headers; in keyword form ``x_request_id="7"`` is sent as ``x-request-id: 7``."""
         last = self._last()
         added = dict(headers or {})
@@ -265,7 +303,7 @@ class Rule:
         last["headers"] = {**last.get("headers", {}), **added}
         return self._changed()
 
-    def take_ms(self, ms: float) -> "Rule":
+    def take_ms(self, ms: float) -> Rule:
         """A v3 turn works this long (then --ttft-ms/--itl-ms pace its answer): past --turn-wait-ms the
         POST answers 202 and the client polls."""
         if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 <= ms <= 600_000:
@@ -273,18 +311,18 @@ class Rule:
         self._last()["duration_ms"] = ms
         return self._changed()
 
-    def cancel(self) -> "Rule":
+    def cancel(self) -> Rule:
         """A v3 turn that ends ``cancelled`` (as if its user had cancelled it) when its time is up."""
         self._last()["cancelled"] = True
         return self._changed()
 
-    def with_delay(self, ms: float) -> "Rule":
+    def with_delay(self, ms: float) -> Rule:
         """Wait ``ms`` before sending anything."""
         self._last()["delay_ms"] = ms
         return self._changed()
 
     def with_timing(self, *, ttft_ms: float | None = None, itl_ms: float | None = None,
-                    chunk_delays_ms: Iterable[float] | None = None) -> "Rule":
+                    chunk_delays_ms: Iterable[float] | None = None) -> Rule:
         last = self._last()
         for key, value in (("ttft_ms", ttft_ms), ("itl_ms", itl_ms)):
             if value is not None:
@@ -294,7 +332,7 @@ class Rule:
         return self._changed()
 
     def with_usage(self, prompt_tokens: int | None = None, completion_tokens: int | None = None,
-                   total_tokens: int | None = None) -> "Rule":
+                   total_tokens: int | None = None) -> Rule:
         usage = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens),
                                    ("total_tokens", total_tokens)) if v is not None}
         if total_tokens is None and prompt_tokens is not None and completion_tokens is not None:
@@ -304,17 +342,17 @@ class Rule:
 
     # -- the rule as a whole ----------------------------------------------------------------------
 
-    def times(self, uses: int) -> "Rule":
+    def times(self, uses: int) -> Rule:
         """Stop matching after ``uses`` calls (later calls fall through to other rules or the generator)."""
         if not isinstance(uses, int) or isinstance(uses, bool) or uses < 1:
             raise ValueError(f"times() takes a number of uses >= 1, not {uses!r}")
         self._times = uses
         return self._changed()
 
-    def once(self) -> "Rule":
+    def once(self) -> Rule:
         return self.times(1)
 
-    def priority(self, value: int) -> "Rule":
+    def priority(self, value: int) -> Rule:
         """Tried before rules of lower priority (default 0), whatever the order they were added in."""
         self._priority = value
         return self._changed()
@@ -327,7 +365,9 @@ def _tool_call(name: str, arguments: Mapping[str, Any] | str | None, id: str | N
     if not isinstance(name, str) or not name:
         raise TypeError(f"a tool call needs the tool's name as a non-empty string, not {name!r}")
     if arguments is not None and not isinstance(arguments, (str, Mapping)):
-        raise TypeError(f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}")
+        raise TypeError(
+            f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}"
+        )
     call: dict[str, Any] = {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping)
                             else (arguments if arguments is not None else {})}
     if id is not None:
@@ -341,7 +381,16 @@ def _count(events: Any, method: str) -> int:
     return events
 
 
-_OPTIONS = ("usage", "headers", "delay_ms", "ttft_ms", "itl_ms", "finish_reason", "chunk_delays_ms", "duration_ms")
+_OPTIONS = (
+    "usage",
+    "headers",
+    "delay_ms",
+    "ttft_ms",
+    "itl_ms",
+    "finish_reason",
+    "chunk_delays_ms",
+    "duration_ms",
+)
 
 
 def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: str) -> dict[str, Any]:
@@ -349,5 +398,7 @@ def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: 
     if unknown:
         raise TypeError(f"{method}() got unexpected option(s) {', '.join(unknown)}; "
                         f"it accepts {', '.join(_OPTIONS)}")
-    response.update({k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None})
+    response.update(
+        {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None}
+    )
     return response

@@ -21,10 +21,14 @@ class DocumentAssistant:
     """The code under test: a thin client of Paradigm's v3 agent API."""
 
     def __init__(self, root_url: str, api_key: str):
-        self.http = httpx.Client(base_url=root_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
+        self.http = httpx.Client(
+            base_url=root_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+        )
 
     def upload(self, name: str, data: bytes) -> int:
-        file_id = self.http.post("/api/v3/files", files={"file": (name, data)}, data={"workspace_id": "1"}).json()["id"]
+        file_id = self.http.post(
+            "/api/v3/files", files={"file": (name, data)}, data={"workspace_id": "1"}
+        ).json()["id"]
         while self.http.get(f"/api/v3/files/{file_id}").json()["status"] != "embedded":
             time.sleep(0.01)
         return file_id

@@ -7,8 +7,6 @@ Retry-After header the OpenAI SDK honours. Chain ``then_reply`` to recover on th
 
 from __future__ import annotations
 
-import time
-
 import openai
 import pytest
 
@@ -50,8 +48,17 @@ def test_an_outage_falls_back(paradigm_emulator, paradigm_client):
 
 
 def test_the_error_body_can_be_exact(paradigm_emulator, paradigm_client):
-    paradigm_emulator.on_chat().fail(400, body={"error": {"message": "This model's maximum context length is 8192",
-                                                          "type": "BadRequestError", "param": None, "code": 400}})
+    paradigm_emulator.on_chat().fail(
+        400,
+        body={
+            "error": {
+                "message": "This model's maximum context length is 8192",
+                "type": "BadRequestError",
+                "param": None,
+                "code": 400,
+            }
+        },
+    )
 
     with pytest.raises(openai.BadRequestError, match="maximum context length"):
         summarise(paradigm_client)
@@ -61,9 +68,8 @@ def test_a_slow_answer_trips_the_client_timeout(paradigm_emulator):
     paradigm_emulator.on_chat().reply("too late").with_delay(300)
     client = paradigm_emulator.client(timeout=0.05)
 
-    started = time.perf_counter()
+    # The fallback is only returned on the client's timeout: the answer was still 300 ms away.
     assert summarise(client) == "Summary unavailable, try again later."
-    assert time.perf_counter() - started < 0.3
 
     # The emulator finishes the abandoned request later: wait for it, or the next test would see it.
     paradigm_emulator.wait_for(1)

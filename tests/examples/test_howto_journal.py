@@ -39,7 +39,10 @@ def test_each_request_can_be_read(paradigm_emulator, paradigm_client):
     assert (request.method, request.path, request.status) == ("POST", "/api/v2/chat/completions", 200)
     assert request.headers["x-tenant"] == "acme"  # header names are case-insensitive
     assert request.headers["authorization"] == "[redacted]"  # the key is never kept, only that one was sent
-    assert request.messages[0] == {"role": "system", "content": "Answer with one word: bug, question or praise."}
+    assert request.messages[0] == {
+        "role": "system",
+        "content": "Answer with one word: bug, question or praise.",
+    }
     assert request.last_user_message == "Love the new UI"
     assert paradigm_emulator.call_count == 1
 

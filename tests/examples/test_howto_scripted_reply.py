@@ -18,9 +18,13 @@ from openai import OpenAI
 
 def answer(question: str) -> str:
     """The code under test: one chat call, configured from the environment."""
-    client = OpenAI(api_key=os.environ["PARADIGM_API_KEY"], base_url=os.environ["PARADIGM_BASE_URL"], max_retries=0)
+    client = OpenAI(
+        api_key=os.environ["PARADIGM_API_KEY"], base_url=os.environ["PARADIGM_BASE_URL"], max_retries=0
+    )
     with client:
-        response = client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": question}])
+        response = client.chat.completions.create(
+            model="alfred-4.2", messages=[{"role": "user", "content": question}]
+        )
     return response.choices[0].message.content
 
 
@@ -61,7 +65,9 @@ def test_a_rule_can_stop_after_some_uses(paradigm_emulator):
 def test_the_ready_client_fixture(paradigm_emulator, paradigm_client):
     paradigm_emulator.on_chat(model="alfred-4").reply("from alfred-4")
 
-    response = paradigm_client.chat.completions.create(model="alfred-4", messages=[{"role": "user", "content": "hi"}])
+    response = paradigm_client.chat.completions.create(
+        model="alfred-4", messages=[{"role": "user", "content": "hi"}]
+    )
 
     assert response.choices[0].message.content == "from alfred-4"
 
@@ -73,7 +79,9 @@ def test_a_subprocess_reaches_the_emulator_through_the_environment(paradigm_emul
               "print(c.chat.completions.create(model='alfred-4.2', "
               "messages=[{'role': 'user', 'content': 'ping'}]).choices[0].message.content)")
 
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
 
     assert done.stdout.strip() == "pong"
 

@@ -75,7 +75,9 @@ def test_a_dropped_connection_is_a_connection_error(paradigm_emulator, paradigm_
 async def test_async_streaming(paradigm_emulator, paradigm_async_client):
     paradigm_emulator.on_chat().stream(["Hel", "lo"])
 
-    stream = await paradigm_async_client.chat.completions.create(model="alfred-4.2", messages=STORY, stream=True)
+    stream = await paradigm_async_client.chat.completions.create(
+        model="alfred-4.2", messages=STORY, stream=True
+    )
     deltas = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
 
     assert deltas == ["Hel", "lo"]

@@ -57,8 +57,9 @@ def test_rules_can_match_the_turn_instead_of_counting_calls(paradigm_emulator, p
 
 
 def test_parallel_tool_calls_are_all_answered(paradigm_emulator, paradigm_client):
-    paradigm_emulator.on_chat(tool_result=False).reply_tool_call("get_weather", {"city": "Paris"}).and_tool_call(
-        "get_weather", {"city": "Oslo"})
+    paradigm_emulator.on_chat(tool_result=False).reply_tool_call(
+        "get_weather", {"city": "Paris"}
+    ).and_tool_call("get_weather", {"city": "Oslo"})
     paradigm_emulator.on_chat(tool_result=True).reply("Paris is warmer than Oslo.")
 
     assert run_agent(paradigm_client, "Paris or Oslo?") == "Paris is warmer than Oslo."
