@@ -3,7 +3,8 @@ requests are in one journal), bounded in bytes.
 
 An entry is stored as its JSON bytes, written once when the request is done: the body kept to
 ``--journal-body-kb`` (the rest cut, with a marker saying how much), the headers likewise, every
-credential redacted, and the whole journal to ``--journal-mb`` (the oldest entries go first).
+credential redacted (by its name: ``redaction``), and the whole journal to ``--journal-mb`` (the
+oldest entries go first).
 Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt.
 
 The pipeline records a request once its response body has ended (or its client went away),
@@ -21,19 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import StateUnavailable
+from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .call import Call
+    from .config import Settings
 
 log = logging.getLogger("emulator.journal")
 LOG = "journal"
-REDACTED = "[redacted]"
-# Every header that carries a credential (issue 9: none is kept), and the query parameters that do.
-REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
-                              "openai-organization", "x-emulator-admin-token"})
-REDACTED_QUERY = frozenset({"api_key", "key", "token"})
 HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyond this
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
@@ -61,11 +58,11 @@ class Entry:
                 "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome}
 
     @classmethod
-    def parse(cls, seq: int, raw: bytes) -> "Entry":
+    def parse(cls, seq: int, raw: bytes) -> Entry:
         return cls.from_dict({**json.loads(raw), "seq": seq})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Entry":
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
         """An entry as GET /_emulator/journal shows it (keys this version does not know are ignored)."""
         return cls(seq=data["seq"], method=data["method"], path=data["path"],
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
@@ -74,14 +71,14 @@ class Entry:
 
 
 class Journal:
-    def __init__(self, state: Backend, settings: "Settings"):
+    def __init__(self, state: Backend, settings: Settings):
         self.state = state
         self.body_cap = max(256, int(settings.journal_body_kb * 1024))
         self.budget = max(self.body_cap * 2, int(settings.journal_mb * 1024 * 1024))
         # The JSON of header lists seen lately: a client sends the same headers request after request.
         self._header_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
-    async def record(self, call: "Call", *, status: int, outcome: str = "complete",
+    async def record(self, call: Call, *, status: int, outcome: str = "complete",
                      seconds: float = 0.0) -> None:
         """Called once per API request, when its response body has ended or its client went away."""
         try:
@@ -89,7 +86,7 @@ class Journal:
         except StateUnavailable as exc:  # the response is already on its way: a lost entry is logged
             log.warning("request not journaled: %s", exc)
 
-    def encode(self, call: "Call", status: int, outcome: str, seconds: float) -> bytes:
+    def encode(self, call: Call, status: int, outcome: str, seconds: float) -> bytes:
         # Written on every request, so built from pieces: the parts that repeat (the headers of one
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
@@ -114,7 +111,7 @@ class Journal:
         room = self.body_cap
         for name, value in raw:
             key = name.decode("latin-1").lower()
-            text = REDACTED if key in REDACTED_HEADERS else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
+            text = REDACTED if secret_name(key) else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
             room -= len(key) + len(text)
             if room < 0:
                 headers["x-emulator-cut"] = f"[{len(raw) - len(headers)} more header(s) cut]"
@@ -122,13 +119,16 @@ class Journal:
             headers[key] = text
         return headers
 
-    def _body(self, call: "Call") -> bytes:
+    def _body(self, call: Call) -> bytes:
         raw = call.raw_body
         if not raw and not call.uploads and call.body == {}:
             return b"{}"  # a GET, a DELETE
-        if raw and not call.uploads and len(raw) <= self.body_cap and call.content_type.endswith("json"):
+        body, redacted = call.body, False
+        if not raw or may_hold_secret(raw):  # a form body has no raw bytes: always looked at
+            body, redacted = redact_body(body)
+        if (raw and not redacted and not call.uploads and len(raw) <= self.body_cap
+                and call.content_type.endswith("json")):
             return raw.strip() or b"{}"  # the JSON as it came: no need to encode it again
-        body = call.body
         if call.uploads:
             body = {**(body if isinstance(body, dict) else {}),
                     **{name: f"<file {upload.filename}>" for name, upload in call.uploads.items()}}
@@ -188,7 +188,7 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
         return {}
     kept = {}
     for name, value in query.items():
-        if name.lower() in REDACTED_QUERY:
+        if secret_name(name):
             value = REDACTED
         elif isinstance(value, str):
             value = _cut(value, HEADER_VALUE_CAP)
