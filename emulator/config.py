@@ -134,6 +134,12 @@ _TYPES = typing.get_type_hints(Settings)
 PARSERS: dict[str, Callable[[str], Any]] = {f.name: parser_of(_TYPES[f.name]) for f in dataclasses.fields(Settings)}
 
 
+def expected(field_name: str) -> str:
+    """What a flag or variable of this field takes, for the message when it does not parse."""
+    kind = PARSERS[field_name]
+    return {int: "a whole number, such as 8000", float: "a number, such as 2.5"}.get(kind, f"a valid {field_name}")
+
+
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
@@ -166,6 +172,6 @@ def from_env(environ: typing.Mapping[str, str] | None = None, **overrides: Any) 
             try:
                 values[f.name] = PARSERS[f.name](raw)
             except ValueError:
-                raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {f.name}") from None
+                raise ValueError(f"{env_name(f.name)} expects {expected(f.name)}, got {raw!r}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

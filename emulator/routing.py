@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from .bodies import body_limit
 from .call import Call, Handler, error_response, json_response
 from .errors import MethodNotAllowed, NotFound, StartupError, ValidationError
+from .hints import unknown_path_detail
 from .spec import Operation
 from .validation import BodyValidator, coerce_parameter, drf_errors
 
@@ -123,7 +124,7 @@ class _ByMethod:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return error_response(NotFound())
+    return error_response(NotFound(unknown_path_detail(request.url.path, request.headers)))
 
 
 # Django's order of a view's methods; Starlette's come from a set, in no stable order.
