@@ -72,6 +72,7 @@ class Call:
     cut: str | None = None  # TRUNCATED when a stream fault ended the body early (set while streaming)
     # A v3 turn's index in its thread, agent id and forced tool (its handler), for the fixture conditions.
     turn_context: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what the journal entry says of it (a spent regex budget)
 
     @property
     def headers(self) -> Headers:

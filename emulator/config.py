@@ -80,6 +80,8 @@ class Settings:
     max_sampling_work: int = flag(262_144, "most tokens x (1 + logprobs) one chat or completion request may "
                                            "generate, over its best_of candidates and echo (default 262144)")
     max_tokenize_mb: float = flag(1.0, "largest text one tokenize request may cut into tokens (default 1)")
+    regex_budget_ms: float = flag(100.0, "time one request's fixture regexes may take in all; past it the "
+                                         "remaining regex conditions count as not matched (default 100)")
     max_fixture_mb: float = flag(5.0, "largest fixture document, in source and once its aliases are "
                                       "expanded (default 5)")
     max_extracted_mb: float = flag(100.0, "most text and XML one uploaded document may unpack to (default 100)")

@@ -51,11 +51,13 @@ class Entry:
     fixture: str | None
     duration_ms: float
     outcome: str = "complete"  # complete | truncated | dropped
+    notes: tuple[str, ...] = ()  # what the emulator says of the request (a spent regex budget); often none
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
+        data = {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
                 "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome}
+        return {**data, "notes": list(self.notes)} if self.notes else data
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> Entry:
@@ -67,7 +69,8 @@ class Entry:
         return cls(seq=data["seq"], method=data["method"], path=data["path"],
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
                    body=data["body"], status=data["status"], fixture=data["fixture"],
-                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
+                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
+                   notes=tuple(data.get("notes") or ()))
 
 
 class Journal:
@@ -91,11 +94,13 @@ class Journal:
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
         scope = request.scope
-        return _ENTRY % (
+        entry = _ENTRY % (
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
             repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call))
+        notes = getattr(call, "notes", None)
+        return entry[:-1] + b',"notes":' + _dumps(notes) + b"}" if notes else entry
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
