@@ -129,7 +129,9 @@ class Journal:
         if not raw and not call.uploads and call.body == {}:
             return b"{}"  # a GET, a DELETE
         body, redacted = call.body, False
-        if not raw or may_hold_secret(raw):  # a form body has no raw bytes: always looked at
+        # A form body has no raw bytes, and a big one is re-encoded anyway: both are walked; a JSON body
+        # kept as it came is first scanned (a credential word in it at all?), in one C-level pass.
+        if not raw or len(raw) > self.body_cap or may_hold_secret(raw):
             body, redacted = redact_body(body)
         if (raw and not redacted and not call.uploads and len(raw) <= self.body_cap
                 and call.content_type.endswith("json")):
@@ -137,13 +139,15 @@ class Journal:
         if call.uploads:
             body = {**(body if isinstance(body, dict) else {}),
                     **{name: f"<file {upload.filename}>" for name, upload in call.uploads.items()}}
-        text = _dumps(body)
-        if len(text) <= self.body_cap:
-            return text
+        if len(raw) <= 8 * self.body_cap:  # a raw body this big is over the cap once encoded too
+            text = _dumps(body)
+            if len(text) <= self.body_cap:
+                return text
         # Too big: long strings are cut first (a 5 MB prompt keeps its shape and its start) ...
         shrunk = _dumps(_shrink(body, max(64, self.body_cap // 16)))
         if len(shrunk) <= self.body_cap:
             return shrunk
+        text = _dumps(body)
         # ... and a body that is big in every part keeps its first bytes, as text.
         return _dumps({"_emulator_cut": f"[{len(text) - self.body_cap} of {len(text)} bytes cut]",
                        "head": text[:self.body_cap].decode("utf-8", "ignore")})
