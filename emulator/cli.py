@@ -161,6 +161,11 @@ def check_state(settings: Settings) -> str | None:
             client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
             try:
                 client.ping()
+                # Before any worker starts: a worker restarted later must not take an emptied Redis for
+                # a fresh one (state/redis.py: the marker, and the ids past a lost backend).
+                from .state.redis import start_marker_key
+
+                client.set(start_marker_key(settings.redis_prefix), b"0:start", nx=True)
             finally:
                 client.close()
         except (redis.RedisError, OSError, ValueError) as exc:
@@ -200,7 +205,7 @@ def serve_workers(settings: Settings, options: dict, sock: socket.socket) -> int
 
     from .config import to_env
 
-    os.environ.update(to_env(settings))
+    os.environ.update(to_env(settings.replace(mark_redis_start=False)))
     config = uvicorn.Config("emulator.app:create_app_from_env", factory=True, workers=settings.workers,
                             **options)
     urls = base_urls(settings.host, sock.getsockname()[1])

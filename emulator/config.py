@@ -70,6 +70,8 @@ class Settings:
     data_dir: Path | None = flag(None, "keep the file store here (memory backend), and load it on start")
     redis_url: str | None = flag(None, "share the state through this Redis (redis://HOST:PORT/DB)")
     redis_prefix: str = flag("paradigm-emulator:", "prefix of every Redis key (default paradigm-emulator:)")
+    # False in the workers of serve --workers: the supervisor wrote the Redis start marker before them.
+    mark_redis_start: bool = field(default=True)
     # -- limits ------------------------------------------------------------------------------------
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")

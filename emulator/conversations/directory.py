@@ -110,7 +110,7 @@ class AgentDirectory:
         return [merged[key] for key in sorted(merged)]
 
     async def create(self, state: Any, fields: dict[str, Any]) -> dict[str, Any]:
-        number = await state.incr(COUNTER)
+        number = await state.next_id(COUNTER)
         agent_id = max(self.seeds, default=0) + number
         stamp = iso(self.epoch + number)
         record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,

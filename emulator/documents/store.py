@@ -174,7 +174,7 @@ class FileStore:
     # -- records --------------------------------------------------------------------------------
 
     async def add(self, new: NewFile) -> FileRecord:
-        file_id = await self.state.incr(COUNTER)
+        file_id = await self.state.next_id(COUNTER)
         now = await self.state.now()
         record = FileRecord(
             id=file_id, nonce=secrets.token_hex(8), filename=new.filename, title=new.title,

@@ -123,8 +123,8 @@ async def create(call: Call) -> Response:
     body, emulator = call.body, call.emulator
     model = _model(call, body.get("model"), "document analysis")
     records = await _documents(call, "document_ids", body["document_ids"])
-    number = await emulator.state.incr(COUNTER)
-    session = await emulator.state.incr(SESSIONS)
+    number = await emulator.state.next_id(COUNTER)
+    session = await emulator.state.next_id(SESSIONS)
     key = str(uuidlib.UUID(bytes=request_key("document-analysis", emulator.settings.seed, number)[:16],
                            version=4))
     analysis = Analysis(uuid=key, number=number, chat_session_id=session, query=body["query"],

@@ -97,7 +97,7 @@ async def _body(call: Call, session: UploadSession) -> dict[str, Any]:
 
 async def create(call: Call) -> Response:
     emulator = call.emulator
-    number = await emulator.state.incr(COUNTER)
+    number = await emulator.state.next_id(COUNTER)
     session = UploadSession(uuid=session_uuid(emulator.settings.seed, number), number=number,
                             created_at=emulator.settings.epoch + number,
                             ingestion_pipeline=call.body.get("ingestion_pipeline"))
