@@ -36,6 +36,8 @@ import uuid
 from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -46,6 +48,7 @@ log = logging.getLogger("emulator.state")
 MARKER = "marker"
 POOL_SIZE = 32  # connections per worker; a request waits for a free one (POOL_WAIT_S) rather than fail
 POOL_WAIT_S = 5.0
+RETRIES = 3  # of a command whose connection broke (a restarted Redis), on a fresh connection
 # The floor of every id sequence. KEYS[1]: the marker ("floor:token"); ARGV[1]: the epoch, ARGV[4]: the
 # highest id this worker has given of any sequence. When the marker is gone (the data was lost), a new
 # one: past the seconds since the epoch on the Redis clock and past that id. Sets floor, token, lost.
@@ -159,9 +162,12 @@ class RedisBackend:
         # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs. A bounded pool
         # that waits for a free connection: a burst (hundreds of ingestions taken over at once) queues
         # instead of opening connections until Redis refuses them ("Too many connections").
+        # A command on a connection that a Redis restart broke is tried again on a new one (a few times,
+        # quickly): once Redis answers again, no request sees the stale connections of before.
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S, socket_connect_timeout=2.0,
-            socket_timeout=5.0, health_check_interval=10)
+            socket_timeout=5.0, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), RETRIES))
         self._redis = aioredis.Redis.from_pool(pool)
         self._next_id = self._redis.register_script(_NEXT_ID)
         self._put = self._redis.register_script(_PUT)
