@@ -141,7 +141,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {f.name: parser_of(_TYPES[f.name]) fo
 def expected(field_name: str) -> str:
     """What a flag or variable of this field takes, for the message when it does not parse."""
     kind = PARSERS[field_name]
-    return {int: "a whole number, such as 8000", float: "a number, such as 2.5"}.get(kind, f"a valid {field_name}")
+    if kind is int:
+        return "a whole number, such as 8000"
+    return "a number, such as 2.5" if kind is float else f"a valid {field_name}"
 
 
 def env_name(field_name: str) -> str:

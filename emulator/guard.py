@@ -103,9 +103,9 @@ class Guard:
                 await _refuse(send, 400, refusal)
                 return
         if scope["path"].startswith(CONTROL_PREFIX):
-            refusal = self._check_control(scope, headers, host)
-            if refusal is not None:
-                await _refuse(send, *refusal)
+            refused = self._check_control(scope, headers, host)
+            if refused is not None:
+                await _refuse(send, *refused)
                 return
         await self.app(scope, receive, send)
 

@@ -33,7 +33,8 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -129,9 +130,11 @@ def encode(value: Value) -> bytes:
     return b"j" + json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def decode(raw: bytes | None) -> Value | None:
+def decode(raw: bytes | str | None) -> Value | None:
     if raw is None:
         return None
+    if isinstance(raw, str):  # the client is made to answer bytes; a str is its typing's other case
+        raw = raw.encode()
     if raw[:1] == b"b":
         return raw[1:]
     return json.loads(raw[1:])
@@ -366,7 +369,7 @@ def _why(exc: Exception) -> str:
     return f"The state backend (Redis) is unavailable: {exc}"
 
 
-async def _guard(awaitable):
+async def _guard(awaitable: Awaitable[Any]) -> Any:
     try:
         return await awaitable
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -377,7 +380,7 @@ async def _guard(awaitable):
         raise
 
 
-async def _guard_iter(iterator):
+async def _guard_iter(iterator: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for item in iterator:
             yield item
