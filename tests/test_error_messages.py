@@ -52,9 +52,10 @@ def test_a_mistyped_serve_flag_shows_the_serve_usage_and_the_closest_flags(capsy
     assert "did you mean --port" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag, value, expected", [("--itl-ms", "fast", "--itl-ms expects a number"),
-                                                   ("--port", "eighty", "--port expects a whole number"),
-                                                   ("--max-body-mb", "big", "--max-body-mb expects a number")])
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--itl-ms", "fast", "--itl-ms expects a number"),
+    ("--port", "eighty", "--port expects a whole number"),
+    ("--max-body-mb", "big", "--max-body-mb expects a number")])
 def test_a_non_numeric_value_for_a_numeric_flag_says_a_number_is_expected(capsys, flag, value, expected):
     assert main(["serve", flag, value]) == 2
     err = capsys.readouterr().err

@@ -34,8 +34,8 @@ def served():
 
 
 CASES = {
-    "chat-25mb": ("/chat/completions", lambda: {"model": "alfred-4.2",
-                                                "messages": [{"role": "user", "content": _text(24_000_000)}]}),
+    "chat-25mb": ("/chat/completions", lambda: {
+        "model": "alfred-4.2", "messages": [{"role": "user", "content": _text(24_000_000)}]}),
     "embeddings-10x2mb": ("/embeddings", lambda: {"model": "multilingual-e5-large",
                                                   "input": [_text(2_000_000)] * 10}),
     "embeddings-2048x2000": ("/embeddings", lambda: {"model": "multilingual-e5-large",
