@@ -179,7 +179,8 @@ def open_backend(settings: Settings) -> Backend:
     if settings.redis_url:
         from .state.redis import RedisBackend  # imported only when used: the memory default needs no client
 
-        return RedisBackend(settings.redis_url, settings.redis_prefix)
+        return RedisBackend(settings.redis_url, settings.redis_prefix, settings.epoch,
+                            mark_start=settings.mark_redis_start)
     return MemoryBackend(settings.data_dir)
 
 

@@ -116,6 +116,7 @@ class Call:
     source: str | None = None  # "upstream" or "recording" when the answer came from there (the journal)
     # A v3 turn's index in its thread, agent id and forced tool (its handler), for the fixture conditions.
     turn_context: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what the journal entry says of it (a spent regex budget)
 
     @property
     def operation(self) -> Operation:

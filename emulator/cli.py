@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import errno
 import logging
+import socket
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .version import __version__
-from .config import PARSERS, Settings, env_name, from_env
+from .config import PARSERS, Settings, env_name, expected, from_env
 from .errors import StartupError
 from .stack import base_urls, check_port
 
@@ -55,8 +58,24 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                 overrides[f.name] = PARSERS[f.name](given)
             except ValueError:
                 flag_name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-                raise ValueError(f"{flag_name} {given!r} is not a valid {f.name}") from None
+                raise ValueError(f"{flag_name} expects {expected(f.name)}, got {given!r}") from None
     return from_env(**overrides)
+
+
+def _unknown_flags(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> None:
+    """A flag the command does not know: the command's own usage, and the closest flag names (not
+    argparse's top-level usage, which says nothing of ``serve``'s flags). Exits 2, as argparse does."""
+    commands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    own = commands.choices.get(command) if commands is not None and command else None
+    target = own or parser
+    known = [option for action in target._actions for option in action.option_strings]
+    hints = []
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=3, cutoff=0.6)
+            hints.append(f"{word} (did you mean {' or '.join(close)}?)" if close else word)
+    shown = ", ".join(hints) or " ".join(extra)
+    target.error(f"unrecognized arguments: {shown}; see {target.prog} --help for every flag")
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -70,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return drift(argv[1:])
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "serve")
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            _unknown_flags(parser, getattr(args, "command", None), extra)
     except SystemExit as exc:  # --help, --version, or a bad flag: argparse has said why
         return exc.code if isinstance(exc.code, int) else 2
     try:
@@ -111,11 +133,16 @@ def serve(settings: Settings) -> int:
         print(warning, file=sys.stderr, flush=True)
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
                    timeout_graceful_shutdown=max(0.1, settings.shutdown_timeout), **uvicorn_options(settings))
+    try:
+        sock = bind(settings.host, settings.port)
+    except StartupError as exc:
+        print(f"paradigm-emulator: cannot start: {exc}", file=sys.stderr)
+        return 2
     if settings.workers > 1:
-        return serve_workers(settings, options)
+        return serve_workers(settings, options, sock)
     server = _AnnouncingServer(uvicorn.Config(app, **options))
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn has shut down gracefully, then re-raises the Ctrl-C it caught
         pass
     return 0 if server.started or not server.should_exit else 1
@@ -140,6 +167,11 @@ def check_state(settings: Settings) -> str | None:
             client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
             try:
                 client.ping()
+                # Before any worker starts: a worker restarted later must not take an emptied Redis for
+                # a fresh one (state/redis.py: the marker, and the ids past a lost backend).
+                from .state.redis import start_marker_key
+
+                client.set(start_marker_key(settings.redis_prefix), b"0:start", nx=True)
             finally:
                 client.close()
         except (redis.RedisError, OSError, ValueError) as exc:
@@ -147,7 +179,29 @@ def check_state(settings: Settings) -> str | None:
     return None
 
 
-def serve_workers(settings: Settings, options: dict) -> int:
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one line naming it and --port
+    (uvicorn would log its raw ``[Errno 98]``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is already in use on {host} (another emulator or server listens "
+                               f"there): stop it, or pick another port with --port (--port 0 picks a free "
+                               f"one)") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(f"port {port} needs privileges this user does not have: pick a port above "
+                               f"1023 with --port") from None
+        raise StartupError(f"cannot listen on {host}:{port} (--host, --port): {exc.strerror}") from None
+    sock.set_inheritable(True)  # --workers: every worker process serves this socket
+    return sock
+
+
+def serve_workers(settings: Settings, options: dict, sock: socket.socket) -> int:
     """N uvicorn worker processes on one socket, each building its app from the same settings,
     handed over as PARADIGM_EMULATOR_* variables (the app factory reads them)."""
     import os
@@ -157,10 +211,9 @@ def serve_workers(settings: Settings, options: dict) -> int:
 
     from .config import to_env
 
-    os.environ.update(to_env(settings))
+    os.environ.update(to_env(settings.replace(mark_redis_start=False)))
     config = uvicorn.Config("emulator.app:create_app_from_env", factory=True, workers=settings.workers,
                             **options)
-    sock = config.bind_socket()
     urls = base_urls(settings.host, sock.getsockname()[1])
     print(f"paradigm-emulator {__version__} listening with {settings.workers} workers (Ctrl-C to stop)\n"
           f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}\n"

@@ -75,6 +75,8 @@ class Settings:
     data_dir: Path | None = flag(None, "keep the file store here (memory backend), and load it on start")
     redis_url: str | None = flag(None, "share the state through this Redis (redis://HOST:PORT/DB)")
     redis_prefix: str = flag("paradigm-emulator:", "prefix of every Redis key (default paradigm-emulator:)")
+    # False in the workers of serve --workers: the supervisor wrote the Redis start marker before them.
+    mark_redis_start: bool = field(default=True)
     # -- limits ------------------------------------------------------------------------------------
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")
@@ -87,6 +89,8 @@ class Settings:
     max_sampling_work: int = flag(262_144, "most tokens x (1 + logprobs) one chat or completion request may "
                                            "generate, over its best_of candidates and echo (default 262144)")
     max_tokenize_mb: float = flag(1.0, "largest text one tokenize request may cut into tokens (default 1)")
+    regex_budget_ms: float = flag(100.0, "time one request's fixture regexes may take in all; past it the "
+                                         "remaining regex conditions count as not matched (default 100)")
     max_fixture_mb: float = flag(5.0, "largest fixture document, in source and once its aliases are "
                                       "expanded (default 5)")
     max_extracted_mb: float = flag(
@@ -169,6 +173,14 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def expected(field_name: str) -> str:
+    """What a flag or variable of this field takes, for the message when it does not parse."""
+    kind = PARSERS[field_name]
+    if kind is int:
+        return "a whole number, such as 8000"
+    return "a number, such as 2.5" if kind is float else f"a valid {field_name}"
+
+
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
@@ -201,6 +213,6 @@ def from_env(environ: typing.Mapping[str, str] | None = None, **overrides: Any) 
             try:
                 values[f.name] = PARSERS[f.name](raw)
             except ValueError:
-                raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {f.name}") from None
+                raise ValueError(f"{env_name(f.name)} expects {expected(f.name)}, got {raw!r}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

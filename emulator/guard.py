@@ -3,10 +3,10 @@
 A developer's emulator listens on their own machine, and any web page their browser opens can
 send it requests. Three checks keep such a page out, as Django's ``ALLOWED_HOSTS`` and CSRF do:
 
-* ``Host`` (every route): the name in it must be one the server answers to (``localhost``,
-  ``127.0.0.1``, ``[::1]``, the ``--host`` value, an IP address, or an ``--allow-host``), with or
-  without the port. A page on a domain rebound to 127.0.0.1 (DNS rebinding) sends its own
-  domain: 400.
+* ``Host`` (every route): exactly one, shaped ``host[:port]`` (no user name, no path), and the
+  name in it must be one the server answers to (``localhost``, ``127.0.0.1``, ``[::1]``, the
+  ``--host`` value, an IP address, or an ``--allow-host``), with or without the port. A page on a
+  domain rebound to 127.0.0.1 (DNS rebinding) sends its own domain: 400.
 * ``Origin`` (the ``/_emulator`` control API): a browser names the page that sent a request; only
   the emulator's own origin (the same host and port) or an ``--allow-origin`` may drive it: 403.
 * The body's media type (``/_emulator`` POST, PUT, PATCH, DELETE with a body): JSON or YAML only,
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any, Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Settings
@@ -37,6 +39,9 @@ BODY_TYPES = frozenset({"application/json", "application/yaml", "application/x-y
                         "text/x-yaml"})
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REMEMBERED = 256  # accepted Host values kept (a client sends one or two)
+# What a Host header may be (RFC 9110: uri-host [":" port]): a bracketed IPv6 literal or a name of
+# letters, digits, dots, dashes and underscores, then an optional port. No userinfo, no path.
+_HOST_SHAPE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{0,5})?")
 
 
 def host_name(value: str) -> str:
@@ -87,21 +92,28 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = scope["headers"]
-        host = next((value for name, value in headers if name == b"host"), None)
+        hosts = [value for name, value in headers if name == b"host"]
+        host = hosts[0] if hosts else None
+        if len(hosts) > 1:
+            await _refuse(send, 400, f"The request has {len(hosts)} Host headers; send exactly one.")
+            return
         if host is not None and host not in self.accepted and not self.any_host:
             refusal = self._check_host(host)
             if refusal is not None:
                 await _refuse(send, 400, refusal)
                 return
         if scope["path"].startswith(CONTROL_PREFIX):
-            refusal = self._check_control(scope, headers, host)
-            if refusal is not None:
-                await _refuse(send, *refusal)
+            refused = self._check_control(scope, headers, host)
+            if refused is not None:
+                await _refuse(send, *refused)
                 return
         await self.app(scope, receive, send)
 
     def _check_host(self, raw: bytes) -> str | None:
         text = raw.decode("latin-1")
+        if _HOST_SHAPE.fullmatch(raw.strip()) is None:
+            return (f"Host {text!r} is not a host name with an optional port (host or host:port; no "
+                    f"user name, path or spaces).")
         name = host_name(text)
         if name in self.names or _is_address(name):
             if len(self.accepted) < _REMEMBERED:

@@ -3,7 +3,8 @@ requests are in one journal), bounded in bytes.
 
 An entry is stored as its JSON bytes, written once when the request is done: the body kept to
 ``--journal-body-kb`` (the rest cut, with a marker saying how much), the headers likewise, every
-credential redacted, and the whole journal to ``--journal-mb`` (the oldest entries go first).
+credential redacted (by its name: ``redaction``), and the whole journal to ``--journal-mb`` (the
+oldest entries go first).
 Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt.
 
 The pipeline records a request once its response body has ended (or its client went away),
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import StateUnavailable
+from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 
 if TYPE_CHECKING:
@@ -30,11 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("emulator.journal")
 LOG = "journal"
-REDACTED = "[redacted]"
-# Every header that carries a credential (issue 9: none is kept), and the query parameters that do.
-REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
-                              "openai-organization", "x-emulator-admin-token"})
-REDACTED_QUERY = frozenset({"api_key", "key", "token"})
 HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyond this
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
@@ -58,12 +55,14 @@ class Entry:
     outcome: str = "complete"  # complete | truncated | dropped
     response: dict[str, Any] | None = None  # {"body": ...} or {"chunks": [[ms, text], ...]} (see Tap)
     source: str | None = None  # "upstream" (proxied), "recording" (replayed), else None
+    notes: tuple[str, ...] = ()  # what the emulator says of the request (a spent regex budget); often none
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
+        data = {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
                 "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome,
                 "response": self.response, "source": self.source}
+        return {**data, "notes": list(self.notes)} if self.notes else data
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> Entry:
@@ -76,7 +75,8 @@ class Entry:
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
                    body=data["body"], status=data["status"], fixture=data["fixture"],
                    duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
-                   response=data.get("response"), source=data.get("source"))
+                   response=data.get("response"), source=data.get("source"),
+                   notes=tuple(data.get("notes") or ()))
 
 
 class Journal:
@@ -106,13 +106,15 @@ class Journal:
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
         scope = request.scope
-        return _ENTRY % (
+        entry = _ENTRY % (
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
             repr(round(seconds * 1000, 3)).encode(), _name(outcome),
             b"null" if call.source is None else _name(call.source), self._body(call),
             b"null" if response is None else response.json(call.started))
+        notes = call.notes
+        return entry[:-1] + b',"notes":' + _dumps(notes) + b"}" if notes else entry
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
@@ -128,7 +130,7 @@ class Journal:
         room = self.body_cap
         for name, value in raw:
             key = name.decode("latin-1").lower()
-            text = REDACTED if key in REDACTED_HEADERS else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
+            text = REDACTED if secret_name(key) else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
             room -= len(key) + len(text)
             if room < 0:
                 headers["x-emulator-cut"] = f"[{len(raw) - len(headers)} more header(s) cut]"
@@ -140,19 +142,26 @@ class Journal:
         raw = call.raw_body
         if not raw and not call.uploads and call.body == {}:
             return b"{}"  # a GET, a DELETE
-        if raw and not call.uploads and len(raw) <= self.body_cap and call.content_type.endswith("json"):
+        body, redacted = call.body, False
+        # A form body has no raw bytes, and a big one is re-encoded anyway: both are walked; a JSON body
+        # kept as it came is first scanned (a credential word in it at all?), in one C-level pass.
+        if not raw or len(raw) > self.body_cap or may_hold_secret(raw):
+            body, redacted = redact_body(body)
+        if (raw and not redacted and not call.uploads and len(raw) <= self.body_cap
+                and call.content_type.endswith("json")):
             return raw.strip() or b"{}"  # the JSON as it came: no need to encode it again
-        body = call.body
         if call.uploads:
             body = {**(body if isinstance(body, dict) else {}),
                     **{name: f"<file {upload.filename}>" for name, upload in call.uploads.items()}}
-        text = _dumps(body)
-        if len(text) <= self.body_cap:
-            return text
+        if len(raw) <= 8 * self.body_cap:  # a raw body this big is over the cap once encoded too
+            text = _dumps(body)
+            if len(text) <= self.body_cap:
+                return text
         # Too big: long strings are cut first (a 5 MB prompt keeps its shape and its start) ...
         shrunk = _dumps(_shrink(body, max(64, self.body_cap // 16)))
         if len(shrunk) <= self.body_cap:
             return shrunk
+        text = _dumps(body)
         # ... and a body that is big in every part keeps its first bytes, as text.
         return _dumps({"_emulator_cut": f"[{len(text) - self.body_cap} of {len(text)} bytes cut]",
                        "head": text[:self.body_cap].decode("utf-8", "ignore")})
@@ -257,7 +266,7 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
         return {}
     kept = {}
     for name, value in query.items():
-        if name.lower() in REDACTED_QUERY:
+        if secret_name(name):
             value = REDACTED
         elif isinstance(value, str):
             value = _cut(value, HEADER_VALUE_CAP)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MemoKey = tuple[str, bytes]  # (operationId, blake2b of the raw body)
 MAX_BODY_BYTES = 64 * 1024  # big bodies (embedding batches) cost more memory than they save time
+MAX_KEYED_BYTES = 1024 * 1024  # a request body this big is seldom sent twice: not worth hashing
 ENTRY_OVERHEAD = 200  # bytes an entry costs beyond its body: key, tuple, dict slot (a rough, safe figure)
 
 
@@ -40,7 +41,7 @@ class AnswerMemo:
         """Where this call's answer is kept, or None when it must be computed afresh."""
         # (A stream needs no test here: it is never kept, so its bytes never find an entry.)
         if (not self.enabled or not call.raw_body or call.script is not None or call.controls is not None
-                or not call.route.answering):
+                or not call.route.answering or len(call.raw_body) > MAX_KEYED_BYTES):
             return None
         return (call.operation.operation_id, hashlib.blake2b(call.raw_body, digest_size=16).digest())
 

@@ -24,6 +24,7 @@ from .bodies import body_limit
 from .call import Call, Handler, Route, error_response, json_response
 from .config import Settings
 from .errors import MethodNotAllowed, NotFound, StartupError
+from .hints import unknown_path_detail
 from .operations import OperationNames
 from .pipeline import Pipeline
 from .queries import QueryValidator
@@ -108,7 +109,7 @@ class _ByMethod:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return error_response(NotFound())
+    return error_response(NotFound(unknown_path_detail(request.url.path, request.headers)))
 
 
 # Django's order of a view's methods; Starlette's come from a set, in no stable order.

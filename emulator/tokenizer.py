@@ -8,19 +8,35 @@ all, so counting a prompt costs one ``findall``.
 It downloads nothing and gives the same answer on every machine; ``usage``,
 ``max_tokens``, the context window, logprobs and ``/tokenize`` all use it, so
 they always agree with each other.
+
+A token is at most ``MAX_TOKEN_CHARS`` characters, so a text longer than that many times a
+limit is over it from its length alone: ``count_capped`` refuses it without counting, and
+counts the rest in pieces, stopping as soon as the count passes the limit (the number it
+gives then is the count so far: more than the limit, not the whole text's). Large texts are
+counted in a worker thread, a piece at a time, so the event loop answers others in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import zlib
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 MAX_PIECE = 8
 VOCAB_SIZE = 65_536
 _PATTERN = re.compile(
     r" ?[^\W\d_]{1,%d}| ?\d{1,3}| ?[^\s\w]{1,%d}|\s{1,%d}(?!\S)|\s{1,%d}|_{1,%d}" % ((MAX_PIECE,) * 5))
+
+
+MAX_TOKEN_CHARS = MAX_PIECE + 1  # the longest token: a space and MAX_PIECE letters
+PIECE_CHARS = 32_768  # counted in one C call (about 2 ms), then the GIL goes round
+OFF_LOOP_CHARS = 131_072  # texts longer than this in all are counted in a worker thread
+# Where a text can be cut without changing its tokens: between a non-space and a space (no token
+# crosses that point, and the pattern looks ahead one character at most, which is the space).
+_CUT = re.compile(r"\S(?=\s)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -29,6 +45,38 @@ def tokenize(text: str) -> list[str]:
 
 def count(text: str) -> int:
     return len(_PATTERN.findall(text))
+
+
+def count_capped(text: str, limit: int) -> int:
+    """The token count of ``text`` when it is at most ``limit``; else a number above ``limit`` (the
+    count stopped there, or the text is certainly over from its length alone)."""
+    if len(text) > MAX_TOKEN_CHARS * limit:
+        return -(-len(text) // MAX_TOKEN_CHARS)  # every token is at most MAX_TOKEN_CHARS characters
+    if len(text) <= PIECE_CHARS:
+        return len(_PATTERN.findall(text))
+    total, start = 0, 0
+    while start < len(text) and total <= limit:
+        cut = _CUT.search(text, start + PIECE_CHARS)
+        end = cut.end() if cut is not None else len(text)
+        total += len(_PATTERN.findall(text, start, end))
+        start = end
+    return total
+
+
+async def count_within(texts: Sequence[Any], limit: int) -> list[int]:
+    """``count_capped`` of each text (a list of token ids counts its length) up to the first one over
+    ``limit``, which ends the list (the caller refuses the request there); in a worker thread when the
+    texts are long in all, so that the event loop serves other clients meanwhile."""
+    def counts() -> list[int]:
+        found = []
+        for text in texts:
+            found.append(len(text) if isinstance(text, list) else count_capped(text, limit))
+            if found[-1] > limit:
+                break
+        return found
+
+    size = sum(len(t) for t in texts if isinstance(t, str))
+    return await asyncio.to_thread(counts) if size > OFF_LOOP_CHARS else counts()
 
 
 def token_id(piece: str) -> int:

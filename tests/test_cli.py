@@ -109,11 +109,12 @@ def test_defaults():
 @pytest.mark.parametrize(
     "argv, env, message",
     [
-        pytest.param(["serve", "--port", "eighty"], {}, "--port 'eighty' is not a valid port", id="bad-flag"),
+        pytest.param(["serve", "--port", "eighty"], {}, "--port expects a whole number, such as 8000, got 'eighty'",
+                     id="bad-flag"),
         pytest.param(
             ["serve"],
             {"PARADIGM_EMULATOR_PORT": "eighty"},
-            "PARADIGM_EMULATOR_PORT='eighty' is not a valid port",
+            "PARADIGM_EMULATOR_PORT expects a whole number, such as 8000, got 'eighty'",
             id="bad-env",
         ),
         pytest.param(["serve", "--log-level", "loud"], {}, "--log-level must be one of", id="bad-log-level"),

@@ -93,3 +93,19 @@ def test_chat_prompt_counts_tool_calls_and_skips_garbage():
     calls = [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
     with_calls = chat_prompt([{"role": "assistant", "content": None, "tool_calls": calls}, "not a message"])
     assert '"name": "f"' in with_calls and "not a message" not in with_calls
+
+
+def test_count_capped_is_exact_up_to_the_limit_and_stops_past_it():
+    import random
+
+    from emulator.tokenizer import MAX_TOKEN_CHARS, count_capped
+
+    rng = random.Random(7)
+    alphabet = "ab cdefghij  klmn\n\t 12345 !!,. _xyzé  "
+    for size in (10, 1000, 40_000, 100_000, 300_000):
+        text = "".join(rng.choice(alphabet) for _ in range(size))
+        exact = count(text)
+        assert count_capped(text, 10**9) == exact  # counted in pieces, cut where no token crosses
+        capped = count_capped(text, 500)
+        assert capped == exact if exact <= 500 else capped > 500
+    assert count_capped("x" * (MAX_TOKEN_CHARS * 100 + 1), 100) > 100  # over from its length alone

@@ -116,7 +116,7 @@ class AgentDirectory:
         return [merged[key] for key in sorted(merged)]
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        number = await self.state.incr(COUNTER)
+        number = await self.state.next_id(COUNTER)
         agent_id = max(self.seeds, default=0) + number
         stamp = iso(self.epoch + number)
         record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,

@@ -35,7 +35,7 @@ class Conversations:
     # -- threads ----------------------------------------------------------------------------------
 
     async def new_thread_ids(self) -> tuple[str, str]:
-        number = await self.state.incr(THREADS)
+        number = await self.state.next_id(THREADS)
         return uuid_from("thread", self.seed, number), iso(self.epoch + number)
 
     async def create_thread(self, thread_id: str, created_at: str, fields: dict[str, Any]) -> Record:
@@ -60,7 +60,7 @@ class Conversations:
     # -- turns ------------------------------------------------------------------------------------
 
     async def new_turn_ids(self) -> tuple[str, str, int]:
-        number = await self.state.incr(TURNS)
+        number = await self.state.next_id(TURNS)
         return uuid_from("turn", self.seed, number), iso(self.epoch + number), number
 
     def message_id(self, turn_id: str, role: str) -> str:

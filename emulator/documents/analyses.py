@@ -60,10 +60,10 @@ class AnalysisStore:
         self.state = state
 
     async def next_number(self) -> int:
-        return await self.state.incr(COUNTER)
+        return await self.state.next_id(COUNTER)
 
     async def next_chat_session(self) -> int:
-        return await self.state.incr(SESSIONS)
+        return await self.state.next_id(SESSIONS)
 
     async def put(self, analysis: Analysis) -> None:
         await self.state.put(SPACE, analysis.uuid, analysis.value())

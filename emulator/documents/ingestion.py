@@ -48,6 +48,9 @@ CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding 
 LEASE_S = 5.0
 RENEW_S = 1.0
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
+# Ingestions a process runs at once (the rest wait their turn, holding no Redis connection): hundreds
+# taken over together after a worker died must leave the backend's connections to the requests.
+AT_ONCE = 8
 
 def vector_for(text: str, size: int) -> list[float]:
     """The /embeddings vector of ``text`` at ``size`` dimensions. Chunks are embedded once and kept
@@ -140,6 +143,7 @@ class Ingestion:
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task] = {}
+        self._pace = asyncio.Semaphore(AT_ONCE)
         # A memory backend is this process's alone: a lease another owner holds there is a previous
         # run's (--data-dir), and that run is over.
         self.exclusive = files.state.kind == "memory"
@@ -236,11 +240,12 @@ class Ingestion:
         cancelled = threading.Event()
         renewing = asyncio.get_running_loop().create_task(self._renew(record, cancelled))
         try:
-            raw = await self.files.raw(record)
-            loop = asyncio.get_running_loop()
-            extracted = await loop.run_in_executor(
-                self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
-            await self.files.attach(record, extracted)
+            async with self._pace:
+                raw = await self.files.raw(record)
+                loop = asyncio.get_running_loop()
+                extracted = await loop.run_in_executor(
+                    self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
+                await self.files.attach(record, extracted)
         except Cancelled:
             return
         except StateUnavailable as exc:

@@ -1,6 +1,6 @@
 """The file store: every uploaded file as values in the state backend, so every worker sees the same.
 
-One store serves v2 and v3 alike (``call.emulator.files``). A file is a few records under its id:
+One store serves v2 and v3 alike. A file is a few records under its id:
 
     files         id -> its metadata (``FileRecord.value()``): names, workspace, tags, the stored
                   outcome of its ingestion and the lease of whoever is ingesting it
@@ -191,7 +191,7 @@ class FileStore:
     # -- records --------------------------------------------------------------------------------
 
     async def add(self, new: NewFile) -> FileRecord:
-        file_id = await self.state.incr(COUNTER)
+        file_id = await self.state.next_id(COUNTER)
         now = await self.state.now()
         record = FileRecord(
             id=file_id, nonce=secrets.token_hex(8), filename=new.filename, title=new.title,

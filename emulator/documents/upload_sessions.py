@@ -58,7 +58,7 @@ class UploadSessionStore:
         self.state, self.seed, self.epoch = state, seed, epoch
 
     async def create(self, ingestion_pipeline: str | None) -> UploadSession:
-        number = await self.state.incr(COUNTER)
+        number = await self.state.next_id(COUNTER)
         session = UploadSession(uuid=session_uuid(self.seed, number), number=number,
                                 created_at=self.epoch + number, ingestion_pipeline=ingestion_pipeline)
         await self.state.put(SPACE, session.uuid, session.value())

@@ -164,7 +164,7 @@ class Directory:
         # New ids start after the fixtures' (a deleted fixture tag's id is never given again).
         for counter, records in ((WORKSPACE_IDS, self.seed_data.workspaces), (TAG_IDS, self.seed_data.tags)):
             highest = max((r.id for r in records), default=0)
-            current = await self.state.incr(counter, 0)
+            current = await self.state.next_id(counter, 0)
             if current < highest:
                 await self.state.incr(counter, highest - current)
         await self.state.put(MARKS, "seeded", True)
@@ -202,7 +202,7 @@ class Directory:
                                members: dict[str, list] | None = None) -> Workspace:
         await self.seed()
         while True:
-            new_id = await self.state.incr(WORKSPACE_IDS)
+            new_id = await self.state.next_id(WORKSPACE_IDS)
             created = self.epoch + new_id  # later than the fixtures' (the epoch), one second per id
             workspace = Workspace(new_id, name, "custom", description, document_upload_method, "owner",
                                   created, created, members or {"users": [1], "groups": []})
@@ -238,7 +238,7 @@ class Directory:
         if not await self.state.add(TAG_NAMES, name.lower(), True):
             return None
         while True:
-            new_id = await self.state.incr(TAG_IDS)
+            new_id = await self.state.next_id(TAG_IDS)
             created = self.epoch + new_id
             tag = Tag(new_id, name, description, auto_assign, created, created)
             if await self.state.add(TAGS, str(new_id), tag.value()):

@@ -10,7 +10,7 @@ from ..generation import structured
 from ..generation import text as generator
 from ..render import chat_completion
 from ..streaming import chat_events
-from ..tokenizer import chat_prompt, count
+from ..tokenizer import chat_prompt, count_within
 from .sampling import ModelLookup, check_context, completion_draft, read_sampling
 
 # What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
@@ -35,7 +35,7 @@ class Chat:
         logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
         sampling = read_sampling(body, model, logprobs)
         messages = body.get("messages") or []
-        prompt_tokens = count(chat_prompt(messages))
+        (prompt_tokens,) = await count_within([chat_prompt(messages)], model.max_model_len)
         check_context(model, prompt_tokens, sampling.max_tokens)
         shaping = {k: body[k] for k in SHAPING if k in body}
         base_key = (settings.seed, model.technical_name, shaping)

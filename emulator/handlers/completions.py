@@ -11,7 +11,7 @@ from ..config import Settings
 from ..generation import text as generator
 from ..render import text_completion
 from ..streaming import completion_events
-from ..tokenizer import tokenize
+from ..tokenizer import MAX_TOKEN_CHARS, count_capped, tokenize
 from .sampling import ModelLookup, check_context, completion_draft, read_sampling
 
 SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
@@ -30,6 +30,8 @@ class Completions:
         logprobs = body.get("logprobs")
         sampling = read_sampling(body, model, logprobs if isinstance(logprobs, int) else None)
         prompt = body.get("prompt") or ""
+        if isinstance(prompt, str) and len(prompt) > MAX_TOKEN_CHARS * model.max_model_len:  # over by length
+            check_context(model, count_capped(prompt, model.max_model_len), sampling.max_tokens)
         prompt_pieces = tokenize(prompt)
         prompt_tokens = len(prompt_pieces)
         check_context(model, prompt_tokens, sampling.max_tokens)

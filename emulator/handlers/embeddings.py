@@ -14,7 +14,7 @@ from ..config import Settings
 from ..errors import BadRequest, dumps
 from ..generation import vectors as embedding
 from ..generation.text import request_key
-from ..tokenizer import count
+from ..tokenizer import count_within
 from .sampling import ModelLookup
 
 # Past this many inputs the vectors and their JSON (~0.6 ms an input of 1024 floats) are made in a
@@ -41,7 +41,7 @@ class Embeddings:
             if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):
                 raise BadRequest(f"dimensions must be between 1 and {model.dimensions}, got {dimensions}.",
                                  param="dimensions")
-        token_counts = [len(item) if isinstance(item, list) else count(item) for item in inputs]
+        token_counts = await count_within(inputs, model.max_model_len)
         for tokens in token_counts:
             if tokens > model.max_model_len:
                 raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. "

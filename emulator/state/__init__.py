@@ -71,6 +71,12 @@ class Backend(Protocol):
     async def incr(self, counter: str, by: int = 1) -> int:
         """Atomic add; -> the new value (``by=0`` reads it). Ids come from here, never reused."""
 
+    async def next_id(self, sequence: str, by: int = 1) -> int:
+        """The next id of a sequence (``incr`` of its counter), never one handed out before, even
+        after a shared backend lost its data (a Redis without persistence restarted): the sequence
+        then goes on past every id it could have given. ``by=0`` reads it. Use counters (how many
+        times a fixture answered) are ``incr``'s: they start again with the data."""
+
     # -- logs: append-only sequences (the journal) --------------------------------------------------
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
         """Add at the end, keeping at most ``keep`` newest values and at most ``budget`` bytes

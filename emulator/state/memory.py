@@ -102,6 +102,11 @@ class MemoryBackend:
         await self._synced(written)
         return value
 
+    async def next_id(self, sequence: str, by: int = 1) -> int:
+        """This process's memory is lost only with the process (and --data-dir replays it): an id
+        sequence is its counter."""
+        return await self.incr(sequence, by)
+
     # -- logs --------------------------------------------------------------------------------------
 
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:

@@ -8,26 +8,78 @@ Layout under the key prefix (``--redis-prefix``, so several emulators can share 
     {p}log:{name}         zset     "seq:payload" scored by seq (read since, newest first)
     {p}logseq:{name}      string   the log's last sequence number (never reset by ``drop``)
     {p}logsize:{name}     string   the bytes the log holds (its budget is enforced on append)
+    {p}marker             string   written at start (0); its absence later means the Redis lost the
+                                   emulator's data, and holds the floor every id sequence then starts at
 
 Values are encoded so that bytes and JSON both round-trip: ``b"b" + raw`` or ``b"j" + json``.
 Every multi-key step is one Lua script (atomic on the server); ``update`` runs the caller's
 Python function, so it is an optimistic WATCH/MULTI loop. A Redis that cannot be reached
 raises ``StateUnavailable`` (a 503 naming the state backend), never a traceback; the
-connection pool reconnects by itself when the server is back.
+connection pool (bounded: a request waits for a free connection rather than fail) reconnects by
+itself when the server is back.
+
+A Redis without persistence that restarts has lost every record, and its counters start again.
+So that an id is still never handed out twice (a client holding an old file id gets a 404, not
+someone else's file), the marker written at start is checked by every ``next_id`` and journal
+append, in the same script: when it is gone, the first script to see it writes a floor, the
+seconds since the emulator's epoch on the Redis clock (past every id given before, at under one
+id a second since the data began, and past the highest id this worker gave), and every id
+sequence, the journal's included, goes on from there. The worker that saw it logs it once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, TimeoutError as RedisTimeoutError, WatchError
+from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import StateUnavailable, Value, size_of
 
+log = logging.getLogger("emulator.state")
+MARKER = "marker"
+POOL_SIZE = 32  # connections per worker; a request waits for a free one (POOL_WAIT_S) rather than fail
+POOL_WAIT_S = 5.0
+RETRIES = 3  # of a command whose connection broke (a restarted Redis), on a fresh connection
+# The floor of every id sequence. KEYS[1]: the marker ("floor:token"); ARGV[1]: the epoch, ARGV[4]: the
+# highest id this worker has given of any sequence. When the marker is gone (the data was lost), a new
+# one: past the seconds since the epoch on the Redis clock and past that id. Sets floor, token, lost.
+_FLOOR = """
+local lost = 0
+local marker = redis.call('GET', KEYS[1])
+local floor, token
+if not marker then
+  local now = redis.call('TIME')
+  floor = math.max(0, tonumber(now[1]) - tonumber(ARGV[1]), tonumber(ARGV[4]))
+  token = 'lost-' .. now[1] .. '.' .. now[2]
+  redis.call('SET', KEYS[1], string.format('%d', floor) .. ':' .. token)
+  lost = 1
+else
+  local sep = string.find(marker, ':', 1, true)
+  floor = tonumber(string.sub(marker, 1, sep - 1))
+  token = string.sub(marker, sep + 1)
+end
+"""
+# KEYS: marker, counter. ARGV: epoch, by, the highest id this worker has given of this sequence, of
+# any, the marker token it knows. A new counter starts at the floor, or past this worker's highest
+# id when the data was lost or the token is the one it knows (no reset since).
+_NEXT_ID = _FLOOR + """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local start = floor
+  if (lost == 1 or token == ARGV[5]) and tonumber(ARGV[3]) > start then start = tonumber(ARGV[3]) end
+  redis.call('SET', KEYS[2], string.format('%d', start))
+end
+return {redis.call('INCRBY', KEYS[2], ARGV[2]), lost, token}
+"""
 _PUT = """
 if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
@@ -45,22 +97,25 @@ _DELETE = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
-# KEYS: log, seq, size. ARGV: payload, size of the value, keep (0: no limit), budget (0: none).
-# The newest entry always stays, even when it alone is over the budget.
-_APPEND = """
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], seq, seq .. ':' .. ARGV[1])
-local size = redis.call('INCRBY', KEYS[3], ARGV[2])
-local keep, budget = tonumber(ARGV[3]), tonumber(ARGV[4])
+# KEYS: marker, log, seq, size. ARGV: epoch, payload, size of the value, highest id (see _FLOOR),
+# keep (0: no limit), budget (0: none). The newest entry always stays, even alone over the budget.
+_APPEND = _FLOOR + """
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], floor)
+end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[2])
+local size = redis.call('INCRBY', KEYS[4], ARGV[3])
+local keep, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 while true do
-  local count = redis.call('ZCARD', KEYS[1])
+  local count = redis.call('ZCARD', KEYS[2])
   if count <= 1 or not ((keep > 0 and count > keep) or (budget > 0 and size > budget)) then break end
-  local oldest = redis.call('ZPOPMIN', KEYS[1])
+  local oldest = redis.call('ZPOPMIN', KEYS[2])
   local member = oldest[1]
   local payload_size = string.len(member) - string.len(string.match(member, '^%d+:'))
-  size = redis.call('DECRBY', KEYS[3], payload_size)
+  size = redis.call('DECRBY', KEYS[4], payload_size)
 end
-return seq
+return {seq, lost, token}
 """
 _DROP = """
 local count = redis.call('ZCARD', KEYS[1])
@@ -75,9 +130,11 @@ def encode(value: Value) -> bytes:
     return b"j" + json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def decode(raw: bytes | None) -> Value | None:
+def decode(raw: bytes | str | None) -> Value | None:
     if raw is None:
         return None
+    if isinstance(raw, str):  # the client is made to answer bytes; a str is its typing's other case
+        raw = raw.encode()
     if raw[:1] == b"b":
         return raw[1:]
     return json.loads(raw[1:])
@@ -86,9 +143,16 @@ def decode(raw: bytes | None) -> Value | None:
 class RedisBackend:
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str = "paradigm-emulator:"):
-        self.url, self.prefix = url, prefix
+    def __init__(self, url: str, prefix: str = "paradigm-emulator:", epoch: int = 0, mark_start: bool = True):
+        """``mark_start``: write the start marker (floor 0) on first use unless there is one; False in
+        the workers of ``serve --workers``, whose supervisor wrote it before starting them (a worker
+        restarted after a loss must not take the empty Redis for a fresh one)."""
+        self.url, self.prefix, self.epoch = url, prefix, epoch
+        self.marker = start_marker_key(prefix)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unmarked = mark_start
+        self._token = ""  # the marker token this worker last saw: a new one means a reset or a loss
+        self._highest: dict[str, int] = {}  # the highest id this worker has had of each sequence
 
     def _bind(self) -> None:
         """A client for the running event loop: the pool's connections belong to the loop that opened
@@ -98,9 +162,17 @@ class RedisBackend:
         if loop is self._loop:
             return
         self._loop = loop
-        # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs.
-        self._redis = aioredis.Redis.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=5.0,
-                                              health_check_interval=10)
+        # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs. A bounded pool
+        # that waits for a free connection: a burst (hundreds of ingestions taken over at once) queues
+        # instead of opening connections until Redis refuses them ("Too many connections").
+        # A command on a connection that a Redis restart broke is tried again on a new one (a few times,
+        # quickly): once Redis answers again, no request sees the stale connections of before.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S, socket_connect_timeout=2.0,
+            socket_timeout=5.0, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), RETRIES))
+        self._redis = aioredis.Redis.from_pool(pool)
+        self._next_id = self._redis.register_script(_NEXT_ID)
         self._put = self._redis.register_script(_PUT)
         self._add = self._redis.register_script(_ADD)
         self._delete = self._redis.register_script(_DELETE)
@@ -183,13 +255,46 @@ class RedisBackend:
         self._bind()
         return int(await _guard(self._redis.incrby(f"{self.prefix}ctr:{counter}", by)))
 
+    async def next_id(self, sequence: str, by: int = 1) -> int:
+        await self._mark()
+        highest = self._highest.get(sequence, 0)
+        value, lost, token = await _guard(self._next_id(
+            keys=[self.marker, f"{self.prefix}ctr:{sequence}"],
+            args=[self.epoch, by, highest, max(self._highest.values(), default=0), self._token]))
+        self._seen(int(lost), token)
+        self._highest[sequence] = max(int(value), self._highest.get(sequence, 0))
+        return int(value)
+
+    async def _mark(self) -> None:
+        if self._unmarked:
+            self._bind()
+            await _guard(self._redis.set(self.marker, b"0:start", nx=True))
+            self._unmarked = False
+
+    def _seen(self, lost: int, token: bytes | str) -> None:
+        token = token.decode() if isinstance(token, bytes) else token
+        if token != self._token:
+            self._highest = {}  # a reset (or a loss, whose floor is past them): they no longer bind
+            self._token = token
+        if lost:
+            log.warning("the Redis at %s (--redis-url) has lost the emulator's data: it restarted without "
+                        "persistence, or was emptied. Every file, thread, fixture and journal entry made "
+                        "before is gone, and every id sequence goes on past the ids given before, so an "
+                        "old id answers 404. Turn Redis persistence on (appendonly yes) to keep the data.",
+                        self.url)
+
     # -- logs ------------------------------------------------------------------------------------------
 
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
         self._bind()
+        await self._mark()
         payload = encode(value)
-        return int(await _guard(self._append(keys=self._log_keys(log),
-                                             args=[payload, len(payload), keep or 0, budget or 0])))
+        seq, lost, token = await _guard(self._append(
+            keys=[self.marker, *self._log_keys(log)],
+            args=[self.epoch, payload, len(payload), max(self._highest.values(), default=0), keep or 0,
+                  budget or 0]))
+        self._seen(int(lost), token)
+        return int(seq)
 
     async def read(self, log: str, after: int = 0, limit: int | None = None) -> list[tuple[int, Value]]:
         self._bind()
@@ -226,10 +331,10 @@ class RedisBackend:
         the logs' numbering, which goes on (a journal seq is never handed out twice)."""
         self._bind()
         pattern = _glob_escape(self.prefix) + "*"
-        keep = f"{self.prefix}logseq:".encode()
+        keep, marker = f"{self.prefix}logseq:".encode(), self.marker.encode()
         batch: list[bytes] = []
         async for key in _guard_iter(self._redis.scan_iter(match=pattern, count=1000)):
-            if key.startswith(keep):
+            if key.startswith(keep) or key == marker:  # the marker is rewritten below, never missing
                 continue
             batch.append(key)
             if len(batch) >= 500:
@@ -237,11 +342,18 @@ class RedisBackend:
                 batch = []
         if batch:
             await _guard(self._redis.unlink(*batch))
+        # Every sequence starts again (a reset is asked for, not a loss): a new token tells every worker.
+        await _guard(self._redis.set(self.marker, f"0:reset-{uuid.uuid4().hex}"))
 
     async def close(self) -> None:
         if self._loop is not None and self._loop is asyncio.get_running_loop():
             await self._redis.aclose()
         self._loop = None
+
+
+def start_marker_key(prefix: str) -> str:
+    """The key of the marker written at start (``serve --workers`` writes it before its workers)."""
+    return f"{prefix}{MARKER}"
 
 
 def _member(raw: bytes) -> tuple[int, Value]:
@@ -257,7 +369,7 @@ def _why(exc: Exception) -> str:
     return f"The state backend (Redis) is unavailable: {exc}"
 
 
-async def _guard(awaitable):
+async def _guard(awaitable: Awaitable[Any]) -> Any:
     try:
         return await awaitable
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -268,7 +380,7 @@ async def _guard(awaitable):
         raise
 
 
-async def _guard_iter(iterator):
+async def _guard_iter(iterator: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for item in iterator:
             yield item

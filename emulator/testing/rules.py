@@ -20,6 +20,8 @@ handle uses to swap it in on the running emulator. Nothing here talks to a serve
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -45,11 +47,31 @@ def text_matcher(value: Any, argument: str) -> Any:
     )
 
 
-def build_match(
+def build_match(operation: str | None = None, **conditions: Any) -> dict[str, Any]:
+    """The ``match`` part of a fixture (see ``_match``); a condition of another name is a TypeError that
+    lists the valid ones and names the closest (``contain=`` -> did you mean ``contains``?)."""
+    unknown = [name for name in conditions if name not in MATCH_CONDITIONS]
+    if unknown:
+        raise UnknownCondition(unknown[0])
+    return _match(operation, **conditions)
+
+
+class UnknownCondition(TypeError):
+    """A keyword no rule condition has (a TypeError, as Python's own for a wrong keyword)."""
+
+    def __init__(self, name: str):
+        valid = [*MATCH_CONDITIONS, *RULE_OPTIONS]
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}=? " if close else ""
+        super().__init__(f"unknown condition {name}=: {hint}The conditions are "
+                         f"{', '.join(MATCH_CONDITIONS)}; a rule also takes {', '.join(RULE_OPTIONS)}.")
+
+
+def _match(
     operation: str | None = None,
     *,
     contains: str | None = None,
-    regex: str | re.Pattern | None = None,
+    regex: str | re.Pattern[str] | None = None,
     last_user_message: Any = None,
     model: Any = None,
     system: Any = None,
@@ -96,6 +118,10 @@ def build_match(
     if body:
         match["body"] = {(key if key.startswith("$") else "$." + key): value for key, value in body.items()}
     return match
+
+
+MATCH_CONDITIONS = tuple(name for name in inspect.signature(_match).parameters if name != "operation")
+RULE_OPTIONS = ("name", "times", "priority", "version", "turn_index", "agent_id", "force_tool")
 
 
 def error_type(status: int) -> str:
