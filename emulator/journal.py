@@ -35,6 +35,7 @@ REDACTED = "[redacted]"
 REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
                               "openai-organization", "x-emulator-admin-token"})
 REDACTED_QUERY = frozenset({"api_key", "key", "token"})
+REDACTED_FIELDS = frozenset({"credentials"})  # body fields that carry a secret (an MCP server's)
 HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyond this
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
@@ -140,9 +141,13 @@ class Journal:
         raw = call.raw_body
         if not raw and not call.uploads and call.body == {}:
             return b"{}"  # a GET, a DELETE
-        if raw and not call.uploads and len(raw) <= self.body_cap and call.content_type.endswith("json"):
+        secret = b'"credentials"' in raw
+        if raw and not secret and not call.uploads and len(raw) <= self.body_cap \
+                and call.content_type.endswith("json"):
             return raw.strip() or b"{}"  # the JSON as it came: no need to encode it again
         body = call.body
+        if isinstance(body, dict) and REDACTED_FIELDS & set(body):
+            body = {k: REDACTED if k in REDACTED_FIELDS and v is not None else v for k, v in body.items()}
         if call.uploads:
             body = {**(body if isinstance(body, dict) else {}),
                     **{name: f"<file {upload.filename}>" for name, upload in call.uploads.items()}}
