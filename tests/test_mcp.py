@@ -33,9 +33,15 @@ def test_the_declared_server_is_listed_with_its_tools(backend_http):
 
 
 def test_a_created_server_never_shows_nor_journals_its_credentials(backend_http, on_backend):
-    created = backend_http.post("/api/v3/mcp", json={"name": "tickets", "url": "https://mcp.example.org/t",
-                                                     "authentication_method": "bearer_token",
-                                                     "credentials": SECRET})
+    created = backend_http.post(
+        "/api/v3/mcp",
+        json={
+            "name": "tickets",
+            "url": "https://mcp.example.org/t",
+            "authentication_method": "bearer_token",
+            "credentials": SECRET,
+        },
+    )
     assert created.status_code == 201
     server = created.json()
     again = backend_http.get(f"/api/v3/mcp/{server['id']}")
@@ -49,8 +55,10 @@ def test_a_created_server_never_shows_nor_journals_its_credentials(backend_http,
 
 
 def test_a_created_server_with_a_declared_url_has_the_declared_tools(backend_http):
-    server = backend_http.post("/api/v3/mcp", json={"name": "my-crm", "url": "https://mcp.example.com/crm",
-                                                    "authentication_method": "none"}).json()
+    server = backend_http.post(
+        "/api/v3/mcp",
+        json={"name": "my-crm", "url": "https://mcp.example.com/crm", "authentication_method": "none"},
+    ).json()
     tools = backend_http.get(f"/api/v3/mcp/{server['id']}/tools").json()
 
     assert server["has_credentials"] is False
@@ -60,7 +68,9 @@ def test_a_created_server_with_a_declared_url_has_the_declared_tools(backend_htt
 
 def test_bad_server_requests_are_400s_naming_the_field(backend_http):
     no_url = backend_http.post("/api/v3/mcp", json={"name": "x"})
-    bad_method = backend_http.post("/api/v3/mcp", json={"name": "x", "url": "https://a.b", "authentication_method": "oauth"})
+    bad_method = backend_http.post(
+        "/api/v3/mcp", json={"name": "x", "url": "https://a.b", "authentication_method": "oauth"}
+    )
     missing = backend_http.get("/api/v3/mcp/00000000-0000-4000-8000-000000000000")
 
     assert no_url.status_code == 400 and "url" in no_url.json()
@@ -76,7 +86,10 @@ def test_agents_keep_and_show_their_mcp_servers(backend_http):
     unknown = backend_http.post("/api/v3/agents", json={"name": "X", "mcp_server_ids": ["nope"]})
 
     assert agent["tools"]["mcp_servers"] == [{"id": CRM, "name": "crm", "object": "mcp_server"}]
-    assert tools["mcp_servers"][0]["id"] == CRM and tools["mcp_servers"][0]["authentication_method"] == "bearer_token"
+    assert (
+        tools["mcp_servers"][0]["id"] == CRM
+        and tools["mcp_servers"][0]["authentication_method"] == "bearer_token"
+    )
     assert deprecated["mcp_servers"] == [{"id": CRM, "name": "crm", "object": "mcp_server"}]
     assert deprecated["native"] == tools["native"]
     assert cleared["tools"]["mcp_servers"] == []
@@ -84,7 +97,9 @@ def test_agents_keep_and_show_their_mcp_servers(backend_http):
 
 
 def test_a_forced_mcp_server_is_called_and_its_result_answers(backend_http):
-    turn = backend_http.post(TURNS, json={"query": "Who is the customer ACME?", "force_mcp_server": CRM}).json()
+    turn = backend_http.post(
+        TURNS, json={"query": "Who is the customer ACME?", "force_mcp_server": CRM}
+    ).json()
 
     (call,) = _calls(turn)
     assert call["tool"]["type"] == "mcp" and call["tool"]["name"] == "lookup_customer"
@@ -105,8 +120,10 @@ def test_force_mcp_server_takes_a_server_name_and_refuses_an_unknown_one(backend
 
 def test_a_streamed_mcp_turn_shows_the_call_as_events(backend_http):
     thread = backend_http.post("/api/v3/threads", json={}).json()["id"]
-    streamed = backend_http.post(f"/api/v3/threads/{thread}/turns",
-                                 json={"query": "lookup customer ACME", "force_mcp_server": CRM, "stream": True})
+    streamed = backend_http.post(
+        f"/api/v3/threads/{thread}/turns",
+        json={"query": "lookup customer ACME", "force_mcp_server": CRM, "stream": True},
+    )
     events = _events(streamed.content)
     kinds = [e["type"] for e in events]
 
@@ -129,23 +146,44 @@ def test_an_mcp_tool_call_produces_its_artifacts(backend_http):
     assert {k: body[k] for k in brief} == brief
     assert body["name"] == "orders.csv" and body["mime_type"] == "text/csv"
     assert body["content"].startswith("order,amount") and body["size"] == len(body["content"].encode())
-    assert (body["turn_id"], body["thread_id"], body["tool_call_id"]) == (turn["id"], turn["thread"], call["id"])
+    assert (body["turn_id"], body["thread_id"], body["tool_call_id"]) == (
+        turn["id"],
+        turn["thread"],
+        call["id"],
+    )
     assert backend_http.get("/api/v3/artifacts/00000000-0000-4000-8000-000000000000").status_code == 404
 
 
 def test_a_fixture_scripts_an_mcp_tool_call_and_its_artifacts(backend_http, on_backend):
-    fixture = {"match": {"operation": "turn", "last_user_message": {"contains": "report"}},
-               "response": {"tool_calls": [{"name": "lookup_customer", "mcp_server": "crm",
-                                            "arguments": {"name": "Initech"}, "result": "Initech: 2 orders.",
-                                            "artifacts": [{"name": "r.md", "content": "# Initech"}]}],
-                            "content": "Initech has 2 orders."}}
-    assert httpx.post(on_backend.base_url + "/_emulator/fixtures", json=fixture, timeout=TIMEOUT).status_code in (200, 201)
+    fixture = {
+        "match": {"operation": "turn", "last_user_message": {"contains": "report"}},
+        "response": {
+            "tool_calls": [
+                {
+                    "name": "lookup_customer",
+                    "mcp_server": "crm",
+                    "arguments": {"name": "Initech"},
+                    "result": "Initech: 2 orders.",
+                    "artifacts": [{"name": "r.md", "content": "# Initech"}],
+                }
+            ],
+            "content": "Initech has 2 orders.",
+        },
+    }
+    assert httpx.post(
+        on_backend.base_url + "/_emulator/fixtures", json=fixture, timeout=TIMEOUT
+    ).status_code in (200, 201)
 
     turn = backend_http.post(TURNS, json={"query": "a report on Initech"}).json()
     (call,) = _calls(turn)
     artifact = backend_http.get(f"/api/v3/artifacts/{call['result']['file_artifacts'][0]['id']}").json()
 
-    assert call["tool"] == {**call["tool"], "type": "mcp", "name": "lookup_customer", "mcp_server_name": "crm"}
+    assert call["tool"] == {
+        **call["tool"],
+        "type": "mcp",
+        "name": "lookup_customer",
+        "mcp_server_name": "crm",
+    }
     assert call["tool_args"] == {"name": "Initech"} and call["result"]["text"] == "Initech: 2 orders."
     assert artifact["content"] == "# Initech" and artifact["mime_type"] == "text/plain"
     assert turn["messages"][1]["parts"][-1]["text"] == "Initech has 2 orders."
@@ -154,8 +192,9 @@ def test_a_fixture_scripts_an_mcp_tool_call_and_its_artifacts(backend_http, on_b
 def test_the_plugin_scripts_an_mcp_tool_of_the_agent(paradigm_emulator):
     emu = paradigm_emulator
     emu.on_turn(contains="orders").reply_tool_call("export_orders", {"customer": "ACME"}).and_reply("Done.")
-    with httpx.Client(base_url=emu.root_url, headers={"Authorization": f"Bearer {emu.api_key}"},
-                      timeout=TIMEOUT) as http:
+    with httpx.Client(
+        base_url=emu.root_url, headers={"Authorization": f"Bearer {emu.api_key}"}, timeout=TIMEOUT
+    ) as http:
         agent = http.post("/api/v3/agents", json={"name": "Sales", "mcp_server_ids": [CRM]}).json()
         turn = http.post(TURNS, json={"query": "the orders of ACME", "agent_id": agent["id"]}).json()
 
@@ -170,7 +209,9 @@ def test_the_same_mcp_turn_is_the_same_bytes_on_a_fresh_emulator(make_server):
     answers = []
     for _ in range(2):
         running = make_server()
-        with httpx.Client(base_url=running.base_url, headers={"Authorization": "Bearer k"}, timeout=TIMEOUT) as http:
+        with httpx.Client(
+            base_url=running.base_url, headers={"Authorization": "Bearer k"}, timeout=TIMEOUT
+        ) as http:
             answers.append(http.post(TURNS, json={"query": "export orders", "force_mcp_server": CRM}).content)
 
     assert answers[0] == answers[1]

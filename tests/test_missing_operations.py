@@ -6,13 +6,17 @@ from __future__ import annotations
 import time
 
 TURNS = "/api/v3/threads/turns"
-REFUNDS = (b"Refund policy. Customers may ask for a refund within 30 days of purchase. "
-           b"Refunds are paid back to the original card within five business days.")
+REFUNDS = (
+    b"Refund policy. Customers may ask for a refund within 30 days of purchase. "
+    b"Refunds are paid back to the original card within five business days."
+)
 HOLIDAYS = b"Holiday policy. Every employee has twenty-five days of paid holidays each year."
 
 
 def upload(http, name: str, data: bytes, workspace_id: int) -> int:
-    response = http.post("/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)})
+    response = http.post(
+        "/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)}
+    )
     assert response.status_code == 201, response.text
     file_id = response.json()["id"]
     deadline = time.monotonic() + 5
@@ -45,13 +49,22 @@ def test_a_query_ranks_an_agents_files_with_their_relevant_chunks(backend_http):
     assert [f["id"] for f in found["results"]] == [refunds]
     (chunk, *_) = found["results"][0]["search_details"]["relevant_chunks"]
     assert "refund" in chunk["text"].lower() and chunk["chunk_type"] == "text"
-    assert chunk["lexical_score"] > 0 and set(chunk) == {"text", "final_score", "chunk_type", "lexical_score",
-                                                         "distance"}
+    assert chunk["lexical_score"] > 0 and set(chunk) == {
+        "text",
+        "final_score",
+        "chunk_type",
+        "lexical_score",
+        "distance",
+    }
 
 
 def test_an_agent_icon_is_uploaded_up_to_5_mb(backend_http):
-    small = backend_http.put("/api/v3/agents/1/icon", files={"icon": ("icon.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64)})
-    large = backend_http.put("/api/v3/agents/1/icon", files={"icon": ("big.png", b"0" * (5 * 1024 * 1024 + 1))})
+    small = backend_http.put(
+        "/api/v3/agents/1/icon", files={"icon": ("icon.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64)}
+    )
+    large = backend_http.put(
+        "/api/v3/agents/1/icon", files={"icon": ("big.png", b"0" * (5 * 1024 * 1024 + 1))}
+    )
     missing = backend_http.put("/api/v3/agents/1/icon", files={"file": ("icon.png", b"x")})
 
     assert small.status_code == 200 and small.json() == {"message": "Icon uploaded successfully"}
@@ -61,8 +74,15 @@ def test_an_agent_icon_is_uploaded_up_to_5_mb(backend_http):
 
 
 def test_users_me_settings_are_updated_and_kept(backend_http):
-    patched = backend_http.patch("/api/v3/users/me", json={"language": "fr", "agent_instructions": "Be brief.",
-                                                           "skip_help_step": False, "terms_accepted": False})
+    patched = backend_http.patch(
+        "/api/v3/users/me",
+        json={
+            "language": "fr",
+            "agent_instructions": "Be brief.",
+            "skip_help_step": False,
+            "terms_accepted": False,
+        },
+    )
     read = backend_http.get("/api/v3/users/me").json()
     bad = backend_http.patch("/api/v3/users/me", json={"language": "xx"})
 
@@ -78,8 +98,13 @@ def test_a_v2_completion_feedback_is_logged(backend_http):
     unknown = backend_http.post("/api/v2/rate/9/chatcmpl-123", json={})
 
     assert liked.status_code == 201
-    assert liked.json() == {**liked.json(), "feedback_type_id": 1, "feedback_type": "like",
-                            "completion_id": "chatcmpl-123", "comment": "Great"}
+    assert liked.json() == {
+        **liked.json(),
+        "feedback_type_id": 1,
+        "feedback_type": "like",
+        "completion_id": "chatcmpl-123",
+        "comment": "Great",
+    }
     assert again.json()["id"] == liked.json()["id"] and again.json()["comment"] is None
     assert unknown.status_code == 404
 
