@@ -30,6 +30,7 @@ from .conversations.directory import AgentDirectory
 from .conversations.documents import DocumentScope
 from .conversations.records import Conversations
 from .conversations.turns import TurnService
+from .conversations.users import UserSettings
 from .delivery import Deliver, Source
 from .documents.analyses import AnalysisStore
 from .documents.ingestion import Ingestion
@@ -41,15 +42,19 @@ from .errors import StartupError, StateUnavailable
 from .fixtures.registry import Scripts
 from .guard import Guard
 from .handlers import handler_table
+from .handlers.agent_files import AgentFiles
 from .handlers.agents import Agents
 from .handlers.analysis import Analyses
+from .handlers.artifacts import Artifacts
 from .handlers.chat import Chat
 from .handlers.chunks import Chunks
 from .handlers.completions import Completions
 from .handlers.documents import Tools
 from .handlers.embeddings import Embeddings
+from .handlers.feedback import Feedback
 from .handlers.files import Files
 from .handlers.files_v3 import FilesV3
+from .handlers.mcp import Mcp
 from .handlers.models import Models
 from .handlers.retrieve import Retrieve
 from .handlers.sampling import ModelLookup
@@ -106,8 +111,10 @@ class Emulator:
         # The search every document tool runs, and what a turn reads of the files through it.
         self.retrieval = Retrieval(self.files, self.ingestion)
         self.document_scope = DocumentScope(self.files, self.workspaces, self.retrieval)
+        # The MCP servers the agents file declares (their tools scripted there) and the created ones.
+        self.mcp = self.agents.mcp
         self.turns = TurnService(self.conversations, self.agents, self.catalog, self.state, settings,
-                                 self.document_scope)
+                                 self.document_scope, self.mcp)
         # --upstream: requests no fixture matches are forwarded there (and recorded with --record).
         self.upstream: Upstream | None = build_upstream(settings)
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
@@ -144,7 +151,11 @@ class Emulator:
             UploadSessions(UploadSessionStore(state, settings.seed, settings.epoch), self.files,
                            self.ingestion, self.workspaces, settings),
             Analyses(AnalysisStore(state), self.files, self.ingestion, self.catalog, state, settings),
-            Agents(self.agents, self.workspaces, self.document_scope),
+            Agents(self.agents, self.workspaces, self.document_scope, self.mcp, UserSettings(state)),
+            AgentFiles(self.agents, self.files, self.ingestion, self.workspaces, self.retrieval),
+            Mcp(self.mcp),
+            Artifacts(self.conversations, state),
+            Feedback(state, settings.epoch),
         )
 
     async def reset(self) -> None:

@@ -70,6 +70,7 @@ class Existing:
         self.group: int = next(iter(directory.groups))
         self.tool: str = next(iter(directory.tools))
         self.tool_id: str = directory.tools[self.tool].id
+        self.mcp_server: str = next(iter(directory.mcp.seeds))  # the agents file's MCP server
         self._files: dict[str, int] = {}
         self._chunks: dict[int, list[str]] = {}
         self._tag: int | None = None
@@ -157,8 +158,9 @@ def really_valid(context, case):
             else:
                 for name in [k for k, v in body.items() if nested(v)]:
                     del body[name]
-    if isinstance(body.get("file"), Binary) and not body["file"].data:
-        body["file"] = Binary(SEED_TEXT)  # DRF refuses an empty file; no schema of a binary part says so
+    for name in ("file", "icon"):
+        if isinstance(body.get(name), Binary) and not body[name].data:
+            body[name] = Binary(SEED_TEXT)  # DRF refuses an empty file; no schema of a binary part says so
     _as_generated(case)
     return case
 
@@ -195,7 +197,8 @@ def existing_objects(case, existing: Existing) -> None:
         body["group_id"] = existing.group  # a team agent belongs to a group
     if body.get("force_tool") is not None:
         body["force_tool"] = existing.tool  # a tool of the agents file
-    body.pop("force_mcp_server", None)  # the emulator's agents have no MCP server
+    if body.get("force_mcp_server") is not None:
+        body["force_mcp_server"] = existing.mcp_server  # a server of the agents file
     _as_generated(case)
 
 
@@ -211,6 +214,8 @@ def _existing_ids(case, values: dict, existing: Existing) -> None:
             values[name] = seed
         elif isinstance(value, str) and value.lstrip("-").isdigit():
             values[name] = str(seed)  # a query parameter, as the coverage phase writes it
+    if values.get("mcp_server_ids"):
+        values["mcp_server_ids"] = [existing.mcp_server] * len(values["mcp_server_ids"])
     if values.get("native_tool_ids"):
         values["native_tool_ids"] = [existing.tool_id] * len(values["native_tool_ids"])
     for name in ("workspace_ids", "scoped_workspace_ids"):

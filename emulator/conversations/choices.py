@@ -111,8 +111,50 @@ def analysis_steps(files: int) -> list[tuple[str, float, str]]:
             (STEP_DONE, 100.0, "Analysis completed")]
 
 
+def mcp_steps(server: str, tool: str) -> list[tuple[str, float, str]]:
+    """(status, progress %, text) of an MCP tool call's steps (the emulator never reaches the server)."""
+    return [(STEP_RUNNING, 0.0, f"Calling {tool} on the MCP server {server}"),
+            (STEP_DONE, 100.0, "Tool call completed")]
+
+
 def chunk_source(document_id: int, document_name: str, chunk_id: int, chunk_uuid: str, page: int, text: str,
                  score: float) -> dict[str, Any]:
     """One entry of a tool result's ``chunk_sources`` (its shape is not documented)."""
     return {"document_id": document_id, "document_name": document_name, "chunk_id": chunk_id,
             "chunk_uuid": chunk_uuid, "page": page, "text": text, "score": score}
+
+
+# -- MCP servers (POST/GET /api/v3/mcp, /mcp/{id}, /mcp/{id}/tools) ---------------------------------
+# GET /api/v3/mcp is named in a guide, its page was not captured: a DRF page of 20, as the agents.
+MCP_PAGE = 20
+# force_mcp_server names a server by id (or by name): any server the user sees, whether or not the
+# turn's agent lists it (the docs do not say the agent must). The agent calls the server's tool
+# whose name and description share the most words with the query (its first tool on a tie).
+
+# -- artifacts (GET /api/v3/artifacts/{id}) ----------------------------------------------------------
+# The files a turn's tool calls produce. The docs give the path and "Retrieve an artifact by ID."
+# only; the emulator's artifact, with the names the rest of the v3 API uses:
+#   {"id", "object": "artifact", "name", "mime_type", "size" (bytes of content, UTF-8), "content"
+#    (the file's text), "thread_id", "turn_id", "tool_call_id", "created_at"}
+# A tool call's result.file_artifacts lists each as {"id", "object", "name", "mime_type", "size"}.
+# An artifact exists once its tool call has completed (404 before, and for a cancelled turn's calls
+# that never completed).
+
+
+def artifact_record(artifact_id: str, artifact: dict[str, Any], thread_id: str, turn_id: str,
+                    tool_call_id: str, created_at: str) -> dict[str, Any]:
+    content = str(artifact.get("content", ""))
+    return {"id": artifact_id, "object": "artifact", "name": artifact["name"],
+            "mime_type": artifact.get("mime_type", "text/plain"), "size": len(content.encode()),
+            "content": content, "thread_id": thread_id, "turn_id": turn_id, "tool_call_id": tool_call_id,
+            "created_at": created_at}
+
+
+def artifact_brief(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("id", "object", "name", "mime_type", "size")}
+
+# -- agents' icons (PUT /api/v3/agents/{id}/icon) -----------------------------------------------------
+# Documented: a multipart ``icon`` of at most 5 MB, answered "Icon uploaded successfully". The body
+# of that answer was not captured: DRF's usual message object. A larger icon is DRF's field error (400).
+ICON_MB = 5
+ICON_UPLOADED = {"message": "Icon uploaded successfully"}

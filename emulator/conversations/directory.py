@@ -19,6 +19,7 @@ from ..errors import StartupError
 from ..generation.text import request_key
 from ..state import Backend, Value
 from ..yaml_reader import YamlError, read_mapping
+from .mcp import McpDeclarationError, McpServers
 
 SPACE = "agents"
 COUNTER = "agents"
@@ -58,8 +59,10 @@ class AgentDirectory:
     """The seeds, and the agents of the state backend over them."""
 
     def __init__(self, company: dict[str, Any], groups: list[Group], user: dict[str, Any], tools: list[Tool],
-                 agents: list[dict[str, Any]], epoch: int, state: Backend):
+                 agents: list[dict[str, Any]], epoch: int, state: Backend, mcp: McpServers | None = None):
         self.state = state
+        # The MCP servers the file declares (with their tools) and those created through the API.
+        self.mcp = mcp or McpServers([], {}, state, company["id"], groups[0].id)
         self.company = company
         self.groups = {g.id: g for g in groups}
         self.user = user
@@ -91,16 +94,24 @@ class AgentDirectory:
                 **(document.get("user") or {})}
         tools = [_tool(entry, f"{path}: tool #{n}") for n, entry in enumerate(document.get("tools") or [], 1)]
         names = {t.name for t in tools}
+        personal = [g.id for g in groups if g.category == "personal"] or [groups[0].id]
+        try:
+            mcp = McpServers.declare(document.get("mcp_servers"), str(path), state, company["id"],
+                                     personal[0])
+        except McpDeclarationError as exc:
+            raise DirectoryError(str(exc)) from exc
+        servers = {s["name"]: s["id"] for s in mcp.seeds.values()}
         agents = []
         for number, entry in enumerate(document.get("agents") or [], 1):
             where = f"{path}: agent #{number}"
             agents.append(_agent(entry, where, names, {g.id for g in groups}, groups[0].id, company["id"],
                                  epoch))
+            agents[-1]["mcp_server_ids"] = _servers(entry, where, servers)
         if not agents:
             default = {"id": 1, "name": "Assistant", "is_default": True, "tools": sorted(names)}
             agents = [_agent(default, "default", names, {g.id for g in groups}, groups[0].id, company["id"],
                              epoch)]
-        return cls(company, groups, user, tools, agents, epoch, state)
+        return cls(company, groups, user, tools, agents, epoch, state, mcp)
 
     # -- agents -----------------------------------------------------------------------------------
 
@@ -149,6 +160,17 @@ class AgentDirectory:
 
 def tool_id(name: str) -> str:
     return str(uuid.UUID(bytes=request_key("tool", name)[:16], version=4))
+
+
+def _servers(entry: dict[str, Any], where: str, servers: dict[str, str]) -> list[str]:
+    """An agent's ``mcp_servers`` (names or ids of the file's servers) -> their ids."""
+    named = entry.get("mcp_servers") or []
+    ids = set(servers.values())
+    unknown = [n for n in named if n not in servers and n not in ids]
+    if unknown:
+        raise DirectoryError(f"{where}: unknown MCP server(s) {', '.join(map(repr, unknown))} "
+                             f"(the file's mcp_servers: {', '.join(sorted(servers)) or 'none'})")
+    return [servers.get(n, n) for n in named]
 
 
 def _group(entry: Any, where: str) -> Group:

@@ -12,6 +12,7 @@ fresh emulator -> the same plan, byte for byte.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from ..generation.text import Limits, request_key
 from ..tokenizer import tokenize
 from . import choices, documents
 from .directory import Tool
+from .mcp import Artifact, McpTool
 
 ANSWER_TOKENS = 512  # the most a generated answer says
 PASSAGES = 5  # passages a document search returns
@@ -72,6 +74,10 @@ class TurnRequest:
     turn_ms: float = 0.0
     ttft_ms: float = 0.0
     itl_ms: float = 0.0
+    # The MCP tools the turn may call (its agent's servers' and the forced server's), and those of
+    # the server ``force_mcp_server`` names: the agent calls one of these.
+    mcp_tools: tuple[McpTool, ...] = ()
+    forced_mcp: tuple[McpTool, ...] = ()
 
 
 @dataclass
@@ -84,6 +90,7 @@ class Plan:
     sources: list[dict[str, Any]] = field(default_factory=list)
     tool_offsets: list[float] = field(default_factory=list)  # when each tool call completed
     answer: dict[str, Any] | None = None  # {part_index, pieces, start, itl}: the text.delta events
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # the files the tool calls produced
 
 
 def uuid_from(*parts: Any) -> str:
@@ -110,6 +117,7 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
     turn_id = request.turn_id
     timeline: list[list[Any]] = []
     sources: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
     tool_offsets = []
     tool_span = work_s * choices.TOOL_SHARE / max(len(calls), 1)
     for number, call in enumerate(calls):
@@ -126,6 +134,7 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
                                 "result": call["tool_call"]["result"]}])
         tool_offsets.append(done)
         sources.extend({**s, "available_at": done} for s in call["sources"])
+        artifacts.extend({**a, "available_at": done} for a in call.get("artifacts", []))
     duration = work_s
     answer = None
     if not failure:
@@ -139,7 +148,7 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
                  "message": str(failure.get("message", "The agent failed to answer."))}
         text = ""
     return Plan(timeline=timeline, duration=duration, outcome=outcome, error=error, text=text, sources=sources,
-                tool_offsets=tool_offsets, answer=answer)
+                tool_offsets=tool_offsets, answer=answer, artifacts=artifacts)
 
 
 # -- tools ------------------------------------------------------------------------------------------
@@ -152,14 +161,19 @@ async def _tool_calls(docs: Documents, request: TurnRequest, response: dict[str,
         for number, spec in enumerate(response["tool_calls"]):
             made.append(await _scripted_call(docs, request, spec, number, directory))
         return made
+    made = []
+    if request.forced_mcp and not request.body.get("immediate_final_answer"):
+        chosen = _best_mcp_tool(request.forced_mcp, request.query)
+        made.append(_mcp_call(request, chosen, 0, None, None, None))
     tool = _chosen_tool(request, directory)
     if tool is None:
-        return []
+        return made
     if tool == "document_search":
-        call = await _document_search(docs, request, request.query, request.scope.file_ids, 0, directory)
+        call = await _document_search(docs, request, request.query, request.scope.file_ids, len(made),
+                                      directory)
     else:
-        call = await _document_analysis(docs, request, request.scope.file_ids, 0, directory)
-    return [call] if call is not None else []
+        call = await _document_analysis(docs, request, request.scope.file_ids, len(made), directory)
+    return [*made, call]
 
 
 def _chosen_tool(request: TurnRequest, directory: Toolbox) -> str | None:
@@ -245,6 +259,11 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
     args = spec.get("arguments", {})
     args = _render(args, script) if isinstance(args, dict) else {"input": script.render(args)}
     result = script.render(spec["result"]) if "result" in spec else None
+    mcp_tool = _scripted_mcp_tool(request, directory, name, spec.get("mcp_server"))
+    if mcp_tool is not None:
+        scripted_artifacts = [_render(a, script) for a in spec["artifacts"]] if "artifacts" in spec else None
+        return _mcp_call(request, mcp_tool, number, args if spec.get("arguments") is not None else None,
+                         result, scripted_artifacts)
     file_ids = tuple(args.get("file_ids") or request.scope.file_ids)
     if result is None and name == "document_search":
         return await _document_search(docs, request, str(args.get("query", request.query)), file_ids, number,
@@ -263,8 +282,87 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
                       choices.search_steps(str(args.get("query", request.query)), len(file_ids), len(passages),
                                            len({p.file_id for p in passages})),
                       result or "", _chunk_sources(passages))
+    artifacts = [choices.artifact_record(uuid_from("artifact", request.seed, request.turn_id, number, k),
+                                         {"name": str(item.get("name", f"artifact-{k + 1}")),
+                                          "content": str(item.get("content", "")),
+                                          "mime_type": str(item.get("mime_type", "text/plain"))},
+                                         request.thread_id, request.turn_id, call["id"], request.created_at)
+                 for k, item in enumerate(_render(spec.get("artifacts") or [], script))]
+    call["result"]["file_artifacts"] = [choices.artifact_brief(a) for a in artifacts]
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, {p.file_id for p in passages}),
-            "answer": result or ""}
+            "answer": result or "", "artifacts": artifacts}
+
+
+# -- MCP tools --------------------------------------------------------------------------------------
+
+def _scripted_mcp_tool(request: TurnRequest, directory: Toolbox, name: str, server: Any) -> McpTool | None:
+    """The MCP tool a fixture's tool call names: one of the turn's MCP tools by that name (of the
+    server ``mcp_server`` names, by name or id, when given); None for a native tool."""
+    if server is None and name in directory.tools:
+        return None
+    for tool in request.mcp_tools:
+        if tool.name == name and server in (None, tool.server_name, tool.server_id):
+            return tool
+    if server is not None:  # a server the turn does not use: its tool, as the fixture names it
+        return McpTool(str(server), str(server), name)
+    return None
+
+
+def _best_mcp_tool(tools: tuple[McpTool, ...], query: str) -> McpTool:
+    """The forced server's tool whose name and description share the most words with the query
+    (the first one on a tie)."""
+    asked = _words(query)
+    return max(tools, key=lambda t: len(asked & _words(f"{t.name} {t.description}")))
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in "".join(c.lower() if c.isalnum() else " " for c in text).split() if len(w) >= 3}
+
+
+def _mcp_arguments(request: TurnRequest, tool: McpTool, number: int) -> dict[str, Any]:
+    """Arguments valid for the tool's parameters (a JSON instance of its schema, the same for the
+    same turn); its first plain string parameter carries the query."""
+    rng = random.Random(request_key(request.seed, "mcp-args", request.turn_id, number, tool.id))
+    try:
+        made = structured.instance(tool.parameters, rng)
+    except BadRequest:
+        made = {}
+    if not isinstance(made, dict):
+        return {"input": made}
+    properties = tool.parameters.get("properties") or {}
+    plain = [k for k, v in properties.items() if isinstance(v, dict) and v.get("type") == "string"
+             and not ({"enum", "const", "pattern", "format"} & set(v))]
+    required = [k for k in tool.parameters.get("required") or [] if k in plain]
+    if required or plain:
+        made[(required or plain)[0]] = request.query
+    return made
+
+
+def _mcp_call(request: TurnRequest, tool: McpTool, number: int, args: dict[str, Any] | None,
+              result: str | None, scripted_artifacts: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A call of an MCP tool: the emulator never reaches the server; the result is the scripted one
+    (the fixture's, else the agents file's), and so are the files it produces."""
+    if args is None:
+        args = _mcp_arguments(request, tool, number)
+    text = result if result is not None else tool.result
+    tool_call_id = uuid_from("tool_call", request.seed, request.turn_id, number)
+    produced = [Artifact(str(a.get("name", f"artifact-{k + 1}")), str(a.get("content", "")),
+                         str(a.get("mime_type", "text/plain"))) for k, a in enumerate(scripted_artifacts)] \
+        if scripted_artifacts is not None else list(tool.artifacts)
+    artifacts = [choices.artifact_record(uuid_from("artifact", request.seed, request.turn_id, number, k),
+                                         a.value(), request.thread_id, request.turn_id, tool_call_id,
+                                         request.created_at)
+                 for k, a in enumerate(produced)]
+    stamp = request.created_at
+    call = {"id": tool_call_id, "object": "tool_call", "tool": tool.public(), "created_at": stamp,
+            "updated_at": stamp, "tool_args": args,
+            "steps": [{"status": status, "created_at": stamp,
+                       "progress_report": {"progress_percentage": progress, "current_progress_text": words,
+                                           "time_remaining_estimate": None, "metadata": {}}}
+                      for status, progress, words in choices.mcp_steps(tool.server_name, tool.name)],
+            "result": {"text": text, "file_artifacts": [choices.artifact_brief(a) for a in artifacts],
+                       "web_sources": [], "chunk_sources": []}}
+    return {"tool_call": call, "sources": [], "answer": text, "artifacts": artifacts}
 
 
 def _render(value: Any, script: Script) -> Any:

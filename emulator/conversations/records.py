@@ -16,7 +16,7 @@ from ..state import Backend
 from . import timeline
 from .plan import uuid_from
 
-THREADS, TURNS = "threads", "turns"
+THREADS, TURNS, ARTIFACTS = "threads", "turns", "artifacts"
 
 
 def iso(seconds: int) -> str:
@@ -128,3 +128,17 @@ class Conversations:
     async def patch_turn(self, turn_id: str, changes: dict[str, Any]) -> Record | None:
         return await self.state.update(TURNS, turn_id,  # type: ignore[return-value]
                                        lambda current: {**current, **changes} if isinstance(current, dict) else None)
+
+    # -- artifacts (the files turns' tool calls produce, kept in their turn) ----------------------
+
+    async def index_artifact(self, artifact_id: str, turn_id: str) -> None:
+        await self.state.put(ARTIFACTS, artifact_id, turn_id)
+
+    async def artifact(self, artifact_id: str) -> tuple[Record, Record] | None:
+        """-> (the artifact, its turn), or None when no turn produced it."""
+        turn_id = await self.state.get(ARTIFACTS, artifact_id)
+        turn = await self.turn(turn_id) if isinstance(turn_id, str) else None
+        if turn is None:
+            return None
+        found = next((a for a in turn.get("artifacts") or [] if a["id"] == artifact_id), None)
+        return (found, turn) if found is not None else None

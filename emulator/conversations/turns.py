@@ -22,6 +22,7 @@ from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
 from .documents import Scope
+from .mcp import McpServers, McpTool
 from .plan import Documents, TurnRequest, plan_turn
 from .records import Conversations, Record
 
@@ -56,13 +57,16 @@ class Prepared:
     scope: Scope
     history: list[tuple[str, str]]
     index: int
+    mcp_tools: tuple[McpTool, ...] = ()  # what the turn may call of its MCP servers
+    forced_mcp: tuple[McpTool, ...] = ()  # the tools of the server force_mcp_server names
 
 
 class TurnService:
     def __init__(self, conversations: Conversations, agents: Agents, catalog: Catalog, clock: Clock,
-                 settings: Settings, documents: Documents):
+                 settings: Settings, documents: Documents, mcp: McpServers | None = None):
         self.conversations, self.agents, self.catalog = conversations, agents, catalog
         self.clock, self.settings, self.documents = clock, settings, documents
+        self.mcp = mcp
 
     # -- what a request names ------------------------------------------------------------------------
 
@@ -97,8 +101,24 @@ class TurnService:
         forced = body.get("force_tool")
         if forced is not None and forced not in self.agents.tools:
             raise ValidationError(choices.unknown_tool(forced, sorted(self.agents.tools)))
-        if body.get("force_mcp_server") is not None:  # the emulator's agents have no MCP server
-            raise ValidationError(choices.does_not_exist("force_mcp_server", body["force_mcp_server"]))
+
+    async def mcp_tools(self, body: dict[str, Any], agent: dict[str, Any]
+                        ) -> tuple[tuple[McpTool, ...], tuple[McpTool, ...]]:
+        """(the MCP tools the turn may call, those of the forced server): the server that
+        ``force_mcp_server`` names (by id or name) must exist."""
+        forced_key = body.get("force_mcp_server")
+        if self.mcp is None:
+            if forced_key is not None:
+                raise ValidationError(choices.does_not_exist("force_mcp_server", forced_key))
+            return (), ()
+        forced: tuple[McpTool, ...] = ()
+        if forced_key is not None:
+            server = await self.mcp.get(str(forced_key))
+            if server is None:
+                raise ValidationError(choices.does_not_exist("force_mcp_server", forced_key))
+            forced = self.mcp.tools(server)
+        others = await self.mcp.tools_of(agent.get("mcp_server_ids") or [])
+        return (*forced, *[t for t in others if t not in forced]), forced
 
     async def history(self, thread: Record) -> list[tuple[str, str]]:
         """The (query, answer) of the thread's completed turns; a turn still running is a 409."""
@@ -118,11 +138,12 @@ class TurnService:
         agent = await self.agent(body, thread["agent_id"] if thread else None)
         model = self.model(body.get("ml_model") or (thread or {}).get("ml_model"))
         self.check_tool(body)
+        mcp_tools, forced_mcp = await self.mcp_tools(body, agent)
         scope = await self.documents.scope(body)
         history = await self.history(thread) if thread is not None else []
         index = len(thread["turns"]) if thread else 0
         call.turn_context = {"index": index, "agent_id": agent["id"], "force_tool": body.get("force_tool")}
-        return Prepared(thread, agent, model, scope, history, index)
+        return Prepared(thread, agent, model, scope, history, index, mcp_tools, forced_mcp)
 
     async def start(self, body: dict[str, Any], prepared: Prepared, script: Script | None) -> Record:
         """Plan the turn (from the fixture that answers it, else the generator), store it with its thread."""
@@ -141,7 +162,8 @@ class TurnService:
             query=body["query"], agent=agent, model=model, thread_id=thread_id, turn_id=turn_id,
             index=prepared.index, created_at=created_at, history=prepared.history, body=body,
             scope=prepared.scope, script=script, seed=settings.seed, turn_ms=settings.turn_ms,
-            ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms)
+            ttft_ms=settings.ttft_ms, itl_ms=settings.itl_ms, mcp_tools=prepared.mcp_tools,
+            forced_mcp=prepared.forced_mcp)
         plan = await plan_turn(self.agents, self.documents, request)
         tool = self.agents.tools.get(body.get("force_tool") or "")
         return {
@@ -151,6 +173,7 @@ class TurnService:
             "user_message_id": conversations.message_id(turn_id, "user"),
             "assistant_message_id": conversations.message_id(turn_id, "assistant"),
             "timeline": plan.timeline, "answer": plan.answer, "sources": plan.sources, "cancel_at": None,
+            "artifacts": plan.artifacts,
             "liked": None, "force_tool": tool.public() if tool is not None else None,
             "immediate_final_answer": bool(body.get("immediate_final_answer")),
             "agent_id": agent["id"], "ml_model": model.technical_name,
@@ -161,6 +184,8 @@ class TurnService:
         existing one (a 409 when another turn got there first)."""
         conversations = self.conversations
         await conversations.put_turn(record)
+        for artifact in record.get("artifacts") or []:  # GET /api/v3/artifacts/{id} finds its turn
+            await conversations.index_artifact(artifact["id"], record["id"])
         title = body.get("name") or choices.thread_title(body["query"])
         if thread is None:  # a thread nobody else knows yet: created with its turn, nothing to claim
             await conversations.create_thread(record["thread"], record["thread_created_at"], {

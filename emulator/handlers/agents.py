@@ -1,4 +1,5 @@
-"""/api/v3/agents (+ /{id}, /{id}/tools, /{id}/tags), /api/v3/tools, /api/v3/groups, /api/v3/users/me.
+"""/api/v3/agents (+ /{id}, /{id}/tools, /{id}/tags), /api/v3/tools, /api/v3/groups, /api/v3/users/me;
+the deprecated /api/v3/agent/chat_settings/{id}/tools.
 
 The seeds come from fixtures/agents.yaml (``conversations.directory``); agents created or
 changed here are records of the state backend. Lists are DRF pages of 20.
@@ -14,6 +15,8 @@ from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.directory import AgentDirectory
 from ..conversations.documents import DocumentScope
+from ..conversations.mcp import McpServers, brief_server, public_server
+from ..conversations.users import UserSettings
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
 from .common import body_of, paginate
@@ -30,8 +33,10 @@ def _flag(value: Any) -> bool | None:
 class Agents:
     """The agents, their tools and tags; the native tools, the groups and the user."""
 
-    def __init__(self, agents: AgentDirectory, workspaces: Directory, documents: DocumentScope):
+    def __init__(self, agents: AgentDirectory, workspaces: Directory, documents: DocumentScope,
+                 mcp: McpServers, users: UserSettings):
         self.agents, self.workspaces, self.documents = agents, workspaces, documents
+        self.mcp, self.users = mcp, users
 
     def handlers(self) -> dict[str, Handler]:
         return {"api_v3_agents_list": self.list_agents, "api_v3_agents_create": self.create_agent,
@@ -39,7 +44,19 @@ class Agents:
                 "api_v3_agents_partial_update": self.update_agent,
                 "api_v3_agents_tools_retrieve": self.agent_tools, "api_v3_agents_tags_list": self.agent_tags,
                 "api_v3_tools_list": self.list_tools, "api_v3_groups_list": self.list_groups,
-                "api_v3_users_me_retrieve": self.me}
+                "api_v3_users_me_retrieve": self.me, "api_v3_users_me_partial_update": self.update_me,
+                "api_v3_agent_chat_settings_tools_retrieve": self.chat_setting_tools}
+
+    async def _servers(self, agent: dict[str, Any]) -> list[dict[str, Any]]:
+        """The agent's MCP servers (those that still exist), in its order."""
+        found = [await self.mcp.get(i) for i in agent.get("mcp_server_ids") or []]
+        return [s for s in found if s is not None]
+
+    async def _server_ids(self, ids: list[Any]) -> list[str]:
+        unknown = await self.mcp.unknown([str(i) for i in ids])
+        if unknown:
+            raise ValidationError({"mcp_server_ids": [choices.does_not_exist("m", i)["m"][0] for i in unknown]})
+        return [(await self.mcp.get(str(i)) or {"id": str(i)})["id"] for i in ids]
 
     async def render_agent(self, agent: dict[str, Any]) -> dict[str, Any]:
         directory = self.agents
@@ -63,7 +80,7 @@ class Agents:
             "group": {"name": group.name, "id": group.id} if group is not None else None,
             "workspaces": workspaces,
             "tools": {"native": [directory.tools[name].brief() for name in directory.tool_names(agent)],
-                      "mcp_servers": []},
+                      "mcp_servers": [brief_server(s) for s in await self._servers(agent)]},
             "is_default": agent.get("is_default", False),
             "scope_workspaces_by_group": agent.get("scope_workspaces_by_group", False),
             "is_current_user_favorite": agent.get("is_current_user_favorite", False),
@@ -124,6 +141,7 @@ class Agents:
         if problems:
             raise ValidationError(problems)
         tools = self._tool_names("native_tool_ids", body.get("native_tool_ids") or [])
+        servers = await self._server_ids(list(body.get("mcp_server_ids") or []))
         if group_id is None:  # personal (or company) ownership: the user's personal group, else the first
             personal = [g.id for g in directory.groups.values() if g.category == "personal"]
             group_id = personal[0] if personal and body.get("ownership") != "company" \
@@ -132,7 +150,7 @@ class Agents:
             "name": body["name"], "description": body.get("description"),
             "instructions": body.get("instructions"),
             "company_id": company_id, "group_id": group_id, "tools": tools,
-            "mcp_server_ids": list(body.get("mcp_server_ids") or []),
+            "mcp_server_ids": servers,
             "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
             "workspaces": workspace_ids or list(known)})
         return json_response(await self.render_agent(record), status=201)
@@ -148,7 +166,7 @@ class Agents:
         if body.get("native_tool_ids") is not None:
             changes["tools"] = self._tool_names("native_tool_ids", body["native_tool_ids"])
         if body.get("mcp_server_ids") is not None:
-            changes["mcp_server_ids"] = list(body["mcp_server_ids"])
+            changes["mcp_server_ids"] = await self._server_ids(list(body["mcp_server_ids"]))
         if changes:
             changes["updated_at"] = await self.agents.update_stamp()
             agent = await self.agents.patch(agent["id"], changes) or agent
@@ -158,7 +176,16 @@ class Agents:
         agent = await self._agent_or_404(call)
         directory = self.agents
         native = [directory.tools[name].public() for name in directory.tool_names(agent)]
-        return json_response({"native": native, "mcp_servers": []})
+        return json_response({"native": native,
+                              "mcp_servers": [public_server(s) for s in await self._servers(agent)]})
+
+    async def chat_setting_tools(self, call: Call) -> Response:
+        """The deprecated route of the same list (a chat setting is an agent): brief server items."""
+        agent = await self._agent_or_404(call)
+        directory = self.agents
+        native = [directory.tools[name].public() for name in directory.tool_names(agent)]
+        return json_response({"native": native,
+                              "mcp_servers": [brief_server(s) for s in await self._servers(agent)]})
 
     async def agent_tags(self, call: Call) -> Response:
         query = call.query
@@ -208,10 +235,15 @@ class Agents:
                                                     query.get("per_page", choices.AGENTS_PAGE))
         return json_response({"count": count, "next": following, "previous": previous, "results": page})
 
+    async def update_me(self, call: Call) -> Response:
+        """The user's language, agent instructions, help and terms flags, kept on the backend."""
+        await self.users.patch(self.agents.user["id"], body_of(call))
+        return await self.me(call)
+
     async def me(self, call: Call) -> Response:
         directory = self.agents
         user, company = directory.user, directory.company
-        return json_response({
+        return json_response(_with_settings(await self.users.get(user["id"]), {
             "profile": {"id": user["id"], "username": user["username"], "full_name": user["full_name"],
                         "email": user["email"]},
             "company": {"id": company["id"], "name": company["name"],
@@ -223,4 +255,13 @@ class Agents:
             "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
                         "role": m.get("role", "member")}
                        for m in user.get("groups", []) if m["id"] in directory.groups],
-        })
+        }))
+
+
+def _with_settings(kept: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    """users/me with what the user changed (PATCH) laid over the agents file's values."""
+    settings = {"agent_instructions": None, **profile["settings"],
+                **{k: kept[k] for k in ("language", "skip_help_step", "agent_instructions") if k in kept}}
+    compliance = {**profile["compliance"], **({"terms_accepted": kept["terms_accepted"]}
+                                              if "terms_accepted" in kept else {})}
+    return {**profile, "settings": settings, "compliance": compliance}

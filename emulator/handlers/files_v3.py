@@ -28,7 +28,7 @@ from ..documents.store import FileRecord, FileStore
 from ..documents.workspaces import Directory, Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
 from .common import body_of, does_not_exist, paginate
-from .files import file_or_404, read_upload, store_upload, total_pages, workspace_of, workspace_or_400
+from .files import file_or_404, read_upload, store_upload, total_pages, v2_file, workspace_of, workspace_or_400
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
@@ -190,10 +190,19 @@ class FilesV3:
             records = records[:query.get("max_documents", SEARCH_LIMIT)]
         elif "max_documents" in query:
             records = records[:query["max_documents"]]
+        if "after" in query:  # the openai SDK's cursor: the files listed after this one
+            ids = [r.id for r in records]
+            records = records[ids.index(query["after"]) + 1:] if query["after"] in ids else []
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await ingestion.settle(page)
+        now = await ingestion.now()
+        workspaces = await self.workspaces.workspaces()
+        # Beside the documented page, what the openai SDK's files.list() reads on this base URL: the
+        # files as /api/v2/files lists them (``data``), and whether more follow (``has_more``).
         return json_response({"count": count, "next": following, "previous": previous,
-                              "results": await self._answer(page)})
+                              "results": await self._answer(page),
+                              "data": [v2_file(ingestion, r, now, workspaces) for r in page],
+                              "has_more": following is not None})
 
     async def _by_relevance(self, text: str, records: list[FileRecord]) -> list[FileRecord]:
         """The files that match ``text`` (a chunk holding one of its words, or the words in the title or

@@ -203,16 +203,25 @@ class Rule:
         id: str | None = None,
         result: str | None = None,
         sources: Iterable[Mapping[str, Any]] | None = None,
+        mcp_server: str | None = None,
+        artifacts: Iterable[Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> Rule:
         """Answer with a call of tool ``name`` (``finish_reason`` becomes "tool_calls"). A v3 turn's
         tool call may give its ``result`` text and ``sources`` ([{"file_id": 3, "page": 1, "text": ...}]);
-        a document tool without a result runs for real. ``and_reply`` adds the turn's final text."""
+        a document tool without a result runs for real. ``name`` may be a tool of one of the turn's MCP
+        servers (``mcp_server``, a name or id, says which); without a result it returns the one the
+        agents file scripts. ``artifacts`` ([{"name": "report.csv", "content": ..., "mime_type": ...}])
+        are the files the call produces. ``and_reply`` adds the turn's final text."""
         call = _tool_call(name, arguments, id)
         if result is not None:
             call["result"] = result
         if sources is not None:
             call["sources"] = [dict(source) for source in sources]
+        if mcp_server is not None:
+            call["mcp_server"] = mcp_server
+        if artifacts is not None:
+            call["artifacts"] = [dict(artifact) for artifact in artifacts]
         return self._append(_with_options({"tool_calls": [call]}, options, "reply_tool_call"))
 
     def and_reply(self, content: str) -> Rule:
