@@ -150,7 +150,7 @@ class FilesV3:
     async def list_files(self, call: Call) -> Response:
         query = call.query
         ingestion = self.ingestion
-        records = await self.files.list()
+        records = await self.files.all()
         if "workspace_id" in query:
             wanted = ids_of("workspace_id", query["workspace_id"])
             records = [r for r in records if r.workspace_id in wanted]
