@@ -144,7 +144,7 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
 
 # -- tools ------------------------------------------------------------------------------------------
 
-async def _tool_calls(docs: Documents, request: TurnRequest, response: dict[str, Any],
+async def _tool_calls(docs: Documents, request: TurnRequest, response: Mapping[str, Any],
                       directory: Toolbox) -> list[dict[str, Any]]:
     """Each tool call as {"tool_call": the part's tool_call object, "sources": source records}."""
     if "tool_calls" in response:
@@ -279,7 +279,7 @@ def _render(value: Any, script: Script) -> Any:
 
 # -- the answer -------------------------------------------------------------------------------------
 
-def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[dict[str, Any]]) -> tuple[str, ...]:
+def _answer_pieces(request: TurnRequest, response: Mapping[str, Any], calls: list[dict[str, Any]]) -> tuple[str, ...]:
     """The answer, token by token (a text.delta event each)."""
     if "chunks" in response:
         return tuple(str(piece) for piece in response["chunks"])
