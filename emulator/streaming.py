@@ -19,7 +19,7 @@ applies (with the stream faults) to any stream of events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated, ensure_ascii=False
+from json.encoder import encode_basestring  # C-accelerated, ensure_ascii=False
 from typing import Any
 
 from starlette.responses import StreamingResponse
