@@ -59,7 +59,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             except ValueError:
                 flag_name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
                 raise ValueError(f"{flag_name} expects {expected(f.name)}, got {given!r}") from None
-    return from_env(**overrides)
+    return from_env(None, **overrides)
 
 
 def _unknown_flags(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> None:
@@ -233,7 +233,7 @@ try:
     class _AnnouncingServer(_uvicorn.Server):
         """Prints the base URLs once the socket is bound (so --port 0 shows the real port)."""
 
-        async def startup(self, sockets=None) -> None:
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if not self.started:
                 return

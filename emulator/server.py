@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import threading
 from typing import Any
 
@@ -30,12 +31,13 @@ class EmulatorServer:
     def __init__(self, settings: Settings | None = None):
         self.settings = (settings or Settings()).replace(port=0)
         self.app = create_app(self.settings)
-        self.emulator: Any = OnLoop(self.app.state.emulator, self)
+        # The app's Emulator, each service's coroutine methods run on the server's loop (``OnLoop``).
+        self.emulator = OnLoop(self.app.state.emulator, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         config = uvicorn.Config(self.app, host=self.settings.host, port=0, log_level=self.settings.log_level,
                                 access_log=False, lifespan="off", **uvicorn_options(self.settings))
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        # uvicorn listens to signals only from the main thread, and this server runs in another.
         self._thread: threading.Thread | None = None
         self.port = 0
 
@@ -43,7 +45,7 @@ class EmulatorServer:
         ready = threading.Event()
         original_startup = self._server.startup
 
-        async def startup(sockets=None) -> None:
+        async def startup(sockets: list[socket.socket] | None = None) -> None:
             self._loop = asyncio.get_running_loop()
             await original_startup(sockets=sockets)
             for server in getattr(self._server, "servers", []):
