@@ -15,14 +15,15 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from .version import __version__
 from .config import PARSERS, Settings, env_name, expected, from_env
 from .errors import StartupError
 from .stack import base_urls, check_port
+from .version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paradigm-emulator", description="An emulator of LightOn's Paradigm API.")
+    parser = argparse.ArgumentParser(prog="paradigm-emulator",
+                                     description="An emulator of LightOn's Paradigm API.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="start the emulator (the default command)")

@@ -20,8 +20,8 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .connections import uvicorn_options
 from .config import Settings
+from .connections import uvicorn_options
 from .stack import base_urls, fast_stack
 
 START_TIMEOUT_S = 10.0
@@ -41,7 +41,7 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
         self.port = 0
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         ready = threading.Event()
         original_startup = self._server.startup
 
@@ -53,12 +53,12 @@ class EmulatorServer:
                     self.port = sock.getsockname()[1]
             ready.set()
 
-        self._server.startup = startup  # type: ignore[method-assign]
+        self._server.startup = startup  # type: ignore[method-assign]  # wrapped: learns the loop and port
         self._thread = threading.Thread(target=self._run, name="paradigm-emulator", daemon=True)
         self._thread.start()
         if not ready.wait(START_TIMEOUT_S) or not self.port:
             self.stop()
-            raise RuntimeError("the emulator did not start within %.0f s" % START_TIMEOUT_S)
+            raise RuntimeError(f"the emulator did not start within {START_TIMEOUT_S:.0f} s")
         return self
 
     def _run(self) -> None:
@@ -106,7 +106,7 @@ class EmulatorServer:
     def v3(self) -> str:
         return base_urls(self.settings.host, self.port)["v3"]
 
-    def __enter__(self) -> "EmulatorServer":
+    def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
