@@ -78,8 +78,12 @@ class Effects:
 class Script(Protocol):
     """One use of a fixture, as the delivery step sees it (``fixtures.answers.ScriptedAnswer``)."""
 
-    name: str
-    response: Mapping[str, Any]  # the fixture's response, as written
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def response(self) -> Mapping[str, Any]:
+        """The fixture's response, as written."""
 
     @property
     def is_error(self) -> bool: ...

@@ -15,14 +15,15 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from .version import __version__
 from .config import PARSERS, Settings, env_name, expected, from_env
 from .errors import StartupError
 from .stack import base_urls, check_port
+from .version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paradigm-emulator", description="An emulator of LightOn's Paradigm API.")
+    parser = argparse.ArgumentParser(prog="paradigm-emulator",
+                                     description="An emulator of LightOn's Paradigm API.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="start the emulator (the default command)")
@@ -59,7 +60,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             except ValueError:
                 flag_name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
                 raise ValueError(f"{flag_name} expects {expected(f.name)}, got {given!r}") from None
-    return from_env(**overrides)
+    return from_env(None, **overrides)
 
 
 def _unknown_flags(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> None:
@@ -233,7 +234,7 @@ try:
     class _AnnouncingServer(_uvicorn.Server):
         """Prints the base URLs once the socket is bound (so --port 0 shows the real port)."""
 
-        async def startup(self, sockets=None) -> None:
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if not self.started:
                 return

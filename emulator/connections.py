@@ -12,9 +12,10 @@ request, as uvicorn's keep-alive already arms: nothing is added to reading or an
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -67,39 +68,52 @@ def _timeout_response(seconds: float) -> bytes:
             b"connection: close\r\n\r\n%s" % (len(body), body))
 
 
-class _ReadDeadline:
+if TYPE_CHECKING:
+    class _Served(asyncio.Protocol):
+        """What the mixin below uses of the uvicorn protocol it is mixed into (for the checker only)."""
+
+        transport: asyncio.Transport
+        loop: asyncio.AbstractEventLoop
+        cycle: Any  # the protocol's RequestResponseCycle: h11's and httptools' have the same fields
+
+        def on_response_complete(self) -> None: ...
+else:
+    _Served = object
+
+
+class _ReadDeadline(_Served):
     """Mixed into uvicorn's HTTP protocols (httptools and h11 share the attributes used here)."""
 
     def __init__(self, *args: Any, read_timeout: float, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._read_timeout = read_timeout
-        self._deadline: Any = None  # asyncio.TimerHandle
+        self._deadline: asyncio.TimerHandle | None = None
         self._armed_for: Any = None  # the request cycle current when the deadline was set
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
+        super().connection_made(transport)
         self._arm()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # type: ignore[misc]
-        if not self.transport.is_closing():  # type: ignore[attr-defined]
+        super().on_response_complete()
+        if not self.transport.is_closing():
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        super().connection_lost(exc)  # type: ignore[misc]
+        super().connection_lost(exc)
 
     def _arm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
-        self._armed_for = self.cycle  # type: ignore[attr-defined]
-        self._deadline = self.loop.call_later(self._read_timeout, self._expire)  # type: ignore[attr-defined]
+        self._armed_for = self.cycle
+        self._deadline = self.loop.call_later(self._read_timeout, self._expire)
 
     def _expire(self) -> None:
         self._deadline = None
-        transport, cycle = self.transport, self.cycle  # type: ignore[attr-defined]
+        transport, cycle = self.transport, self.cycle
         if transport.is_closing():
             return
         waiting_for_headers = cycle is None or (cycle is self._armed_for and cycle.response_complete)

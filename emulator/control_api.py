@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -89,7 +89,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
                       "state": state.kind})
 
     async def list_fixtures(request: Request) -> Response:
-        return _json({"fixtures": await scripts.list()})
+        return _json({"fixtures": await scripts.all()})
 
     async def add_fixtures(request: Request) -> Response:
         document = await _read_document(request, scripts.max_bytes)
@@ -116,7 +116,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in await scripts.list()) or "none"
+            known = ", ".join(repr(f["name"]) for f in await scripts.all()) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 
@@ -130,7 +130,8 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         operation_ids = scripts.operations.resolve_or_400(operation) if operation else None
         filtered = bool(path or operation_ids is not None or status is not None)
         pages = recorded.pages(after=after, before=before, newest_first=after is None)
-        first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
+        # Read before the status is sent: a Redis that is down is a 503.
+        first: list[tuple[int, bytes]] = await anext(pages, [])
 
         def wanted(raw: bytes) -> bool:
             if not filtered:
@@ -140,7 +141,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
                     and (operation_ids is None or entry["operation_id"] in operation_ids)
                     and (status is None or entry["status"] == status))
 
-        async def body():
+        async def body() -> AsyncIterator[bytes]:
             # A page at a time, from the stored bytes: a full journal is never built in memory at once,
             # and the loop serves other requests between the backend's pages.
             yield b'{"requests":['

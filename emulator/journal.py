@@ -18,9 +18,9 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
@@ -170,28 +170,29 @@ class Journal:
 
     async def entries(self, after: int = 0, limit: int | None = None) -> list[Entry]:
         """Oldest first, with seq > ``after``."""
-        return [Entry.parse(seq, raw) for seq, raw in await self.state.read(LOG, after, limit)]
+        # The log holds only what ``encode`` wrote (bytes): the casts here and in ``pages`` say so.
+        return [Entry.parse(seq, cast(bytes, raw)) for seq, raw in await self.state.read(LOG, after, limit)]
 
     async def pages(self, *, after: int | None = None, before: int | None = None,
-                    newest_first: bool = True) -> AsyncIterator[list[tuple[int, bytes]]]:
+                    newest_first: bool = True) -> AsyncGenerator[list[tuple[int, bytes]], None]:
         """The raw entries in batches (each one backend read, so the loop serves others between them)."""
         if newest_first:
             cursor = before
             while True:
-                batch = await self.state.read_back(LOG, cursor, PAGE)
-                batch = [(seq, raw) for seq, raw in batch if after is None or seq > after]
+                found = await self.state.read_back(LOG, cursor, PAGE)
+                batch = [(seq, cast(bytes, raw)) for seq, raw in found if after is None or seq > after]
                 if not batch:
                     return
-                yield batch  # type: ignore[misc]
+                yield batch
                 cursor = batch[-1][0]
         else:
             cursor = after or 0
             while True:
-                batch = await self.state.read(LOG, cursor, PAGE)
-                batch = [(seq, raw) for seq, raw in batch if before is None or seq < before]
+                found = await self.state.read(LOG, cursor, PAGE)
+                batch = [(seq, cast(bytes, raw)) for seq, raw in found if before is None or seq < before]
                 if not batch:
                     return
-                yield batch  # type: ignore[misc]
+                yield batch
                 cursor = batch[-1][0]
 
     async def length(self) -> int:
@@ -215,7 +216,7 @@ class Tap:
         self.dropped = 0  # chunks past the caps, counted
         self.json_body = self.stream = False
 
-    def feed(self, message: dict[str, Any]) -> None:
+    def feed(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
         if kind == "http.response.start":
             for name, value in message.get("headers", ()):

@@ -34,6 +34,7 @@ from .bodies import parse_body
 from .call import COMPLETE, DROPPED, Call, Script, error_response
 from .controls import HeaderControls
 from .errors import EmulatorError, ParseError
+from .journal import Tap
 
 log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]
@@ -55,7 +56,10 @@ class Scripts(Protocol):
 class Recorder(Protocol):
     """Where a finished request is written (``journal.Journal``)."""
 
-    async def record(self, call: Call, *, status: int, outcome: str = ..., seconds: float = ...) -> None: ...
+    def tap(self) -> Tap: ...
+
+    async def record(self, call: Call, *, status: int, outcome: str = ..., seconds: float = ...,
+                     response: Tap | None = ...) -> None: ...
 
 
 # -- the stages ----------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def completion_logprobs(lps: tuple[TokenLogprob, ...], start_offset: int = 0) ->
         top_logprobs.append(dict(lp.top) if lp.logprob is not None else None)
         offsets.append(offset)
         offset += len(lp.token)
-    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs, "text_offset": offsets}
+    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs,
+            "text_offset": offsets}
 
 
 def completion_choice_logprobs(choice: Choice) -> dict[str, Any] | None:

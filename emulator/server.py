@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import threading
 from typing import Any
 
 import uvicorn
 
 from .app import create_app
-from .connections import uvicorn_options
 from .config import Settings
+from .connections import uvicorn_options
 from .stack import base_urls, fast_stack
 
 START_TIMEOUT_S = 10.0
@@ -30,20 +31,21 @@ class EmulatorServer:
     def __init__(self, settings: Settings | None = None):
         self.settings = (settings or Settings()).replace(port=0)
         self.app = create_app(self.settings)
-        self.emulator: Any = OnLoop(self.app.state.emulator, self)
+        # The app's Emulator, each service's coroutine methods run on the server's loop (``OnLoop``).
+        self.emulator = OnLoop(self.app.state.emulator, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         config = uvicorn.Config(self.app, host=self.settings.host, port=0, log_level=self.settings.log_level,
                                 access_log=False, lifespan="off", **uvicorn_options(self.settings))
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        # uvicorn listens to signals only from the main thread, and this server runs in another.
         self._thread: threading.Thread | None = None
         self.port = 0
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         ready = threading.Event()
         original_startup = self._server.startup
 
-        async def startup(sockets=None) -> None:
+        async def startup(sockets: list[socket.socket] | None = None) -> None:
             self._loop = asyncio.get_running_loop()
             await original_startup(sockets=sockets)
             for server in getattr(self._server, "servers", []):
@@ -51,12 +53,12 @@ class EmulatorServer:
                     self.port = sock.getsockname()[1]
             ready.set()
 
-        self._server.startup = startup  # type: ignore[method-assign]
+        self._server.startup = startup  # type: ignore[method-assign]  # wrapped: learns the loop and port
         self._thread = threading.Thread(target=self._run, name="paradigm-emulator", daemon=True)
         self._thread.start()
         if not ready.wait(START_TIMEOUT_S) or not self.port:
             self.stop()
-            raise RuntimeError("the emulator did not start within %.0f s" % START_TIMEOUT_S)
+            raise RuntimeError(f"the emulator did not start within {START_TIMEOUT_S:.0f} s")
         return self
 
     def _run(self) -> None:
@@ -104,7 +106,7 @@ class EmulatorServer:
     def v3(self) -> str:
         return base_urls(self.settings.host, self.port)["v3"]
 
-    def __enter__(self) -> "EmulatorServer":
+    def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

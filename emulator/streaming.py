@@ -19,7 +19,7 @@ applies (with the stream faults) to any stream of events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated, ensure_ascii=False
+from json.encoder import encode_basestring  # C-accelerated, ensure_ascii=False
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -59,7 +59,7 @@ def _steps(answer: Answer) -> Iterator[tuple[Choice, int, bool]]:
     """(choice, position, is_last) in the order vLLM emits them: step by step, choices interleaved."""
     lengths = [max(len(c.pieces), 1) for c in answer.choices]
     for position in range(max(lengths, default=0)):
-        for choice, length in zip(answer.choices, lengths):
+        for choice, length in zip(answer.choices, lengths, strict=True):
             if position < length:
                 yield choice, position, position == length - 1
 

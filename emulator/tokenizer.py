@@ -28,7 +28,8 @@ from typing import Any
 MAX_PIECE = 8
 VOCAB_SIZE = 65_536
 _PATTERN = re.compile(
-    r" ?[^\W\d_]{1,%d}| ?\d{1,3}| ?[^\s\w]{1,%d}|\s{1,%d}(?!\S)|\s{1,%d}|_{1,%d}" % ((MAX_PIECE,) * 5))
+    rf" ?[^\W\d_]{{1,{MAX_PIECE}}}| ?\d{{1,3}}| ?[^\s\w]{{1,{MAX_PIECE}}}|\s{{1,{MAX_PIECE}}}(?!\S)"
+    rf"|\s{{1,{MAX_PIECE}}}|_{{1,{MAX_PIECE}}}")
 
 
 MAX_TOKEN_CHARS = MAX_PIECE + 1  # the longest token: a space and MAX_PIECE letters

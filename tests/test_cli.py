@@ -109,8 +109,8 @@ def test_defaults():
 @pytest.mark.parametrize(
     "argv, env, message",
     [
-        pytest.param(["serve", "--port", "eighty"], {}, "--port expects a whole number, such as 8000, got 'eighty'",
-                     id="bad-flag"),
+        pytest.param(["serve", "--port", "eighty"], {},
+                     "--port expects a whole number, such as 8000, got 'eighty'", id="bad-flag"),
         pytest.param(
             ["serve"],
             {"PARADIGM_EMULATOR_PORT": "eighty"},

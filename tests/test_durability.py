@@ -141,7 +141,7 @@ def test_a_torn_last_line_is_skipped_and_the_rest_is_kept(tmp_path):
     with open(tmp_path / LOG_NAME, "ab") as log:
         log.write(b'["put","fixtures","runt')  # a kill in the middle of a write
     with EmulatorServer(Settings(data_dir=tmp_path)) as running:
-        assert [f["name"] for f in running.emulator.scripts.list()] == ["kept"]
+        assert [f["name"] for f in running.emulator.scripts.all()] == ["kept"]
         assert ask(running.base_url, "anything") == "kept"
 
 
@@ -150,7 +150,7 @@ def test_reset_is_durable_too(tmp_path):
         running.emulator.scripts.add({"name": "gone", "response": {"content": "x"}})
         running.emulator.reset()
     with EmulatorServer(Settings(data_dir=tmp_path)) as running:
-        assert running.emulator.scripts.list() == []
+        assert running.emulator.scripts.all() == []
 
 
 @pytest.mark.timing

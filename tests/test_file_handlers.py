@@ -122,14 +122,14 @@ async def test_a_v2_upload_names_a_workspace_that_must_exist(services: Services)
     with pytest.raises(ValidationError) as unknown:
         await upload_v2(services, "a.txt", REFUND, workspace_id=999)
     assert unknown.value.body() == {"workspace_id": ['Invalid pk "999" - object does not exist.']}
-    assert await services.files.list() == []
+    assert await services.files.all() == []
 
 
 async def test_an_upload_over_the_limit_names_the_flag(services: Services) -> None:
     with pytest.raises(PayloadTooLarge) as refused:
         await upload_v2(services, "big.txt", b"x" * 2048)
     assert "--max-upload-mb" in json.dumps(refused.value.body())
-    assert await services.files.list() == []
+    assert await services.files.all() == []
 
 
 async def test_the_v2_list_is_newest_first_and_filters_by_scope(services: Services) -> None:

@@ -67,7 +67,7 @@ def test_files_load_in_path_order_with_default_names(tmp_path):
     write(tmp_path, ".hidden.yaml", "this: is not loaded")
     write(tmp_path, "notes.txt", "not a fixture file")
     emulator = create_app(Settings(fixtures_dir=tmp_path)).state.emulator
-    listed = asyncio.run(emulator.scripts.list())
+    listed = asyncio.run(emulator.scripts.all())
     assert [f["name"] for f in listed] == ["a/z.yml:0", "a/z.yml:1", "b.yaml:0", "c.json:0"]
     assert listed[0]["source"] == f"{tmp_path / 'a' / 'z.yml'}:2"
 
@@ -205,7 +205,7 @@ def test_a_fixtures_dir_that_is_a_file_is_refused_as_not_a_directory(tmp_path, c
 
 def test_shipped_examples_load_and_are_commented():
     emulator = create_app(Settings(fixtures_dir=EXAMPLES)).state.emulator
-    assert len(asyncio.run(emulator.scripts.list())) >= 15
+    assert len(asyncio.run(emulator.scripts.all())) >= 15
     files = sorted(EXAMPLES.glob("*.yaml"))
     assert len(files) >= 6
     assert all(path.read_text().startswith("# ") for path in files)
@@ -213,7 +213,7 @@ def test_shipped_examples_load_and_are_commented():
 
 def test_shipped_models_and_workspaces_are_not_fixture_files():
     emulator = create_app(Settings()).state.emulator
-    assert asyncio.run(emulator.scripts.list()) == []
+    assert asyncio.run(emulator.scripts.all()) == []
 
 
 def edit(path: Path, text: str) -> None:
@@ -270,7 +270,7 @@ def test_a_deleted_file_takes_its_fixtures_away(make_server, tmp_path):
     running.emulator.scripts.reload_interval_s = 0.05
     path.unlink()
     end = time.monotonic() + 5
-    while running.emulator.scripts.list() and time.monotonic() < end:
+    while running.emulator.scripts.all() and time.monotonic() < end:
         ask(running.base_url)
         time.sleep(0.02)
     assert ask(running.base_url) != "Hi from a file"
@@ -286,7 +286,7 @@ def test_reset_keeps_file_fixtures_and_restarts_their_sequences(make_server, tmp
 
 def test_load_dir_adds_runtime_fixtures_that_reset_removes(emulator, http, tmp_path):
     write(tmp_path, "greetings.yaml", GOOD)
-    assert emulator.scripts.load_dir(tmp_path) == ["greetings.yaml:0"] or emulator.scripts.list()
+    assert emulator.scripts.load_dir(tmp_path) == ["greetings.yaml:0"] or emulator.scripts.all()
     assert ask(str(http.base_url).rstrip("/")) == "Hi from a file"
     emulator.reset()
     assert ask(str(http.base_url).rstrip("/")) != "Hi from a file"
@@ -305,7 +305,7 @@ def test_load_dir_is_all_or_nothing(emulator, tmp_path):
     write(tmp_path, "b.yaml", "- match: {model: 1}\n")
     with pytest.raises(FixtureError, match="b.yaml:1"):
         emulator.scripts.load_dir(tmp_path)
-    assert emulator.scripts.list() == []
+    assert emulator.scripts.all() == []
 
 
 # -- the shipped examples, run as documentation ----------------------------------------------------

@@ -346,13 +346,13 @@ def test_reset_removes_runtime_fixtures_and_restarts_sequences(emulator, http):
     assert chat_text(http, "Hi") == "one"
     emulator.reset()
     assert chat_text(http, "Hi") not in ("one", "two")
-    assert emulator.scripts.list() == []
+    assert emulator.scripts.all() == []
 
 
 def test_adding_a_fixture_with_a_taken_name_replaces_it(emulator, http):
     emulator.scripts.add({"name": "x", "response": {"content": "old"}})
     emulator.scripts.add({"name": "x", "response": {"content": "new"}})
-    assert [f["name"] for f in emulator.scripts.list()] == ["x"]
+    assert [f["name"] for f in emulator.scripts.all()] == ["x"]
     assert chat_text(http, "Hi") == "new"
 
 

@@ -323,7 +323,7 @@ def test_the_environment_variable_names_the_emulator_too(pytester, make_server, 
     """)
 
     pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=1)
-    assert [f["name"] for f in running.emulator.scripts.list()] == ["remote"]
+    assert [f["name"] for f in running.emulator.scripts.all()] == ["remote"]
 
 
 def test_a_wrong_paradigm_url_fails_with_one_clear_message(pytester):

@@ -41,7 +41,7 @@ async def test_ids_are_sequential_and_the_list_is_newest_first():
     first, second = await store.add(new_file("a.txt")), await store.add(new_file("b.txt"))
     assert (first.id, second.id) == (1, 2)
     assert (first.created_at, second.created_at) == (1001, 1002)
-    assert [r.id for r in await store.list()] == [2, 1]
+    assert [r.id for r in await store.all()] == [2, 1]
 
 
 async def test_a_record_is_a_value_the_backend_holds():
@@ -118,7 +118,7 @@ async def test_100_concurrent_adds_and_deletes_leave_a_consistent_store():
         return record.id
 
     kept = [i for i in await asyncio.gather(*(work(n) for n in range(100))) if i]
-    ids = [r.id for r in await store.list()]
+    ids = [r.id for r in await store.all()]
     assert sorted(ids) == sorted(kept)
     assert len(set(ids)) == len(ids) == 50
 

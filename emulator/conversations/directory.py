@@ -68,7 +68,7 @@ class AgentDirectory:
         self.user = user
         self.tools = {t.name: t for t in tools}
         self.tools_by_id = {t.id: t for t in tools}
-        self.seeds = {a["id"]: a for a in agents}
+        self.seeds: dict[int, dict[str, Any]] = {a["id"]: a for a in agents}
         self.epoch = epoch
         defaults = [a for a in agents if a["is_default"]]
         if len(defaults) != 1:

@@ -54,7 +54,7 @@ class DocumentScope:
                                                      "company_scope", "force_tool")):
             return Scope((), False)  # nothing names files: no tool will read any (and no store read)
         directory = self.workspaces
-        records = await self.files.list()
+        records = await self.files.all()
         if body.get("file_ids"):
             known = {r.id for r in records}
             missing = [i for i in body["file_ids"] if i not in known]
@@ -99,11 +99,11 @@ class DocumentScope:
         return summary(passages, names)
 
     async def count_in_workspace(self, workspace_id: int) -> int:
-        return sum(1 for r in await self.files.list() if r.workspace_id == workspace_id)
+        return sum(1 for r in await self.files.all() if r.workspace_id == workspace_id)
 
     async def tag_counts(self, workspace_ids: Collection[int]) -> dict[int, int]:
         counts: dict[int, int] = {}
-        for record in await self.files.list():
+        for record in await self.files.all():
             if record.workspace_id in workspace_ids:
                 for tag in record.tag_ids:
                     counts[tag] = counts.get(tag, 0) + 1

@@ -5,8 +5,8 @@ the agent has it and files are in scope, or the forced tool), runs them (the sea
 now, so its result is a value like the rest), writes the answer (the fixture's text, the
 passage that answers, a JSON instance of ``response_format``, or the generator's prose), and
 lays it all out on a timeline: ``[offset_s, event]`` pairs, the events of the SSE stream
-(``choices``), the answer's tokens with their pace, the duration and how the turn ends. Same request, history and agent on a
-fresh emulator -> the same plan, byte for byte.
+(``choices``), the answer's tokens with their pace, the duration and how the turn ends. Same
+request, history and agent on a fresh emulator -> the same plan, byte for byte.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
         steps = call["tool_call"]["steps"]
         for k, step in enumerate(steps):
             timeline.append([start + tool_span * k / max(len(steps), 1),
-                             {"type": "tool_call.step", "turn_id": turn_id, "part_index": part_index, "step": step}])
+                             {"type": "tool_call.step", "turn_id": turn_id, "part_index": part_index,
+                              "step": step}])
         done = start + tool_span
         timeline.append([done, {"type": "tool_call.completed", "turn_id": turn_id, "part_index": part_index,
                                 "result": call["tool_call"]["result"]}])
@@ -147,13 +148,13 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
         error = {"code": str(failure.get("code", "agent_error")),
                  "message": str(failure.get("message", "The agent failed to answer."))}
         text = ""
-    return Plan(timeline=timeline, duration=duration, outcome=outcome, error=error, text=text, sources=sources,
-                tool_offsets=tool_offsets, answer=answer, artifacts=artifacts)
+    return Plan(timeline=timeline, duration=duration, outcome=outcome, error=error, text=text,
+                sources=sources, tool_offsets=tool_offsets, answer=answer, artifacts=artifacts)
 
 
 # -- tools ------------------------------------------------------------------------------------------
 
-async def _tool_calls(docs: Documents, request: TurnRequest, response: dict[str, Any],
+async def _tool_calls(docs: Documents, request: TurnRequest, response: Mapping[str, Any],
                       directory: Toolbox) -> list[dict[str, Any]]:
     """Each tool call as {"tool_call": the part's tool_call object, "sources": source records}."""
     if "tool_calls" in response:
@@ -198,8 +199,8 @@ def _tool_call(request: TurnRequest, name: str, number: int, directory: Toolbox,
                chunk_sources: list[dict[str, Any]]) -> dict[str, Any]:
     tool = directory.tools.get(name)
     public_tool = tool.public() if tool is not None else {
-        "id": uuid_from("tool", name), "name": name, "type": "native", "object": "tool", "mcp_server_name": None,
-        "require_document": None, "accepted_file_types": None}
+        "id": uuid_from("tool", name), "name": name, "type": "native", "object": "tool",
+        "mcp_server_name": None, "require_document": None, "accepted_file_types": None}
     stamp = request.created_at
     return {"id": uuid_from("tool_call", request.seed, request.turn_id, number), "object": "tool_call",
             "tool": public_tool, "created_at": stamp, "updated_at": stamp, "tool_args": args,
@@ -207,7 +208,8 @@ def _tool_call(request: TurnRequest, name: str, number: int, directory: Toolbox,
                        "progress_report": {"progress_percentage": progress, "current_progress_text": words,
                                            "time_remaining_estimate": None, "metadata": {}}}
                       for status, progress, words in steps],
-            "result": {"text": result_text, "file_artifacts": [], "web_sources": [], "chunk_sources": chunk_sources}}
+            "result": {"text": result_text, "file_artifacts": [], "web_sources": [],
+                       "chunk_sources": chunk_sources}}
 
 
 def _sources(request: TurnRequest, tool_call_id: str, passages: list[documents.Passage],
@@ -225,8 +227,8 @@ def _chunk_sources(passages: list[documents.Passage]) -> list[dict[str, Any]]:
             for p in passages]
 
 
-async def _document_search(docs: Documents, request: TurnRequest, query: str, file_ids: tuple[int, ...], number: int,
-                           directory: Toolbox, result: str | None = None) -> dict[str, Any]:
+async def _document_search(docs: Documents, request: TurnRequest, query: str, file_ids: tuple[int, ...],
+                           number: int, directory: Toolbox, result: str | None = None) -> dict[str, Any]:
     passages = await docs.search(query, file_ids, PASSAGES)
     text, cited = docs.answer(query, passages)
     steps = choices.search_steps(query, len(file_ids), len(passages), len({p.file_id for p in passages}))
@@ -243,8 +245,9 @@ async def _document_analysis(docs: Documents, request: TurnRequest, file_ids: tu
     passages = await docs.search(request.query, file_ids, PASSAGES * max(len(names), 1))
     text = docs.summary(passages, names)
     call = _tool_call(request, "document_analysis", number, directory,
-                      {"query": request.query, "file_ids": list(file_ids)}, choices.analysis_steps(len(names)),
-                      result if result is not None else text, _chunk_sources(passages))
+                      {"query": request.query, "file_ids": list(file_ids)},
+                      choices.analysis_steps(len(names)), result if result is not None else text,
+                      _chunk_sources(passages))
     cited = {p.file_id for p in passages}
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited), "answer": text}
 
@@ -279,8 +282,8 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
         distance=float(s.get("distance", 1 - (float(s.get("certainty", 0.9)) * 2 - 1))),
         certainty=float(s.get("certainty", 0.9))) for k, s in enumerate(scripted)]
     call = _tool_call(request, name, number, directory, args,
-                      choices.search_steps(str(args.get("query", request.query)), len(file_ids), len(passages),
-                                           len({p.file_id for p in passages})),
+                      choices.search_steps(str(args.get("query", request.query)), len(file_ids),
+                                           len(passages), len({p.file_id for p in passages})),
                       result or "", _chunk_sources(passages))
     artifacts = [choices.artifact_record(uuid_from("artifact", request.seed, request.turn_id, number, k),
                                          {"name": str(item.get("name", f"artifact-{k + 1}")),
@@ -289,7 +292,8 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
                                          request.thread_id, request.turn_id, call["id"], request.created_at)
                  for k, item in enumerate(_render(spec.get("artifacts") or [], script))]
     call["result"]["file_artifacts"] = [choices.artifact_brief(a) for a in artifacts]
-    return {"tool_call": call, "sources": _sources(request, call["id"], passages, {p.file_id for p in passages}),
+    cited = {p.file_id for p in passages}
+    return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited),
             "answer": result or "", "artifacts": artifacts}
 
 
@@ -377,7 +381,8 @@ def _render(value: Any, script: Script) -> Any:
 
 # -- the answer -------------------------------------------------------------------------------------
 
-def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[dict[str, Any]]) -> tuple[str, ...]:
+def _answer_pieces(request: TurnRequest, response: Mapping[str, Any],
+                   calls: list[dict[str, Any]]) -> tuple[str, ...]:
     """The answer, token by token (a text.delta event each)."""
     if "chunks" in response:
         return tuple(str(piece) for piece in response["chunks"])
@@ -390,7 +395,8 @@ def _answer_pieces(request: TurnRequest, response: dict[str, Any], calls: list[d
     response_format = request.body.get("response_format")
     if response_format is not None:
         try:
-            made = structured.chat_choice(0, key, {"response_format": response_format}, Limits(max_tokens=1 << 16))
+            made = structured.chat_choice(0, key, {"response_format": response_format},
+                                          Limits(max_tokens=1 << 16))
         except BadRequest as exc:
             raise ValidationError({"response_format": [exc.message]}) from None
         if made is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..state import Backend
+from ..state import Backend, Value
 from . import timeline
 from .plan import uuid_from
 
@@ -54,8 +54,8 @@ class Conversations:
         return [r for r in (await self.state.items(THREADS)).values() if isinstance(r, dict)]
 
     async def patch_thread(self, thread_id: str, changes: dict[str, Any]) -> Record | None:
-        return await self.state.update(THREADS, thread_id,  # type: ignore[return-value]
-                                       lambda current: {**current, **changes} if isinstance(current, dict) else None)
+        updated = await self.state.update(THREADS, thread_id, lambda current: _patched(current, changes))
+        return _record(updated)
 
     # -- turns ------------------------------------------------------------------------------------
 
@@ -78,23 +78,25 @@ class Conversations:
         found = await self.state.get_many(TURNS, thread["turns"]) if thread["turns"] else []
         return [r for r in found if isinstance(r, dict)]
 
-    async def claim(self, thread_id: str, turn: Record, now: float, title: str) -> tuple[Record | None, str | None]:
+    async def claim(self, thread_id: str, turn: Record, now: float,
+                    title: str) -> tuple[Record | None, str | None]:
         """Add ``turn`` (already stored) to its thread, unless a turn of the thread is still running
         at ``now``. -> (the thread, None), or (the thread, the running turn's id)."""
         conflict: list[str] = []
 
-        def change(current: Any) -> Any:
+        def change(current: Value | None) -> Value | None:
             conflict.clear()
             if not isinstance(current, dict):
                 return None
             if current["turns"] and current.get("busy_until", 0.0) > now:
                 conflict.append(current["turns"][-1])
                 return current
-            return {**current, "turns": [*current["turns"], turn["id"]], "busy_until": timeline.busy_until(turn),
-                    "updated_at": turn["created_at"], "name": current["name"] or title}
+            return {**current, "turns": [*current["turns"], turn["id"]],
+                    "busy_until": timeline.busy_until(turn), "updated_at": turn["created_at"],
+                    "name": current["name"] or title}
 
         thread = await self.state.update(THREADS, thread_id, change)
-        return thread, (conflict[0] if conflict else None)  # type: ignore[return-value]
+        return _record(thread), (conflict[0] if conflict else None)
 
     async def put_turn(self, turn: Record) -> None:
         await self.state.put(TURNS, turn["id"], turn)
@@ -126,8 +128,7 @@ class Conversations:
         return done[0]
 
     async def patch_turn(self, turn_id: str, changes: dict[str, Any]) -> Record | None:
-        return await self.state.update(TURNS, turn_id,  # type: ignore[return-value]
-                                       lambda current: {**current, **changes} if isinstance(current, dict) else None)
+        return _record(await self.state.update(TURNS, turn_id, lambda current: _patched(current, changes)))
 
     # -- artifacts (the files turns' tool calls produce, kept in their turn) ----------------------
 
@@ -142,3 +143,13 @@ class Conversations:
             return None
         found = next((a for a in turn.get("artifacts") or [] if a["id"] == artifact_id), None)
         return (found, turn) if found is not None else None
+
+
+def _record(value: Value | None) -> Record | None:
+    """A thread or turn as the backend holds it (a dict), or None when there is none."""
+    return value if isinstance(value, dict) else None
+
+
+def _patched(current: Value | None, changes: dict[str, Any]) -> Value | None:
+    """``current`` with ``changes`` applied, or None when there is no record (nothing to change)."""
+    return {**current, **changes} if isinstance(current, dict) else None

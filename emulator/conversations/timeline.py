@@ -84,7 +84,8 @@ def text_events(record: Record, until: float = math.inf) -> list[tuple[float, di
 
 def events(record: Record, until: float = math.inf) -> list[tuple[float, dict[str, Any]]]:
     """Every event of the turn up to ``until``, in order (tool calls come before the answer)."""
-    return [(offset, event) for offset, event in record["timeline"] if offset <= until] + text_events(record, until)
+    timed = [(offset, event) for offset, event in record["timeline"] if offset <= until]
+    return timed + text_events(record, until)
 
 
 def _parts(record: Record, until: float) -> list[dict[str, Any]]:
@@ -98,7 +99,8 @@ def _parts(record: Record, until: float) -> list[dict[str, Any]]:
     return parts
 
 
-def render(record: Record, now: float, status: str | None = None, reached: float | None = None) -> dict[str, Any]:
+def render(record: Record, now: float, status: str | None = None,
+           reached: float | None = None) -> dict[str, Any]:
     """The documented turn object, as it is at ``now`` (or as told: ``status`` at ``reached``)."""
     if status is None:
         status, reached = status_at(record, now)

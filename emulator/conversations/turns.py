@@ -37,7 +37,9 @@ class Agents(Protocol):
     """The agents a turn may name (``conversations.directory.AgentDirectory``, over the backend)."""
 
     default_id: int
-    seeds: Mapping[int, dict[str, Any]]
+
+    @property
+    def seeds(self) -> Mapping[int, dict[str, Any]]: ...
 
     @property
     def tools(self) -> Mapping[str, Tool]: ...

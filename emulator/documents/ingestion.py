@@ -28,8 +28,8 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 from ..config import Settings
 from ..errors import StateUnavailable
@@ -261,7 +261,7 @@ class Ingestion:
             await asyncio.sleep(RENEW_S)
             until = await self.now() + LEASE_S
 
-            def renew(current: FileRecord) -> FileRecord | None:
+            def renew(current: FileRecord, until: float = until) -> FileRecord | None:
                 if current.state != QUEUED or current.lease != owner:
                     return None
                 return current.replace(lease_until=until)

@@ -45,7 +45,7 @@ class Retrieval:
         them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
         if n <= 0 or (file_ids is not None and not file_ids):
             return []
-        everything = await self.files.list()
+        everything = await self.files.all()
         wanted = None if file_ids is None else set(file_ids)
         candidates = await self.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
         await self.index(candidates, everything)

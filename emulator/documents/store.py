@@ -22,7 +22,6 @@ written, and Redis keeps them itself.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import dataclasses
 import math
 import secrets
@@ -216,7 +215,7 @@ class FileStore:
         values = await self.state.get_many(SPACE, [str(i) for i in file_ids])
         return [None if v is None else FileRecord.of(v) for v in values]
 
-    async def list(self) -> list[FileRecord]:
+    async def all(self) -> list[FileRecord]:
         """Every file, newest first."""
         records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
         records.sort(key=lambda r: r.id, reverse=True)
@@ -268,8 +267,7 @@ class FileStore:
     async def text(self, record: FileRecord) -> str:
         return "\n\n".join(await self.pages(record))
 
-    # ``builtins.list``: inside this class, ``list`` names the method above.
-    async def chunks(self, record: FileRecord) -> builtins.list[Chunk]:
+    async def chunks(self, record: FileRecord) -> list[Chunk]:
         """The file's chunks in order (none until it is embedded)."""
         cached = self._chunks.get(record.key)
         if cached is not None:

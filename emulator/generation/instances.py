@@ -12,19 +12,21 @@ from __future__ import annotations
 import contextvars
 import random
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import Settings
 from ..errors import BadRequest
 from .text import sentences
 
-try:  # Python 3.11+
-    from re import _parser as _regex_parser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse as _regex_parser  # type: ignore[no-redef]
+if sys.version_info >= (3, 11):
+    from re import _parser as _regex_parser
+else:  # pragma: no cover - Python 3.10
+    import sre_parse as _regex_parser
 
 MAX_DEPTH = 6  # deeper than this, objects get only their required properties and arrays their minItems
 MAX_ITEMS = 256  # what minItems, minLength and regex repeats may ask for, at most
@@ -42,7 +44,7 @@ class Budget:
     field: str = "response_format"  # the request field being followed: every error names it
 
     @classmethod
-    def of(cls, settings: Any) -> Budget:
+    def of(cls, settings: Settings) -> Budget:
         return cls(values=settings.max_structured_values, depth=settings.max_structured_depth)
 
     def spend(self, values: int = 1) -> None:

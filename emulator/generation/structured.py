@@ -111,7 +111,8 @@ def _tool_choice(body: dict[str, Any]) -> Any:
     else:
         choice = body.get("function_call")
     if isinstance(choice, dict):
-        function = choice.get("function") if isinstance(choice.get("function"), dict) else choice
+        inner = choice.get("function")
+        function = inner if isinstance(inner, dict) else choice
         return {"name": function.get("name")}
     return choice if choice in ("none", "auto", "required") else None
 

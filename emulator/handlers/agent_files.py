@@ -46,7 +46,7 @@ class AgentFiles:
         query = call.query
         agent = await self._agent_or_404(call)
         seen = set(agent.get("workspaces") or [])
-        records = [r for r in await self.files.list() if r.workspace_id in seen]
+        records = [r for r in await self.files.all() if r.workspace_id in seen]
         if "extension" in query:
             wanted = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
             records = [r for r in records if extension(r.filename) in wanted]

@@ -55,7 +55,8 @@ class Agents:
     async def _server_ids(self, ids: list[Any]) -> list[str]:
         unknown = await self.mcp.unknown([str(i) for i in ids])
         if unknown:
-            raise ValidationError({"mcp_server_ids": [choices.does_not_exist("m", i)["m"][0] for i in unknown]})
+            missing = [choices.does_not_exist("m", i)["m"][0] for i in unknown]
+            raise ValidationError({"mcp_server_ids": missing})
         return [(await self.mcp.get(str(i)) or {"id": str(i)})["id"] for i in ids]
 
     async def render_agent(self, agent: dict[str, Any]) -> dict[str, Any]:

@@ -79,7 +79,7 @@ class Chunks:
         """Which searchable file holds each chunk (a chunk of a file not embedded, or gone, is absent)."""
         wanted: set[str] = set(chunk_uuids)
         owners: dict[str, FileRecord] = {}
-        for record in await self.ingestion.ready(await self.files.list()):
+        for record in await self.ingestion.ready(await self.files.all()):
             for chunk in await self.files.chunks(record):
                 if chunk.uuid in wanted:
                     owners[chunk.uuid] = record

@@ -64,7 +64,7 @@ def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
 async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any]) -> list[FileRecord]:
     """The files a document search may read: ``file_ids`` if given, else the workspaces that
     ``workspace_ids`` and the scope flags select."""
-    everything = await files.list()
+    everything = await files.all()
     if body.get("file_ids"):
         present = {r.id for r in everything}
         missing = [i for i in body["file_ids"] if i not in present]

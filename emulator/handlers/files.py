@@ -160,7 +160,7 @@ class Files:
         types = scoped_types(query.get("private_scope"), query.get("company_scope"),
                              query.get("workspace_scope"))
         workspaces = await self.workspaces.workspaces()
-        records = [r for r in await self.files.list() if workspace_of(workspaces, r).workspace_type in types]
+        records = [r for r in await self.files.all() if workspace_of(workspaces, r).workspace_type in types]
         if "workspace_id" in query:
             records = [r for r in records if r.workspace_id == query["workspace_id"]]
         if "purpose" in query:

@@ -28,7 +28,15 @@ from ..documents.store import FileRecord, FileStore
 from ..documents.workspaces import Directory, Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
 from .common import body_of, does_not_exist, paginate
-from .files import file_or_404, read_upload, store_upload, total_pages, v2_file, workspace_of, workspace_or_400
+from .files import (
+    file_or_404,
+    read_upload,
+    store_upload,
+    total_pages,
+    v2_file,
+    workspace_of,
+    workspace_or_400,
+)
 
 # Who uploaded everything: the emulator has one user, the owner of every API key.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
@@ -150,7 +158,7 @@ class FilesV3:
     async def list_files(self, call: Call) -> Response:
         query = call.query
         ingestion = self.ingestion
-        records = await self.files.list()
+        records = await self.files.all()
         if "workspace_id" in query:
             wanted = ids_of("workspace_id", query["workspace_id"])
             records = [r for r in records if r.workspace_id in wanted]

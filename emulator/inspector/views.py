@@ -25,7 +25,7 @@ class Views:
 
     async def files(self) -> dict[str, Any]:
         now = await self.ingestion.now()
-        return {"files": [self._file(record, now) for record in await self.store.list()]}
+        return {"files": [self._file(record, now) for record in await self.store.all()]}
 
     async def file(self, file_id: int) -> dict[str, Any] | None:
         record = await self.store.get(file_id)

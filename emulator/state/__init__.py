@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Protocol, Union
+from typing import Protocol
 
 from ..errors import StateUnavailable
 
 # What a backend stores: JSON-able data, or raw bytes (uploads, packed vectors). Bytes only at the
 # top level: a record that holds bytes and metadata is two records.
-Value = Union[None, bool, int, float, str, bytes, list, dict]
+Value = None | bool | int | float | str | bytes | list | dict
 
 
 def size_of(value: Value) -> int:
