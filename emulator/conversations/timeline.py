@@ -21,7 +21,7 @@ from . import choices
 Record = dict[str, Any]
 RUNNING = "running"
 ACTIVE = ("running", "cancelling")
-CANCEL_CHECK_S = 0.05  # a paced stream looks for a cancel this often
+CANCEL_CHECK_S = 0.05  # a stream waiting for its next event looks for a cancel this often
 
 
 def status_at(record: Record, now: float) -> tuple[str, float]:
@@ -134,23 +134,29 @@ async def stream(record: Record, clock_now: float, reread: Callable[[], Awaitabl
     loop = asyncio.get_running_loop()
     origin = loop.time() - (clock_now - record["start"])  # the loop's time when the turn started
     yield choices.sse_event({"type": "turn.created", "turn": render(record, clock_now, RUNNING, -1.0)})
-    checked = loop.time()
     cancel_at: float | None = record.get("cancel_at")
-    for offset, event in events(record):
-        wait = origin + offset - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if loop.time() - checked >= CANCEL_CHECK_S and cancel_at is None:
-            checked = loop.time()
+
+    async def until(at: float) -> float | None:
+        """Wait until the loop's time ``at`` or a cancel, whichever comes first, in steps of
+        CANCEL_CHECK_S: each step re-reads the record, which lives on the state backend, so a
+        cancel made on any worker is seen (one read per step per open stream)."""
+        found = cancel_at
+        while found is None and (wait := at - loop.time()) > 0:
+            await asyncio.sleep(min(wait, CANCEL_CHECK_S))
             latest, _ = await reread()
-            cancel_at = latest.get("cancel_at")
+            found = latest.get("cancel_at")
+        return found
+
+    for offset, event in events(record):
+        cancel_at = await until(origin + offset)
         if cancel_at is not None and offset > cancel_at - record["start"]:
             break
         yield choices.sse_event(event)
-    end = origin + (record["duration"] if cancel_at is None
-                    else cancel_at - record["start"] + choices.CANCEL_GRACE_S)
-    if end - loop.time() > 0:
-        await asyncio.sleep(end - loop.time())
+    cancel_at = await until(origin + record["duration"])
+    if cancel_at is not None:
+        settled = origin + cancel_at - record["start"] + choices.CANCEL_GRACE_S
+        if settled - loop.time() > 0:
+            await asyncio.sleep(settled - loop.time())
     final, now = await reread()
     status, _ = status_at(final, now)
     while status in ACTIVE:  # a cancel that came after the last event: wait for it to settle
