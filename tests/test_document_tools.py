@@ -3,9 +3,12 @@ upload -> poll -> search -> ask loop over v2 and v3."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import httpx
+import jsonschema
 import pytest
 
 from emulator.generation.vectors import cosine
@@ -181,6 +184,38 @@ def test_document_search_honours_workspaces_and_scopes(http, emulator, search, e
     http.post("/api/v3/files", files={"file": ("legal.txt", b"budget contract")}, data={"workspace_id": "3"})
     body = http.post("/api/v2/chat/document-search", json={"query": "budget", **search}).json()
     assert sorted(d["name"] for d in body["documents"]) == expected
+
+
+GUIDED_SCHEMA = {"type": "object", "properties": {"days": {"type": "integer", "minimum": 1}},
+                 "required": ["days"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("extra, check", [
+    pytest.param({"guided_choice": ["yes", "no"]}, lambda answer: answer in ("yes", "no"), id="choice"),
+    pytest.param({"guided_regex": "[0-9]{2}-[A-Z]{3}"},
+                 lambda answer: re.fullmatch("[0-9]{2}-[A-Z]{3}", answer) is not None, id="regex"),
+    pytest.param({"guided_json": GUIDED_SCHEMA},
+                 lambda answer: jsonschema.validate(json.loads(answer), GUIDED_SCHEMA) is None, id="json"),
+    pytest.param({"guided_json": json.dumps(GUIDED_SCHEMA)},
+                 lambda answer: jsonschema.validate(json.loads(answer), GUIDED_SCHEMA) is None, id="json-text"),
+])
+def test_document_search_applies_guided_decoding_to_its_answer(http, emulator, extra, check):
+    upload_all(http)
+    body = {"query": "Where can visitors see the quokka?", "extra_body": extra}
+
+    first = http.post("/api/v2/chat/document-search", json=body)
+
+    assert first.status_code == 200, first.text
+    assert check(first.json()["answer"])
+    assert first.json()["documents"][0]["name"] == "zoo.txt"  # the search itself is unchanged
+    assert http.post("/api/v2/chat/document-search", json=body).json() == first.json()
+
+
+def test_document_search_with_an_unreadable_guided_json_is_a_400(http, emulator):
+    response = http.post("/api/v2/chat/document-search",
+                         json={"query": "x", "extra_body": {"guided_json": "not json"}})
+    assert response.status_code == 400
+    assert "guided_json" in response.text
 
 
 @pytest.mark.parametrize("body, status, field", [
