@@ -44,20 +44,34 @@ def busy_until(record: Record) -> float:
     return record["start"] + record["duration"]
 
 
+PART_FIELDS = ("text", "reasoning", "tool_call", "document", "workspace")  # the documented Part
+
+
+def part(kind: str, **values: Any) -> dict[str, Any]:
+    """A message part: its type, and every documented field of a Part, null where unused."""
+    made: dict[str, Any] = {"type": kind, **dict.fromkeys(PART_FIELDS)}
+    made.update(values)
+    return made
+
+
 def fold(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The assistant message's parts that these events build (what a streaming client does)."""
     parts: list[dict[str, Any]] = []
     for event in events:
         kind, index = event["type"], event.get("part_index", 0)
         if kind == "tool_call.started":
-            parts.append({"type": "tool_call", "tool_call": copy.deepcopy(event["tool_call"])})
+            parts.append(part("tool_call", tool_call=copy.deepcopy(event["tool_call"])))
         elif kind == "tool_call.step":
             parts[index]["tool_call"]["steps"].append(copy.deepcopy(event["step"]))
         elif kind == "tool_call.completed":
             parts[index]["tool_call"]["result"] = copy.deepcopy(event["result"])
+        elif kind == "reasoning.delta":
+            if len(parts) <= index:
+                parts.append(part("reasoning", reasoning=""))
+            parts[index]["reasoning"] += event["delta"]
         elif kind == "text.delta":
             if len(parts) <= index:
-                parts.append({"type": "text", "text": ""})
+                parts.append(part("text", text=""))
             parts[index]["text"] += event["delta"]
     return parts
 
@@ -94,7 +108,7 @@ def _parts(record: Record, until: float) -> list[dict[str, Any]]:
     if answer:
         count = _said(answer, until)
         if count:
-            parts.append({"type": "text", "text": "".join(answer["pieces"][:count])})
+            parts.append(part("text", text="".join(answer["pieces"][:count])))
     return parts
 
 
@@ -108,7 +122,7 @@ def render(record: Record, now: float, status: str | None = None, reached: float
         "id": record["id"], "object": "turn", "thread": record["thread"], "status": status,
         "messages": [
             {"id": record["user_message_id"], "object": "message", "role": "user",
-             "parts": [{"type": "text", "text": record["query"]}], "created_at": record["created_at"],
+             "parts": [part("text", text=record["query"])], "created_at": record["created_at"],
              "force_tool": record.get("force_tool"),
              "immediate_final_answer": record.get("immediate_final_answer", False)},
             {"id": record["assistant_message_id"], "object": "message", "role": "assistant",
