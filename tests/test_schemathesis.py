@@ -180,6 +180,8 @@ def existing_objects(case, existing: Existing) -> None:
         _existing_ids(case, case.query, existing)
         if case.operation.method.upper() == "GET" and case.operation.path == "/api/v3/threads":
             _on_the_thread_list(case.query, existing)
+    if case.operation.method.upper() == "POST" and case.operation.path == "/api/v3/threads/{id}/turns":
+        case.path_parameters = {**(case.path_parameters or {}), "id": existing.thread_id}  # a turn, streamed too
     body = case.body
     if not isinstance(body, dict):
         return
