@@ -35,6 +35,8 @@ class Choice:
     finish_reason: str | None = "stop"
     stop_reason: str | int | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    # The call answers a legacy ``functions`` request: rendered as ``function_call`` (one call).
+    function_call: bool = False
     logprobs: tuple[TokenLogprob, ...] | None = None  # one per piece, when asked for
     echo: tuple[str, ...] = ()  # prompt pieces echoed before the text (completions)
     echo_logprobs: tuple[TokenLogprob, ...] | None = None

@@ -21,6 +21,7 @@ class Model:
     max_model_len: int
     dimensions: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: bool = False  # a reasoning model: a v3 turn's answer has a reasoning part before its text
 
     def public(self, created: int) -> dict[str, Any]:
         """The object GET /models lists: Paradigm's fields plus OpenAI's."""
@@ -76,6 +77,7 @@ class Catalog:
                 kind=kind,
                 max_model_len=int(entry.pop("max_model_len", 8192)),
                 dimensions=dimensions,
+                reasoning=bool(entry.pop("reasoning", False)),
                 extra=entry,
             ))
         return cls(models)

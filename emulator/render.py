@@ -28,6 +28,10 @@ def chat_logprobs(choice: Choice) -> dict[str, Any] | None:
 
 def chat_message(choice: Choice) -> dict[str, Any]:
     text = choice.text
+    if choice.function_call:  # the legacy functions shape: one call, no tool_calls
+        call = choice.tool_calls[0]
+        return {"role": "assistant", "content": text or None,
+                "function_call": {"name": call.name, "arguments": call.arguments}, "tool_calls": []}
     return {
         "role": "assistant",
         "content": text if (text or not choice.tool_calls) else None,

@@ -170,8 +170,9 @@ class _Resolver:
         # x-enforced-by: model-server, or handler): the schema documents it, and the handler refuses a
         # value outside it in its own words (vLLM's for the model layer), so the validator leaves it alone.
         skipped = _HANDLER_CHECKED if schema.get("x-enforced-by") in ("model-server", "handler") else ()
+        # x-message stays: the words validation uses to refuse this field (a 400 that says what to do).
         for key, value in schema.items():
-            if key in _OPENAPI_ONLY or key.startswith("x-") or key in skipped:
+            if key in _OPENAPI_ONLY or (key.startswith("x-") and key != "x-message") or key in skipped:
                 continue
             if key in ("properties", "patternProperties", "definitions"):
                 out[key] = {name: self.to_json_schema(sub, _stack) for name, sub in value.items()}

@@ -5,7 +5,8 @@ Chat (vLLM's ``chat_completion_stream_generator``):
 1. per choice, a first chunk ``{"index": i, "delta": {"role": "assistant", "content": ""},
    "logprobs": null, "finish_reason": null}``;
 2. one chunk per token and choice (choices interleave), ``delta: {"content": ...}``;
-   tool calls as ``delta.tool_calls`` (name first, then the arguments in pieces);
+   tool calls as ``delta.tool_calls`` (name first, then the arguments in pieces), a legacy
+   ``functions`` call as ``delta.function_call`` the same way;
 3. the last chunk of each choice carries its ``finish_reason`` and ``stop_reason``;
 4. with ``stream_options.include_usage``, ``{"choices": [], "usage": {...}}``;
 5. always ``data: [DONE]``.
@@ -66,6 +67,11 @@ def _steps(answer: Answer) -> Iterator[tuple[Choice, int, bool]]:
 
 def _tool_call_deltas(choice: Choice) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = []
+    if choice.function_call:  # the legacy functions shape: the name, then the arguments in pieces
+        call = choice.tool_calls[0]
+        deltas.append({"function_call": {"name": call.name, "arguments": ""}})
+        deltas.extend({"function_call": {"arguments": piece}} for piece in tokenize(call.arguments))
+        return deltas
     for number, call in enumerate(choice.tool_calls):
         deltas.append({"tool_calls": [{"id": call.id, "type": "function", "index": number,
                                        "function": {"name": call.name}}]})

@@ -97,6 +97,9 @@ def _locate(error: SchemaError) -> tuple[list, str]:
 
 def _message(error: SchemaError) -> str:
     value = error.instance
+    told = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    if isinstance(told, str):  # the spec words this field's refusal itself
+        return told
     if value is None:
         return "This field may not be null."
     if error.validator == "type":

@@ -60,6 +60,29 @@ def parse_sse(raw: bytes) -> list[Any]:
     return events
 
 
+_TURN_EVENT_SCHEMAS = {
+    "turn.created": "TurnEventTurn", "turn.completed": "TurnEventTurn", "turn.failed": "TurnEventTurn",
+    "turn.cancelled": "TurnEventTurn", "tool_call.started": "TurnEventToolCallStarted",
+    "tool_call.step": "TurnEventToolCallStep", "tool_call.completed": "TurnEventToolCallCompleted",
+    "text.delta": "TurnEventDelta", "reasoning.delta": "TurnEventDelta",
+}
+_TURN_ENDS = ("turn.completed", "turn.failed", "turn.cancelled")
+
+
+def parse_turn_sse(raw: bytes) -> list[tuple[str, str]]:
+    """A turn's ``event: <type>\ndata: <json>\n\n`` blocks -> (type, JSON text); anything else fails."""
+    text = raw.decode("utf-8")
+    if not text.endswith("\n\n"):
+        raise ContractError(f"an SSE body must end with a blank line, got {text[-40:]!r}")
+    found = []
+    for block in text[:-2].split("\n\n"):
+        lines = block.split("\n")
+        if len(lines) != 2 or not lines[0].startswith("event: ") or not lines[1].startswith("data: "):
+            raise ContractError(f"not an 'event: ' + 'data: ' event: {block[:120]!r}")
+        found.append((lines[0][len("event: "):], lines[1][len("data: "):]))
+    return found
+
+
 # What the router's path converters match (routing.starlette_path), so that /upload-session/deactivate
 # is not taken for /upload-session/{uuid}.
 _CONVERTERS = {"int": "[0-9]+", "uuid": "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
@@ -117,11 +140,14 @@ class Contract:
         return self._components[op.version][name]
 
     def check_stream(self, method: str, path: str, status: int, raw: bytes) -> list[Any]:
-        """An SSE body: documented as text/event-stream, every chunk valid, ``[DONE]`` last and only last."""
+        """An SSE body: documented as text/event-stream, every chunk valid, ``[DONE]`` last and only last
+        (a turn's stream: every event valid for its type, a terminal turn event last)."""
         op = self.operation(method, path)
         assert op is not None, f"{method} {path}: no operation streams here"
         if SSE not in op.response_schemas.get(str(status), {}):
             raise ContractError(f"{op.operation_id}: {status} {SSE} is not documented in the spec")
+        if op.path.endswith("/turns"):
+            return self.check_turn_stream(op, raw)
         events = parse_sse(raw)
         if not events or events[-1] != "[DONE]" or "[DONE]" in events[:-1]:
             raise ContractError(f"the stream must end with exactly one data: [DONE], got {events[-3:]!r}")
@@ -129,6 +155,24 @@ class Contract:
         error = self._validator(self._components[op.version]["ModelServerError"])
         for event in events[:-1]:
             _raise_errors(error if "error" in event else chunk, event, f"{op.operation_id} chunk")
+        return events
+
+    def check_turn_stream(self, op, raw: bytes) -> list[Any]:
+        """``event: <type>`` + ``data: <JSON>`` blocks, each data valid for the spec's schema of its type."""
+        components = self._components[op.version]
+        events = []
+        for event, payload in parse_turn_sse(raw):
+            data = json.loads(payload)
+            if data.get("type") != event:
+                raise ContractError(f"event {event!r} carries data of type {data.get('type')!r}")
+            name = _TURN_EVENT_SCHEMAS.get(event)
+            if name is None:
+                raise ContractError(f"{op.operation_id}: undocumented turn event {event!r}")
+            _raise_errors(self._validator(components[name]), data, f"{op.operation_id} {event}")
+            events.append(data)
+        if not events or events[0]["type"] != "turn.created" or events[-1]["type"] not in _TURN_ENDS:
+            raise ContractError(f"a turn stream goes from turn.created to a terminal event, got "
+                                f"{[e['type'] for e in events][:3]}...")
         return events
 
     def check(self, response: httpx.Response) -> None:

@@ -69,11 +69,24 @@ def test_an_unknown_agent_is_a_404(backend_http):
         assert backend_http.get(path).json() == {"detail": "Not found."}
 
 
-def test_agent_tags_are_the_tags_of_its_workspaces(backend_http):
-    tags = backend_http.get("/api/v3/agents/1/tags", params={"tag": "contr"}).json()
+def test_agent_tags_are_the_tags_used_by_documents_in_its_workspaces(backend_http):
+    # Agent 2 sees workspace 3 only: a tag used there is listed with its count; a tag used only in a
+    # workspace the agent does not see, or by no document at all, is not.
+    tagged = backend_http.post("/api/v3/files", files={"file": ("a.txt", b"a contract")},
+                               data={"workspace_id": "3", "tags": "1"})
+    assert tagged.status_code == 201, tagged.text
+    elsewhere = backend_http.post("/api/v3/files", files={"file": ("b.txt", b"a policy")},
+                                  data={"workspace_id": "1", "tags": "2"})
+    assert elsewhere.status_code == 201, elsewhere.text
 
-    assert [t["name"] for t in tags] == ["contract"]
-    assert tags[0]["document_count"] == 0
+    tags = backend_http.get("/api/v3/agents/2/tags").json()
+
+    assert [(t["name"], t["document_count"]) for t in tags] == [("contract", 1)]
+    assert backend_http.get("/api/v3/agents/2/tags", params={"tag": "pol"}).json() == []
+
+
+def test_an_agent_over_empty_workspaces_has_no_tags(backend_http):
+    assert backend_http.get("/api/v3/agents/1/tags", params={"tag": "contr"}).json() == []
 
 
 def test_tools_list_the_native_tools(backend_http):
@@ -89,6 +102,9 @@ def test_groups_and_me_describe_the_user(backend_http):
 
     assert groups["count"] == 2 and isinstance(groups["results"][0]["user_ids"], str)
     assert me["profile"]["username"] == "emulator"
+    assert me["permissions"] == {"is_admin": True, "can_manage_documents": True, "can_manage_api_keys": True,
+                                 "has_monitoring_permission": True}
+    assert me["settings"] == {"language": "en", "skip_help_step": True, "agent_instructions": None}
     assert {g["id"] for g in me["groups"]} == {g["id"] for g in groups["results"]}
     owned = backend_http.get(
         "/api/v3/groups", params={"user_id": me["profile"]["id"], "has_role": "owner"}

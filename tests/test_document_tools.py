@@ -3,9 +3,12 @@ upload -> poll -> search -> ask loop over v2 and v3."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import httpx
+import jsonschema
 import pytest
 from conftest import KEY, frozen_clock
 from sample_documents import make_pdf
@@ -182,16 +185,64 @@ def test_document_search_honours_workspaces_and_scopes(http, emulator, search, e
     assert sorted(d["name"] for d in body["documents"]) == expected
 
 
-@pytest.mark.parametrize("body, status, field", [
-    pytest.param({"query": "x", "file_ids": [99]}, 400, "file_ids", id="unknown-file"),
-    pytest.param({"query": "x", "workspace_ids": [99]}, 400, "workspace_ids", id="unknown-workspace"),
-    pytest.param({"query": "x", "file_ids": ["a"]}, 400, "file_ids", id="wrong-type"),
-    pytest.param({"query": "x", "extra_body": {"temperature": 1}}, 400, "extra_body", id="extra-body"),
-    pytest.param({"query": "x", "tool": "Web"}, 400, "tool", id="tool-choice"),
-    pytest.param({}, 400, "query", id="no-query"),
-    pytest.param({"query": "x", "model": "nope"}, 404, "error", id="unknown-model"),
-    pytest.param({"query": "x", "model": "multilingual-e5-large"}, 400, "error", id="embedding-model"),
-])
+GUIDED_SCHEMA = {"type": "object", "properties": {"days": {"type": "integer", "minimum": 1}},
+                 "required": ["days"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize(
+    "extra, check",
+    [
+        pytest.param({"guided_choice": ["yes", "no"]}, lambda answer: answer in ("yes", "no"), id="choice"),
+        pytest.param(
+            {"guided_regex": "[0-9]{2}-[A-Z]{3}"},
+            lambda answer: re.fullmatch("[0-9]{2}-[A-Z]{3}", answer) is not None,
+            id="regex",
+        ),
+        pytest.param(
+            {"guided_json": GUIDED_SCHEMA},
+            lambda answer: jsonschema.validate(json.loads(answer), GUIDED_SCHEMA) is None,
+            id="json",
+        ),
+        pytest.param(
+            {"guided_json": json.dumps(GUIDED_SCHEMA)},
+            lambda answer: jsonschema.validate(json.loads(answer), GUIDED_SCHEMA) is None,
+            id="json-text",
+        ),
+    ],
+)
+def test_document_search_applies_guided_decoding_to_its_answer(http, emulator, extra, check):
+    upload_all(http)
+    body = {"query": "Where can visitors see the quokka?", "extra_body": extra}
+
+    first = http.post("/api/v2/chat/document-search", json=body)
+
+    assert first.status_code == 200, first.text
+    assert check(first.json()["answer"])
+    assert first.json()["documents"][0]["name"] == "zoo.txt"  # the search itself is unchanged
+    assert http.post("/api/v2/chat/document-search", json=body).json() == first.json()
+
+
+def test_document_search_with_an_unreadable_guided_json_is_a_400(http, emulator):
+    response = http.post(
+        "/api/v2/chat/document-search", json={"query": "x", "extra_body": {"guided_json": "not json"}}
+    )
+    assert response.status_code == 400
+    assert "guided_json" in response.text
+
+
+@pytest.mark.parametrize(
+    "body, status, field",
+    [
+        pytest.param({"query": "x", "file_ids": [99]}, 400, "file_ids", id="unknown-file"),
+        pytest.param({"query": "x", "workspace_ids": [99]}, 400, "workspace_ids", id="unknown-workspace"),
+        pytest.param({"query": "x", "file_ids": ["a"]}, 400, "file_ids", id="wrong-type"),
+        pytest.param({"query": "x", "extra_body": {"temperature": 1}}, 400, "extra_body", id="extra-body"),
+        pytest.param({"query": "x", "tool": "Web"}, 400, "tool", id="tool-choice"),
+        pytest.param({}, 400, "query", id="no-query"),
+        pytest.param({"query": "x", "model": "nope"}, 404, "error", id="unknown-model"),
+        pytest.param({"query": "x", "model": "multilingual-e5-large"}, 400, "error", id="embedding-model"),
+    ],
+)
 def test_document_search_errors(http, emulator, body, status, field):
     response = http.post("/api/v2/chat/document-search", json=body)
     assert response.status_code == status
@@ -202,8 +253,9 @@ def test_search_before_ingestion_finished_sees_what_is_embedded_so_far(make_serv
     server = make_server(ingest_ms=1000)
     now = [0.0]
     server.emulator.state.now = frozen_clock(now)
-    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=10) as http:
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    ) as http:
         http.post("/api/v2/files", files={"file": ("early.txt", b"penguins live in the south")})
         now[0] = 0.9
         http.post("/api/v2/files", files={"file": ("late.txt", b"penguins cannot fly")})
@@ -219,25 +271,31 @@ def test_search_before_ingestion_finished_sees_what_is_embedded_so_far(make_serv
 
 # -- ask a document -----------------------------------------------------------------------------------
 
+
 def test_ask_question_answers_from_that_document_only(http, emulator):
     ids = upload_all(http)
-    body = http.post(f"/api/v2/files/{ids['menu.txt']}/ask-question",
-                     json={"question": "What does a meal cost?"})
+    body = http.post(
+        f"/api/v2/files/{ids['menu.txt']}/ask-question", json={"question": "What does a meal cost?"}
+    )
     assert body.json()["answer"] == "According to menu.txt (page 1): A meal costs seven euros."
     assert {e["text"] for e in body.json()["document_extracts"]} == {DOCUMENTS["menu.txt"]}
 
 
-@pytest.mark.parametrize("path, body, status", [
-    pytest.param("/api/v2/files/99/ask-question", {"question": "x"}, 404, id="unknown-file"),
-    pytest.param("/api/v2/files/1/ask-question", {}, 400, id="no-question"),
-    pytest.param("/api/v2/files/1/ask-question", {"question": 3}, 400, id="wrong-type"),
-])
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        pytest.param("/api/v2/files/99/ask-question", {"question": "x"}, 404, id="unknown-file"),
+        pytest.param("/api/v2/files/1/ask-question", {}, 400, id="no-question"),
+        pytest.param("/api/v2/files/1/ask-question", {"question": 3}, 400, id="wrong-type"),
+    ],
+)
 def test_ask_question_errors(http, emulator, path, body, status):
     http.post("/api/v2/files", files={"file": ("a.txt", b"a")})
     assert http.post(path, json=body).status_code == status
 
 
 # -- the whole loop --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("api", ["v2", "v3"])
 def test_upload_poll_search_ask_loop(http, emulator, api):
@@ -246,6 +304,7 @@ def test_upload_poll_search_ask_loop(http, emulator, api):
     searched = http.post("/api/v2/chat/document-search", json={"query": "Tell me about parking"}).json()
     assert searched["documents"][0]["id"] == ids["office.txt"]
     assert "Parking costs five euros a day." in searched["answer"]
-    asked = http.post(f"/api/v2/files/{ids['zoo.txt']}/ask-question",
-                      json={"question": "When does the zoo open?"})
+    asked = http.post(
+        f"/api/v2/files/{ids['zoo.txt']}/ask-question", json={"question": "When does the zoo open?"}
+    )
     assert asked.json()["answer"] == "According to zoo.txt (page 1): The zoo opens at nine."

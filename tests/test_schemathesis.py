@@ -182,6 +182,9 @@ def existing_objects(case, existing: Existing) -> None:
         _existing_ids(case, case.query, existing)
         if case.operation.method.upper() == "GET" and case.operation.path == "/api/v3/threads":
             _on_the_thread_list(case.query, existing)
+    if case.operation.method.upper() == "POST" and case.operation.path == "/api/v3/threads/{id}/turns":
+        # a turn, streamed too
+        case.path_parameters = {**(case.path_parameters or {}), "id": existing.thread_id}
     body = case.body
     if not isinstance(body, dict):
         return
@@ -207,8 +210,12 @@ def _existing_ids(case, values: dict, existing: Existing) -> None:
     for name in ("workspace_id", "workspace"):
         if isinstance(values.get(name), int):
             values[name] = 1  # the workspace every emulator starts with
-    for name, seed in (("agent_id", existing.agent), ("chat_setting_id", existing.agent),
-                       ("company_id", existing.company), ("group_id", existing.group)):
+    for name, seed in (
+        ("agent_id", existing.agent),
+        ("chat_setting_id", existing.agent),
+        ("company_id", existing.company),
+        ("group_id", existing.group),
+    ):
         value = values.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             values[name] = seed
@@ -260,8 +267,11 @@ def _holds_lists(value) -> bool:
 
 
 def _holds_objects(value) -> bool:
-    return isinstance(value, dict) or _holds_lists(value) or (
-        isinstance(value, list) and any(isinstance(v, dict) for v in value))
+    return (
+        isinstance(value, dict)
+        or _holds_lists(value)
+        or (isinstance(value, list) and any(isinstance(v, dict) for v in value))
+    )
 
 
 v2.hook("map_case")(really_valid)

@@ -253,15 +253,41 @@ def test_tool_choice_none_answers_in_prose(client):
     assert response.choices[0].message.tool_calls in (None, []) and response.choices[0].message.content
 
 
-def test_legacy_functions_with_auto_call_the_function(http):
-    body = {
-        "model": "alfred-4.2",
-        "messages": ASK_WEATHER,
-        "function_call": "auto",
-        "functions": [{"name": "get_weather", "description": "weather", "parameters": WEATHER}],
-    }
-    call = http.post("/api/v2/chat/completions", json=body).json()["choices"][0]["message"]["tool_calls"][0]
-    jsonschema.validate(json.loads(call["function"]["arguments"]), WEATHER)
+LEGACY = {"model": "alfred-4.2", "messages": ASK_WEATHER, "function_call": "auto",
+          "functions": [{"name": "get_weather", "description": "weather", "parameters": WEATHER}]}
+
+
+def test_legacy_functions_are_answered_with_a_function_call(client):
+    # The documented ChatMessageResponse (and vLLM, and the openai SDK) read message.function_call.
+    response = client.chat.completions.create(model="alfred-4.2", messages=ASK_WEATHER,
+                                              functions=LEGACY["functions"], function_call="auto")
+
+    choice = response.choices[0]
+    assert choice.finish_reason == "function_call"
+    assert choice.message.function_call.name == "get_weather"
+    jsonschema.validate(json.loads(choice.message.function_call.arguments), WEATHER)
+    assert not choice.message.tool_calls
+
+
+def test_a_streamed_legacy_function_call_arrives_in_function_call_deltas(http):
+    with http.stream("POST", "/api/v2/chat/completions", json={**LEGACY, "stream": True}) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines()
+                  if line.startswith("data: ") and line != "data: [DONE]"]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    answer = http.post("/api/v2/chat/completions", json=LEGACY).json()
+    plain = answer["choices"][0]["message"]["function_call"]
+
+    assert not any("tool_calls" in d for d in deltas)
+    assert deltas[1]["function_call"]["name"] == "get_weather"
+    assert "".join(d["function_call"]["arguments"] for d in deltas[1:]) == plain["arguments"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "function_call"
+
+
+def test_tools_next_to_legacy_functions_answer_in_the_tools_shape(http):
+    body = {**LEGACY, "tools": TOOLS, "tool_choice": "auto"}
+    del body["function_call"]
+    choice = http.post("/api/v2/chat/completions", json=body).json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["tool_calls"]
 
 
 @pytest.mark.parametrize(
@@ -373,16 +399,20 @@ def test_a_guided_json_that_is_not_a_schema_is_a_400_naming_it(http, value):
     assert "guided_json" in response.text
 
 
-@pytest.mark.parametrize("schema", [
-    pytest.param({"type": "object", "properties": ["not", "a", "mapping"]}, id="properties-a-list"),
-    pytest.param({"type": "object", "properties": {"me": {"$ref": "#"}}, "required": ["me"]},
-                 id="recursive-ref"),
-    pytest.param({"type": "number", "multipleOf": 0}, id="multiple-of-zero"),
-    pytest.param({"type": "array", "minItems": 10**9}, id="huge-min-items"),
-    pytest.param({"type": "string", "pattern": "a{100000}"}, id="huge-repeat"),
-    pytest.param({"$ref": "#/nowhere"}, id="dangling-ref"),
-    pytest.param({"type": 5, "enum": []}, id="nonsense-type"),
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param({"type": "object", "properties": ["not", "a", "mapping"]}, id="properties-a-list"),
+        pytest.param(
+            {"type": "object", "properties": {"me": {"$ref": "#"}}, "required": ["me"]}, id="recursive-ref"
+        ),
+        pytest.param({"type": "number", "multipleOf": 0}, id="multiple-of-zero"),
+        pytest.param({"type": "array", "minItems": 10**9}, id="huge-min-items"),
+        pytest.param({"type": "string", "pattern": "a{100000}"}, id="huge-repeat"),
+        pytest.param({"$ref": "#/nowhere"}, id="dangling-ref"),
+        pytest.param({"type": 5, "enum": []}, id="nonsense-type"),
+    ],
+)
 def test_a_schema_the_generator_cannot_follow_is_never_a_500(http, schema):
     body = {"model": "alfred-4.2", "messages": ASK_NOTHING, "guided_json": schema}
     response = http.post("/api/v2/chat/completions", json=body)

@@ -12,6 +12,8 @@ from emulator.conversations.choices import sse_event
 from emulator.conversations.timeline import fold
 from tests.conftest import KEY, TIMEOUT
 
+UNUSED = {"reasoning": None, "tool_call": None, "document": None, "workspace": None}  # a Part's other fields
+
 
 def _events(raw: bytes) -> list[dict]:
     return [json.loads(block.split(b"\ndata: ", 1)[1]) for block in raw.split(b"\n\n") if block]
@@ -104,6 +106,26 @@ def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
     assert "event: turn.cancelled" in rest
 
 
+def test_a_cancel_reaches_a_stream_waiting_for_its_next_event_at_once(on_backend, backend_http):
+    # The turn's only event is a minute away: the stream ends within the client's 10 s read timeout
+    # only if it notices the cancel (made on another connection) while it waits.
+    httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
+        "match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 60000}}
+    ).raise_for_status()
+    thread = _new_thread(backend_http)
+    other = httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"},
+                         timeout=TIMEOUT)
+    with other, backend_http.stream("POST", f"/api/v3/threads/{thread}/turns",
+                                    json={"query": "x", "stream": True}) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: turn.created"
+        assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
+        rest = list(lines)
+    events = [json.loads(line[len("data: "):]) for line in rest if line.startswith("data: ")]
+    assert [event["type"] for event in events] == ["turn.created", "turn.cancelled"]
+    assert events[-1]["turn"]["status"] == "cancelled"
+
+
 def test_a_streamed_tool_call_is_started_stepped_and_completed_before_the_answer(on_backend, backend_http):
     httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
         "match": {"operation": "turn"}, "response": {
@@ -133,4 +155,5 @@ def test_a_streamed_tool_call_is_started_stepped_and_completed_before_the_answer
     assert final[0]["tool_call"]["result"]["text"] == "Found it." and final[1] == {
         "type": "text",
         "text": "It is there.",
+        **UNUSED,
     }

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import KEY, TIMEOUT
 
+UNUSED = {"reasoning": None, "tool_call": None, "document": None, "workspace": None}  # a Part's other fields
+
 TURNS = "/api/v3/threads/turns"
 
 
@@ -34,10 +36,21 @@ def test_a_first_turn_answers_200_with_the_documented_turn(backend_http):
     turn = response.json()
     assert (turn["object"], turn["status"], turn["error"], turn["liked"]) == ("turn", "completed", None, None)
     user, assistant = turn["messages"]
-    assert user["role"] == "user" and user["parts"] == [{"type": "text", "text": "What is Paradigm?"}]
+    assert user["role"] == "user"
+    assert user["parts"] == [{"type": "text", "text": "What is Paradigm?", **UNUSED}]
     assert assistant["role"] == "assistant" and assistant["parts"][-1]["type"] == "text"
     assert assistant["parts"][-1]["text"]
     assert {m["object"] for m in turn["messages"]} == {"message"}
+
+
+def test_streaming_a_new_thread_turn_is_a_400_that_says_streaming_is_per_thread(backend_http):
+    response = backend_http.post(TURNS, json={"query": "Stream me", "stream": True})
+
+    assert response.status_code == 400
+    (message,) = response.json()["stream"]
+    assert "per thread" in message and "/api/v3/threads/{id}/turns" in message
+    assert backend_http.get("/api/v3/threads").json()["count"] == 0  # nothing was created
+    assert backend_http.post(TURNS, json={"query": "Plain", "stream": False}).status_code == 200
 
 
 def test_a_thread_lists_its_turns_oldest_first(backend_http):
@@ -95,7 +108,7 @@ def test_a_background_turn_answers_202_at_once_and_is_polled_to_completion(on_ba
     assert response.json()["status"] == "running"
     final = _poll(backend_http, response.json()["thread"])
     assert final["status"] == "completed"
-    assert final["messages"][1]["parts"] == [{"type": "text", "text": "Done slowly."}]
+    assert final["messages"][1]["parts"] == [{"type": "text", "text": "Done slowly.", **UNUSED}]
 
 
 def test_a_turn_longer_than_the_wait_answers_202_then_completes(make_server):
@@ -292,4 +305,48 @@ def test_a_running_turn_shows_the_parts_done_so_far(make_server):
         partial = _poll(http, thread, until=lambda t: t["messages"][1]["parts"], timeout_s=5)
         assert partial["status"] == "running"
         assert "one two three four".startswith(partial["messages"][1]["parts"][0]["text"])
-        assert _poll(http, thread)["messages"][1]["parts"] == [{"type": "text", "text": "one two three four"}]
+        parts = _poll(http, thread)["messages"][1]["parts"]
+        assert parts == [{"type": "text", "text": "one two three four", **UNUSED}]
+
+
+def test_every_part_carries_every_documented_field_of_a_part(on_backend, backend_http):
+    backend_http.post("/api/v2/files", files={"file": ("leave.txt", b"Employees get 25 days of paid leave.")})
+    turn = backend_http.post(TURNS, json={"query": "How many days of paid leave?", "file_ids": [1]}).json()
+
+    parts = turn["messages"][0]["parts"] + turn["messages"][1]["parts"]
+    assert [p["type"] for p in parts] == ["text", "tool_call", "text"]
+    for part in parts:
+        assert set(part) == {"type", "text", "reasoning", "tool_call", "document", "workspace"}
+        assert [k for k, v in part.items() if v is not None] == ["type", part["type"]]
+    thread = backend_http.get(f"/api/v3/threads/{turn['thread']}").json()
+    assert thread["tool_params"] is None  # the thread's tool-parameters field (name not documented)
+
+
+def test_a_reasoning_model_answers_with_a_reasoning_part_then_the_text(make_server, tmp_path):
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        "models:\n  - {technical_name: thinker, name: Thinker, kind: chat, reasoning: true}\n"
+        "  - {technical_name: plain, name: Plain, kind: chat}\n",
+        encoding="utf-8",
+    )
+    server = make_server(models=models)
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
+    ) as http:
+        thinking = http.post(TURNS, json={"query": "Why is the sky blue?", "ml_model": "thinker"}).json()
+        plain = http.post(TURNS, json={"query": "Why is the sky blue?", "ml_model": "plain"}).json()
+        listed = http.get("/api/v2/models").json()["data"]
+        thread = http.post("/api/v3/threads", json={}).json()["id"]
+        streamed = http.post(
+            f"/api/v3/threads/{thread}/turns",
+            json={"query": "Why is the sky blue?", "ml_model": "thinker", "stream": True},
+        )
+
+    reasoning, text = thinking["messages"][1]["parts"]
+    assert reasoning["type"] == "reasoning" and reasoning["text"] is None
+    assert reasoning["reasoning"].startswith('The user asks: "Why is the sky blue?"')
+    assert text["type"] == "text" and text["text"]
+    assert [p["type"] for p in plain["messages"][1]["parts"]] == ["text"]
+    assert "reasoning" not in listed[0]  # the catalog's flag, not a listed field
+    kinds = [line.split(": ", 1)[1] for line in streamed.text.splitlines() if line.startswith("event: ")]
+    assert kinds[:2] == ["turn.created", "reasoning.delta"] and kinds[-1] == "turn.completed"

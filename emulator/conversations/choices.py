@@ -24,6 +24,7 @@ from ..errors import dumps
 #   tool_call.started     {"type", "turn_id", "part_index", "tool_call"}   steps [], result null
 #   tool_call.step        {"type", "turn_id", "part_index", "step"}        appended to tool_call.steps
 #   tool_call.completed   {"type", "turn_id", "part_index", "result"}      tool_call.result
+#   reasoning.delta       {"type", "turn_id", "part_index", "delta"}       a reasoning model's reasoning part
 #   text.delta            {"type", "turn_id", "part_index", "delta"}       appended to that text part
 #   turn.completed | turn.failed | turn.cancelled   {"type", "turn"}      terminal: the whole turn
 #
@@ -34,6 +35,24 @@ TERMINAL_EVENTS = {"completed": "turn.completed", "failed": "turn.failed", "canc
 
 def sse_event(data: dict[str, Any]) -> bytes:
     return b"event: " + data["type"].encode() + b"\ndata: " + dumps(data) + b"\n\n"
+
+
+# -- message parts ----------------------------------------------------------------------------------
+# Every part carries each documented field of a Part (text, reasoning, tool_call, document,
+# workspace), null where unused (``timeline.part``). A reasoning model (``reasoning: true`` in the
+# model catalog) says this, in one reasoning part, before its answer's text.
+
+
+def reasoning(query: str, tool_calls: int) -> str:
+    asked = " ".join(query.split())
+    asked = asked if len(asked) <= 80 else asked[:79].rstrip() + "…"
+    used = f"the {tool_calls} tool result(s)" if tool_calls else "what I know"
+    return f'The user asks: "{asked}". I answer from {used}, briefly and to the point.'
+
+
+# The thread field the docs describe as "Global tool-specific parameters applied to all turns in this
+# thread (e.g., document_search.top_k)": its name was not captured; this is the emulator's.
+THREAD_TOOL_PARAMS = "tool_params"
 
 
 # -- time -----------------------------------------------------------------------------------------

@@ -141,7 +141,12 @@ async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -
     if not failure:
         # The answer's tokens, each a text.delta event at start + k * itl (timeline.text_events): kept
         # as one value rather than an event per token, which a turn record would carry by the hundred.
-        answer = {"part_index": len(calls), "pieces": list(pieces), "start": work_s + ttft_s, "itl": itl_s}
+        index = len(calls)
+        if request.model.reasoning:  # a reasoning model thinks (one part) before it answers
+            timeline.append([work_s, {"type": "reasoning.delta", "turn_id": turn_id, "part_index": index,
+                                      "delta": choices.reasoning(request.query, len(calls))}])
+            index += 1
+        answer = {"part_index": index, "pieces": list(pieces), "start": work_s + ttft_s, "itl": itl_s}
         duration = work_s + ttft_s + itl_s * max(len(pieces) - 1, 0)
     error = None
     if failure:

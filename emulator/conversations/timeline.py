@@ -21,7 +21,7 @@ from . import choices
 Record = dict[str, Any]
 RUNNING = "running"
 ACTIVE = ("running", "cancelling")
-CANCEL_CHECK_S = 0.05  # a paced stream looks for a cancel this often
+CANCEL_CHECK_S = 0.05  # a stream waiting for its next event looks for a cancel this often
 
 
 def status_at(record: Record, now: float) -> tuple[str, float]:
@@ -44,20 +44,34 @@ def busy_until(record: Record) -> float:
     return record["start"] + record["duration"]
 
 
+PART_FIELDS = ("text", "reasoning", "tool_call", "document", "workspace")  # the documented Part
+
+
+def part(kind: str, **values: Any) -> dict[str, Any]:
+    """A message part: its type, and every documented field of a Part, null where unused."""
+    made: dict[str, Any] = {"type": kind, **dict.fromkeys(PART_FIELDS)}
+    made.update(values)
+    return made
+
+
 def fold(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The assistant message's parts that these events build (what a streaming client does)."""
     parts: list[dict[str, Any]] = []
     for event in events:
         kind, index = event["type"], event.get("part_index", 0)
         if kind == "tool_call.started":
-            parts.append({"type": "tool_call", "tool_call": copy.deepcopy(event["tool_call"])})
+            parts.append(part("tool_call", tool_call=copy.deepcopy(event["tool_call"])))
         elif kind == "tool_call.step":
             parts[index]["tool_call"]["steps"].append(copy.deepcopy(event["step"]))
         elif kind == "tool_call.completed":
             parts[index]["tool_call"]["result"] = copy.deepcopy(event["result"])
+        elif kind == "reasoning.delta":
+            if len(parts) <= index:
+                parts.append(part("reasoning", reasoning=""))
+            parts[index]["reasoning"] += event["delta"]
         elif kind == "text.delta":
             if len(parts) <= index:
-                parts.append({"type": "text", "text": ""})
+                parts.append(part("text", text=""))
             parts[index]["text"] += event["delta"]
     return parts
 
@@ -95,7 +109,7 @@ def _parts(record: Record, until: float) -> list[dict[str, Any]]:
     if answer:
         count = _said(answer, until)
         if count:
-            parts.append({"type": "text", "text": "".join(answer["pieces"][:count])})
+            parts.append(part("text", text="".join(answer["pieces"][:count])))
     return parts
 
 
@@ -110,7 +124,7 @@ def render(record: Record, now: float, status: str | None = None,
         "id": record["id"], "object": "turn", "thread": record["thread"], "status": status,
         "messages": [
             {"id": record["user_message_id"], "object": "message", "role": "user",
-             "parts": [{"type": "text", "text": record["query"]}], "created_at": record["created_at"],
+             "parts": [part("text", text=record["query"])], "created_at": record["created_at"],
              "force_tool": record.get("force_tool"),
              "immediate_final_answer": record.get("immediate_final_answer", False)},
             {"id": record["assistant_message_id"], "object": "message", "role": "assistant",
@@ -136,23 +150,29 @@ async def stream(record: Record, clock_now: float, reread: Callable[[], Awaitabl
     loop = asyncio.get_running_loop()
     origin = loop.time() - (clock_now - record["start"])  # the loop's time when the turn started
     yield choices.sse_event({"type": "turn.created", "turn": render(record, clock_now, RUNNING, -1.0)})
-    checked = loop.time()
     cancel_at: float | None = record.get("cancel_at")
-    for offset, event in events(record):
-        wait = origin + offset - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if loop.time() - checked >= CANCEL_CHECK_S and cancel_at is None:
-            checked = loop.time()
+
+    async def until(at: float) -> float | None:
+        """Wait until the loop's time ``at`` or a cancel, whichever comes first, in steps of
+        CANCEL_CHECK_S: each step re-reads the record, which lives on the state backend, so a
+        cancel made on any worker is seen (one read per step per open stream)."""
+        found = cancel_at
+        while found is None and (wait := at - loop.time()) > 0:
+            await asyncio.sleep(min(wait, CANCEL_CHECK_S))
             latest, _ = await reread()
-            cancel_at = latest.get("cancel_at")
+            found = latest.get("cancel_at")
+        return found
+
+    for offset, event in events(record):
+        cancel_at = await until(origin + offset)
         if cancel_at is not None and offset > cancel_at - record["start"]:
             break
         yield choices.sse_event(event)
-    end = origin + (record["duration"] if cancel_at is None
-                    else cancel_at - record["start"] + choices.CANCEL_GRACE_S)
-    if end - loop.time() > 0:
-        await asyncio.sleep(end - loop.time())
+    cancel_at = await until(origin + record["duration"])
+    if cancel_at is not None:
+        settled = origin + cancel_at - record["start"] + choices.CANCEL_GRACE_S
+        if settled - loop.time() > 0:
+            await asyncio.sleep(settled - loop.time())
     final, now = await reread()
     status, _ = status_at(final, now)
     while status in ACTIVE:  # a cancel that came after the last event: wait for it to settle

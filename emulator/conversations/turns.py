@@ -227,4 +227,5 @@ class TurnService:
                 "agent_name": agent["name"] if agent else None, "chat_setting": thread["agent_id"],
                 "creation_source": "api", "is_read": True, "created_at": thread["created_at"],
                 "updated_at": thread["updated_at"], "is_ephemeral": thread["is_ephemeral"],
-                "is_archived": thread["is_archived"], "legacy": False}
+                "is_archived": thread["is_archived"], "legacy": False,
+                choices.THREAD_TOOL_PARAMS: thread.get(choices.THREAD_TOOL_PARAMS)}

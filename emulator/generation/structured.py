@@ -4,7 +4,8 @@
   the answer is one call of that function, whose arguments are a JSON instance of its
   ``parameters`` schema. ``"required"`` picks the tool the last user message mentions most
   (else one chosen by the request's seed). A named choice finishes with ``stop`` (as vLLM
-  does), the others with ``tool_calls``.
+  does), the others with ``tool_calls``. A legacy ``functions`` request (no ``tools``) is
+  answered in its own shape: ``message.function_call`` and ``finish_reason: "function_call"``.
 * ``"auto"`` (the default when tools are given) follows one rule: the answer is a tool call
   when the last message is the user's and shares a word (3+ letters, not a stop word) with a
   tool's name or description; the tool sharing the most words is called (ties: the first
@@ -67,6 +68,20 @@ def chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits,
                              param=spending.field) from None
 
 
+def guided_text(key: bytes, guided: dict[str, Any], budget: Budget | None = None) -> str | None:
+    """The text that ``guided_json`` / ``guided_choice`` / ``guided_regex`` ask for, made as chat
+    makes it (the same rules, the same budget), or None when ``guided`` asks for none of them."""
+    if not any(name in guided for name in ("guided_json", "guided_choice", "guided_regex")):
+        return None
+    with budget_for(budget or Budget()) as spending:
+        spending.field = next((name for name in _FIELDS if guided.get(name) is not None), spending.field)
+        try:
+            return _structured_text(guided, rng_for(key, "structured"), spending)
+        except (TypeError, AttributeError, ValueError, LookupError, RecursionError, OverflowError) as exc:
+            raise BadRequest(f"Cannot generate output for this JSON schema: {type(exc).__name__}: {exc}",
+                             param=spending.field) from None
+
+
 def _chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits,
                  spending: Budget) -> Choice | None:
     rng = rng_for(key, "structured")
@@ -76,8 +91,10 @@ def _chat_choice(index: int, key: bytes, body: dict[str, Any], limits: Limits,
         spending.field = "tools" if body.get("tools") else "functions"
         arguments = json.dumps(instance(parameters, rng), ensure_ascii=False)
         call = ToolCall(id="chatcmpl-tool-" + _hex(rng), name=name, arguments=arguments)
-        return Choice(index=index, pieces=(), finish_reason="stop" if named else "tool_calls",
-                      tool_calls=(call,))
+        legacy = not body.get("tools") and bool(body.get("functions"))
+        finish = "stop" if named else "function_call" if legacy else "tool_calls"
+        return Choice(index=index, pieces=(), finish_reason=finish, tool_calls=(call,),
+                      function_call=legacy)
     text = _structured_text(body, rng, spending)
     if text is None:
         return None

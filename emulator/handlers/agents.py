@@ -194,6 +194,8 @@ class Agents:
         counts = await self.documents.tag_counts(set(agent.get("workspaces", [])))
         tags = []
         for tag in sorted((await self.workspaces.tags()).values(), key=lambda t: t.id):
+            if not counts.get(tag.id):  # the docs: tags used in documents within the agent's workspaces
+                continue
             auto_assign = tag.auto_assign
             if "auto_assign" in query and query["auto_assign"] != auto_assign:
                 continue
@@ -203,7 +205,7 @@ class Agents:
             tags.append({"id": tag.id, "name": tag.name, "description": tag.description,
                          "auto_assign": auto_assign, "created_at": stamp,
                          "updated_at": iso(tag.updated_at or tag.created_at),
-                         "document_count": counts.get(tag.id, 0)})
+                         "document_count": counts[tag.id]})
         return json_response(tags)
 
     # -- /api/v3/tools, /groups, /users/me --------------------------------------------------------------
@@ -249,10 +251,15 @@ class Agents:
                         "email": user["email"]},
             "company": {"id": company["id"], "name": company["name"],
                         "login_method": company.get("login_method")},
+            # The documented names (newer docs): has_monitoring_permission, settings.agent_instructions;
+            # the settings and compliance values are the user record's fields of the same names.
             "permissions": {"is_admin": bool(user.get("is_admin", True)), "can_manage_documents": True,
-                            "can_manage_api_keys": True, "can_monitor": bool(user.get("is_admin", True))},
-            "settings": {"language": user.get("language", "en"), "skip_help_step": True},
-            "compliance": {"terms_accepted": True},
+                            "can_manage_api_keys": True,
+                            "has_monitoring_permission": bool(user.get("is_admin", True))},
+            "settings": {"language": user.get("language", "en"),
+                         "skip_help_step": bool(user.get("skip_help_step", True)),
+                         "agent_instructions": user.get("agent_instructions")},
+            "compliance": {"terms_accepted": bool(user.get("terms_accepted", True))},
             "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
                         "role": m.get("role", "member")}
                        for m in user.get("groups", []) if m["id"] in directory.groups],

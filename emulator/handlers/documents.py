@@ -24,6 +24,7 @@ from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.summaries import compose_answer
 from ..documents.workspaces import Directory, scoped_types
 from ..errors import BadRequest, ValidationError
+from ..generation import structured
 from ..generation.text import request_key
 from ..tokenizer import chat_prompt, token_id, tokenize
 from .common import does_not_exist
@@ -158,8 +159,12 @@ class Tools:
         if session is None:
             digest = request_key("session", self.settings.seed, body)
             session = 1 + int.from_bytes(digest[:4], "big") % 1_000_000
+        # extra_body.guided_* shape the answer as they shape a chat answer (vLLM's guided decoding).
+        guided = structured.guided_text(request_key("document-search", self.settings.seed, body), extra,
+                                        structured.Budget.of(self.settings))
         return json_response({
-            "chat_session_id": session, "answer": compose_answer(body["query"], hits)[0],
+            "chat_session_id": session,
+            "answer": compose_answer(body["query"], hits)[0] if guided is None else guided,
             "user_instructions": body.get("generation_instructions") or "",
             "chat_settings": {"company": self.workspaces.company, "instruction": INSTRUCTION},
             "model": model, "documents": _documents(hits),
