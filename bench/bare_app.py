@@ -1,6 +1,9 @@
 """The yardstick: a bare Starlette app answering the emulator's endpoints with fixed bodies of the
 same shape (JSONResponse serializes per request, the stream sends the same number of chunks).
 
+Under ``/prebuilt`` the same endpoints send bytes made once at import (the body still read and
+parsed): the ceiling of the stack itself, the second anchor of bench/bench.py.
+
 Run by bench/bench.py under the same uvicorn settings as the emulator.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 STREAM_TOKENS = 256
@@ -104,8 +107,52 @@ async def models(request):
     return JSONResponse(MODELS)
 
 
+def _prebuilt(body: dict) -> bytes:
+    return JSONResponse(body).body
+
+
+PREBUILT = {"chat": _prebuilt(CHAT), "embeddings": _prebuilt(EMBEDDINGS), "models": _prebuilt(MODELS)}
+
+
+def _stream_chunks() -> list[bytes]:
+    chunks = [_chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                      "finish_reason": None})]
+    for i in range(STREAM_TOKENS):
+        last = i == STREAM_TOKENS - 1
+        chunks.append(_chunk({"index": 0, "delta": {"content": WORD}, "logprobs": None,
+                              "finish_reason": "length" if last else None}))
+    return [*chunks, b"data: [DONE]\n\n"]
+
+
+STREAM_CHUNKS = _stream_chunks()
+
+
+async def _prebuilt_stream():
+    for chunk in STREAM_CHUNKS:
+        yield chunk
+
+
+async def prebuilt_chat(request):
+    body = await request.json()
+    if body.get("stream"):
+        return StreamingResponse(_prebuilt_stream(), media_type="text/event-stream")
+    return Response(PREBUILT["chat"], media_type="application/json")
+
+
+async def prebuilt_embeddings(request):
+    await request.json()
+    return Response(PREBUILT["embeddings"], media_type="application/json")
+
+
+async def prebuilt_models(request):
+    return Response(PREBUILT["models"], media_type="application/json")
+
+
 app = Starlette(routes=[
     Route("/api/v2/chat/completions", chat, methods=["POST"]),
     Route("/api/v2/embeddings", embeddings, methods=["POST"]),
     Route("/api/v2/models", models, methods=["GET"]),
+    Route("/prebuilt/api/v2/chat/completions", prebuilt_chat, methods=["POST"]),
+    Route("/prebuilt/api/v2/embeddings", prebuilt_embeddings, methods=["POST"]),
+    Route("/prebuilt/api/v2/models", prebuilt_models, methods=["GET"]),
 ])

@@ -5,11 +5,16 @@
 Starts ``paradigm-emulator serve`` (the real CLI) and ``bench/bare_app.py`` (fixed bodies of the
 same shape) under the same uvicorn settings (httptools, uvloop, no access log), loads each
 endpoint with wrk (one thread, as in ../shared/reference/performance.md: the server needs the
-other core), and prints requests/s, p50 and p99 latency, and the emulator/bare ratio.
+other core), and prints requests/s, p50 and p99 latency, and the emulator/bare ratio. The bare
+app is measured twice: encoding its body with ``json`` on every request ("bare"), and sending
+bytes made once ("prebuilt", the stack's own ceiling); "ratio" is against the first, "/pre"
+against the second.
 
 A second column runs ``serve --workers 2 --redis-url ...`` against a redis-server of its own
 (started on a free loopback port, no persistence, stopped at the end; ``--no-workers`` skips it),
 with its ratio to one worker on the memory backend ("2w/1w").
+``--compare DIR`` adds a column: the emulator of another checkout (``git worktree add DIR
+COMMIT``), loaded in turn with this one, for a before/after comparison in one sitting.
 Needs ``wrk`` on PATH (Debian: ``apt-get install wrk``), and ``redis-server`` for the second
 column. Loopback only; every run is bounded.
 """
@@ -186,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra flag for the emulator (repeatable), e.g. --emulator-arg=--fixtures-dir=DIR",
     )
+    parser.add_argument("--compare", default=None, metavar="DIR",
+                        help="also run the emulator of the checkout in DIR (its column: 'before')")
     parser.add_argument("--no-workers", action="store_true",
                         help="skip the --workers 2 --redis-url column")
     args = parser.parse_args(argv)
@@ -196,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     bare_port = free_port()
     emulator_process, emulator = start_emulator(*args.emulator_arg)
     procs = [emulator_process, start_bare(bare_port)]
+    before = None
+    if args.compare:
+        before_process, before = start_emulator(*args.emulator_arg, root=Path(args.compare).resolve())
+        procs.append(before_process)
     workers = None
     if workers_column:
         redis_process, redis_url = start_redis()
@@ -211,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.seconds} s per run, wrk -t1 -c{args.connections}, loopback; "
               f"uvicorn httptools + uvloop, no access log, every server\n")
         extra = f"   {'2w+redis req/s':>15}{'p50 ms':>8}{'2w/1w':>7}" if workers else ""
+        if before is not None:
+            extra += f"   {'before req/s':>13}{'after/before':>13}"
         header = (f"{'endpoint':<28}{'emulator req/s':>15}{'p50 ms':>8}{'p99 ms':>8}   {'bare req/s':>11}"
-                  f"{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}{extra}")
+                  f"{'p50 ms':>8}{'p99 ms':>8}   {'ratio':>6}   {'prebuilt':>9}{'/pre':>6}{extra}")
         print(header)
         print("-" * len(header))
         worst = None
@@ -221,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             e = run_wrk(emulator + path, method, body, args.seconds, args.connections, vary)
             b = run_wrk(bare + path, method, body, args.seconds, args.connections, vary)
+            p = run_wrk(bare + "/prebuilt" + path, method, body, args.seconds, args.connections, vary)
             ratio = e["rps"] / b["rps"] if b["rps"] else 0.0
+            to_prebuilt = e["rps"] / p["rps"] if p["rps"] else 0.0
             worst = ratio if worst is None else min(worst, ratio)
             flag = "" if not e["errors"] else f"  ({e['errors']} non-2xx!)"
             column = ""
@@ -231,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
                 column = f"   {w['rps']:>15,.0f}{w['p50']:>8.2f}{gain:>7.2f}"
                 if w["errors"]:
                     flag += f"  (2 workers: {w['errors']} non-2xx!)"
+            if before is not None:
+                o = run_wrk(before + path, method, body, args.seconds, args.connections, vary)
+                column += f"   {o['rps']:>13,.0f}{e['rps'] / o['rps'] if o['rps'] else 0.0:>13.2f}"
             print(f"{name:<28}{e['rps']:>15,.0f}{e['p50']:>8.2f}{e['p99']:>8.2f}   "
-                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}{column}{flag}",
+                  f"{b['rps']:>11,.0f}{b['p50']:>8.2f}{b['p99']:>8.2f}   {ratio:>6.2f}   "
+                  f"{p['rps']:>9,.0f}{to_prebuilt:>6.2f}{column}{flag}",
                   flush=True)
         print(f"\nlowest ratio emulator/bare: {worst:.2f} (target >= 0.5)")
         return 0

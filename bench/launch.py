@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30
 
 
-def start_emulator(*flags: str) -> tuple[subprocess.Popen, str]:
-    """-> (the process, its root URL such as http://127.0.0.1:43121). Bounded: gives up after 30 s."""
+def start_emulator(*flags: str, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """-> (the process, its root URL such as http://127.0.0.1:43121). Bounded: gives up after 30 s.
+    ``root``: the checkout whose ``emulator`` package runs (another one: a before/after comparison)."""
     command = [sys.executable, "-m", "emulator", "serve", "--port", "0", "--log-level", "warning", *flags]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # logs go to our stderr
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)  # logs go to our stderr
     assert process.stdout is not None
     timer = __import__("threading").Timer(START_TIMEOUT_S, process.kill)  # readline() cannot time out alone
     timer.start()

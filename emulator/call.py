@@ -158,12 +158,17 @@ class Draft(Generic[T]):
     generated: Callable[[], Awaitable[Response]] | None = None
 
 
+class EncodedJSON(Response):
+    """A response whose body this emulator encoded as JSON: valid by construction, so the journal
+    keeps it as it is, without reading it back (a fixture's or an upstream's body is checked)."""
+
+
 def json_response(body: Json, status: int = 200, headers: Mapping[str, str] | None = None, *,
                   default: Callable[[Any], Any] | None = None) -> Response:
     """The one way a JSON response is made: compact bytes, as DRF and vLLM write them (``default``:
     how a value JSON has no type for is written)."""
-    return Response(dumps(body, default), status_code=status, headers=dict(headers) if headers else None,
-                    media_type="application/json")
+    return EncodedJSON(dumps(body, default), status_code=status, headers=dict(headers) if headers else None,
+                       media_type="application/json")
 
 
 def error_response(exc: EmulatorError) -> Response:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
+from .jsonbytes import dumps
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 
@@ -87,9 +88,10 @@ class Journal:
         # The JSON of header lists seen lately: a client sends the same headers request after request.
         self._header_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
 
-    def tap(self) -> Tap:
-        """What ``respond`` feeds the response's messages to, for the entry's ``response``."""
-        return Tap(self.body_cap)
+    def tap(self, encoded: bool = False) -> Tap:
+        """What ``respond`` feeds the response's messages to, for the entry's ``response``
+        (``encoded``: its body is JSON this emulator encoded, kept as it is without a check)."""
+        return Tap(self.body_cap, encoded)
 
     async def record(self, call: Call, *, status: int, outcome: str = "complete",
                      seconds: float = 0.0, response: Tap | None = None) -> None:
@@ -207,10 +209,11 @@ class Tap:
     (several body messages) each chunk with its time in ms since the request began. Feeding it
     costs a clock read and an append per message; the JSON is made once, when the entry is written."""
 
-    __slots__ = ("cap", "parts", "size", "dropped", "json_body", "stream")
+    __slots__ = ("cap", "encoded", "parts", "size", "dropped", "json_body", "stream")
 
-    def __init__(self, cap: int):
+    def __init__(self, cap: int, encoded: bool = False):
         self.cap = cap
+        self.encoded = encoded
         self.parts: list[tuple[float, bytes]] = []
         self.size = 0
         self.dropped = 0  # chunks past the caps, counted
@@ -237,7 +240,7 @@ class Tap:
         parts = self.parts
         if not self.stream and len(parts) <= 1 and not self.dropped:
             body = parts[0][1] if parts else b""
-            if self.json_body and len(body) <= self.cap and _is_json(body):
+            if self.json_body and len(body) <= self.cap and (self.encoded or _is_json(body)):
                 return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
             return b'{"body":' + _text(_cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
         chunks = [[round((at - started) * 1000, 3), _cut(data.decode("utf-8", "replace"), self.cap)]
@@ -289,15 +292,12 @@ def _shrink(value: Any, cap: int) -> Any:
     return value
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _dumps(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode()
+    return dumps(value, str)
 
 
 def _text(value: str) -> bytes:
-    return _ENCODER.encode(value).encode()
+    return dumps(value)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
+from .call import EncodedJSON
+
 if TYPE_CHECKING:
     from .call import Call
 
@@ -34,7 +36,8 @@ class AnswerMemo:
         self.enabled = enabled and max_mb > 0
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.size = 0  # bytes held: bodies plus ENTRY_OVERHEAD each
-        self._answers: OrderedDict[MemoKey, tuple[bytes, str]] = OrderedDict()
+        # (body, media type, whether the emulator encoded it: see call.EncodedJSON)
+        self._answers: OrderedDict[MemoKey, tuple[bytes, str, bool]] = OrderedDict()
         self._lock = threading.Lock()
 
     def key(self, call: Call) -> MemoKey | None:
@@ -52,7 +55,9 @@ class AnswerMemo:
             kept = self._answers.get(key)
             if kept is not None:
                 self._answers.move_to_end(key)
-        return None if kept is None else Response(kept[0], media_type=kept[1])
+        if kept is None:
+            return None
+        return (EncodedJSON if kept[2] else Response)(kept[0], media_type=kept[1])
 
     def put(self, key: MemoKey | None, response: Response) -> Response:
         body = getattr(response, "body", None)
@@ -66,10 +71,11 @@ class AnswerMemo:
             old = self._answers.pop(key, None)
             if old is not None:
                 self.size -= len(old[0]) + ENTRY_OVERHEAD
-            self._answers[key] = (body, response.media_type or "application/json")
+            self._answers[key] = (body, response.media_type or "application/json",
+                                  isinstance(response, EncodedJSON))
             self.size += cost
             while self.size > self.max_bytes:
-                _, (dropped, _) = self._answers.popitem(last=False)
+                _, (dropped, _, _) = self._answers.popitem(last=False)
                 self.size -= len(dropped) + ENTRY_OVERHEAD
         return response
 

@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .auth import authenticate
 from .bodies import parse_body
-from .call import COMPLETE, DROPPED, Call, Script, error_response
+from .call import COMPLETE, DROPPED, Call, EncodedJSON, Script, error_response
 from .controls import HeaderControls
 from .errors import EmulatorError, ParseError
 from .journal import Tap
@@ -56,7 +56,7 @@ class Scripts(Protocol):
 class Recorder(Protocol):
     """Where a finished request is written (``journal.Journal``)."""
 
-    def tap(self) -> Tap: ...
+    def tap(self, encoded: bool = False) -> Tap: ...
 
     async def record(self, call: Call, *, status: int, outcome: str = ..., seconds: float = ...,
                      response: Tap | None = ...) -> None: ...
@@ -156,7 +156,8 @@ class Pipeline:
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
         journal = self.journal
-        tap = journal.tap()  # the response as it goes out, for the journal entry
+        # The response as it goes out, for the journal entry (a body the emulator encoded is not re-read).
+        tap = journal.tap(encoded=isinstance(response, EncodedJSON))
 
         async def record(outcome: str) -> None:
             nonlocal recorded

@@ -50,6 +50,11 @@ class Backend(Protocol):
     # -- records: a value per (space, key) --------------------------------------------------------
     async def get(self, space: str, key: str) -> Value | None: ...
 
+    async def get_watched(self, space: str, key: str) -> Value | None:
+        """``get``, for a record read on every request and seldom written: a backend may serve it from a
+        copy it keeps current (Redis: by a published change), never an older one than a write on
+        another worker that has returned."""
+
     async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]: ...
 
     async def put(self, space: str, key: str, value: Value) -> None: ...

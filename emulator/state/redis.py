@@ -10,6 +10,15 @@ Layout under the key prefix (``--redis-prefix``, so several emulators can share 
     {p}logsize:{name}     string   the bytes the log holds (its budget is enforced on append)
     {p}marker             string   written at start (0); its absence later means the Redis lost the
                                    emulator's data, and holds the floor every id sequence then starts at
+    {p}changed            channel  "space/key" of every record ``update`` changed, "*" on ``clear``:
+                                   what keeps ``get_watched``'s copies current without a read
+
+Round trips: a record read with ``get_watched`` (the fixtures' version, read by every request)
+costs none while no change was published: the subscription's socket is polled without waiting
+(a publish reaches it before the writer's reply, so a change made by one worker is seen by the
+next request on any), and a copy older than WATCH_MAX_AGE_S is read again all the same. Journal
+entries (``append``) from requests in flight at the same moment go out in one pipeline, in the
+order they were appended, each request still waiting for its own entry to be written.
 
 Values are encoded so that bytes and JSON both round-trip: ``b"b" + raw`` or ``b"j" + json``.
 Every multi-key step is one Lua script (atomic on the server); ``update`` runs the caller's
@@ -30,8 +39,10 @@ sequence, the journal's included, goes on from there. The worker that saw it log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -50,6 +61,8 @@ MARKER = "marker"
 POOL_SIZE = 32  # connections per worker; a request waits for a free one (POOL_WAIT_S) rather than fail
 POOL_WAIT_S = 5.0
 RETRIES = 3  # of a command whose connection broke (a restarted Redis), on a fresh connection
+WATCH_MAX_AGE_S = 1.0  # a watched record is read again at least this often, published change or not
+CHANGED = "changed"  # the channel of record changes, under the prefix
 # The floor of every id sequence. KEYS[1]: the marker ("floor:token"); ARGV[1]: the epoch, ARGV[4]: the
 # highest id this worker has given of any sequence. When the marker is gone (the data was lost), a new
 # one: past the seconds since the epoch on the Redis clock and past that id. Sets floor, token, lost.
@@ -153,6 +166,14 @@ class RedisBackend:
         self._unmarked = mark_start
         self._token = ""  # the marker token this worker last saw: a new one means a reset or a loss
         self._highest: dict[str, int] = {}  # the highest id this worker has had of each sequence
+        # get_watched's copies: (space, key) -> (value, monotonic time read); valid while subscribed.
+        self._watched: dict[tuple[str, str], tuple[Value | None, float]] = {}
+        self._pubsub: Any = None  # the subscription to CHANGED, None until the first get_watched
+        self._pubsub_retry_at = 0.0
+        self._polling = False  # a request is reading the subscription's socket
+        # Journal entries waiting for the pipeline in flight (log, payload, keep, budget, future).
+        self._queued: list[tuple[str, bytes, int, int, asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def _bind(self) -> None:
         """A client for the running event loop: the pool's connections belong to the loop that opened
@@ -162,6 +183,7 @@ class RedisBackend:
         if loop is self._loop:
             return
         self._loop = loop
+        self._watched, self._pubsub, self._queued, self._writer, self._polling = {}, None, [], None, False
         # Bounded timeouts: a Redis that went away is a quick 503, not a request that hangs. A bounded pool
         # that waits for a free connection: a burst (hundreds of ingestions taken over at once) queues
         # instead of opening connections until Redis refuses them ("Too many connections").
@@ -204,6 +226,52 @@ class RedisBackend:
             return []
         return [decode(raw) for raw in await _guard(self._redis.hmget(self._keys(space)[0], keys))]
 
+    async def get_watched(self, space: str, key: str) -> Value | None:
+        """``get``, served from this worker's copy while no change to the record was published."""
+        self._bind()
+        now = time.monotonic()
+        fresh = await self._no_changes(now)
+        kept = self._watched.get((space, key))
+        if fresh and kept is not None and now - kept[1] < WATCH_MAX_AGE_S:
+            return kept[0]
+        value = await self.get(space, key)
+        if fresh:  # subscribed before the read began: a change after it is published, and seen next time
+            self._watched[(space, key)] = (value, now)
+        return value
+
+    async def _no_changes(self, now: float) -> bool:
+        """Whether the subscription is live and nothing was published since the copies were read
+        (any message, a resubscription's confirmation included, drops every copy)."""
+        if self._pubsub is None:
+            if now < self._pubsub_retry_at:
+                return False
+            self._pubsub_retry_at = now + WATCH_MAX_AGE_S
+            try:
+                pubsub = self._redis.pubsub()
+                await pubsub.subscribe(self.prefix + CHANGED)
+            except (RedisError, OSError):
+                return False
+            self._pubsub = pubsub
+            self._watched = {}
+        if self._polling:  # another request is reading the subscription: this one reads the record
+            return False
+        self._polling = True
+        pubsub = self._pubsub
+        try:
+            changed = False
+            while await pubsub.get_message(timeout=0) is not None:
+                changed = True
+        except (RedisError, OSError):
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+            self._pubsub, self._watched = None, {}
+            return False
+        finally:
+            self._polling = False
+        if changed:
+            self._watched = {}
+        return True
+
     async def put(self, space: str, key: str, value: Value) -> None:
         self._bind()
         await _guard(self._put(keys=self._keys(space), args=[key, encode(value)]))
@@ -242,6 +310,7 @@ class RedisBackend:
                             pipe.zrem(order, key)
                         else:
                             pipe.eval(_PUT, 3, records, order, order_seq, key, encode(new))
+                        pipe.publish(self.prefix + CHANGED, f"{space}/{key}")
                         await pipe.execute()
                         return new
                     except WatchError:
@@ -288,13 +357,44 @@ class RedisBackend:
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
         self._bind()
         await self._mark()
-        payload = encode(value)
-        seq, lost, token = await _guard(self._append(
-            keys=[self.marker, *self._log_keys(log)],
-            args=[self.epoch, payload, len(payload), max(self._highest.values(), default=0), keep or 0,
-                  budget or 0]))
-        self._seen(int(lost), token)
-        return int(seq)
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.append((log, encode(value), keep or 0, budget or 0, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_queued())
+        # shield: a request that goes away while its entry is in the pipeline does not cancel the others'
+        return await asyncio.shield(done)
+
+    async def _write_queued(self) -> None:
+        """The queued entries, one pipeline at a time, until none is left (then the next append starts
+        a writer again)."""
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        highest = max(self._highest.values(), default=0)
+                        for log, payload, keep, budget, _ in batch:
+                            args: list[bytes | int | float] = [self.epoch, payload, len(payload), highest,
+                                                               keep, budget]
+                            keys = [self.marker, *self._log_keys(log)]
+                            await self._append(keys=keys, args=args, client=pipe)
+                        results = await _guard(pipe.execute(raise_on_error=False))
+                except Exception as exc:  # every entry of the batch fails alike (StateUnavailable: a 503 ...)
+                    for *_, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (*_, done), result in zip(batch, results, strict=True):
+                    if done.done():
+                        continue
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                        continue
+                    seq, lost, token = result
+                    self._seen(int(lost), token)
+                    done.set_result(int(seq))
+        finally:
+            self._writer = None
 
     async def read(self, log: str, after: int = 0, limit: int | None = None) -> list[tuple[int, Value]]:
         self._bind()
@@ -344,9 +444,15 @@ class RedisBackend:
             await _guard(self._redis.unlink(*batch))
         # Every sequence starts again (a reset is asked for, not a loss): a new token tells every worker.
         await _guard(self._redis.set(self.marker, f"0:reset-{uuid.uuid4().hex}"))
+        await _guard(self._redis.publish(self.prefix + CHANGED, "*"))
 
     async def close(self) -> None:
         if self._loop is not None and self._loop is asyncio.get_running_loop():
+            if self._writer is not None:
+                await asyncio.wait([self._writer], timeout=POOL_WAIT_S)
+            if self._pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.aclose()
             await self._redis.aclose()
         self._loop = None
 

@@ -1,0 +1,113 @@
+"""Compact JSON bytes, fast: orjson's encoder, giving exactly the bytes of the standard library's
+``json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()``.
+
+Every response body and journal entry is encoded here, so the encoder is on every request's
+path; orjson is several times faster than ``json`` (a 1,024-float embedding: ~25 us against
+~190 us). Where the two differ, the standard library's bytes win:
+
+- floats: both write the shortest repr that reads back, but orjson writes small ones its own way
+  (``1.5e-7`` and ``0.00001`` where Python writes ``1.5e-07`` and ``1e-05``). Output holding
+  either spelling at all (a C-level ``bytes.find``; most bodies hold neither) has those numbers,
+  outside its strings, rewritten with ``repr``: the same float, Python's spelling;
+- NaN and the infinities: orjson writes ``null``, ``json`` writes ``NaN``/``Infinity``; output
+  with a ``null`` is checked for a non-finite float (a walk of the value) and encoded by ``json``;
+- what orjson refuses (an integer past 64 bits, a key that is not a string, a type it does not
+  know) goes to ``json`` as before, so the error or the result is the standard library's.
+
+Types orjson writes and ``json`` refuses (a dataclass, a datetime: passed through to the
+fallback; a UUID, a plain Enum) only ever raised before; no value of a request or of the
+generator is one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from math import isfinite
+from typing import Any
+
+import orjson
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+_NUMBER_BYTES = frozenset(b"0123456789.-+e")
+_DIGITS = frozenset(b"0123456789")
+
+
+def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=default).encode()``,
+    faster (``default`` is the standard library's, for what orjson refuses)."""
+    try:
+        out = orjson.dumps(value, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        return _stdlib(value, default)
+    if b"null" in out and _has_non_finite(value):
+        return _stdlib(value, default)
+    # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
+    # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
+    if b"0.0000" not in out and b"e-" not in out:
+        return out
+    return _respell(out)
+
+
+def _stdlib(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=default).encode()
+
+
+def _candidates(out: bytes) -> list[int]:
+    found = []
+    for needle in (b"0.0000", b"e-"):
+        at = out.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = out.find(needle, at + 1)
+    return sorted(found)
+
+
+def _respell(out: bytes) -> bytes:
+    """The numbers orjson spelt otherwise, spelt by ``repr`` (the same float); text in strings stays."""
+    strings = [m.span() for m in _STRING.finditer(out)]
+    pieces: list[bytes] = []
+    done = 0  # out[:done] is in pieces
+    at = 0  # index into strings
+    for where in _candidates(out):
+        if where < done:
+            continue  # inside the number just rewritten
+        while at < len(strings) and strings[at][1] <= where:
+            at += 1
+        if at < len(strings) and strings[at][0] <= where:
+            continue  # inside a string
+        left = right = where
+        while left > 0 and out[left - 1] in _NUMBER_BYTES:
+            left -= 1
+        while right < len(out) and out[right] in _NUMBER_BYTES:
+            right += 1
+        if left == where and out[where] == 0x65 or not _DIGITS & set(out[left:right]):
+            continue  # not a number ("e-" after a letter cannot be outside a string: a safety net)
+        spelt = repr(float(out[left:right])).encode()
+        pieces += (out[done:left], spelt)
+        done = right
+    pieces.append(out[done:])
+    return b"".join(pieces)
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a float NaN or infinity is anywhere in ``value`` (walked without recursion)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            push(item.values())
+        elif kind is list or kind is tuple:
+            push(item)
+        elif isinstance(item, float):
+            if not isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            push(item.values())
+        elif isinstance(item, (list, tuple)):
+            push(item)
+    return False

@@ -1,0 +1,91 @@
+"""The fast JSON encoder gives exactly the standard library's bytes, for every kind of value."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+from typing import Any
+
+import pytest
+
+from emulator.jsonbytes import dumps
+
+
+def stdlib(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def outcome(encode: Any, value: Any) -> bytes | type:
+    try:
+        return encode(value)
+    except (TypeError, ValueError) as exc:
+        return type(exc)
+
+
+def some_float(rng: random.Random) -> float:
+    kind = rng.random()
+    if kind < 0.3:
+        return rng.uniform(-1, 1) * 10 ** rng.randint(-30, 30)
+    if kind < 0.6:  # an embedding's component: float32, around 0
+        return struct.unpack("<f", struct.pack("<f", rng.gauss(0, 0.03)))[0]
+    if kind < 0.8:  # any bit pattern: subnormals, huge ones, NaN, the infinities
+        return struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+    return rng.randint(-10**18, 10**18) / 10 ** rng.randint(0, 25)
+
+
+TRICKY_TEXT = 'ab"\\\n\x01\x7f\u2028é😀1e-5 0.00001 e-7{}[],:'
+
+
+def some_text(rng: random.Random) -> str:
+    return "".join(rng.choice(TRICKY_TEXT) for _ in range(rng.randint(0, 12)))
+
+
+def some_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.random()
+    if depth > 3 or kind < 0.4:
+        leaf = rng.random()
+        if leaf < 0.5:
+            return some_float(rng)
+        if leaf < 0.6:
+            return rng.randint(-2**70, 2**70)  # past 64 bits too
+        if leaf < 0.7:
+            return None
+        if leaf < 0.8:
+            return rng.choice([True, False])
+        return some_text(rng)
+    if kind < 0.7:
+        return [some_value(rng, depth + 1) for _ in range(rng.randint(0, 6))]
+    return {some_text(rng): some_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_values_encode_to_the_same_bytes(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(20_000):
+        value = some_value(rng)
+        assert outcome(dumps, value) == outcome(stdlib, value), repr(value)[:300]
+
+
+def test_embedding_vectors_encode_to_the_same_bytes() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        vector = [struct.unpack("<f", struct.pack("<f", rng.gauss(0, 0.03)))[0] for _ in range(1024)]
+        body = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": vector}]}
+        assert dumps(body) == stdlib(body)
+
+
+@pytest.mark.parametrize("value", [
+    1e-05, 1.5e-07, 1e16, 1e22, 0.0001, -0.0, 3.0, 5e-324, 1.7976931348623157e308, 10.00001,
+    math.nan, -math.inf, [math.inf, None], {"a": None, "b": [1.0, math.nan]}, {"text": "1e-7 0.00001"},
+    {1: "a key that is not a string"}, 2**64, -(2**63) - 1, "\ud800", (1, 2.5e-9), {"k": (None,)},
+])
+def test_edge_cases_encode_or_fail_as_the_standard_library_does(value: Any) -> None:
+    assert outcome(dumps, value) == outcome(stdlib, value)
+
+
+def test_default_is_the_standard_librarys_for_what_orjson_refuses() -> None:
+    value = {"a": {1, 2} and frozenset([3])}
+    assert dumps(value, str) == json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                                           default=str).encode()
