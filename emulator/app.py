@@ -27,8 +27,8 @@ from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .conversations.directory import AgentDirectory
-from .conversations.documents import DocumentScope
 from .conversations.records import Conversations
+from .conversations.scope import DocumentScope
 from .conversations.turns import TurnService
 from .conversations.users import UserSettings
 from .delivery import Deliver, Source
@@ -39,7 +39,6 @@ from .documents.store import FileStore
 from .documents.upload_sessions import UploadSessionStore
 from .documents.workspaces import Directory
 from .errors import StartupError, StateUnavailable
-from .fixtures.registry import Scripts
 from .guard import Guard
 from .handlers import handler_table
 from .handlers.agent_files import AgentFiles
@@ -49,7 +48,6 @@ from .handlers.artifacts import Artifacts
 from .handlers.chat import Chat
 from .handlers.chunks import Chunks
 from .handlers.completions import Completions
-from .handlers.documents import Tools
 from .handlers.embeddings import Embeddings
 from .handlers.feedback import Feedback
 from .handlers.files import Files
@@ -57,8 +55,8 @@ from .handlers.files_v3 import FilesV3
 from .handlers.mcp import Mcp
 from .handlers.models import Models
 from .handlers.retrieve import Retrieve
-from .handlers.sampling import ModelLookup
 from .handlers.threads import Threads
+from .handlers.tools import Tools
 from .handlers.upload_sessions import UploadSessions
 from .handlers.workspaces import Workspaces
 from .inspector import inspector_routes
@@ -67,6 +65,8 @@ from .memo import AnswerMemo
 from .operations import OperationNames
 from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
 from .routing import StaticFirstRouter, build_routes, http_exception
+from .sampling import ModelLookup
+from .scripts.registry import Scripts
 from .spec import Operation, Spec, load_specs
 from .stack import release_freed_memory
 from .state import Backend

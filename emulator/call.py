@@ -76,7 +76,7 @@ class Effects:
 
 
 class Script(Protocol):
-    """One use of a fixture, as the delivery step sees it (``fixtures.answers.ScriptedAnswer``)."""
+    """One use of a fixture, as the delivery step sees it (``scripts.answers.ScriptedAnswer``)."""
 
     @property
     def name(self) -> str: ...

@@ -31,9 +31,9 @@ from starlette.routing import Route
 from .call import error_response, json_response
 from .config import Settings
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
-from .fixtures.loading import FixtureError
-from .fixtures.registry import Scripts
 from .journal import Journal, with_seq
+from .scripts.loading import FixtureError
+from .scripts.registry import Scripts
 from .state import Backend
 from .version import __version__
 from .yaml_reader import YamlError, load_yaml

@@ -48,7 +48,7 @@ class Step:
 
 
 class Scripts(Protocol):
-    """What the match stage asks of the fixtures (``fixtures.registry.Scripts``)."""
+    """What the match stage asks of the fixtures (``scripts.registry.Scripts``)."""
 
     async def match(self, call: Call, recorded_only: bool = False) -> Script | None: ...
 

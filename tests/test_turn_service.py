@@ -12,8 +12,8 @@ from emulator.call import Call
 from emulator.catalog import Catalog
 from emulator.config import Settings
 from emulator.conversations.directory import Tool
-from emulator.conversations.documents import Passage, Scope
 from emulator.conversations.records import Conversations
+from emulator.conversations.scope import Passage, Scope
 from emulator.conversations.turns import Prepared, TurnRunning, TurnService
 from emulator.errors import ValidationError
 from emulator.state.memory import MemoryBackend

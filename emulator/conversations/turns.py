@@ -21,10 +21,10 @@ from ..errors import ApiError, ModelNotFound, ValidationError
 from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
-from .documents import Scope
 from .mcp import McpServers, McpTool
 from .plan import Documents, TurnRequest, plan_turn
 from .records import Conversations, Record
+from .scope import Scope
 
 
 class TurnRunning(ApiError):

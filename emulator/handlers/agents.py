@@ -14,8 +14,8 @@ from starlette.responses import Response
 from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.directory import AgentDirectory
-from ..conversations.documents import DocumentScope
 from ..conversations.mcp import McpServers, brief_server, public_server
+from ..conversations.scope import DocumentScope
 from ..conversations.users import UserSettings
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError

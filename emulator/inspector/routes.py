@@ -30,8 +30,8 @@ from ..conversations.records import Conversations
 from ..documents.ingestion import Ingestion
 from ..documents.store import FileStore
 from ..errors import NotFound, ParseError
-from ..fixtures.registry import Scripts
 from ..journal import Journal
+from ..scripts.registry import Scripts
 from ..state import Backend
 from ..version import __version__
 from .events import follow

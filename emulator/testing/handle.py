@@ -299,7 +299,7 @@ class ParadigmEmulator:
         """Load a folder of fixture files now, until the next reset (a marker or the ini option
         loads them at start-up). The files are read here, so the folder need not be on the
         emulator's machine; a broken one raises FixtureError naming its file and line."""
-        from ..fixtures.loading import load_dirs
+        from ..scripts.loading import load_dirs
 
         fixtures = load_dirs([Path(path)], _operations(str(self.server.settings.spec_dir)))
         if not fixtures:
@@ -324,7 +324,7 @@ class ParadigmEmulator:
     def _post_fixtures(self, fixtures: list[Mapping[str, Any]]) -> list[str]:
         response = self._call("POST", "/fixtures", json=list(fixtures))
         if response.status_code == 400:  # refused: the same FixtureError the Python API raised
-            from ..fixtures.loading import FixtureError
+            from ..scripts.loading import FixtureError
 
             raise FixtureError(response.json().get("detail", response.text))
         return self._check(response).json()["added"]
