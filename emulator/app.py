@@ -29,6 +29,7 @@ from .journal import Journal
 from .memo import AnswerMemo
 from .catalog import Catalog
 from .pipeline import Pipeline
+from .team import Team, team_routes
 from .routing import StaticFirstRouter, build_routes, http_exception
 from .fixtures.registry import Scripts
 from .spec import Spec, load_specs
@@ -73,6 +74,8 @@ class Emulator:
         # v3 agents (seeded from fixtures/agents.yaml), threads and turns: records of self.state.
         self.agents = AgentDirectory.load(settings.agents_file, settings.epoch)
         self.conversations = Conversations(self.state, settings.seed, settings.epoch)
+        # Users, test spaces, rate limits and metrics: stages and routes of their own (emulator/team.py).
+        self.team = Team(self)
 
     @property
     def operations(self):
@@ -115,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
         raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
-    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
+    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator) + team_routes(emulator)
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # these modules sit above this one (they import Call): types 
     from .controls import Controls
     from .fixtures.registry import ScriptedAnswer
     from .handlers.sampling import Sampling
+    from .identity.users import User
     from .routing import Endpoint
 
 T = TypeVar("T")
@@ -65,6 +66,9 @@ class Call:
     raw_body: bytes = b""
     started: float = field(default_factory=time.perf_counter)
     # -- left by the stages, in the order they run ---------------------------------------------------
+    user: User | None = None  # who the key is (identify stage; None on an unsecured operation)
+    extra_headers: dict[str, str] | None = None  # added to whatever answers (the rate limits' headers)
+    tokens: int | None = None  # prompt + completion tokens of a model answer, once it is made
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
     script: ScriptedAnswer | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal

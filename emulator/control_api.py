@@ -12,13 +12,15 @@
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
 
+With ``X-Emulator-Api-Key: KEY`` every route but health addresses that key's test space only
+(emulator/spaces.py): its fixtures, its journal (also ``?user=``, ``?company=`` for anyone), its reset.
+
 With --admin-token every route but health needs ``X-Emulator-Admin-Token``. These routes are
 outside the OpenAPI specs and outside the journal: driving the emulator is not using it.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -29,7 +31,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import __version__
-from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError, dumps
+from .errors import ApiError, NotFound, ParseError, dumps
 from .fixtures.loading import FixtureError, load_yaml
 from .journal import with_seq
 
@@ -56,13 +58,9 @@ def control_routes(emulator: Emulator) -> list[Route]:
     def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
         async def guard(request: Request) -> Response:
             try:
-                if token and not open_:
-                    given = request.headers.get("x-emulator-admin-token")
-                    if given is None:
-                        raise NotAuthenticated("The control API needs the X-Emulator-Admin-Token header "
-                                               "(the emulator runs with --admin-token).")
-                    if not hmac.compare_digest(given.encode(), token.encode()):
-                        raise AuthenticationFailed("Wrong X-Emulator-Admin-Token.")
+                if not open_:  # the admin token, or X-Emulator-Api-Key: one key's test space (emulator/spaces.py)
+                    user = emulator.team.spaces.addressed(request)
+                    request.state.space = user.space if user is not None else None
                 return await endpoint(request)
             except ApiError as exc:
                 return Response(dumps(exc.body()), status_code=exc.status, media_type="application/json",
@@ -77,7 +75,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
                       "state": emulator.state.kind})
 
     async def list_fixtures(request: Request) -> Response:
-        return _json({"fixtures": await emulator.scripts.list()})
+        return _json({"fixtures": await emulator.scripts.list(request.state.space)})
 
     async def add_fixtures(request: Request) -> Response:
         document = await _read_document(request, emulator.scripts.max_bytes)
@@ -87,7 +85,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         if not fixtures or not all(isinstance(f, dict) for f in fixtures):
             raise ParseError("Expected a fixture (a mapping), a list of fixtures, or {\"fixtures\": [...]}.")
         try:
-            names = await emulator.scripts.add_many(fixtures)
+            names = await emulator.scripts.add_many(fixtures, space=request.state.space)
         except FixtureError as exc:
             raise ParseError(str(exc)) from None
         except RecursionError:  # a YAML alias that contains itself
@@ -95,16 +93,16 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return _json({"added": names}, 201)
 
     async def clear_fixtures(request: Request) -> Response:
-        return _json({"deleted": await emulator.scripts.clear()})
+        return _json({"deleted": await emulator.scripts.clear(request.state.space)})
 
     async def delete_fixture(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            await emulator.scripts.remove(name)
+            await emulator.scripts.remove(name, request.state.space)
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in await emulator.scripts.list()) or "none"
+            known = ", ".join(repr(f["name"]) for f in await emulator.scripts.list(request.state.space)) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 
@@ -114,9 +112,15 @@ def control_routes(emulator: Emulator) -> list[Route]:
         status = _status(query.get("status"))
         after, before = _seq(query, "after"), _seq(query, "before")
         path, operation = query.get("path"), query.get("operation")
+        user_id, company_id = _id(query, "user"), _id(query, "company")
+        space = request.state.space
+        if space is not None:  # one test space's view: its company's entries since its last reset
+            company_id = int(space[1:])
+            after = max(after or 0, await emulator.team.spaces.journal_after(space))
         # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
         operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
-        filtered = bool(path or operation_ids is not None or status is not None)
+        filtered = bool(path or operation_ids is not None or status is not None or user_id is not None
+                        or company_id is not None)
         pages = emulator.journal.pages(after=after, before=before, newest_first=after is None)
         first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
 
@@ -126,7 +130,9 @@ def control_routes(emulator: Emulator) -> list[Route]:
             entry = json.loads(raw)
             return ((not path or entry["path"].startswith(path))
                     and (operation_ids is None or entry["operation_id"] in operation_ids)
-                    and (status is None or entry["status"] == status))
+                    and (status is None or entry["status"] == status)
+                    and (user_id is None or entry.get("user") == user_id)
+                    and (company_id is None or entry.get("company") == company_id))
 
         async def body():
             # A page at a time, from the stored bytes: a full journal is never built in memory at once,
@@ -152,9 +158,13 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return StreamingResponse(body(), media_type="application/json")
 
     async def clear_journal(request: Request) -> Response:
+        if request.state.space is not None:
+            return _json({"deleted": await emulator.team.spaces.clear_journal(request.state.space)})
         return _json({"deleted": await emulator.journal.clear()})
 
     async def reset(request: Request) -> Response:
+        if request.state.space is not None:
+            return _json(await emulator.team.spaces.reset(request.state.space))
         await emulator.reset()
         return _json({"reset": True})
 
@@ -216,6 +226,15 @@ def _seq(query: Any, name: str) -> int | None:
         return None
     if not text.isdigit():
         raise ParseError(f"{name} must be a journal seq (a whole number >= 0), got {text!r}.")
+    return int(text)
+
+
+def _id(query: Any, name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ParseError(f"{name} must be a {name} id (a whole number), got {text!r}.")
     return int(text)
 
 

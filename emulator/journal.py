@@ -38,7 +38,7 @@ HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyon
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
-          b'"duration_ms":%s,"outcome":%s,"body":%s}')
+          b'"duration_ms":%s,"outcome":%s,"user":%s,"company":%s,"body":%s}')
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,14 @@ class Entry:
     fixture: str | None
     duration_ms: float
     outcome: str = "complete"  # complete | truncated | dropped
+    user: int | None = None  # the caller's user id and company id (never the key)
+    company: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
-                "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome}
+                "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome,
+                "user": self.user, "company": self.company}
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> "Entry":
@@ -70,7 +73,8 @@ class Entry:
         return cls(seq=data["seq"], method=data["method"], path=data["path"],
                    operation_id=data["operation_id"], query=data["query"], headers=data["headers"],
                    body=data["body"], status=data["status"], fixture=data["fixture"],
-                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"))
+                   duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
+                   user=data.get("user"), company=data.get("company"))
 
 
 class Journal:
@@ -94,11 +98,14 @@ class Journal:
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
         scope = request.scope
+        user = call.user
         return _ENTRY % (
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
-            repr(round(seconds * 1000, 3)).encode(), _name(outcome), self._body(call))
+            repr(round(seconds * 1000, 3)).encode(), _name(outcome),
+            b"null" if user is None else b"%d" % user.id, b"null" if user is None else b"%d" % user.company.id,
+            self._body(call))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)

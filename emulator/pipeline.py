@@ -38,6 +38,8 @@ from .streaming import sse_response
 
 log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]
+# Called once a request is done (its body ended, or its client went away): metrics, token accounting.
+Finished = Callable[[Call, Response, str, float], Awaitable[None]]
 RATE_LIMITS_AFTER = "controls"  # where rate limits belong: after the control headers, before fixtures
 
 
@@ -106,6 +108,7 @@ async def answer(call: Call, draft: Draft[Any]) -> Response:
     """The source of a model call's answer: the fixture that matched, else the generator. (A recorded
     upstream, when it comes, is one more source here.) Then the control headers' timing and faults."""
     outcome = call.script.respond(draft) if call.script is not None else draft.generate()
+    call.tokens = outcome.usage_dict()["total_tokens"] if isinstance(outcome, Answer) else draft.prompt_tokens
     if isinstance(outcome, Response):
         return outcome
     if not isinstance(outcome, Answer):  # embeddings: vectors
@@ -148,6 +151,7 @@ class Pipeline:
 
     def __init__(self, steps: Iterable[Step] = DEFAULT_STEPS):
         self.steps: tuple[Step, ...] = tuple(steps)
+        self.finished: list[Finished] = []
 
     def insert(self, step: Step, *, before: str | None = None, after: str | None = None) -> None:
         """Add a step before or after a named one. The list is replaced as a whole, so a request in
@@ -183,13 +187,18 @@ class Pipeline:
         the entry. A client that goes away stops the stream before that message (Starlette cancels
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
+        if call.extra_headers:
+            response.headers.update(call.extra_headers)
 
         async def record(outcome: str) -> None:
             nonlocal recorded
             recorded = True
+            seconds = time.perf_counter() - call.started
             try:
                 await call.emulator.journal.record(call, status=response.status_code, outcome=outcome,
-                                                   seconds=time.perf_counter() - call.started)
+                                                   seconds=seconds)
+                for hook in self.finished:
+                    await hook(call, response, outcome, seconds)
             except Exception:  # a journal that cannot write must not break the answer itself
                 log.exception("could not journal %s %s", call.request.method, call.request.url.path)
 
