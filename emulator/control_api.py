@@ -111,6 +111,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         limit = _limit(query.get("limit"))
         status = _status(query.get("status"))
         after, before = _seq(query, "after"), _seq(query, "before")
+        newest_first = after is None
         path, operation = query.get("path"), query.get("operation")
         user_id, company_id = _id(query, "user"), _id(query, "company")
         space = request.state.space
@@ -121,7 +122,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         operation_ids = emulator.scripts.operations.resolve_or_400(operation) if operation else None
         filtered = bool(path or operation_ids is not None or status is not None or user_id is not None
                         or company_id is not None)
-        pages = emulator.journal.pages(after=after, before=before, newest_first=after is None)
+        pages = emulator.journal.pages(after=after, before=before, newest_first=newest_first)
         first = await anext(pages, [])  # read before the status is sent: a Redis that is down is a 503
 
         def wanted(raw: bytes) -> bool:

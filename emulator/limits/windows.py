@@ -14,15 +14,15 @@ prompt plus ``max_tokens``, the answer may have used fewer.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
+from ..state import Backend
 
-from ..state import Backend, StateUnavailable
+if TYPE_CHECKING:
+    from ..state.redis import RedisBackend
 
 
 @dataclass(frozen=True)
@@ -159,59 +159,37 @@ return 1
 
 
 class RedisWindows:
-    """The windows on the Redis of ``--redis-url``, under its key prefix (a reset clears them too)."""
+    """The windows on the Redis of ``--redis-url``, under its key prefix (a reset clears them too),
+    through the backend's own connections."""
 
-    def __init__(self, url: str, prefix: str):
-        self.url, self.prefix = url, prefix + "rl:"
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @classmethod
-    def of(cls, backend: Backend) -> RedisWindows:
-        return cls(backend.url, backend.prefix)
-
-    def _bind(self) -> None:
-        loop = asyncio.get_running_loop()
-        if loop is self._loop:
-            return
-        self._loop = loop
-        self._redis = aioredis.Redis.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=5.0)
-        self._admit = self._redis.register_script(_ADMIT)
-        self._correct = self._redis.register_script(_CORRECT)
+    def __init__(self, backend: RedisBackend):
+        self.backend = backend
 
     def _keys(self, bucket: str) -> list[str]:
-        base = self.prefix + bucket
+        base = f"{self.backend.prefix}{SUB}{bucket}"
         return [base + ":w", base + ":c", base + ":t"]
 
     async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None, cost: int,
                     entry: str) -> Decision:
-        self._bind()
-        try:
-            got = await self._admit(keys=self._keys(bucket),
-                                    args=[max(1, round(window_s * 1000)), rpm or 0, tpm or 0, cost, entry])
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
-            raise StateUnavailable(f"The state backend (Redis) is unavailable: {exc}") from None
+        got = await self.backend.run_script(
+            _ADMIT, self._keys(bucket), [max(1, round(window_s * 1000)), rpm or 0, tpm or 0, cost, entry])
         admitted, count, used, wait_r, wait_t, reset = (int(v) for v in got)
         return Decision(bool(admitted), count, used, wait_r / 1000, wait_t / 1000, reset / 1000)
 
     async def correct(self, bucket: str, entry: str, tokens: int) -> None:
-        self._bind()
-        try:
-            await self._correct(keys=self._keys(bucket), args=[entry, tokens])
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
-            raise StateUnavailable(f"The state backend (Redis) is unavailable: {exc}") from None
+        await self.backend.run_script(_CORRECT, self._keys(bucket), [entry, tokens])
 
     async def clear(self, prefix: str = "") -> None:
-        self._bind()
-        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix + prefix) + "*"
-        batch = [key async for key in self._redis.scan_iter(match=pattern, count=1000)]
-        for start in range(0, len(batch), 500):
-            await self._redis.unlink(*batch[start:start + 500])
+        await self.backend.delete_prefix(SUB + prefix)
 
-    async def close(self) -> None:
-        if self._loop is not None and self._loop is asyncio.get_running_loop():
-            await self._redis.aclose()
-        self._loop = None
+
+SUB = "rl:"
 
 
 def windows_for(backend: Backend) -> Windows:
-    return RedisWindows.of(backend) if backend.kind == "redis" else MemoryWindows()
+    if backend.kind == "redis":
+        from ..state.redis import RedisBackend  # imported only when used, as the backend itself is
+
+        assert isinstance(backend, RedisBackend)
+        return RedisWindows(backend)
+    return MemoryWindows()
