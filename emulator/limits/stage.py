@@ -31,7 +31,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..identity.users import RateLimits
 from ..state import Backend
-from ..tokenizer import count, message_text
+from ..tokenizer import chat_prompt, count
 from .windows import Decision, Windows, windows_for
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def admission_tokens(body: dict[str, Any]) -> int:
     """Prompt tokens plus the most the answer may use, counted from the body before any handler runs."""
     prompt = 0
     if isinstance(body.get("messages"), list):
-        prompt = sum(count(message_text(m.get("content"))) for m in body["messages"] if isinstance(m, dict))
+        prompt = count(chat_prompt(body["messages"]))  # as the chat handler counts its prompt_tokens
     elif "prompt" in body:
         prompt = _count_any(body["prompt"])
     elif "input" in body:
