@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     except (ValueError, OSError) as exc:  # a fixture file, the workspaces YAML, a store snapshot: named in it
         raise StartupError(str(exc)) from exc
     # The API first: its routes are the hot path, and Starlette tries routes in order.
-    routes = build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator) + team_routes(emulator)
+    routes = (build_routes(emulator.operations, HANDLERS, emulator) + control_routes(emulator)
+              + team_routes(emulator))
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,

@@ -111,7 +111,8 @@ def _rate_limits(raw: Any, where: str) -> RateLimits:
         return RateLimits()
     values = raw if isinstance(raw, dict) else {}
     bad = [k for k in values if k not in ("rpm", "tpm")]
-    if not isinstance(raw, dict) or bad or any(
-            v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1) for v in values.values()):
+    wrong = [v for v in values.values() if v is not None and (not isinstance(v, int) or isinstance(v, bool)
+                                                               or v < 1)]
+    if not isinstance(raw, dict) or bad or wrong:
         raise CatalogError(f"{where}: rate_limits is {{rpm, tpm}}, each a whole number >= 1, got {raw!r}")
     return RateLimits(rpm=values.get("rpm"), tpm=values.get("tpm"))

@@ -52,8 +52,9 @@ class Settings:
     # Empty: any non-empty bearer key is accepted.
     api_keys: tuple[str, ...] = flag((), "accept only this bearer key (repeatable; default: any non-empty key)",
                                      flag="--api-key", repeat=True)
-    users: Path | None = flag(None, "users and companies YAML: each API key a user of a company, with a role, "
-                                    "groups and rate limits (default: each key its own user and company)")
+    users: Path | None = flag(None, "users and companies YAML: each API key a user of a company, with a "
+                                    "role, groups and rate limits (default: each key its own user and "
+                                    "company)")
     strict: bool = flag(False, "answer unmatched requests with an error instead of generated text")
     admin_token: str | None = flag(None, "require this token (X-Emulator-Admin-Token) on the /_emulator "
                                          "control API")
@@ -78,10 +79,11 @@ class Settings:
     # -- rate limits, per user, on chat, completions, embeddings and turns (docs/team.md) ------------
     rpm: int | None = flag(None, "requests per minute each user may make to the model operations (default: "
                                  "no limit)")
-    tpm: int | None = flag(None, "tokens per minute each user may spend on the model operations: prompt plus "
-                                 "max_tokens at admission, corrected when the answer is done (default: no limit)")
-    rate_window_s: float = flag(60.0, "length of the sliding window of --rpm and --tpm, in seconds (default 60; "
-                                      "a test may shorten it)")
+    tpm: int | None = flag(None, "tokens per minute each user may spend on the model operations: prompt "
+                                 "plus max_tokens at admission, corrected when the answer is done (default: "
+                                 "no limit)")
+    rate_window_s: float = flag(60.0, "length of the sliding window of --rpm and --tpm, in seconds (default "
+                                      "60; a test may shorten it)")
     # -- budgets: each exceeded one is a 4xx naming it and its flag (README: Limits and safety) ----
     max_structured_values: int = flag(10_000, "most values in one generated structured output (default 10000)")
     max_structured_depth: int = flag(32, "deepest nesting of one generated structured output (default 32)")

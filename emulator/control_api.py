@@ -53,12 +53,10 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def control_routes(emulator: Emulator) -> list[Route]:
-    token = emulator.settings.admin_token
-
     def guarded(endpoint: Callable[[Request], Awaitable[Response]], open_: bool = False):
         async def guard(request: Request) -> Response:
             try:
-                if not open_:  # the admin token, or X-Emulator-Api-Key: one key's test space (emulator/spaces.py)
+                if not open_:  # the admin token, or X-Emulator-Api-Key: one key's space (emulator/spaces.py)
                     user = emulator.team.spaces.addressed(request)
                     request.state.space = user.space if user is not None else None
                 return await endpoint(request)
@@ -102,7 +100,8 @@ def control_routes(emulator: Emulator) -> list[Route]:
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in await emulator.scripts.list(request.state.space)) or "none"
+            fixtures = await emulator.scripts.list(request.state.space)
+            known = ", ".join(repr(f["name"]) for f in fixtures) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 

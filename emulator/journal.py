@@ -104,7 +104,8 @@ class Journal:
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
             repr(round(seconds * 1000, 3)).encode(), _name(outcome),
-            b"null" if user is None else b"%d" % user.id, b"null" if user is None else b"%d" % user.company.id,
+            b"null" if user is None else b"%d" % user.id,
+            b"null" if user is None else b"%d" % user.company.id,
             self._body(call))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:

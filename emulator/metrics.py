@@ -16,7 +16,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.responses import Response
 
@@ -41,7 +48,8 @@ class Metrics:
         self.requests = Counter(PREFIX + "requests", "API requests answered, by operation and status",
                                 ["operation", "status"], registry=registry)
         self.latency = Histogram(PREFIX + "request_duration_seconds",
-                                 "Time from a request's arrival to its body's end, by operation", ["operation"],
+                                 "Time from a request's arrival to its body's end, by operation",
+                                 ["operation"],
                                  registry=registry,
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
         self.streams = Counter(PREFIX + "streams", "SSE streams, by how they ended (complete, truncated, "
@@ -51,7 +59,8 @@ class Metrics:
         self.ingestion_queue = Gauge(PREFIX + "ingestion_queue", "Uploaded files waiting to be embedded",
                                      registry=registry, multiprocess_mode="livesum")
         self.throttled = Counter(PREFIX + "rate_limited", "Requests refused by a rate limit, by operation "
-                                 "and the limit (requests, tokens)", ["operation", "limit"], registry=registry)
+                                 "and the limit (requests, tokens)", ["operation", "limit"],
+                                 registry=registry)
         self.state_errors = Counter(PREFIX + "state_backend_errors", "Requests answered 503 because the "
                                     "state backend could not be reached", registry=registry)
         self.turn_operations = turn_operations

@@ -241,8 +241,8 @@ def paradigm_emulator(request: pytest.FixtureRequest, paradigm_server_pool: Serv
             _refuse(f"{request.node.nodeid} asks for emulator settings ({asked}) but the "
                     f"emulator is the one at {url} (--paradigm-url / {URL_ENV}), which has its own: run it "
                     "with those settings, or run this test without --paradigm-url")
-        handle = ParadigmEmulator(paradigm_server_pool.remote(url), api_key=paradigm_server_pool.space_key(url),
-                                  space=True)
+        key = paradigm_server_pool.space_key(url)
+        handle = ParadigmEmulator(paradigm_server_pool.remote(url), api_key=key, space=True)
         handle.reset()
         if folder is not None:
             handle.load_fixtures(folder)

@@ -50,9 +50,9 @@ class Spaces:
             raise AuthenticationFailed("Wrong X-Emulator-Admin-Token.")
         if not key:
             if self.admin_token and token is None:
-                raise NotAuthenticated("The control API needs the X-Emulator-Admin-Token header (the emulator "
-                                       "runs with --admin-token), or X-Emulator-Api-Key to address one key's "
-                                       "space.")
+                raise NotAuthenticated("The control API needs the X-Emulator-Admin-Token header (the "
+                                       "emulator runs with --admin-token), or X-Emulator-Api-Key to address "
+                                       "one key's space.")
             return None
         user = self.users.find(key)
         if user is None:
@@ -71,7 +71,8 @@ class Spaces:
         await self.state.put(SPACES, space, {"journal_after": last})
         entries = await self.state.read(LOG, after)
         company = space[1:]
-        return sum(1 for _, raw in entries if isinstance(raw, bytes) and b'"company":%s,' % company.encode() in raw)
+        marker = b'"company":%s,' % company.encode()
+        return sum(1 for _, raw in entries if isinstance(raw, bytes) and marker in raw)
 
     async def reset(self, space: str) -> dict[str, Any]:
         """One space back to its start, the others untouched."""

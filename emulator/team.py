@@ -75,7 +75,7 @@ class Team:
 
 def _after_first(callback: Callable[[], None]) -> Callable[[], None]:
     """``on_reset`` is also called when the first request meets the state: that is no reset."""
-    seen = []
+    seen: list[bool] = []
 
     def called() -> None:
         if seen:
@@ -89,7 +89,9 @@ def team_routes(emulator: Emulator) -> list[Route]:
     team: Team = emulator.team
     token = emulator.settings.admin_token
 
-    def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    Endpoint = Callable[[Request], Awaitable[Response]]
+
+    def guarded(endpoint: Endpoint) -> Endpoint:
         async def guard(request: Request) -> Response:
             try:
                 return await endpoint(request)
@@ -103,8 +105,8 @@ def team_routes(emulator: Emulator) -> list[Route]:
         if token:  # every space's figures: the admin's alone
             given = request.headers.get("x-emulator-admin-token")
             if given is None:
-                raise NotAuthenticated("The metrics need the X-Emulator-Admin-Token header (the emulator runs "
-                                       "with --admin-token).")
+                raise NotAuthenticated("The metrics need the X-Emulator-Admin-Token header (the emulator "
+                                       "runs with --admin-token).")
             team.spaces.addressed(request)  # a wrong token is refused there
         return team.metrics.scrape(emulator)
 

@@ -25,7 +25,8 @@ def value(found: dict, name: str, **labels: str) -> float:
 def test_the_metrics_count_what_the_test_sent(kind: str, make_server) -> None:
     running = make_server(rpm=3, **backend_overrides(kind))
     body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
-    with httpx.Client(base_url=running.base_url, headers={"Authorization": "Bearer k"}, timeout=TIMEOUT) as http:
+    auth = {"Authorization": "Bearer k"}
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=TIMEOUT) as http:
         for _ in range(2):
             assert http.post(CHAT, json=body).status_code == 200
         with http.stream("POST", CHAT, json={**body, "stream": True}) as streamed:
@@ -53,7 +54,8 @@ def test_a_turn_being_served_shows_as_running(make_server) -> None:
     running = make_server()
     found = samples(httpx.get(running.base_url + "/_emulator/metrics", timeout=TIMEOUT).text)
     assert value(found, "paradigm_emulator_turns_running") == 0
-    with httpx.Client(base_url=running.base_url, headers={"Authorization": "Bearer k"}, timeout=TIMEOUT) as http:
+    auth = {"Authorization": "Bearer k"}
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=TIMEOUT) as http:
         turn = http.post("/api/v3/threads/turns", json={"query": "Hello"})
         assert turn.status_code in (200, 201, 202), turn.text
     found = samples(httpx.get(running.base_url + "/_emulator/metrics", timeout=TIMEOUT).text)

@@ -106,7 +106,8 @@ def test_another_user_s_analysis_is_not_found(team) -> None:
 def test_users_me_answers_for_the_caller_once_wired(tmp_path: Path, make_server) -> None:
     """What is wired today: the user reaches the handlers (``call.user``), as the journal shows."""
     running = make_server(users=users_file(tmp_path))
-    with httpx.Client(base_url=running.base_url, timeout=TIMEOUT, headers={"Authorization": "Bearer bob-key"}) as bob:
+    auth = {"Authorization": "Bearer bob-key"}
+    with httpx.Client(base_url=running.base_url, timeout=TIMEOUT, headers=auth) as bob:
         assert bob.get("/api/v3/users/me").status_code == 200
         entry = bob.get("/_emulator/journal").json()["requests"][0]
         assert (entry["user"], entry["company"]) == (102, 10)

@@ -17,6 +17,10 @@ from tests.cli_process import start_cli
 SUITE = '''
 import pytest
 
+
+def ask(client):
+    return client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": "x"}])
+
 @pytest.mark.parametrize("n", range(8))
 def test_scripted_answer_and_journal_are_this_session_s(paradigm_emulator, paradigm_client, n):
     paradigm_emulator.on_chat(contains="weather").reply(f"Sunny {n}")
@@ -32,14 +36,14 @@ def test_a_limit_is_this_session_s(paradigm_emulator, paradigm_client):
 
     paradigm_emulator.limit(rpm=2)
     for _ in range(2):
-        paradigm_client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": "x"}])
+        ask(paradigm_client)
     with pytest.raises(openai.RateLimitError):
-        paradigm_client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": "x"}])
+        ask(paradigm_client)
 
 
 def test_after_a_limit_the_next_test_is_free(paradigm_emulator, paradigm_client):
     for _ in range(4):
-        paradigm_client.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": "x"}])
+        ask(paradigm_client)
 '''
 
 
@@ -69,7 +73,7 @@ def test_two_suites_with_two_workers_each_share_one_emulator(tmp_path: Path, sha
     for _ in range(3):
         runs = [run_suite(folder, shared_emulator) for folder in suites]
         outputs = [run.communicate(timeout=300)[0] for run in runs]
-        for run, output in zip(runs, outputs):
+        for run, output in zip(runs, outputs, strict=True):
             assert run.returncode == 0, output
             assert "10 passed" in output, output
     assert httpx.get(shared_emulator + "/_emulator/fixtures", timeout=10).json()["fixtures"] == []

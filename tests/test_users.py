@@ -122,7 +122,8 @@ def test_the_journal_says_who_called_and_never_the_key(kind: str, tmp_path: Path
         assert "alice-key" not in raw.text and "carol-key" not in raw.text
         acme = http.get("/_emulator/journal", params={"company": 10}).json()["requests"]
         assert [e["user"] for e in acme] == [101]
-        assert [e["user"] for e in http.get("/_emulator/journal", params={"user": 201}).json()["requests"]] == [201]
+        carol = http.get("/_emulator/journal", params={"user": 201}).json()["requests"]
+        assert [e["user"] for e in carol] == [201]
         assert http.get("/_emulator/journal", params={"user": "alice"}).status_code == 400
 
 
@@ -140,9 +141,10 @@ def test_private_items_are_their_owners_and_company_items_their_companys(tmp_pat
 
 def test_users_me_answers_for_the_caller(tmp_path: Path) -> None:
     bob = Users.load(users_file(tmp_path)).of_key("bob-key")
-    body = me_body(bob, {"profile": {"id": 1, "username": "emulator"}, "company": {"id": 1, "name": "x",
-                                                                                    "login_method": "password"},
-                         "permissions": {"is_admin": True, "can_manage_documents": True}})
+    base = {"profile": {"id": 1, "username": "emulator"},
+            "company": {"id": 1, "name": "x", "login_method": "password"},
+            "permissions": {"is_admin": True, "can_manage_documents": True}}
+    body = me_body(bob, base)
     assert body["profile"] == {"id": 102, "username": "bob", "full_name": "Bob", "email": "bob@acme.test"}
     assert body["company"] == {"id": 10, "name": "Acme", "login_method": "password"}
     assert body["permissions"]["is_admin"] is False and body["permissions"]["can_manage_documents"] is True

@@ -115,7 +115,8 @@ def load_users(path: Path) -> Roster:
         _known(raw, USER_FIELDS, here, "user field", fail)
         key = raw.get("key")
         if not isinstance(key, str) or not key.strip() or " " in key.strip():
-            raise fail([*here, "key"] if "key" in raw else here, "a user needs a key: a string without spaces")
+            raise fail([*here, "key"] if "key" in raw else here,
+                       "a user needs a key: a string without spaces")
         key = key.strip()
         if key in by_key:
             raise fail([*here, "key"], f"duplicate key: the same key is given to user #{where_key[key]}")
@@ -151,7 +152,8 @@ def _companies(raw: Any, fail: Any) -> dict[str, Company]:
         _known(entry, COMPANY_FIELDS, here, "company field", fail)
         company_id, name = entry.get("id"), entry.get("name")
         if not isinstance(company_id, int) or isinstance(company_id, bool) or company_id < 1:
-            raise fail([*here, "id"] if "id" in entry else here, f"a company needs an id >= 1, got {company_id!r}")
+            raise fail([*here, "id"] if "id" in entry else here,
+                       f"a company needs an id >= 1, got {company_id!r}")
         if not isinstance(name, str) or not name:
             raise fail([*here, "name"] if "name" in entry else here, "a company needs a name")
         if name in found or any(c.id == company_id for c in found.values()):
@@ -194,4 +196,5 @@ def _known(raw: dict[str, Any], allowed: tuple[str, ...], here: list[Any], what:
 
 
 def _names(companies: dict[str, Company]) -> str:
-    return ", ".join(f"{c.name!r} (id {c.id})" for c in companies.values()) or "none (add a 'companies:' list)"
+    names = ", ".join(f"{c.name!r} (id {c.id})" for c in companies.values())
+    return names or "none (add a 'companies:' list)"

@@ -35,7 +35,7 @@ from ..tokenizer import chat_prompt, count
 from .windows import Decision, Windows, windows_for
 
 if TYPE_CHECKING:
-    from ..operations import OperationIndex
+    from ..fixtures.matching import OperationIndex
 
 STEP_NAME = "limits"
 LIMITED = ("chat", "completions", "embeddings", "turn")  # the operations limits apply to
@@ -49,7 +49,8 @@ def check_limit(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         from ..errors import StartupError
 
-        raise StartupError(f"{flag} must be a whole number of 1 or more (leave it out for no limit), got {value}")
+        raise StartupError(f"{flag} must be a whole number of 1 or more (leave it out for no limit), "
+                           f"got {value}")
 
 
 def parse_limits(raw: Any, where: str) -> RateLimits:
@@ -116,7 +117,8 @@ class RateLimiter:
         if not decision.admitted:
             wait = max(decision.wait_requests_s, decision.wait_tokens_s)
             if self.on_reject is not None:
-                self.on_reject(call, "requests" if decision.wait_requests_s >= decision.wait_tokens_s else "tokens")
+                by_requests = decision.wait_requests_s >= decision.wait_tokens_s
+                self.on_reject(call, "requests" if by_requests else "tokens")
             return throttled(wait, headers)
         call.extra_headers = {**(call.extra_headers or {}), **headers}
         if tpm is not None:
