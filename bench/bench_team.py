@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))
 
-from bench import run_wrk, wait_ready  # noqa: E402  (bench/ is the script's folder)
 from launch import start_emulator  # noqa: E402
+
+from bench import run_wrk, wait_ready  # noqa: E402  (bench/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}
@@ -61,8 +62,8 @@ def http_part(seconds: int, connections: int) -> None:
     finally:
         baseline.terminate()
         baseline.wait(10)
-    for label, flags in (("serve (identify, metrics)", ()),
-                         ("serve --rpm/--tpm (limits too)", ("--rpm", "1000000000", "--tpm", "1000000000000"))):
+    limited = ("--rpm", "1000000000", "--tpm", "1000000000000")
+    for label, flags in (("serve (identify, metrics)", ()), ("serve --rpm/--tpm (limits too)", limited)):
         process, base = start_emulator(*flags)
         try:
             rows.append((label, load(base, seconds, connections)))

@@ -175,3 +175,16 @@ def test_without_retries_the_openai_sdk_raises_rate_limit_error(kind: str, make_
             client.chat.completions.create(**body())
     assert raised.value.status_code == 429
     assert raised.value.response.headers["retry-after"]
+
+
+def test_a_fixture_file_s_rate_limits_apply_in_every_space(tmp_path: Path, make_server) -> None:
+    (tmp_path / "limits.yaml").write_text("rate_limits: {rpm: 2}\nfixtures: []\n", encoding="utf-8")
+    running = make_server(fixtures_dir=tmp_path)
+    assert at_once(running.base_url, "suite-a", 3) == [200, 200, 429]
+    assert at_once(running.base_url, "suite-b", 3) == [200, 200, 429]
+
+
+def test_a_broken_rate_limits_in_a_fixture_file_stops_start_up(tmp_path: Path, make_server) -> None:
+    (tmp_path / "limits.yaml").write_text("fixtures: []\nrate_limits: {rpm: many}\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"limits.yaml:2: rate_limits.rpm must be a whole number"):
+        make_server(fixtures_dir=tmp_path)

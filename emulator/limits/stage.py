@@ -5,9 +5,10 @@ Which limits apply to a call, the first found winning, kind by kind (requests, t
     1. set at run time for the caller's test space (control API ``PUT /_emulator/limits`` with
        ``X-Emulator-Api-Key``, the plugin's ``paradigm_emulator.limit(rpm=2)``)
     2. set at run time for every space (the same without the key)
-    3. the user's own, in ``--users``
-    4. the model's, in the model catalog (``rate_limits: {rpm, tpm}``)
-    5. ``--rpm`` / ``--tpm``
+    3. a fixture file's top-level ``rate_limits: {rpm, tpm}`` (every space)
+    4. the user's own, in ``--users``
+    5. the model's, in the model catalog (``rate_limits: {rpm, tpm}``)
+    6. ``--rpm`` / ``--tpm``
 
 The window is per user, and per model when the model's own limits apply. A call's tokens are
 counted at admission as its prompt plus ``max_tokens`` (``DEFAULT_COMPLETION_TOKENS`` when not
@@ -32,6 +33,7 @@ from ..config import Settings
 from ..identity.users import RateLimits
 from ..state import Backend
 from ..tokenizer import chat_prompt, count
+from .files import FileLimits
 from .windows import Decision, Windows, windows_for
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ class RateLimiter:
 
             raise StartupError(f"--rate-window-s must be more than 0, got {settings.rate_window_s}")
         self.flags = RateLimits(settings.rpm, settings.tpm)
+        self.files = FileLimits(settings.fixtures_dir, int(settings.max_fixture_mb * 1024 * 1024))
         self.window_s = float(settings.rate_window_s)
         self.catalog, self.state = catalog, state
         self.windows: Windows = windows_for(state)
@@ -100,7 +103,7 @@ class RateLimiter:
         runtime = await self.state.get_many(OVERRIDES, [user.space, EVERY_SPACE])
         rpm, tpm = None, None
         scope = "*"
-        for layer in (*(_stored(r) for r in runtime), user.limits, model, self.flags):
+        for layer in (*(_stored(r) for r in runtime), self.files.current(), user.limits, model, self.flags):
             if rpm is None and layer.rpm is not None:
                 rpm = layer.rpm
                 scope = str(body.get("model")) if layer is model else scope
