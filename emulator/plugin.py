@@ -20,7 +20,10 @@ test with the same settings.
 shared CI service, ``serve --workers N`` on Redis) instead of starting one: the handle talks to
 it through the control API only, so reset and journal assertions work the same. Its settings are
 its own: a marker that asks for other settings fails, but ``fixtures=`` folders are loaded into
-it (after each reset). Importing this module is cheap: the server, uvicorn and openai
+it (after each reset). There, each session and each xdist worker calls with a key of its own
+(``PARADIGM_EMULATOR_API_KEY``, else one made up), so its fixtures, counters, journal, limits and
+resets are its own test space's (docs/team.md): suites share the emulator without seeing each
+other, and what a session posted is cleared when it ends. Importing this module is cheap: the server, uvicorn and openai
 are imported by the first test that asks for them.
 """
 
