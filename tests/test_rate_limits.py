@@ -105,6 +105,7 @@ def test_embeddings_and_completions_are_limited_and_others_are_not(kind: str, ma
         assert http.post("/api/v2/embeddings", json=embed).status_code == 429
         completion = {"model": "alfred-4.2", "prompt": "x"}
         assert http.post("/api/v2/completions", json=completion).status_code == 429
+        assert http.post("/api/v3/threads/turns", json={"query": "Hello"}).status_code == 429
         for _ in range(3):
             models = http.get("/api/v2/models")
             assert models.status_code == 200 and "x-ratelimit-limit-requests" not in models.headers

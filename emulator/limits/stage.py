@@ -22,6 +22,7 @@ import itertools
 import math
 import os
 import secrets
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ LIMITED = ("chat", "completions", "embeddings", "turn")  # the operations limits
 DEFAULT_COMPLETION_TOKENS = 96  # what a generated answer runs to when max_tokens is not given
 OVERRIDES = "limits"  # backend records: a space (or "*": every space) -> {"rpm", "tpm"}
 EVERY_SPACE = "*"
+MAX_OPEN = 100_000  # admitted calls awaiting their token correction
 
 
 def check_limit(value: int | None, flag: str) -> None:
@@ -89,8 +91,9 @@ class RateLimiter:
         self.on_reject = on_reject
         self._entries = itertools.count(1)
         self._me = f"{os.getpid()}-{secrets.token_hex(4)}"
-        # What a call admitted here left for the correction: call id -> (bucket, entry, tokens counted).
-        self._open: dict[int, tuple[str, str, int]] = {}
+        # What a call admitted here left for the correction: call id -> (the call, bucket, entry, tokens
+        # counted). Bounded: a call that never finished (a crashed handler) is forgotten in the end.
+        self._open: dict[int, tuple[weakref.ref[Call], str, str, int]] = {}
 
     # -- the stage -----------------------------------------------------------------------------------
 
@@ -125,15 +128,17 @@ class RateLimiter:
             return throttled(wait, headers)
         call.extra_headers = {**(call.extra_headers or {}), **headers}
         if tpm is not None:
-            self._open[id(call)] = (bucket, entry, cost)
+            if len(self._open) >= MAX_OPEN:
+                self._open.pop(next(iter(self._open)))
+            self._open[id(call)] = (weakref.ref(call), bucket, entry, cost)
         return None
 
     async def finished(self, call: Call, response: Response, outcome: str, seconds: float) -> None:
         """After the answer: the entry's tokens become what the answer really used."""
         opened = self._open.pop(id(call), None)
-        if opened is None or call.tokens is None:
+        if opened is None or opened[0]() is not call or call.tokens is None:
             return
-        bucket, entry, counted = opened
+        _, bucket, entry, counted = opened
         if call.tokens != counted:
             await self.windows.correct(bucket, entry, call.tokens)
 
