@@ -187,8 +187,9 @@ class Pipeline:
         the entry. A client that goes away stops the stream before that message (Starlette cancels
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
-        if call.extra_headers:
-            response.headers.update(call.extra_headers)
+        if call.extra_headers:  # new names (x-ratelimit-*): appended, no scan of the headers set so far
+            response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
+                                        for name, value in call.extra_headers.items())
 
         async def record(outcome: str) -> None:
             nonlocal recorded
