@@ -1,10 +1,5 @@
 """Private items are their owner's, company items their company's: another user's item is never
-listed, found or searched, and reading, changing or deleting it is DRF's 404.
-
-The helper every handler will use is ``emulator.identity.ownership`` (``owner_fields`` when it
-stores, ``visible`` / ``require_visible`` when it lists or reads): these tests say what is left to
-wire, handler by handler, and are expected to fail until it is (strict: one that starts passing
-is reported, so its mark comes off)."""
+listed, found or searched, and reading, changing or deleting it is DRF's 404; on both backends."""
 
 from __future__ import annotations
 
@@ -16,8 +11,6 @@ import pytest
 from tests.conftest import TIMEOUT, backend_overrides
 from tests.test_users import users_file
 
-NOT_WIRED = pytest.mark.xfail(strict=True, reason="ownership is not yet checked in the files, threads, "
-                                                  "upload-session, analysis and search handlers")
 BACKENDS = pytest.mark.parametrize("kind", ["memory", "redis"])
 
 
@@ -45,7 +38,6 @@ def listed_ids(http: httpx.Client) -> set[int]:
 TEAM = pytest.mark.parametrize("team", ["memory", "redis"], indirect=True)
 
 
-@NOT_WIRED
 @TEAM
 def test_another_user_s_private_file_is_not_listed_read_or_deleted(team) -> None:
     alice, bob = team["alice"], team["bob"]
@@ -56,7 +48,6 @@ def test_another_user_s_private_file_is_not_listed_read_or_deleted(team) -> None
     assert alice.get(f"/api/v2/files/{mine['id']}").status_code == 200
 
 
-@NOT_WIRED
 @TEAM
 def test_company_files_are_shared_inside_the_company_only(team) -> None:
     shared = upload(team["alice"], "handbook.txt", "The Acme handbook.", collection_type="company")
@@ -65,7 +56,6 @@ def test_company_files_are_shared_inside_the_company_only(team) -> None:
     assert shared["id"] not in listed_ids(team["carol"])
 
 
-@NOT_WIRED
 @TEAM
 def test_another_user_s_file_is_never_a_search_hit(team) -> None:
     upload(team["alice"], "quokka.txt", "The quokka lives on Rottnest Island.")
@@ -74,16 +64,16 @@ def test_another_user_s_file_is_never_a_search_hit(team) -> None:
     assert all(not hit.get("chunks") for hit in hits)
 
 
-@NOT_WIRED
 @TEAM
 def test_another_user_s_thread_is_not_listed_or_read(team) -> None:
     thread = team["alice"].post("/api/v3/threads", json={"name": "Plans"}).json()
     assert thread["id"] not in {t["id"] for t in team["bob"].get("/api/v3/threads").json()["results"]}
     assert team["bob"].get(f"/api/v3/threads/{thread['id']}").status_code == 404
-    assert team["bob"].delete(f"/api/v3/threads/{thread['id']}").status_code == 404
+    # The v3 API deletes no thread: changing one is the write to refuse.
+    assert team["bob"].patch(f"/api/v3/threads/{thread['id']}", json={"name": "Mine"}).status_code == 404
+    assert team["alice"].get(f"/api/v3/threads/{thread['id']}").json()["name"] == "Plans"
 
 
-@NOT_WIRED
 @TEAM
 def test_another_user_s_upload_session_is_not_found(team) -> None:
     created = team["alice"].post("/api/v2/upload-session", json={})
@@ -92,7 +82,6 @@ def test_another_user_s_upload_session_is_not_found(team) -> None:
     assert team["bob"].get(f"/api/v2/upload-session/{session['uuid']}").status_code == 404
 
 
-@NOT_WIRED
 @TEAM
 def test_another_user_s_analysis_is_not_found(team) -> None:
     file = upload(team["alice"], "orchard.txt", "The orchard grows seventeen kinds of apple.")

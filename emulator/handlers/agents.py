@@ -16,6 +16,7 @@ from ..conversations.directory import AgentDirectory
 from ..conversations.documents import DocumentScope
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
+from ..identity.directory import me_body
 from .common import body_of, paginate
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -211,7 +212,7 @@ class Agents:
     async def me(self, call: Call) -> Response:
         directory = self.agents
         user, company = directory.user, directory.company
-        return json_response({
+        body = {
             "profile": {"id": user["id"], "username": user["username"], "full_name": user["full_name"],
                         "email": user["email"]},
             "company": {"id": company["id"], "name": company["name"],
@@ -223,4 +224,7 @@ class Agents:
             "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
                         "role": m.get("role", "member")}
                        for m in user.get("groups", []) if m["id"] in directory.groups],
-        })
+        }
+        # A user of --users answers for themselves; a key's implicit user is the agents file's one.
+        caller = call.user
+        return json_response(me_body(caller, body) if caller is not None and not caller.implicit else body)

@@ -18,6 +18,7 @@ from .users import User
 PRIVATE, COMPANY = "private", "company"
 SCOPES = (PRIVATE, COMPANY)
 OWNER, OWNER_COMPANY, SCOPE = "owner_id", "owner_company_id", "owner_scope"
+OWNER_KEYS = (OWNER, OWNER_COMPANY, SCOPE)
 R = TypeVar("R", bound=Mapping[str, Any])
 
 
@@ -30,6 +31,15 @@ def owner_fields(user: User | None, scope: str = PRIVATE) -> dict[str, Any]:
     return {OWNER: user.id, OWNER_COMPANY: user.company.id, SCOPE: scope}
 
 
+def created_by(user: User | None) -> dict[str, Any] | None:
+    """A v3 object's ``created_by`` for a user of ``--users`` (None for a key's implicit user: the
+    emulator's one user stands in, as without ``--users``)."""
+    if user is None or user.implicit:
+        return None
+    first, _, last = user.name.partition(" ")
+    return {"id": user.id, "first_name": first, "last_name": last, "username": user.email.split("@")[0]}
+
+
 def visible(record: Mapping[str, Any], user: User | None) -> bool:
     """Private items to their owner, company items to every user of the company, unowned ones to all."""
     owner = record.get(OWNER)
@@ -38,6 +48,11 @@ def visible(record: Mapping[str, Any], user: User | None) -> bool:
     if record.get(OWNER_COMPANY) != user.company.id:
         return False
     return record.get(SCOPE, PRIVATE) == COMPANY or owner == user.id
+
+
+def owner_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The owner fields a record holds (to copy them onto what is made from it)."""
+    return {key: record[key] for key in OWNER_KEYS if key in record}
 
 
 def only_visible(records: Iterable[R], user: User | None) -> list[R]:
