@@ -51,3 +51,20 @@ def test_a_space_s_fixtures_and_journal_are_the_same_on_every_worker(start_worke
     assert "from A" not in others
     journal = httpx.get(base + "/_emulator/journal", headers={"X-Emulator-Api-Key": "suite-a"}, timeout=20)
     assert len(journal.json()["requests"]) == 6
+
+
+@needs_redis
+def test_another_key_s_file_and_thread_are_hidden_on_every_worker(start_workers) -> None:  # noqa: F811
+    base = start_workers()
+
+    def call(method: str, path: str, key: str, **options: object) -> httpx.Response:
+        return httpx.request(method, base + path, timeout=20, **options,  # type: ignore[arg-type]
+                             headers={"Authorization": f"Bearer {key}", "Connection": "close"})
+
+    made = call("POST", "/api/v2/files", "key-a", files={"file": ("a.txt", b"Only A's words.")}).json()
+    thread = call("POST", "/api/v3/threads", "key-a", json={"name": "A's"}).json()
+    for _ in range(6):  # new connections: both workers answer in turn
+        assert call("GET", f"/api/v2/files/{made['id']}", "key-b").status_code == 404
+        assert call("GET", f"/api/v3/threads/{thread['id']}", "key-b").status_code == 404
+        assert call("GET", f"/api/v2/files/{made['id']}", "key-a").status_code == 200
+        assert call("GET", f"/api/v3/threads/{thread['id']}", "key-a").status_code == 200
