@@ -69,7 +69,7 @@ from .metrics import Metrics
 from .operations import OperationNames
 from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
 from .routing import StaticFirstRouter, build_routes, http_exception
-from .spaces import Spaces
+from .spaces import SpaceItems, Spaces
 from .spec import Operation, Spec, load_specs
 from .stack import release_freed_memory
 from .state import Backend
@@ -124,7 +124,8 @@ class Emulator:
         self.metrics = Metrics(self.names.resolve("turn") or frozenset(), self.ingestion.in_progress)
         self.limiter = RateLimiter(settings, self.catalog, self.state, self.names,
                                    on_reject=self.metrics.rejected)
-        self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter, settings.admin_token)
+        self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter,
+                             SpaceItems(self.files, self.conversations), settings.admin_token)
         if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
             self.scripts.on_reset.append(after_first(self.limiter.windows.forget))
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.

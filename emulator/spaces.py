@@ -8,8 +8,9 @@ single-user emulator always has. Fixture files (``--fixtures-dir``) apply in eve
 their ``times`` and sequence counters count per space.
 
 A space's reset removes its runtime fixtures, its file fixtures' counters, its run-time rate
-limits and its users' rate-limit windows, and moves its journal cursor past every entry so far
-(the journal is one log for all: a space's view of it starts at the cursor).
+limits and its users' rate-limit windows, the files and threads its company's users own
+(``SpaceItems``), and moves its journal cursor past every entry so far (the journal is one log
+for all: a space's view of it starts at the cursor).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from .conversations.records import Conversations
+from .documents.store import FileStore
 from .errors import AuthenticationFailed, NotAuthenticated
 from .identity.directory import Users
+from .identity.ownership import OWNER_COMPANY
 from .identity.users import User
 from .journal import LOG
 from .state import Backend
@@ -33,11 +37,28 @@ SPACE_HEADER = "x-emulator-api-key"
 SPACES = "spaces"  # backend records: space -> {"journal_after": seq}
 
 
+class SpaceItems:
+    """What a company's users own among the stored files and threads, removed by its space's reset
+    (a scan of the files and threads: a test space holds few)."""
+
+    def __init__(self, files: FileStore, conversations: Conversations):
+        self.files, self.conversations = files, conversations
+
+    async def drop(self, company_id: int) -> dict[str, int]:
+        files = [r for r in await self.files.list() if r.extra.get(OWNER_COMPANY) == company_id]
+        for record in files:
+            await self.files.delete(record.id)
+        threads = [t for t in await self.conversations.threads() if t.get(OWNER_COMPANY) == company_id]
+        for thread in threads:
+            await self.conversations.delete_thread(thread)
+        return {"files": len(files), "threads": len(threads)}
+
+
 class Spaces:
     def __init__(self, state: Backend, users: Users, scripts: Scripts, limiter: RateLimiter,
-                 admin_token: str | None):
+                 items: SpaceItems, admin_token: str | None):
         self.state, self.users, self.scripts, self.limiter = state, users, scripts, limiter
-        self.admin_token = admin_token
+        self.items, self.admin_token = items, admin_token
 
     def addressed(self, request: Request) -> User | None:
         """The user whose space a control request addresses (None: every space, the admin's view).
@@ -81,4 +102,5 @@ class Spaces:
         await self.scripts.reset_counters(space)
         await self.clear_journal(space)
         await self.limiter.reset(space)
-        return {"reset": True, "space": space, "fixtures": fixtures}
+        dropped = await self.items.drop(int(space[1:]))
+        return {"reset": True, "space": space, "fixtures": fixtures, **dropped}

@@ -139,7 +139,8 @@ def test_another_user_s_file_is_no_document_search_hit_and_no_turn_may_name_it(t
     assert theirs.status_code == 200 and "platypus" not in theirs.text
     named = carol.post("/api/v2/chat/document-search", json={"query": "eggs", "file_ids": [mine["id"]]})
     assert named.status_code == 400 and str(mine["id"]) in named.text  # as an id that does not exist
-    turn = carol.post("/api/v3/threads/turns", json={"query": "Where are the eggs?", "file_ids": [mine["id"]]})
+    turn = carol.post("/api/v3/threads/turns",
+                      json={"query": "Where are the eggs?", "file_ids": [mine["id"]]})
     assert turn.status_code == 400 and "file_ids" in turn.json()
     retrieved = carol.post("/api/v3/retrieve", json={"query": "platypus eggs"})
     assert retrieved.status_code == 200 and retrieved.json()["results"] == []

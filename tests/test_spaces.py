@@ -112,3 +112,23 @@ def test_with_an_admin_token_a_key_addresses_only_its_own_space(make_server) -> 
         assert http.get("/_emulator/metrics").status_code == 401
         assert http.get("/_emulator/metrics", headers=space("suite-a")).status_code == 401
         assert http.get("/_emulator/metrics", headers=admin).status_code == 200
+
+
+@BACKENDS
+def test_a_space_s_reset_removes_its_files_and_threads_and_no_one_else_s(kind: str, make_server) -> None:
+    running = make_server(**backend_overrides(kind))
+    with httpx.Client(base_url=running.base_url, timeout=TIMEOUT) as http:
+        made = {}
+        for key in ("suite-a", "suite-b"):
+            auth = {"Authorization": f"Bearer {key}"}
+            file = http.post("/api/v2/files", files={"file": ("n.txt", b"Notes.")}, headers=auth).json()
+            thread = http.post("/api/v3/threads", json={"name": key}, headers=auth).json()
+            made[key] = (file["id"], thread["id"], auth)
+        reset = http.post("/_emulator/reset", headers=space("suite-a")).json()
+        assert (reset["files"], reset["threads"]) == (1, 1)
+        file_a, thread_a, auth_a = made["suite-a"]
+        assert http.get(f"/api/v2/files/{file_a}", headers=auth_a).status_code == 404
+        assert http.get(f"/api/v3/threads/{thread_a}", headers=auth_a).status_code == 404
+        file_b, thread_b, auth_b = made["suite-b"]
+        assert http.get(f"/api/v2/files/{file_b}", headers=auth_b).status_code == 200
+        assert http.get(f"/api/v3/threads/{thread_b}", headers=auth_b).status_code == 200
