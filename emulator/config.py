@@ -57,6 +57,9 @@ class Settings:
         flag="--api-key",
         repeat=True,
     )
+    users: Path | None = flag(None, "users and companies YAML: each API key a user of a company, with a "
+                                    "role, groups and rate limits (default: each key its own user and "
+                                    "company)")
     strict: bool = flag(False, "answer unmatched requests with an error instead of generated text")
     admin_token: str | None = flag(None, "require this token (X-Emulator-Admin-Token) on the /_emulator "
                                          "control API")
@@ -80,6 +83,14 @@ class Settings:
     # -- limits ------------------------------------------------------------------------------------
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")
+    # -- rate limits, per user, on chat, completions, embeddings and turns (docs/team.md) ------------
+    rpm: int | None = flag(None, "requests per minute each user may make to the model operations (default: "
+                                 "no limit)")
+    tpm: int | None = flag(None, "tokens per minute each user may spend on the model operations: prompt "
+                                 "plus max_tokens at admission, corrected when the answer is done (default: "
+                                 "no limit)")
+    rate_window_s: float = flag(60.0, "length of the sliding window of --rpm and --tpm, in seconds (default "
+                                      "60; a test may shorten it)")
     # -- budgets: each exceeded one is a 4xx naming it and its flag (README: Limits and safety) ----
     max_structured_values: int = flag(
         10_000, "most values in one generated structured output (default 10000)"

@@ -23,6 +23,7 @@ from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation import text as generator
 from ..generation.text import Limits, request_key
+from ..identity.users import User
 from ..tokenizer import tokenize
 from . import choices
 from .directory import Tool
@@ -36,7 +37,7 @@ PASSAGES = 5  # passages a document search returns
 class Documents(Protocol):
     """The document scope and search a turn's tools use (``conversations.scope``)."""
 
-    async def scope(self, body: dict[str, Any]) -> Scope: ...
+    async def scope(self, body: dict[str, Any], viewer: User | None = None) -> Scope: ...
 
     async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[Passage]: ...
 

@@ -278,6 +278,10 @@ class Ingestion:
         """Whether this process is ingesting nothing."""
         return not self._tasks
 
+    def in_progress(self) -> int:
+        """How many files this process is ingesting now (the metrics' ingestion queue)."""
+        return len(self._tasks)
+
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),

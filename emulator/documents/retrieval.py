@@ -27,6 +27,8 @@ import time
 from collections.abc import Collection
 
 from ..generation import vectors as embedding
+from ..identity.ownership import visible
+from ..identity.users import User
 from .ingestion import Ingestion
 from .store import EMBEDDED, FileRecord, FileStore, Hit
 
@@ -40,14 +42,17 @@ class Retrieval:
     def __init__(self, files: FileStore, ingestion: Ingestion):
         self.files, self.ingestion = files, ingestion
 
-    async def search(self, query: str, *, file_ids: Collection[int] | None = None, n: int = 5) -> list[Hit]:
+    async def search(self, query: str, *, file_ids: Collection[int] | None = None, n: int = 5,
+                     viewer: User | None = None) -> list[Hit]:
         """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
-        them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
+        them, or those ``file_ids`` names; of those, only the ones ``viewer`` may see, when given); a
+        file whose ingestion time is up is waited for."""
         if n <= 0 or (file_ids is not None and not file_ids):
             return []
         everything = await self.files.all()
         wanted = None if file_ids is None else set(file_ids)
-        candidates = await self.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
+        candidates = await self.ingestion.ready(r for r in everything if (wanted is None or r.id in wanted)
+                                                and visible(r.extra, viewer))
         await self.index(candidates, everything)
         return await self.rank(query, candidates, n)
 

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..identity.ownership import visible
+from ..identity.users import User
 from ..state import Backend
 from .lexical import LexicalIndex
 
@@ -207,17 +209,24 @@ class FileStore:
             self.on_added(record)
         return record
 
-    async def get(self, file_id: int) -> FileRecord | None:
+    # ``viewer``: the user a request is for. A file that is not theirs to see (another user's private
+    # file, another company's) is then as absent as one never uploaded; None: every file.
+
+    async def get(self, file_id: int, viewer: User | None = None) -> FileRecord | None:
         value = await self.state.get(SPACE, str(file_id))
-        return None if value is None else FileRecord.of(value)
+        record = None if value is None else FileRecord.of(value)
+        return record if record is not None and visible(record.extra, viewer) else None
 
-    async def get_many(self, file_ids: Iterable[int]) -> list[FileRecord | None]:
+    async def get_many(self, file_ids: Iterable[int], viewer: User | None = None) -> list[FileRecord | None]:
         values = await self.state.get_many(SPACE, [str(i) for i in file_ids])
-        return [None if v is None else FileRecord.of(v) for v in values]
+        records = [None if v is None else FileRecord.of(v) for v in values]
+        return [r if r is not None and visible(r.extra, viewer) else None for r in records]
 
-    async def all(self) -> list[FileRecord]:
-        """Every file, newest first."""
+    async def all(self, viewer: User | None = None) -> list[FileRecord]:
+        """Every file (the viewer's, when given), newest first."""
         records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
+        if viewer is not None:
+            records = [r for r in records if visible(r.extra, viewer)]
         records.sort(key=lambda r: r.id, reverse=True)
         return records
 

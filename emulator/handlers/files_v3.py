@@ -38,7 +38,7 @@ from .files import (
     workspace_or_400,
 )
 
-# Who uploaded everything: the emulator has one user, the owner of every API key.
+# Who uploaded a file when no --users file names the uploader: the emulator's one user.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
 MUTABLE = ("title", "tags", "external_metadata")
 DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing has begun
@@ -64,7 +64,7 @@ def v3_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: di
         "total_pages": total_pages(status, record),
         "tags": [{"id": t, "name": tags[t].name, "auto_assigned": t in record.auto_tag_ids}
                  for t in record.tag_ids if t in tags],
-        "created_by": CREATED_BY, "upload_session_uuid": session,
+        "created_by": record.extra.get("created_by") or CREATED_BY, "upload_session_uuid": session,
         "external_metadata": record.external_metadata, "signature": record.signature,
         "file_size": record.size, "parser": record.parser or (None if status == PENDING else DEFAULT_PARSER),
     }
@@ -147,7 +147,7 @@ class FilesV3:
         automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
                                     body.get("title"), tag_ids=tuple(tag_ids), auto_tag_ids=automatic,
-                                    parser=body.get("parser"))
+                                    parser=body.get("parser"), owner=call.user)
         answer = v3_file(self.ingestion, record, record.uploaded, {workspace.id: workspace}, tags)
         answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
         answer["message"] = "File queued for processing"
@@ -158,7 +158,7 @@ class FilesV3:
     async def list_files(self, call: Call) -> Response:
         query = call.query
         ingestion = self.ingestion
-        records = await self.files.all()
+        records = await self.files.all(call.user)
         if "workspace_id" in query:
             wanted = ids_of("workspace_id", query["workspace_id"])
             records = [r for r in records if r.workspace_id in wanted]
@@ -218,7 +218,7 @@ class FilesV3:
         if not records:
             return []
         by_id = {r.id: r for r in records}
-        hits = await self.retrieval.search(text, file_ids=list(by_id), n=1 << 30)
+        hits = await self.retrieval.search(text, file_ids=list(by_id), n=1 << 30)  # the viewer's files
         best: dict[int, float] = {}
         for hit in hits:
             if hit.lexical_score > 0 and hit.record.id not in best:

@@ -60,7 +60,7 @@ class Retrieve:
 
     async def retrieve(self, call: Call) -> Response:
         body = call.body
-        scope = [r.id for r in await in_scope(self.files, self.workspaces, body)]
+        scope = [r.id for r in await in_scope(self.files, self.workspaces, body, call.user)]
         # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
         now = await self.ingestion.now()

@@ -26,6 +26,7 @@ from ..documents.workspaces import Directory, scoped_types
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation.text import request_key
+from ..identity.users import User
 from ..tokenizer import chat_prompt, token_id, tokenize
 from .common import does_not_exist
 from .files import file_or_404, workspace_of
@@ -62,10 +63,12 @@ def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
                                        f"--max-tokenize-mb {limit_mb:g}."]})
 
 
-async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any]) -> list[FileRecord]:
+async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any],
+                   viewer: User | None = None) -> list[FileRecord]:
     """The files a document search may read: ``file_ids`` if given, else the workspaces that
-    ``workspace_ids`` and the scope flags select."""
-    everything = await files.all()
+    ``workspace_ids`` and the scope flags select; of those, the viewer's (another user's file id
+    does not exist for them)."""
+    everything = await files.all(viewer)
     if body.get("file_ids"):
         present = {r.id for r in everything}
         missing = [i for i in body["file_ids"] if i not in present]
@@ -131,7 +134,7 @@ class Tools:
         results = []
         for text in queries:
             chunks = []
-            for hit in await self.retrieval.search(text, n=n):
+            for hit in await self.retrieval.search(text, n=n, viewer=call.user):
                 record = hit.record
                 metadata = {"document_id": record.id, "document_name": record.filename, "title": record.title,
                             "workspace_id": record.workspace_id, "pages": [hit.chunk.page],
@@ -153,7 +156,7 @@ class Tools:
         if wrong:
             raise ValidationError({"extra_body": [f'Only guided_* parameters are allowed, got "{key}".'
                                                   for key in wrong]})
-        scope = [r.id for r in await in_scope(self.files, self.workspaces, body)]
+        scope = [r.id for r in await in_scope(self.files, self.workspaces, body, call.user)]
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=EXTRACTS)
         session = body.get("chat_session_id")
         if session is None:
