@@ -1,10 +1,12 @@
-"""The chunk vectors of every searchable upload, in one float32 matrix per store.
+"""The chunk vectors of every searchable upload, as float32 matrices held once.
 
-A row is one chunk's vector, exactly the float32 values ingestion stored (the matrix keeps them at
-their own precision: nothing is rounded further). Uploads occupy consecutive rows, appended as
-they are first searched; the matrix grows by doubling, and the rows of removed uploads are
-reclaimed by compacting once they outnumber the live ones. Beside each row, its norm (float32),
-for the approximate scoring of ``scoring.py``.
+A row is one chunk's vector: exactly the float32 values ingestion stored (nothing is rounded
+further). An upload of ``OWN_BLOCK`` chunks or more is a matrix of its own, a read-only view over
+the very bytes the state backend returned (``np.frombuffer``: no copy; on the memory backend those
+bytes are the stored ones, so its vectors are in memory once, never twice). Smaller uploads share
+one matrix, appended to as they are first searched and compacted once removed rows outnumber the
+live ones, so that a store of many small files is still a few matrix products a search, not one
+per file. Beside each row, its norm (float32), for the approximate scoring of ``scoring.py``.
 
 ``add`` may run in a thread (one at a time: the store serialises them) while the event loop
 removes uploads and search threads read: rows are written before they are published, growing or
@@ -19,86 +21,98 @@ from dataclasses import dataclass
 
 import numpy as np
 
+OWN_BLOCK = 64  # chunks from which an upload is a matrix (a view) of its own
 MIN_ROWS = 256
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """The matrix and the rows of each upload, as they were when a search began."""
+class Block:
+    """An upload's vectors: ``vectors[rows]`` (rows of a shared matrix, or all of its own view)."""
 
     vectors: np.ndarray  # float32, rows x dimensions
-    norms: np.ndarray  # float32, one a row: each row's norm (0 for a zero vector)
-    rows: dict[str, range]
+    norms: np.ndarray  # float32, one a row of ``vectors``: its norm (0 for a zero vector)
+    rows: range
+    shared: bool  # rows of the matrix small uploads share
 
 
 class VectorMatrix:
     def __init__(self, dimensions: int):
         self.dimensions = dimensions
-        self._vectors = np.zeros((0, dimensions), dtype=np.float32)
-        self._norms = np.zeros(0, dtype=np.float32)
-        self._rows: dict[str, range] = {}
-        self._used = 0  # rows written, those of removed uploads included until a compaction
+        self._small = np.zeros((0, dimensions), dtype=np.float32)
+        self._small_norms = np.zeros(0, dtype=np.float32)
+        self._used = 0  # rows of the shared matrix written, removed ones included until a compaction
+        self._blocks: dict[str, Block] = {}
         self._lock = threading.Lock()
 
     def has(self, key: str) -> bool:
-        return key in self._rows
+        return key in self._blocks
 
     def keys(self) -> set[str]:
-        return set(self._rows)
+        return set(self._blocks)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self._vectors.nbytes + self._norms.nbytes)
+    def snapshot(self) -> dict[str, Block]:
+        """Every upload's block, as they are now (later changes make a new dictionary)."""
+        return self._blocks
 
-    def add(self, key: str, packed: bytes) -> range:
-        """Append an upload's packed little-endian float32 vectors (a multiple of ``dimensions``)."""
-        rows = self._rows.get(key)
-        if rows is not None:
-            return rows
-        block = np.frombuffer(packed, dtype="<f4").reshape(-1, self.dimensions)
-        count = len(block)
-        live = sum(len(r) for r in self._rows.values())
-        if self._used - live > max(live, MIN_ROWS) and self._used + count > len(self._vectors):
-            self._compact(live + count)
-        elif self._used + count > len(self._vectors):
-            self._grow(self._used + count)
-        first = self._used
-        self._vectors[first:first + count] = block
-        self._norms[first:first + count] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
-        self._used += count
-        rows = range(first, first + count)
+    def add(self, key: str, packed: bytes) -> Block:
+        """An upload's packed little-endian float32 vectors (a multiple of ``dimensions`` floats)."""
+        block = self._blocks.get(key)
+        if block is not None:
+            return block
+        vectors = np.frombuffer(packed, dtype="<f4").reshape(-1, self.dimensions)
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)).astype(np.float32)
+        if len(vectors) >= OWN_BLOCK:
+            block = Block(vectors, norms, range(len(vectors)), shared=False)
+        else:
+            block = self._append(vectors, norms)
         with self._lock:
-            self._rows = {**self._rows, key: rows}
-        return rows
+            self._blocks = {**self._blocks, key: block}
+        return block
 
     def remove(self, key: str) -> None:
-        """Forget an upload (its rows are reclaimed by a later ``add``)."""
+        """Forget an upload (its shared rows are reclaimed by a later ``add``)."""
         with self._lock:
-            if key in self._rows:
-                self._rows = {k: r for k, r in self._rows.items() if k != key}
+            if key in self._blocks:
+                self._blocks = {k: b for k, b in self._blocks.items() if k != key}
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self._vectors, self._norms, self._rows)
+    def _append(self, vectors: np.ndarray, norms: np.ndarray) -> Block:
+        count = len(vectors)
+        if self._used + count > len(self._small):
+            live = sum(len(b.rows) for b in self._blocks.values() if b.shared)
+            if self._used - live > max(live, MIN_ROWS):
+                self._compact(live + count)
+            else:
+                self._grow(self._used + count)
+        first = self._used
+        self._small[first:first + count] = vectors
+        self._small_norms[first:first + count] = norms
+        self._used += count
+        return Block(self._small, self._small_norms, range(first, first + count), shared=True)
 
     def _grow(self, needed: int) -> None:
-        capacity = max(needed, 2 * len(self._vectors), MIN_ROWS)
+        capacity = max(needed, 2 * len(self._small), MIN_ROWS)
         vectors = np.zeros((capacity, self.dimensions), dtype=np.float32)
         norms = np.zeros(capacity, dtype=np.float32)
-        vectors[:self._used] = self._vectors[:self._used]
-        norms[:self._used] = self._norms[:self._used]
-        self._vectors, self._norms = vectors, norms
+        vectors[:self._used] = self._small[:self._used]
+        norms[:self._used] = self._small_norms[:self._used]
+        self._small, self._small_norms = vectors, norms
+        with self._lock:  # the shared blocks now point at the new arrays (same rows)
+            self._blocks = {k: Block(vectors, norms, b.rows, True) if b.shared else b
+                            for k, b in self._blocks.items()}
 
     def _compact(self, needed: int) -> None:
         capacity = max(2 * needed, MIN_ROWS)
         vectors = np.zeros((capacity, self.dimensions), dtype=np.float32)
         norms = np.zeros(capacity, dtype=np.float32)
-        moved: dict[str, range] = {}
+        moved: dict[str, Block] = {}
         used = 0
-        for key, old in self._rows.items():
-            vectors[used:used + len(old)] = self._vectors[old.start:old.stop]
-            norms[used:used + len(old)] = self._norms[old.start:old.stop]
-            moved[key] = range(used, used + len(old))
-            used += len(old)
+        for key, block in self._blocks.items():
+            if block.shared:
+                old, count = block.rows, len(block.rows)
+                vectors[used:used + count] = self._small[old.start:old.stop]
+                norms[used:used + count] = self._small_norms[old.start:old.stop]
+                moved[key] = Block(vectors, norms, range(used, used + count), True)
+                used += count
         with self._lock:  # uploads removed during the copy stay removed
-            self._rows = {key: rows for key, rows in moved.items() if key in self._rows}
-            self._vectors, self._norms, self._used = vectors, norms, used
+            self._blocks = {k: moved.get(k, b) for k, b in self._blocks.items()}
+            self._small, self._small_norms, self._used = vectors, norms, used

@@ -71,17 +71,15 @@ class Retrieval:
         matches = await files.lexical.matches(query, [r.key for r in records])
         searched = []
         for record in records:
-            rows = await files.vector_rows(record, dimensions)
-            if rows:
-                searched.append((record, rows))
-        snapshot = files.matrix(dimensions).snapshot()
-        # The matrix product is fast, but the rest of a large search is not nothing: then in a thread.
-        if sum(len(rows) for _, rows in searched) > OFF_LOOP_CHUNKS:
+            block = await files.vectors(record, dimensions)
+            if block is not None and len(block.rows):
+                searched.append((record, block))
+        # The matrix products are fast, but not nothing over tens of thousands of chunks: then in a thread.
+        if sum(len(block.rows) for _, block in searched) > OFF_LOOP_CHUNKS:
             loop = asyncio.get_running_loop()
-            best = await loop.run_in_executor(None, scoring.best, vector, snapshot, searched, matches, n,
-                                              ALPHA)
+            best = await loop.run_in_executor(None, scoring.best, vector, searched, matches, n, ALPHA)
         else:
-            best = scoring.best(vector, snapshot, searched, matches, n, ALPHA)
+            best = scoring.best(vector, searched, matches, n, ALPHA)
         hits = []
         for found in best:
             chunk = (await files.chunks(found.record))[found.index]

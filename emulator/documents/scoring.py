@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .lexical import Matches
-from .matrix import Snapshot
+from .matrix import Block
 from .store import FileRecord
 
 
@@ -50,30 +50,24 @@ class Scored:
         return (self.fused, -self.file_id, -self.index)
 
 
-def best(vector: Sequence[float], snapshot: Snapshot, searched: Sequence[tuple[FileRecord, range]],
-         matches: Matches, n: int, alpha: float) -> list[Scored]:
-    """The ``n`` best chunks of the uploads ``searched`` (each with its rows of the matrix), best first,
-    ranked by (fused score, older file, earlier chunk)."""
+def best(vector: Sequence[float], searched: Sequence[tuple[FileRecord, Block]], matches: Matches, n: int,
+         alpha: float) -> list[Scored]:
+    """The ``n`` best chunks of the uploads ``searched`` (each with its vectors), best first, ranked by
+    (fused score, older file, earlier chunk)."""
     query = tuple(vector)
     query_norm2 = math.fsum(v * v for v in query)
     if not query_norm2 or not searched or n <= 0:
         return []
-    # Every searched chunk, in one array: its row of the matrix; and where each upload's begin.
-    offsets = np.cumsum([0] + [len(rows) for _, rows in searched])
-    rows = np.concatenate([np.arange(r.start, r.stop, dtype=np.int64) for _, r in searched])
-    vectors = snapshot.vectors
-    used = max(r.stop for _, r in searched)
-    q32 = np.asarray(query, dtype=np.float32)
-    if len(rows) * 2 >= used:
-        dots = (vectors[:used] @ q32)[rows]  # most of the matrix: one product, then the rows wanted
-    else:
-        dots = np.concatenate([vectors[r.start:r.stop] @ q32 for _, r in searched])
-    norms = snapshot.norms[rows].astype(np.float64)
+    # Every searched chunk, in one array (where each upload's chunks begin: ``offsets``).
+    offsets = np.cumsum([0] + [len(block.rows) for _, block in searched])
+    dots = np.concatenate(_products(np.asarray(query, dtype=np.float32), [block for _, block in searched]))
+    norms = np.concatenate([block.norms[block.rows.start:block.rows.stop] for _, block in searched])
+    norms = norms.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         cosines = dots.astype(np.float64) / (math.sqrt(query_norm2) * norms)
-    lexical = np.zeros(len(rows), dtype=np.float64)
+    lexical = np.zeros(len(dots), dtype=np.float64)
     if matches.best:
-        position = {key: i for i, (record, _) in enumerate(searched) for key in (record.key,)}
+        position = {record.key: i for i, (record, _) in enumerate(searched)}
         slot_to_offset = np.array([offsets[position[k]] if k in position else -1 for k in matches.keys],
                                   dtype=np.int64)
         at = slot_to_offset[matches.slots]
@@ -96,12 +90,32 @@ def best(vector: Sequence[float], snapshot: Snapshot, searched: Sequence[tuple[F
     for place, upload in zip(chosen.tolist(), which.tolist(), strict=True):
         record = searched[upload][0]
         index = place - int(offsets[upload])
-        found = exact(query, query_norm2, vectors[int(rows[place])].tolist(), float(lexical[place]),
-                      matches.best, alpha)
+        block = searched[upload][1]
+        found = exact(query, query_norm2, block.vectors[block.rows.start + index].tolist(),
+                      float(lexical[place]), matches.best, alpha)
         if found is not None:
             cosine, bm25, fused = found
             scored.append(Scored(fused, record.id, index, cosine, bm25, record))
     return heapq.nlargest(n, scored, key=Scored.key)
+
+
+def _products(query: np.ndarray, blocks: list[Block]) -> list[np.ndarray]:
+    """Each block's rows times ``query`` (float32); the shared matrix's rows in one product when
+    many uploads share it."""
+    shared = [b for b in blocks if b.shared]
+    whole: dict[int, np.ndarray] = {}
+    if len(shared) > 8:
+        for matrix in {id(b.vectors): b.vectors for b in shared}.values():
+            used = max(b.rows.stop for b in shared if b.vectors is matrix)
+            whole[id(matrix)] = matrix[:used] @ query
+    out = []
+    for b in blocks:
+        product = whole.get(id(b.vectors)) if b.shared else None
+        if product is not None:
+            out.append(product[b.rows.start:b.rows.stop])
+        else:
+            out.append(b.vectors[b.rows.start:b.rows.stop] @ query)
+    return out
 
 
 def exact(query: tuple[float, ...], query_norm2: float, chunk: list[float], bm25: float,

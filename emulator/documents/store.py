@@ -32,11 +32,11 @@ from typing import Any
 
 from ..state import Backend
 from .lexical import LexicalIndex
-from .matrix import VectorMatrix
+from .matrix import Block, VectorMatrix
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
 COUNTER = "file-ids"
-OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are copied into the matrix in a thread
+OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are taken into the matrix in a thread
 
 # What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
 QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
@@ -286,13 +286,14 @@ class FileStore:
             matrix = self._matrices[dimensions] = VectorMatrix(dimensions)
         return matrix
 
-    async def vector_rows(self, record: FileRecord, dimensions: int) -> range | None:
-        """The rows of ``matrix(dimensions)`` that hold the file's chunk vectors, in chunk order (read
-        from the backend the first time); None when it has none yet, or vectors of other dimensions.
-        A large file is copied in a thread, off the event loop."""
+    async def vectors(self, record: FileRecord, dimensions: int) -> Block | None:
+        """The file's chunk vectors, in chunk order, as ``matrix(dimensions)`` holds them (read from the
+        backend the first time); None when it has none yet, or vectors of other dimensions. A large
+        file's norms are computed in a thread, off the event loop."""
         matrix = self.matrix(dimensions)
-        if matrix.has(record.key):
-            return matrix.snapshot().rows.get(record.key)
+        block = matrix.snapshot().get(record.key)
+        if block is not None:
+            return block
         if record.key in self._unsearchable or not record.chunk_count:
             return None
         packed = await self.state.get(VECTORS, record.key)
