@@ -68,18 +68,25 @@ class Retrieval:
         files = self.files
         dimensions = self.ingestion.dimensions
         vector = tuple(embedding.embed(query, dimensions))
-        matches = await files.lexical.matches(query, [r.key for r in records])
-        searched = []
-        for record in records:
-            block = await files.vectors(record, dimensions)
-            if block is not None and len(block.rows):
-                searched.append((record, block))
-        # The matrix products are fast, but not nothing over tens of thousands of chunks: then in a thread.
-        if sum(len(block.rows) for _, block in searched) > OFF_LOOP_CHUNKS:
-            loop = asyncio.get_running_loop()
-            best = await loop.run_in_executor(None, scoring.best, vector, searched, matches, n, ALPHA)
-        else:
-            best = scoring.best(vector, searched, matches, n, ALPHA)
+        # BM25 on the lexical index's thread while the vectors are scored (in a thread of their own when
+        # there are tens of thousands: the matrix products are fast, but not nothing).
+        lexical = asyncio.ensure_future(files.lexical.matches(query, [r.key for r in records]))
+        try:
+            searched = []
+            for record in records:
+                block = await files.vectors(record, dimensions)
+                if block is not None and len(block.rows):
+                    searched.append((record, block))
+            blocks = [block for _, block in searched]
+            if sum(len(block.rows) for block in blocks) > OFF_LOOP_CHUNKS:
+                loop = asyncio.get_running_loop()
+                cosines = await loop.run_in_executor(None, scoring.cosines, vector, blocks)
+            else:
+                cosines = scoring.cosines(vector, blocks)
+            matches = await lexical
+        finally:
+            lexical.cancel()
+        best = scoring.best(vector, searched, cosines, matches, n, ALPHA)
         hits = []
         for found in best:
             chunk = (await files.chunks(found.record))[found.index]

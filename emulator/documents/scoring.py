@@ -50,22 +50,32 @@ class Scored:
         return (self.fused, -self.file_id, -self.index)
 
 
-def best(vector: Sequence[float], searched: Sequence[tuple[FileRecord, Block]], matches: Matches, n: int,
-         alpha: float) -> list[Scored]:
-    """The ``n`` best chunks of the uploads ``searched`` (each with its vectors), best first, ranked by
-    (fused score, older file, earlier chunk)."""
+def cosines(vector: Sequence[float], blocks: Sequence[Block]) -> np.ndarray:
+    """The approximate cosine of ``vector`` with every chunk of ``blocks``, one after the other (NaN
+    for a zero vector): the heavy part of a search, the matrix products (numpy releases the GIL)."""
+    query = np.asarray(vector, dtype=np.float32)
+    norm = math.sqrt(math.fsum(v * v for v in vector))
+    if not blocks:
+        return np.zeros(0, dtype=np.float64)
+    dots = np.concatenate(_products(query, list(blocks))).astype(np.float64)
+    norms = np.concatenate([block.norms[block.rows.start:block.rows.stop] for block in blocks])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = dots / (norm * norms.astype(np.float64))
+    out[norms == 0] = np.nan
+    return out
+
+
+def best(vector: Sequence[float], searched: Sequence[tuple[FileRecord, Block]],
+         approximate_cosines: np.ndarray, matches: Matches, n: int, alpha: float) -> list[Scored]:
+    """The ``n`` best chunks of the uploads ``searched`` (each with its vectors, and the ``cosines`` of
+    them all), best first, ranked by (fused score, older file, earlier chunk)."""
     query = tuple(vector)
     query_norm2 = math.fsum(v * v for v in query)
     if not query_norm2 or not searched or n <= 0:
         return []
-    # Every searched chunk, in one array (where each upload's chunks begin: ``offsets``).
+    # Where each upload's chunks begin among all those searched.
     offsets = np.cumsum([0] + [len(block.rows) for _, block in searched])
-    dots = np.concatenate(_products(np.asarray(query, dtype=np.float32), [block for _, block in searched]))
-    norms = np.concatenate([block.norms[block.rows.start:block.rows.stop] for _, block in searched])
-    norms = norms.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cosines = dots.astype(np.float64) / (math.sqrt(query_norm2) * norms)
-    lexical = np.zeros(len(dots), dtype=np.float64)
+    lexical = np.zeros(len(approximate_cosines), dtype=np.float64)
     if matches.best:
         position = {record.key: i for i, (record, _) in enumerate(searched)}
         slot_to_offset = np.array([offsets[position[k]] if k in position else -1 for k in matches.keys],
@@ -74,8 +84,8 @@ def best(vector: Sequence[float], searched: Sequence[tuple[FileRecord, Block]], 
         known = at >= 0
         places = at[known] + matches.indices[known]
         lexical[places] = matches.scores[known]
-    approximate = alpha * cosines + (1 - alpha) * (lexical / matches.best if matches.best else 0.0)
-    approximate[norms == 0] = -np.inf
+    lexical_part = lexical / matches.best if matches.best else 0.0
+    approximate = alpha * approximate_cosines + (1 - alpha) * lexical_part
     approximate[np.isnan(approximate)] = -np.inf
     if len(approximate) > n:
         nth = np.partition(approximate, len(approximate) - n)[len(approximate) - n]
