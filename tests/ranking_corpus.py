@@ -36,14 +36,15 @@ def corpus() -> list[tuple[str, bytes]]:
     for n in range(48):
         paragraphs = []
         for _ in range(rng.choice((1, 3, 60, 400, 1200))):
-            sentences = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(4, 20))).capitalize() + "."
-                         for _ in range(rng.randint(1, 9))]
+            sentences = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(4, 20))).capitalize()
+                         + "." for _ in range(rng.randint(1, 9))]
             paragraphs.append(" ".join(sentences))
         if n % 5 == 0:
             paragraphs += ["The travel budget is approved by the finance team."] * 6  # exact ties
         if n % 7 == 3:
             paragraphs.append("Résumé du café: naïve façade, Ærø, straße, ΑΒΓ δέλτα, 東京 データ.")
-        paragraphs.append(f"Rare word of file {n}: " + "".join(rng.choice(string.ascii_lowercase) for _ in range(12)))
+        rare = "".join(rng.choice(string.ascii_lowercase) for _ in range(12))
+        paragraphs.append(f"Rare word of file {n}: {rare}")
         files.append((f"doc-{n}.txt", "\n\n".join(paragraphs).encode()))
     return files
 
