@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..config import Settings
 from ..errors import StateUnavailable
 from ..generation import vectors as embedding
+from . import chunk_vectors
 from .extraction import Budget, Unreadable, extract_pages
 from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
 
@@ -111,17 +112,20 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
         if not any(page.strip() for page in pages):
             raise Unreadable(f"No text could be extracted from {record.filename!r}.")
         found: list[tuple[str, int, int, int]] = []
-        packed = bytearray()
+        texts: list[str] = []
         for page_number, page in enumerate(pages, 1):
             for start, end in spans(page):
-                index = len(found)
-                found.append((chunk_uuid(record, index), page_number, start, end))
-                packed += embedding.pack_float32(vector_for(page[start:end], dimensions))
-                # Hand the GIL over between chunks: the event loop's thread, waiting for it to serve a
-                # request, gets it now instead of at the interpreter's next forced switch (5 ms).
-                time.sleep(0)
-                if cancelled is not None and index % 64 == 63 and cancelled.is_set():
-                    raise Cancelled()
+                found.append((chunk_uuid(record, len(found)), page_number, start, end))
+                texts.append(page[start:end])
+        # The vectors in batches (numpy, the very values vector_for gives), the GIL handed over between
+        # them: the event loop's thread, waiting for it to serve a request, gets it now instead of at
+        # the interpreter's next forced switch (5 ms).
+        packed = bytearray()
+        for first in range(0, len(texts), chunk_vectors.BATCH):
+            packed += chunk_vectors.packed_vectors(texts[first:first + chunk_vectors.BATCH], dimensions)
+            time.sleep(0)
+            if cancelled is not None and cancelled.is_set():
+                raise Cancelled()
         return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
     except Unreadable as exc:
         return Extracted(pages=pages or (), failure=str(exc))
