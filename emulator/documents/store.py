@@ -33,13 +33,14 @@ from typing import Any
 
 from ..state import Backend
 from .lexical import LexicalIndex
+from .statuses import EMBEDDED, PARSING_FAILED, QUEUED
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
 COUNTER = "file-ids"
 HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search then costs one C call each)
 
-# What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
-QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
+# What ingestion stores (``statuses.OUTCOMES``; the status clients see also depends on --ingest-ms).
+FAILED = PARSING_FAILED
 
 
 Vectors = list[tuple[tuple[float, ...] | None, float]]  # a file's chunk vectors and their squared norms
@@ -166,6 +167,7 @@ class Extracted:
     vectors: bytes = b""
     dimensions: int = 0
     failure: str | None = None
+    outcome: str | None = None  # the failure status (``statuses.FAILURES``); None: parsing_failed
 
 
 class FileStore:
@@ -333,7 +335,7 @@ class FileStore:
             await self.state.put(PAGES, record.key, list(extracted.pages))
             await self.state.put(CHUNKS, record.key, [list(s) for s in extracted.spans])
             await self.state.put(VECTORS, record.key, extracted.vectors)
-        outcome = FAILED if extracted.failure is not None else EMBEDDED
+        outcome = EMBEDDED if extracted.failure is None else extracted.outcome or FAILED
 
         def done(current: FileRecord) -> FileRecord | None:
             if current.state != QUEUED:

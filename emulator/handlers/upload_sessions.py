@@ -22,7 +22,7 @@ from ..documents.store import FileStore
 from ..documents.upload_sessions import UploadSession, UploadSessionStore
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
-from .files import read_upload, store_upload, target_workspace, workspace_of
+from .files import read_upload, scripted_ingestion, store_upload, target_workspace, workspace_of
 
 
 def _key(call: Call, name: str = "uuid") -> str:
@@ -111,7 +111,8 @@ class UploadSessions:
         filename, data = await read_upload(call, self.upload_limit)
         record = await store_upload(
             self.files, body.get("filename") or filename, data, workspace, body.get("title"),
-            parser=session.ingestion_pipeline,
+            parser=session.ingestion_pipeline, visual=body.get("IS_VISUAL_INGESTION_ON"),
+            script=scripted_ingestion(call),
             extra={"upload_session_uuid": session.uuid,
                    **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
         if not await self.sessions.attach(session.uuid, record.id, record.created_at):
