@@ -11,6 +11,7 @@ from contract import Contract
 from emulator.cli import main
 from emulator.config import Settings, from_env
 
+MODEL = "alfred-4.2"
 TEXT = b"Employees get 25 days of paid leave a year. Meals are paid by the company."
 
 
@@ -43,8 +44,9 @@ def test_a_single_query_answers_the_chosen_shape_and_a_list_always_a_list(make_s
 def test_the_default_tokenize_answer_is_the_current_spec_shape(make_server):
     server = make_server()
     with client(server) as http:
-        body = checked(server, http.post("/api/v2/tokenize", json={"model": "alfred-4.2", "prompt": "This is"}))
-    assert list(body) == ["id", "model", "request_model", "model_used", "tokenizer_type", "total_tokens", "tokens"]
+        body = checked(server, http.post("/api/v2/tokenize", json={"model": MODEL, "prompt": "This is"}))
+    assert list(body) == ["id", "model", "request_model", "model_used", "tokenizer_type", "total_tokens",
+                          "tokens"]
     assert body["total_tokens"] == len(body["tokens"]) > 0
     assert all(isinstance(t, dict) and len(t) == 1 for t in body["tokens"])
 
@@ -55,7 +57,7 @@ def test_the_guide_and_legacy_tokenize_shapes_carry_the_same_tokens(make_server)
         server = make_server(tokenize_shape=shape)
         with client(server) as http:
             bodies[shape] = checked(server, http.post("/api/v2/tokenize",
-                                                      json={"model": "alfred-4.2", "prompt": "This is a test"}))
+                                                      json={"model": MODEL, "prompt": "This is a test"}))
     current, guide, legacy = bodies["current"], bodies["guide"], bodies["legacy"]
     assert set(guide) == {"id", "model", "tokens", "text", "n_tokens"}
     assert (guide["tokens"], guide["n_tokens"], guide["text"], guide["id"]) == \
