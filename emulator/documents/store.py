@@ -34,13 +34,14 @@ from ..identity.users import User
 from ..state import Backend
 from .lexical import LexicalIndex
 from .matrix import Block, VectorMatrix
+from .statuses import EMBEDDED, PARSING_FAILED, QUEUED
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
 COUNTER = "file-ids"
 OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are taken into the matrix in a thread
 
-# What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
-QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
+# What ingestion stores (``statuses.OUTCOMES``; the status clients see also depends on --ingest-ms).
+FAILED = PARSING_FAILED
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Extracted:
     vectors: bytes = b""
     dimensions: int = 0
     failure: str | None = None
+    outcome: str | None = None  # the failure status (``statuses.FAILURES``); None: parsing_failed
 
 
 class FileStore:
@@ -337,7 +339,7 @@ class FileStore:
             await self.state.put(PAGES, record.key, list(extracted.pages))
             await self.state.put(CHUNKS, record.key, [list(s) for s in extracted.spans])
             await self.state.put(VECTORS, record.key, extracted.vectors)
-        outcome = FAILED if extracted.failure is not None else EMBEDDED
+        outcome = EMBEDDED if extracted.failure is None else extracted.outcome or FAILED
 
         def done(current: FileRecord) -> FileRecord | None:
             if current.state != QUEUED:

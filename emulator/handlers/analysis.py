@@ -32,7 +32,7 @@ from ..call import Call, Handler, json_response
 from ..catalog import Catalog
 from ..config import Settings
 from ..documents.analyses import Analysis, AnalysisStore, Progress
-from ..documents.ingestion import EMBEDDED, FAILED, Ingestion
+from ..documents.ingestion import EMBEDDED, FAILURES, Ingestion
 from ..documents.store import FileRecord, FileStore
 from ..documents.summaries import best_sentences
 from ..errors import NotFound, ValidationError
@@ -132,7 +132,7 @@ class Analyses:
         records = await ingestion.settle([r for r in found if r is not None])
         now = await self.clock.now()
         statuses = [ingestion.status(r, now) for r in records]
-        failed = [r for r, s in zip(records, statuses, strict=True) if s == FAILED]
+        failed = [r for r, s in zip(records, statuses, strict=True) if s in FAILURES]
         if failed:
             first = failed[0]
             return await self._finish(analysis, Progress(ERROR, 0.0, 0, result=(

@@ -28,6 +28,7 @@ from ..generation import structured
 from ..generation.text import request_key
 from ..identity.users import User
 from ..tokenizer import chat_prompt, token_id, tokenize
+from . import v2_choices
 from .common import does_not_exist
 from .files import file_or_404, workspace_of
 
@@ -118,11 +119,10 @@ class Tools:
         text = body["prompt"] if has_prompt else chat_prompt(body["messages"])
         check_tokenize_size(text, "prompt" if has_prompt else "messages", self.settings.max_tokenize_mb)
         pieces = tokenize(text)
-        return json_response({
-            "id": _id_from("tokenize", self.settings.seed, body), "model": model.technical_name,
-            "request_model": body["model"], "model_used": model.technical_name, "tokenizer_type": "emulator",
-            "total_tokens": len(pieces), "tokens": [{piece: token_id(piece)} for piece in pieces],
-        })
+        return json_response(v2_choices.tokenize_answer(
+            self.settings.tokenize_shape, answer_id=_id_from("tokenize", self.settings.seed, body),
+            model=model.technical_name, request_model=body["model"], text=text,
+            tokens=[(piece, token_id(piece)) for piece in pieces]))
 
     # -- POST /api/v2/query -------------------------------------------------------------------------
 
@@ -142,9 +142,9 @@ class Tools:
                 chunks.append({"uuid": hit.chunk.uuid, "text": hit.text, "collection": collection,
                                "score": hit.score, "metadata": metadata})
             results.append({"query": text, "chunks": chunks})
-        # Clients read result["chunks"] of a single query (the docs' schema is an object): a list of
-        # queries answers a list of such objects.
-        return json_response(results if isinstance(body["query"], list) else results[0])
+        # A single query's shape is a documented choice (--query-shape); a list answers a list.
+        return json_response(v2_choices.query_answer(results, isinstance(body["query"], list),
+                                                     self.settings.query_shape))
 
     # -- POST /api/v2/chat/document-search ----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from ..documents.upload_sessions import UploadSession, UploadSessionStore
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
 from ..identity.ownership import owner_fields, visible
-from .files import read_upload, store_upload, target_workspace, workspace_of
+from .files import read_upload, scripted_ingestion, store_upload, target_workspace, workspace_of
 
 
 def _key(call: Call, name: str = "uuid") -> str:
@@ -113,6 +113,7 @@ class UploadSessions:
         record = await store_upload(
             self.files, body.get("filename") or filename, data, workspace, body.get("title"),
             parser=session.ingestion_pipeline, owner=call.user,
+            visual=body.get("IS_VISUAL_INGESTION_ON"), script=scripted_ingestion(call),
             extra={"upload_session_uuid": session.uuid,
                    **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
         if not await self.sessions.attach(session.uuid, record.id, record.created_at):

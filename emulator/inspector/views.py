@@ -11,6 +11,7 @@ from typing import Any
 from ..conversations import timeline
 from ..conversations.records import Conversations
 from ..documents.ingestion import Ingestion
+from ..documents.statuses import IN_PROGRESS
 from ..documents.store import FileRecord, FileStore
 
 EVENTS_SHOWN = 500  # a turn's SSE events listed (a long answer has one per token)
@@ -40,7 +41,7 @@ class Views:
     def _file(self, record: FileRecord, now: float) -> dict[str, Any]:
         delay = self.ingestion.delay
         status = self.ingestion.status(record, now)
-        done = status not in ("pending", "parsing")
+        done = status not in IN_PROGRESS
         progress = 1.0 if done else (min(0.99, (now - record.uploaded) / delay) if delay > 0 else 0.5)
         return {"id": record.id, "filename": record.filename, "title": record.title,
                 "workspace_id": record.workspace_id, "purpose": record.purpose, "status": status,
