@@ -241,7 +241,8 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # The inspector page and its views (emulator/inspector): features name the optional panels it shows.
     routes += inspector_routes(journal=emulator.journal, scripts=emulator.scripts, files=emulator.files,
                                ingestion=emulator.ingestion, conversations=emulator.conversations,
-                               state=emulator.state, settings=settings, features=())
+                               state=emulator.state, settings=settings, users=emulator.users,
+                               spaces=emulator.spaces, features=inspector_features(emulator))
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
@@ -257,6 +258,18 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # every request (~50 ms) while a large upload is being embedded in the ingestion thread.
     gc.freeze()
     return app
+
+
+def inspector_features(emulator: Emulator) -> tuple[str, ...]:
+    """The inspector's optional panels this server has: the spaces when keys are declared or an admin
+    token shares the emulator, the recordings when it proxies, records or replays."""
+    settings = emulator.settings
+    features = []
+    if settings.users or settings.admin_token:
+        features.append("spaces")
+    if settings.upstream or settings.record or emulator.scripts.replays:
+        features.append("recordings")
+    return tuple(features)
 
 
 async def state_unavailable(request: Request, exc: Exception) -> Response:
