@@ -33,6 +33,7 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _NUMBER_BYTES = frozenset(b"0123456789.-+e")
 _DIGITS = frozenset(b"0123456789")
+_EXACT_BELOW = 64 * 1024
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -47,8 +48,16 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
     # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
     if b"0.0000" not in out and b"e-" not in out:
-        return out
+        return _exact(out)
     return _respell(out)
+
+
+def _exact(out: bytes) -> bytes:
+    """``out`` in a buffer of its own size. orjson's bytes keep the buffer it wrote into, at least
+    4 KB resident for a body of 100 bytes: what the memo and the stores keep would cost 5 to 40
+    times its length. A copy of a small body costs well under a microsecond; a big one's unused
+    capacity is never touched, so never resident, and it is left as it is."""
+    return bytes(memoryview(out)) if len(out) < _EXACT_BELOW else out
 
 
 def _stdlib(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -111,3 +120,13 @@ def _has_non_finite(value: Any) -> bool:
         elif isinstance(item, (list, tuple)):
             push(item)
     return False
+
+
+def dumps_finite(value: Any) -> bytes:
+    """``dumps`` for a value of strings, lists, dicts and finite numbers only (a journal entry's
+    chunk times and texts): the same bytes without the walk for NaN and infinities, which a
+    ``null`` anywhere in the output, a string's included, would otherwise set off."""
+    out = orjson.dumps(value, option=_OPTIONS)
+    if b"0.0000" not in out and b"e-" not in out:
+        return _exact(out)
+    return _respell(out)

@@ -89,3 +89,25 @@ def test_default_is_the_standard_librarys_for_what_orjson_refuses() -> None:
     value = {"a": {1, 2} and frozenset([3])}
     assert dumps(value, str) == json.dumps(value, separators=(",", ":"), ensure_ascii=False,
                                            default=str).encode()
+
+
+def test_a_small_body_is_held_in_a_buffer_of_its_own_size():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [dumps({"text": "x" * 500, "n": n}) for n in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(kept[0]) < 520
+    assert held < 1000 * 1024  # orjson's own result keeps a buffer of 4 KB or more
+
+
+def test_dumps_finite_writes_what_dumps_writes():
+    from emulator.jsonbytes import dumps_finite
+
+    chunks = {"chunks": [[round(i * 0.37, 3), f'data: {{"x":null,"y":1e-0{i % 9}}}\n\n'] for i in range(300)]
+              + [[0.00001, "0.0000"], [1e-7, "e-"]]}
+    assert dumps_finite(chunks) == dumps(chunks)
