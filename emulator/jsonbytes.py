@@ -34,6 +34,7 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _NUMBER_BYTES = frozenset(b"0123456789.-+e")
 _DIGITS = frozenset(b"0123456789")
 _EXACT_BELOW = 64 * 1024
+_BEFORE_NUMBER, _AFTER_NUMBER = frozenset(b":,["), frozenset(b",]}")
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -74,8 +75,23 @@ def _candidates(out: bytes) -> list[int]:
     return sorted(found)
 
 
+def _maybe_number(out: bytes, where: int) -> bool:
+    """Whether the bytes around ``where`` can be a number token: in compact JSON one starts after
+    ``:``, ``,`` or ``[`` (or the start) and ends before ``,``, ``]`` or ``}`` (or the end). A
+    candidate that fails is inside a string (an id's ``...3e-4a...``): no string is looked at."""
+    left = right = where
+    while left > 0 and out[left - 1] in _NUMBER_BYTES:
+        left -= 1
+    while right < len(out) and out[right] in _NUMBER_BYTES:
+        right += 1
+    return ((left == 0 or out[left - 1] in _BEFORE_NUMBER)
+            and (right == len(out) or out[right] in _AFTER_NUMBER))
+
+
 def _respell(out: bytes) -> bytes:
     """The numbers orjson spelt otherwise, spelt by ``repr`` (the same float); text in strings stays."""
+    if not any(_maybe_number(out, where) for where in _candidates(out)):
+        return _exact(out)
     strings = [m.span() for m in _STRING.finditer(out)]
     pieces: list[bytes] = []
     done = 0  # out[:done] is in pieces
@@ -108,6 +124,8 @@ def _has_non_finite(value: Any) -> bool:
     while stack:
         item = pop()
         kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue  # the common leaves first: one type test each
         if kind is dict:
             push(item.values())
         elif kind is list or kind is tuple:

@@ -80,6 +80,8 @@ def test_embedding_vectors_encode_to_the_same_bytes() -> None:
     1e-05, 1.5e-07, 1e16, 1e22, 0.0001, -0.0, 3.0, 5e-324, 1.7976931348623157e308, 10.00001,
     math.nan, -math.inf, [math.inf, None], {"a": None, "b": [1.0, math.nan]}, {"text": "1e-7 0.00001"},
     {1: "a key that is not a string"}, 2**64, -(2**63) - 1, "\ud800", (1, 2.5e-9), {"k": (None,)},
+    {"id": "9b2e-83e-4a1e-0000", "n": 1e-07}, {"t": ":1e-7,", "u": "[0.00001]"}, ["x:1e-7]", 1e-7],
+    "1e-7", {"a": [1e-7]}, {"3e-4": 2e-5}, [[0.00001], {"b": 1.5e-07}],
 ])
 def test_edge_cases_encode_or_fail_as_the_standard_library_does(value: Any) -> None:
     assert outcome(dumps, value) == outcome(stdlib, value)
