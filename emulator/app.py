@@ -27,8 +27,8 @@ from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .conversations.directory import AgentDirectory
-from .conversations.documents import DocumentScope
 from .conversations.records import Conversations
+from .conversations.scope import DocumentScope
 from .conversations.turns import TurnService
 from .conversations.users import UserSettings
 from .delivery import Deliver, Source
@@ -39,7 +39,6 @@ from .documents.store import FileStore
 from .documents.upload_sessions import UploadSessionStore
 from .documents.workspaces import Directory
 from .errors import StartupError, StateUnavailable
-from .fixtures.registry import Scripts
 from .guard import Guard
 from .handlers import handler_table
 from .handlers.agent_files import AgentFiles
@@ -49,7 +48,6 @@ from .handlers.artifacts import Artifacts
 from .handlers.chat import Chat
 from .handlers.chunks import Chunks
 from .handlers.completions import Completions
-from .handlers.documents import Tools
 from .handlers.embeddings import Embeddings
 from .handlers.feedback import Feedback
 from .handlers.files import Files
@@ -57,20 +55,31 @@ from .handlers.files_v3 import FilesV3
 from .handlers.mcp import Mcp
 from .handlers.models import Models
 from .handlers.retrieve import Retrieve
-from .handlers.sampling import ModelLookup
 from .handlers.threads import Threads
+from .handlers.tools import Tools
 from .handlers.upload_sessions import UploadSessions
 from .handlers.workspaces import Workspaces
+from .identity.directory import Users
+from .identity.stage import STEP_NAME as IDENTIFY
+from .identity.stage import Identify
 from .inspector import inspector_routes
 from .journal import Journal
+from .limits.stage import STEP_NAME as LIMITS
+from .limits.stage import RateLimiter
+from .limits.windows import MemoryWindows
 from .memo import AnswerMemo
+from .metrics import Metrics
 from .operations import OperationNames
 from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
 from .routing import StaticFirstRouter, build_routes, http_exception
+from .sampling import ModelLookup
+from .scripts.registry import Scripts
+from .spaces import SpaceItems, Spaces
 from .spec import Operation, Spec, load_specs
 from .stack import release_freed_memory
 from .state import Backend
 from .state.memory import MemoryBackend
+from .team import Observe, after_first, team_routes
 from .upstream.proxy import Upstream, build_upstream
 from .upstream.sources import RecordingSource, UpstreamSource
 
@@ -117,6 +126,15 @@ class Emulator:
                                  self.document_scope, self.mcp)
         # --upstream: requests no fixture matches are forwarded there (and recorded with --record).
         self.upstream: Upstream | None = build_upstream(settings)
+        # Users (each key one, or --users), their test spaces, rate limits and metrics (docs/team.md).
+        self.users = Users.load(settings.users)
+        self.metrics = Metrics(self.names.resolve("turn") or frozenset(), self.ingestion.in_progress)
+        self.limiter = RateLimiter(settings, self.catalog, self.state, self.names,
+                                   on_reject=self.metrics.rejected)
+        self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter,
+                             SpaceItems(self.files, self.conversations), settings.admin_token)
+        if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
+            self.scripts.on_reset.append(after_first(self.limiter.windows.forget))
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
         match = Match(self.scripts)
         # Answered before the handler: a recorded exchange replayed as it was, else the upstream (when
@@ -125,13 +143,15 @@ class Emulator:
         if self.upstream is not None:
             before_handler.append(UpstreamSource(self.upstream))
         self.pipeline = Pipeline((
+            Step("observe", Observe(self.metrics)),
             # With an upstream, the upstream authenticates (its keys are not the emulator's).
             Step("validate", Validate(settings.api_keys, local_keys=self.upstream is None)),
+            Step(IDENTIFY, Identify(self.users)),
             Step("controls", ControlStage(self.controls)),
-            # rate limits: insert(Step("limits", ...), after=RATE_LIMITS_AFTER)
             Step("match", match),
             Step("deliver", Deliver(self.memo, self.controls, match, (*before_handler, *sources))),
-        ), self.journal)
+        ), self.journal, finished=(self.limiter, self.metrics))
+        self.pipeline.insert(Step(LIMITS, self.limiter), after=RATE_LIMITS_AFTER)
 
     def handlers(self) -> dict[str, Handler]:
         """operationId -> handler: every resource, built with the services its handlers read."""
@@ -215,11 +235,14 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # The API first: its routes are the hot path, and Starlette tries routes in order.
     routes = build_routes(emulator.operations, emulator.handlers(), emulator.pipeline, emulator.names,
                           settings)
-    routes += control_routes(emulator.scripts, emulator.journal, emulator.state, emulator.reset, settings)
+    routes += control_routes(emulator.scripts, emulator.journal, emulator.state, emulator.reset, settings,
+                             emulator.spaces)
+    routes += team_routes(emulator.spaces, emulator.limiter, emulator.metrics, settings)
     # The inspector page and its views (emulator/inspector): features name the optional panels it shows.
     routes += inspector_routes(journal=emulator.journal, scripts=emulator.scripts, files=emulator.files,
                                ingestion=emulator.ingestion, conversations=emulator.conversations,
-                               state=emulator.state, settings=settings, features=())
+                               state=emulator.state, settings=settings, users=emulator.users,
+                               spaces=emulator.spaces, features=inspector_features(emulator))
     quiet_dropped_streams()
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
@@ -235,6 +258,18 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # every request (~50 ms) while a large upload is being embedded in the ingestion thread.
     gc.freeze()
     return app
+
+
+def inspector_features(emulator: Emulator) -> tuple[str, ...]:
+    """The inspector's optional panels this server has: the spaces when keys are declared or an admin
+    token shares the emulator, the recordings when it proxies, records or replays."""
+    settings = emulator.settings
+    features = []
+    if settings.users or settings.admin_token:
+        features.append("spaces")
+    if settings.upstream or settings.record or emulator.scripts.replays:
+        features.append("recordings")
+    return tuple(features)
 
 
 async def state_unavailable(request: Request, exc: Exception) -> Response:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
@@ -29,6 +29,9 @@ from .errors import EmulatorError, dumps
 from .queries import QueryValidator
 from .spec import Operation
 from .validation import BodyValidator
+
+if TYPE_CHECKING:  # the identity model is read by the stages after identify: a type only here
+    from .identity.users import User
 
 T = TypeVar("T")
 Json = Any  # a parsed JSON (or form) body: any of dict, list, str, int, float, bool, None
@@ -76,7 +79,7 @@ class Effects:
 
 
 class Script(Protocol):
-    """One use of a fixture, as the delivery step sees it (``fixtures.answers.ScriptedAnswer``)."""
+    """One use of a fixture, as the delivery step sees it (``scripts.answers.ScriptedAnswer``)."""
 
     @property
     def name(self) -> str: ...
@@ -112,6 +115,9 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     # -- left by the stages, in the order they run ---------------------------------------------------
     api_key: str | None = None  # the bearer key that authenticated the call (validate stage)
+    user: User | None = None  # who the key is (identify stage; None on an unsecured operation)
+    extra_headers: dict[str, str] | None = None  # added to whatever answers (the rate limits' headers)
+    tokens: int | None = None  # prompt + completion tokens of a model answer, once it is made
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
     script: Script | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal

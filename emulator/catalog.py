@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest, ModelNotFound, StartupError
+from .identity.users import RateLimits
 from .yaml_reader import YamlError, read_mapping
 
 KINDS = ("chat", "embedding")
@@ -22,6 +23,7 @@ class Model:
     dimensions: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     reasoning: bool = False  # a reasoning model: a v3 turn's answer has a reasoning part before its text
+    rate_limits: RateLimits = field(default_factory=RateLimits)  # per user, on this model (limits/stage.py)
 
     def public(self, created: int) -> dict[str, Any]:
         """The object GET /models lists: Paradigm's fields plus OpenAI's."""
@@ -68,6 +70,7 @@ class Catalog:
             if kind not in KINDS:
                 raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
             dimensions = entry.pop("dimensions", None)
+            limits = _rate_limits(entry.pop("rate_limits", None), where)
             if kind == "embedding" and not isinstance(dimensions, int):
                 raise CatalogError(f"{where}: an embedding model needs integer dimensions")
             models.append(Model(
@@ -79,6 +82,7 @@ class Catalog:
                 dimensions=dimensions,
                 reasoning=bool(entry.pop("reasoning", False)),
                 extra=entry,
+                rate_limits=limits,
             ))
         return cls(models)
 
@@ -101,3 +105,15 @@ class Catalog:
         if model.kind != kind:
             raise BadRequest(f"The model `{model.technical_name}` does not support {api}.", param="model")
         return model
+
+
+def _rate_limits(raw: Any, where: str) -> RateLimits:
+    if raw is None:
+        return RateLimits()
+    values = raw if isinstance(raw, dict) else {}
+    bad = [k for k in values if k not in ("rpm", "tpm")]
+    wrong = [v for v in values.values() if v is not None and (not isinstance(v, int) or isinstance(v, bool)
+                                                               or v < 1)]
+    if not isinstance(raw, dict) or bad or wrong:
+        raise CatalogError(f"{where}: rate_limits is {{rpm, tpm}}, each a whole number >= 1, got {raw!r}")
+    return RateLimits(rpm=values.get("rpm"), tpm=values.get("tpm"))

@@ -213,6 +213,12 @@ def serve_workers(settings: Settings, options: dict, sock: socket.socket) -> int
     from .config import to_env
 
     os.environ.update(to_env(settings.replace(mark_redis_start=False)))
+    # Every worker writes its metrics to files here, and a scrape on any one adds them all up.
+    own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if own_metrics_dir:
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paradigm-emulator-metrics-")
     config = uvicorn.Config("emulator.app:create_app_from_env", factory=True, workers=settings.workers,
                             **options)
     urls = base_urls(settings.host, sock.getsockname()[1])
@@ -225,6 +231,10 @@ def serve_workers(settings: Settings, options: dict, sock: socket.socket) -> int
         pass
     finally:
         sock.close()
+        if own_metrics_dir:
+            import shutil
+
+            shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
     return 0
 
 

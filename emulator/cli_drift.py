@@ -45,7 +45,7 @@ def main(argv: Sequence[str]) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     import httpx
 
-    from .fixtures.loading import FixtureError
+    from .scripts.loading import FixtureError
     from .upstream.drift import run
 
     if not args.folder.is_dir():

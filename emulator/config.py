@@ -29,6 +29,9 @@ def _data_dir(name: str) -> Path:
 DEFAULT_SPEC_DIR = _data_dir("openapi")
 DEFAULT_FIXTURES_DIR = _data_dir("fixtures")
 ENV_PREFIX = "PARADIGM_EMULATOR_"
+# The documented shapes of the answers the docs give more than one way (handlers/v2_choices.py).
+QUERY_SHAPES = ("object", "array")
+TOKENIZE_SHAPES = ("current", "guide", "legacy")
 
 
 def flag(default: Any, help: str, **options: Any) -> Any:
@@ -57,6 +60,9 @@ class Settings:
         flag="--api-key",
         repeat=True,
     )
+    users: Path | None = flag(None, "users and companies YAML: each API key a user of a company, with a "
+                                    "role, groups and rate limits (default: each key its own user and "
+                                    "company)")
     strict: bool = flag(False, "answer unmatched requests with an error instead of generated text")
     admin_token: str | None = flag(None, "require this token (X-Emulator-Admin-Token) on the /_emulator "
                                          "control API")
@@ -71,6 +77,12 @@ class Settings:
     turn_wait_ms: float = flag(30_000.0, "how long POST .../turns waits for the turn before it answers 202 "
                                          "(default 30000)")
     analysis_ms: float = flag(300.0, "time a v2 document analysis takes to complete, in ms (default 300)")
+    # -- the shapes the docs give two ways (handlers/v2_choices.py) --------------------------------
+    query_shape: str = flag("object", "what /api/v2/query answers for a single query string: object "
+                                      "(default, {query, chunks}) or array ([{query, chunks}])",
+                            choices=QUERY_SHAPES)
+    tokenize_shape: str = flag("current", "the body /api/v2/tokenize answers: current (default, the current "
+                                          "spec's fields), guide or legacy", choices=TOKENIZE_SHAPES)
     # -- state -------------------------------------------------------------------------------------
     data_dir: Path | None = flag(None, "keep the file store here (memory backend), and load it on start")
     redis_url: str | None = flag(None, "share the state through this Redis (redis://HOST:PORT/DB)")
@@ -80,6 +92,14 @@ class Settings:
     # -- limits ------------------------------------------------------------------------------------
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")
+    # -- rate limits, per user, on chat, completions, embeddings and turns (docs/team.md) ------------
+    rpm: int | None = flag(None, "requests per minute each user may make to the model operations (default: "
+                                 "no limit)")
+    tpm: int | None = flag(None, "tokens per minute each user may spend on the model operations: prompt "
+                                 "plus max_tokens at admission, corrected when the answer is done (default: "
+                                 "no limit)")
+    rate_window_s: float = flag(60.0, "length of the sliding window of --rpm and --tpm, in seconds (default "
+                                      "60; a test may shorten it)")
     # -- budgets: each exceeded one is a 4xx naming it and its flag (README: Limits and safety) ----
     max_structured_values: int = flag(
         10_000, "most values in one generated structured output (default 10000)"
@@ -146,6 +166,15 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            allowed = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if allowed and value not in allowed:
+                name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+                raise ValueError(f"{name} (or {env_name(f.name)}) must be one of {', '.join(allowed)}, "
+                                 f"got {value!r}")
 
 
 def _truthy(text: str) -> bool:

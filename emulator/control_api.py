@@ -12,7 +12,11 @@
     DELETE /_emulator/journal            empty the journal
     POST   /_emulator/reset              journal, runtime fixtures, sequences, stores: back to start-up
 
-With --admin-token every route but health needs ``X-Emulator-Admin-Token``. These routes are
+With ``X-Emulator-Api-Key: KEY`` every route but health addresses that key's test space only
+(emulator/spaces.py): its fixtures, its journal (also ``?user=``, ``?company=`` for anyone), its reset.
+
+With --admin-token every route but health needs ``X-Emulator-Admin-Token`` (or a key's
+``X-Emulator-Api-Key``, for that key's space alone). These routes are
 outside the OpenAPI specs and outside the journal: driving the emulator is not using it.
 """
 
@@ -31,9 +35,10 @@ from starlette.routing import Route
 from .call import error_response, json_response
 from .config import Settings
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
-from .fixtures.loading import FixtureError
-from .fixtures.registry import Scripts
 from .journal import Journal, with_seq
+from .scripts.loading import FixtureError
+from .scripts.registry import Scripts
+from .spaces import Spaces
 from .state import Backend
 from .version import __version__
 from .yaml_reader import YamlError, load_yaml
@@ -54,14 +59,19 @@ def _json(body: Any, status: int = 200) -> Response:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def admin_guard(token: str | None) -> Callable[..., Endpoint]:
+def admin_guard(token: str | None, spaces: Spaces | None = None) -> Callable[..., Endpoint]:
     """``guarded(endpoint, open_=False)``: the endpoint behind ``--admin-token`` (unless ``open_``),
-    its ``ApiError``s answered as JSON. Every ``/_emulator`` route is wrapped in one."""
+    its ``ApiError``s answered as JSON. Every ``/_emulator`` route is wrapped in one. With ``spaces``
+    a request may instead name an API key in ``X-Emulator-Api-Key``: it then addresses that key's
+    test space alone (``request.state.space``; None: every space, the admin's view)."""
 
     def guarded(endpoint: Endpoint, open_: bool = False) -> Endpoint:
         async def guard(request: Request) -> Response:
             try:
-                if token and not open_:
+                if spaces is not None:
+                    user = None if open_ else spaces.addressed(request)
+                    request.state.space = user.space if user is not None else None
+                elif token and not open_:
                     given = request.headers.get("x-emulator-admin-token")
                     if given is None:
                         raise NotAuthenticated("The control API needs the X-Emulator-Admin-Token header "
@@ -78,8 +88,9 @@ def admin_guard(token: str | None) -> Callable[..., Endpoint]:
 
 
 def control_routes(scripts: Scripts, requests: Journal, state: Backend,
-                   reset_all: Callable[[], Awaitable[None]], settings: Settings) -> list[Route]:
-    guarded = admin_guard(settings.admin_token)
+                   reset_all: Callable[[], Awaitable[None]], settings: Settings,
+                   spaces: Spaces) -> list[Route]:
+    guarded = admin_guard(settings.admin_token, spaces)
     recorded = requests  # the journal (the name `journal` is its route's)
 
     async def health(request: Request) -> Response:
@@ -89,7 +100,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
                       "state": state.kind})
 
     async def list_fixtures(request: Request) -> Response:
-        return _json({"fixtures": await scripts.all()})
+        return _json({"fixtures": await scripts.all(request.state.space)})
 
     async def add_fixtures(request: Request) -> Response:
         document = await _read_document(request, scripts.max_bytes)
@@ -99,7 +110,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         if not fixtures or not all(isinstance(f, dict) for f in fixtures):
             raise ParseError("Expected a fixture (a mapping), a list of fixtures, or {\"fixtures\": [...]}.")
         try:
-            names = await scripts.add_many(fixtures)
+            names = await scripts.add_many(fixtures, space=request.state.space)
         except FixtureError as exc:
             raise ParseError(str(exc)) from None
         except RecursionError:  # a YAML alias that contains itself
@@ -107,16 +118,17 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         return _json({"added": names}, 201)
 
     async def clear_fixtures(request: Request) -> Response:
-        return _json({"deleted": await scripts.clear()})
+        return _json({"deleted": await scripts.clear(request.state.space)})
 
     async def delete_fixture(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            await scripts.remove(name)
+            await scripts.remove(name, request.state.space)
         except PermissionError as exc:
             raise Conflict(str(exc)) from None
         except KeyError:
-            known = ", ".join(repr(f["name"]) for f in await scripts.all()) or "none"
+            fixtures = await scripts.all(request.state.space)
+            known = ", ".join(repr(f["name"]) for f in fixtures) or "none"
             raise NotFound(f"No fixture named {name!r} (fixtures: {known}).") from None
         return _json({"deleted": name})
 
@@ -125,11 +137,18 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         limit = _limit(query.get("limit"))
         status = _status(query.get("status"))
         after, before = _seq(query, "after"), _seq(query, "before")
+        newest_first = after is None
         path, operation = query.get("path"), query.get("operation")
+        user_id, company_id = _id(query, "user"), _id(query, "company")
+        space = request.state.space
+        if space is not None:  # one test space's view: its company's entries since its last reset
+            company_id = int(space[1:])
+            after = max(after or 0, await spaces.journal_after(space))
         # The names fixtures and assert_called take ("chat", a path, an operationId); unknown -> 400.
         operation_ids = scripts.operations.resolve_or_400(operation) if operation else None
-        filtered = bool(path or operation_ids is not None or status is not None)
-        pages = recorded.pages(after=after, before=before, newest_first=after is None)
+        filtered = bool(path or operation_ids is not None or status is not None or user_id is not None
+                        or company_id is not None)
+        pages = recorded.pages(after=after, before=before, newest_first=newest_first)
         # Read before the status is sent: a Redis that is down is a 503.
         first: list[tuple[int, bytes]] = await anext(pages, [])
 
@@ -139,7 +158,9 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
             entry = json.loads(raw)
             return ((not path or entry["path"].startswith(path))
                     and (operation_ids is None or entry["operation_id"] in operation_ids)
-                    and (status is None or entry["status"] == status))
+                    and (status is None or entry["status"] == status)
+                    and (user_id is None or entry.get("user") == user_id)
+                    and (company_id is None or entry.get("company") == company_id))
 
         async def body() -> AsyncIterator[bytes]:
             # A page at a time, from the stored bytes: a full journal is never built in memory at once,
@@ -165,9 +186,13 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         return StreamingResponse(body(), media_type="application/json")
 
     async def clear_journal(request: Request) -> Response:
+        if request.state.space is not None:
+            return _json({"deleted": await spaces.clear_journal(request.state.space)})
         return _json({"deleted": await recorded.clear()})
 
     async def reset(request: Request) -> Response:
+        if request.state.space is not None:
+            return _json(await spaces.reset(request.state.space))
         await reset_all()
         return _json({"reset": True})
 
@@ -229,6 +254,15 @@ def _seq(query: Any, name: str) -> int | None:
         return None
     if not text.isdigit():
         raise ParseError(f"{name} must be a journal seq (a whole number >= 0), got {text!r}.")
+    return int(text)
+
+
+def _id(query: Any, name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ParseError(f"{name} must be a {name} id (a whole number), got {text!r}.")
     return int(text)
 
 

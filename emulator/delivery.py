@@ -117,6 +117,9 @@ class Deliver:
             outcome = await source.answer(call, draft)
             if outcome is not None:
                 break
+        # What the answer used, for the rate limiter's token correction once the request is done.
+        call.tokens = (outcome.usage_dict()["total_tokens"] if isinstance(outcome, Answer)
+                       else draft.prompt_tokens)
         if isinstance(outcome, Response):
             return outcome
         if draft.finish is not None:

@@ -6,7 +6,7 @@ so a rejected request gets one of two bodies. Every error of the package derives
 
     ParadigmEmulatorError
     ├── StartupError                   why the emulator cannot start (the CLI prints it, exits 2)
-    │   ├── FixtureError               a fixture file or dict (fixtures.loading; a ValueError too)
+    │   ├── FixtureError               a fixture file or dict (scripts.loading; a ValueError too)
     │   └── DirectoryError             the agents file (conversations.directory; a ValueError too)
     └── EmulatorError                  a request's error: status, body(), headers
         ├── ApiError                   DRF layer: {"detail": "..."} or a field dict
@@ -25,7 +25,7 @@ so a rejected request gets one of two bodies. Every error of the package derives
         └── ModelServerError           vLLM layer: {"error": {"message", "type", "param", "code"}}
             ├── BadRequest        400  BadRequestError (context window, n, wrong model kind ...)
             ├── ModelNotFound     404  NotFoundError
-            └── Unmatched         404  --strict: no fixture matched a model call (fixtures.registry)
+            └── Unmatched         404  --strict: no fixture matched a model call (scripts.registry)
 
 Raise request errors anywhere below a route; the pipeline turns them into responses
 (``call.error_response``, the one place an error becomes a response).

@@ -37,7 +37,7 @@ HEADER_VALUE_CAP = 4096  # one header's value (a cookie jar, a JWT) is cut beyon
 PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
-          b'"duration_ms":%s,"outcome":%s,"source":%s,"body":%s,"response":%s}')
+          b'"duration_ms":%s,"outcome":%s,"source":%s,"user":%s,"company":%s,"body":%s,"response":%s}')
 CHUNKS_KEPT = 2000  # a stream's chunks kept in its entry (their bytes are also kept to the body cap)
 
 
@@ -57,12 +57,15 @@ class Entry:
     response: dict[str, Any] | None = None  # {"body": ...} or {"chunks": [[ms, text], ...]} (see Tap)
     source: str | None = None  # "upstream" (proxied), "recording" (replayed), else None
     notes: tuple[str, ...] = ()  # what the emulator says of the request (a spent regex budget); often none
+    user: int | None = None  # the caller's user id and company id (never the key)
+    company: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {"seq": self.seq, "method": self.method, "path": self.path, "operation_id": self.operation_id,
                 "query": self.query, "headers": self.headers, "body": self.body, "status": self.status,
                 "fixture": self.fixture, "duration_ms": self.duration_ms, "outcome": self.outcome,
-                "response": self.response, "source": self.source}
+                "response": self.response, "source": self.source, "user": self.user,
+                "company": self.company}
         return {**data, "notes": list(self.notes)} if self.notes else data
 
     @classmethod
@@ -77,7 +80,7 @@ class Entry:
                    body=data["body"], status=data["status"], fixture=data["fixture"],
                    duration_ms=data["duration_ms"], outcome=data.get("outcome", "complete"),
                    response=data.get("response"), source=data.get("source"),
-                   notes=tuple(data.get("notes") or ()))
+                   notes=tuple(data.get("notes") or ()), user=data.get("user"), company=data.get("company"))
 
 
 class Journal:
@@ -108,13 +111,16 @@ class Journal:
         # client, the operation) are encoded once and kept, the rest formatted into one bytes object.
         request = call.request
         scope = request.scope
+        user = call.user
         entry = _ENTRY % (
             _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
             repr(round(seconds * 1000, 3)).encode(), _name(outcome),
-            b"null" if call.source is None else _name(call.source), self._body(call),
-            b"null" if response is None else response.json(call.started))
+            b"null" if call.source is None else _name(call.source),
+            b"null" if user is None else b"%d" % user.id,
+            b"null" if user is None else b"%d" % user.company.id,
+            self._body(call), b"null" if response is None else response.json(call.started))
         notes = call.notes
         return entry[:-1] + b',"notes":' + _dumps(notes) + b"}" if notes else entry
 

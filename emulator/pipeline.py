@@ -2,10 +2,12 @@
 
 Every API request (``routing`` makes one ``Call`` per request) runs through ``Pipeline.steps``::
 
+    observe    the metrics' note of a request that starts (v3 turns running), when installed
     validate   authenticate (before the body is read, as DRF does; the key stays on the call),
                parse and validate the body and the query against the operation's schemas
+    identify   ``call.user``, the key's user and company (emulator/identity), when installed
     controls   X-Emulator-* headers: a forced status answers here; delays and faults wait on the call
-    ......     rate limits go here: ``pipeline.insert(step, after=RATE_LIMITS_AFTER)``
+    limits     rate limits go here: ``pipeline.insert(step, after=RATE_LIMITS_AFTER)``
     match      the fixture that answers this call, if any (``call.script``); --strict refuses here
     deliver    the answer (``delivery.Deliver``: the memo, the sources consulted before the handler,
                the handler's draft, the draft's sources: a fixture, the generator), then JSON or SSE
@@ -14,7 +16,8 @@ A step is ``async (call) -> Response | None``: a response ends the path there (a
 forced status), None hands the call on. Steps are objects built once with the services they
 use (``app.py`` builds them); a new one is inserted into the list, and no handler changes.
 ``respond`` then sends the response and writes the journal entry as its body ends (or when
-the client went away), with the real duration and outcome.
+the client went away), with the real duration and outcome, then tells the ``finished``
+observers it was given (the metrics, the rate limiter's token correction).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class Step:
 
 
 class Scripts(Protocol):
-    """What the match stage asks of the fixtures (``fixtures.registry.Scripts``)."""
+    """What the match stage asks of the fixtures (``scripts.registry.Scripts``)."""
 
     async def match(self, call: Call, recorded_only: bool = False) -> Script | None: ...
 
@@ -60,6 +63,14 @@ class Recorder(Protocol):
 
     async def record(self, call: Call, *, status: int, outcome: str = ..., seconds: float = ...,
                      response: Tap | None = ...) -> None: ...
+
+
+class Finished(Protocol):
+    """Told once a request is done (its body ended, or its client went away), after its journal
+    entry, with the status, how the body ended and the real duration: the metrics, the rate
+    limiter's token correction."""
+
+    async def finished(self, call: Call, response: Response, outcome: str, seconds: float) -> None: ...
 
 
 # -- the stages ----------------------------------------------------------------------------------
@@ -117,9 +128,11 @@ class Match:
 class Pipeline:
     """The steps every API request runs through, in order, and the journal they end in."""
 
-    def __init__(self, steps: Iterable[Step], journal: Recorder):
+    def __init__(self, steps: Iterable[Step], journal: Recorder, finished: Iterable[Finished] = ()):
         self.steps: tuple[Step, ...] = tuple(steps)
         self.journal = journal
+        # Told once a request is done, after its journal entry: the metrics, the rate limiter's tokens.
+        self.finished: tuple[Finished, ...] = tuple(finished)
 
     def insert(self, step: Step, *, before: str | None = None, after: str | None = None) -> None:
         """Add a step before or after a named one. The list is replaced as a whole, so a request in
@@ -155,18 +168,28 @@ class Pipeline:
         the entry. A client that goes away stops the stream before that message (Starlette cancels
         it on ``http.disconnect``): the entry is then written here, ``dropped``, at that moment."""
         recorded = False
-        journal = self.journal
+        journal, finished = self.journal, self.finished
         # The response as it goes out, for the journal entry (a body the emulator encoded is not re-read).
         tap = journal.tap(encoded=isinstance(response, EncodedJSON))
+        if call.extra_headers:  # new names (x-ratelimit-*): appended, no scan of the headers set so far
+            response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
+                                        for name, value in call.extra_headers.items())
 
         async def record(outcome: str) -> None:
             nonlocal recorded
             recorded = True
+            seconds = time.perf_counter() - call.started
             try:
                 await journal.record(call, status=response.status_code, outcome=outcome,
-                                     seconds=time.perf_counter() - call.started, response=tap)
+                                     seconds=seconds, response=tap)
             except Exception:  # a journal that cannot write must not break the answer itself
                 log.exception("could not journal %s %s", call.request.method, call.request.url.path)
+            for observer in finished:
+                try:
+                    await observer.finished(call, response, outcome, seconds)
+                except Exception:  # nor may an observer that fails
+                    log.exception("%s failed on %s %s", type(observer).__name__, call.request.method,
+                                  call.request.url.path)
 
         async def sending(message: Message) -> None:
             tap.feed(message)

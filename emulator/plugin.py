@@ -20,8 +20,11 @@ test with the same settings.
 shared CI service, ``serve --workers N`` on Redis) instead of starting one: the handle talks to
 it through the control API only, so reset and journal assertions work the same. Its settings are
 its own: a marker that asks for other settings fails, but ``fixtures=`` folders are loaded into
-it (after each reset). Importing this module is cheap: the server, uvicorn and openai
-are imported by the first test that asks for them.
+it (after each reset). There, each session and each xdist worker calls with a key of its own
+(``PARADIGM_EMULATOR_API_KEY``, else one made up), so its fixtures, counters, journal, limits and
+resets are its own test space's (docs/team.md): suites share the emulator without seeing each
+other, and what a session posted is cleared when it ends. Importing this module is cheap: the
+server, uvicorn and openai are imported by the first test that asks for them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ if TYPE_CHECKING:  # the server, the handle and openai load with the first test 
 
 MARKER = "paradigm"
 URL_ENV = "PARADIGM_EMULATOR_URL"
+# The key(s) a session uses on a shared emulator (comma-separated: xdist worker N takes the Nth);
+# by default each session and each worker makes up a key of its own, so its space is its own.
+KEY_ENV = "PARADIGM_EMULATOR_API_KEY"
 _PATH_SETTINGS = ("fixtures_dir", "models", "spec_dir", "data_dir")
 _NOT_SETTABLE = ("port", "host")  # the plugin binds a free port on loopback
 
@@ -81,6 +87,15 @@ class ServerPool:
     def __init__(self) -> None:
         self._servers: dict[tuple, EmulatorServer | RemoteServer] = {}
         self._failures: dict[tuple, str] = {}
+        self._space_keys: dict[str, str] = {}  # remote URL -> this session's key there
+
+    def space_key(self, url: str) -> str:
+        """This session's (and xdist worker's) own key on the emulator at ``url``."""
+        key = self._space_keys.get(url)
+        if key is None:
+            key = self._space_keys[url] = session_key(os.environ.get(KEY_ENV, ""),
+                                                      os.environ.get("PYTEST_XDIST_WORKER", ""))
+        return key
 
     def get(self, overrides: dict[str, Any]) -> EmulatorServer | RemoteServer:
         key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
@@ -124,14 +139,33 @@ class ServerPool:
         return server
 
     def stop_all(self) -> None:
-        from .testing.handle import close_control_clients
+        from .testing.handle import ParadigmEmulator, close_control_clients
 
+        for url, key in self._space_keys.items():  # what this session scripted on a shared emulator goes
+            server = self._servers.get(("remote", url))
+            if server is not None:
+                try:
+                    ParadigmEmulator(server, api_key=key, space=True).reset()
+                except Exception:  # the emulator went away first: nothing is left there to clear
+                    pass
         close_control_clients()
         servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             stop = getattr(server, "stop", None)  # a remote emulator is not ours to stop
             if stop is not None:
                 stop()
+
+
+def session_key(configured: str, worker: str) -> str:
+    """``PARADIGM_EMULATOR_API_KEY`` (the Nth of a comma-separated list for xdist worker gwN), else
+    a key made up for this session: on an emulator without --users every key is its own space."""
+    keys = [k.strip() for k in configured.split(",") if k.strip()]
+    if keys:
+        number = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+        return keys[number % len(keys)]
+    import uuid
+
+    return f"paradigm-session-{uuid.uuid4().hex}"
 
 
 def _refuse(message: str) -> NoReturn:
@@ -230,7 +264,8 @@ def paradigm_emulator(request: pytest.FixtureRequest,
             _refuse(f"{request.node.nodeid} asks for emulator settings ({asked}) but the "
                     f"emulator is the one at {url} (--paradigm-url / {URL_ENV}), which has its own: run it "
                     "with those settings, or run this test without --paradigm-url")
-        handle = ParadigmEmulator(paradigm_server_pool.remote(url))
+        key = paradigm_server_pool.space_key(url)
+        handle = ParadigmEmulator(paradigm_server_pool.remote(url), api_key=key, space=True)
         handle.reset()
         if folder is not None:
             handle.load_fixtures(folder)

@@ -35,7 +35,7 @@ def wait_embedded(http: httpx.Client, file_id: int) -> str:
     deadline = time.monotonic() + POLL_DEADLINE_S
     while True:
         status = http.get(f"/api/v2/files/{file_id}").json()["status"]
-        if status not in ("pending", "parsing") or time.monotonic() > deadline:
+        if status not in ("pending", "parsing", "embedding") or time.monotonic() > deadline:
             return status
         time.sleep(POLL_EVERY_S)
 

@@ -20,6 +20,8 @@ CHOICES = 256  # guided_choice's
                  id="retrieve-file-ids"),
     pytest.param("/api/v3/agents", {"name": "a", "native_tool_ids": ["x"] * (IDS + 1)}, "native_tool_ids",
                  id="agent-tools"),
+    pytest.param("/api/v3/agents", {"name": "a", "mcp_server_ids": ["x"] * (IDS + 1)}, "mcp_server_ids",
+                 id="agent-mcp-servers"),
     pytest.param("/api/v2/chat/completions",
                  {"model": "alfred-4.2", "messages": [{"role": "user", "content": "hi"}],
                   "guided_choice": ["yes"] * (CHOICES + 1)}, "guided_choice", id="guided-choice"),

@@ -37,9 +37,9 @@ def upload_all(http, api: str = "v2") -> dict[str, int]:
 def wait_embedded(http, api: str, file_id: int) -> str:
     deadline = time.monotonic() + POLL_DEADLINE_S
     status = "pending"
-    while status in ("pending", "parsing") and time.monotonic() < deadline:
+    while status in ("pending", "parsing", "embedding") and time.monotonic() < deadline:
         status = http.get(f"/api/{api}/files/{file_id}").json()["status"]
-        if status in ("pending", "parsing"):
+        if status in ("pending", "parsing", "embedding"):
             time.sleep(0.02)
     return status
 

@@ -167,17 +167,19 @@ def test_an_unreadable_file_ends_parsing_failed(http, emulator, name, data):
     assert name in body["status_details"]
 
 
-def test_ingestion_goes_pending_parsing_embedded_with_ingest_ms(make_server):
-    server = make_server(ingest_ms=1000)
+def test_ingestion_goes_pending_parsing_embedding_embedded_with_ingest_ms(make_server):
+    server = make_server(ingest_ms=1200)
     now = [100.0]
     server.emulator.state.now = frozen_clock(now)
     with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as http:
         file_id = upload(http, "slow.txt", b"takes a while")["id"]
-        seen = []
-        for at in (100.0, 100.4, 100.6, 100.99, 101.0):
+        seen = [http.get(f"/api/v2/files/{file_id}").json()["status"]]
+        now[0] = 101.2  # time is up: this request waits for the ingestion, whose outcome is then known
+        assert http.get(f"/api/v2/files/{file_id}").json()["status"] == "embedded"
+        for at in (100.3, 100.5, 100.9, 101.19, 101.2):
             now[0] = at
             seen.append(http.get(f"/api/v2/files/{file_id}").json()["status"])
-    assert seen == ["pending", "pending", "parsing", "parsing", "embedded"]
+    assert seen == ["pending", "pending", "parsing", "embedding", "embedding", "embedded"]
 
 
 # -- delete and errors ---------------------------------------------------------------------------

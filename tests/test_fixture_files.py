@@ -18,7 +18,7 @@ from emulator.app import create_app
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES_DIR, Settings
 from emulator.errors import StartupError
-from emulator.fixtures.loading import FixtureError, OperationIndex, load_dirs
+from emulator.scripts.loading import FixtureError, OperationIndex, load_dirs
 
 
 @pytest.fixture(autouse=True)
@@ -239,7 +239,7 @@ def test_files_are_reloaded_when_they_change(make_server, tmp_path, caplog):
     assert ask(running.base_url) == "Hi from a file"
     edit(path, GOOD.replace("Hi from a file", "Edited"))
     assert wait_for(running.base_url, "Edited") == "Edited"
-    with caplog.at_level(logging.ERROR, logger="emulator.fixtures"):
+    with caplog.at_level(logging.ERROR, logger="emulator.scripts"):
         edit(path, GOOD.replace("response:", "respnse:"))
         assert running.emulator.scripts.reload_if_changed() is False  # what the next request would run
         assert ask(running.base_url) == "Edited"  # a broken edit keeps what was loaded

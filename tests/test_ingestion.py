@@ -60,7 +60,7 @@ def upload(http: httpx.Client, name: str, data: bytes) -> int:
 @pytest.mark.timing
 def test_health_keeps_answering_while_a_big_file_ingests() -> None:
     """The CLI server in a process of its own (so that nothing of this test's process weighs on it),
-    a 2 MB text file (~1,400 chunks to embed) ingesting, and health probed all the while. Ingestion
+    an 8 MB text file (~5,600 chunks to embed) ingesting, and health probed all the while. Ingestion
     that held the event loop would hold a probe for about as long as the ingestion; off the loop, the
     slowest probe is a small part of it (the absolute figure is bench/'s to measure)."""
     process, base = serve_cli()
@@ -68,7 +68,7 @@ def test_health_keeps_answering_while_a_big_file_ingests() -> None:
     try:
         with httpx.Client(base_url=root, headers=AUTH, timeout=60) as http, \
                 httpx.Client(base_url=root, timeout=5) as probe:
-            file_id = upload(http, "big.txt", prose(2 * 1024 * 1024))
+            file_id = upload(http, "big.txt", prose(8 * 1024 * 1024))
             waited: dict = {}
             # A request for the file waits for its ingestion (--ingest-ms 0): it ends when the work ends.
             waiting = threading.Thread(

@@ -132,8 +132,8 @@ def test_a_stage_inserted_into_the_pipeline_changes_every_request(make_server):
         return None
 
     running.emulator.pipeline.insert(Step("teapot", teapot), after=RATE_LIMITS_AFTER)
-    assert [s.name for s in running.emulator.pipeline.steps] == ["validate", "controls", "teapot", "match",
-                                                                 "deliver"]
+    assert [s.name for s in running.emulator.pipeline.steps] == [
+        "observe", "validate", "identify", "controls", "teapot", "limits", "match", "deliver"]
     with httpx.Client(base_url=running.base_url, headers={"Authorization": f"Bearer {KEY}"},
                       timeout=TIMEOUT) as http:
         assert http.get("/api/v2/models", headers={"X-Test-Teapot": "1"}).status_code == 418
@@ -156,5 +156,5 @@ def journal_all(base_url: str) -> list[dict]:
 
 def test_inserting_a_stage_needs_a_known_anchor(make_server):
     pipeline = make_server().emulator.pipeline
-    with pytest.raises(ValueError, match="validate, controls, match, deliver"):
+    with pytest.raises(ValueError, match="observe, validate, identify, controls, limits, match, deliver"):
         pipeline.insert(Step("x", lambda call: None), after="nowhere")

@@ -320,10 +320,12 @@ def test_the_environment_variable_names_the_emulator_too(pytester, make_server, 
         def test_remote(paradigm_emulator):
             assert paradigm_emulator.root_url == paradigm_emulator.server.base_url
             paradigm_emulator.add_fixture({"name": "remote", "response": {"content": "x"}})
+            assert [f["name"] for f in paradigm_emulator.fixtures] == ["remote"]
     """)
 
     pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=1)
-    assert [f["name"] for f in running.emulator.scripts.all()] == ["remote"]
+    # The session scripted its own test space, and cleared it when it ended: nothing is left behind.
+    assert running.emulator.scripts.all() == []
 
 
 def test_a_wrong_paradigm_url_fails_with_one_clear_message(pytester):

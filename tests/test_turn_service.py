@@ -12,8 +12,8 @@ from emulator.call import Call
 from emulator.catalog import Catalog
 from emulator.config import Settings
 from emulator.conversations.directory import Tool
-from emulator.conversations.documents import Passage, Scope
 from emulator.conversations.records import Conversations
+from emulator.conversations.scope import Passage, Scope
 from emulator.conversations.turns import Prepared, TurnRunning, TurnService
 from emulator.errors import ValidationError
 from emulator.state.memory import MemoryBackend
@@ -36,7 +36,7 @@ class FakeAgents:
 
 
 class FakeDocuments:
-    async def scope(self, body: dict[str, Any]) -> Scope:
+    async def scope(self, body: dict[str, Any], viewer: Any = None) -> Scope:
         return Scope((), False)
 
     async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[Passage]:
@@ -61,10 +61,11 @@ class FakeClock:
 
 
 class FakeCall:
-    """What ``prepare`` reads of a call: its body; it leaves the turn's facts on it."""
+    """What ``prepare`` reads of a call: its body and its user (none here); it leaves the turn's facts
+    on it."""
 
     def __init__(self, body: dict[str, Any]):
-        self.body, self.turn_context = body, None
+        self.body, self.turn_context, self.user = body, None, None
 
 
 def service(settings: Settings = SETTINGS) -> tuple[TurnService, FakeClock]:

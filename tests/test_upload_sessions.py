@@ -34,7 +34,7 @@ def wait_session_embedded(http, session: str) -> dict:
     while True:
         body = http.get(f"/api/v2/upload-session/{session}").json()
         if (
-            all(d["status"] not in ("pending", "parsing") for d in body["documents"])
+            all(d["status"] not in ("pending", "parsing", "embedding") for d in body["documents"])
             or time.monotonic() > deadline
         ):
             return body

@@ -23,27 +23,29 @@ from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation import text as generator
 from ..generation.text import Limits, request_key
+from ..identity.users import User
 from ..tokenizer import tokenize
-from . import choices, documents
+from . import choices
 from .directory import Tool
 from .mcp import Artifact, McpTool
+from .scope import Passage, Scope
 
 ANSWER_TOKENS = 512  # the most a generated answer says
 PASSAGES = 5  # passages a document search returns
 
 
 class Documents(Protocol):
-    """The document scope and search a turn's tools use (``conversations.documents``)."""
+    """The document scope and search a turn's tools use (``conversations.scope``)."""
 
-    async def scope(self, body: dict[str, Any]) -> documents.Scope: ...
+    async def scope(self, body: dict[str, Any], viewer: User | None = None) -> Scope: ...
 
-    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[documents.Passage]: ...
+    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[Passage]: ...
 
     async def filenames(self, file_ids: Collection[int]) -> dict[int, str]: ...
 
-    def answer(self, question: str, passages: list[documents.Passage]) -> tuple[str, set[int]]: ...
+    def answer(self, question: str, passages: list[Passage]) -> tuple[str, set[int]]: ...
 
-    def summary(self, passages: list[documents.Passage], names: dict[int, str]) -> str: ...
+    def summary(self, passages: list[Passage], names: dict[int, str]) -> str: ...
 
 
 class Toolbox(Protocol):
@@ -68,7 +70,7 @@ class TurnRequest:
     created_at: str  # ISO display time (deterministic)
     history: list[tuple[str, str]]  # (query, answer) of the thread's earlier turns
     body: dict[str, Any]
-    scope: documents.Scope
+    scope: Scope
     script: Script | None = None  # the fixture use that answers the turn, if any
     seed: int = 0
     turn_ms: float = 0.0
@@ -217,7 +219,7 @@ def _tool_call(request: TurnRequest, name: str, number: int, directory: Toolbox,
                        "chunk_sources": chunk_sources}}
 
 
-def _sources(request: TurnRequest, tool_call_id: str, passages: list[documents.Passage],
+def _sources(request: TurnRequest, tool_call_id: str, passages: list[Passage],
              cited: set[int]) -> list[dict[str, Any]]:
     return [{"id": uuid_from("source", request.seed, request.turn_id, tool_call_id, rank),
              "thread_id": request.thread_id, "turn_id": request.turn_id, "tool_call_id": tool_call_id,
@@ -227,7 +229,7 @@ def _sources(request: TurnRequest, tool_call_id: str, passages: list[documents.P
             for rank, p in enumerate(passages)]
 
 
-def _chunk_sources(passages: list[documents.Passage]) -> list[dict[str, Any]]:
+def _chunk_sources(passages: list[Passage]) -> list[dict[str, Any]]:
     return [choices.chunk_source(p.file_id, p.filename, p.chunk_id, p.chunk_uuid, p.page, p.text, p.score)
             for p in passages]
 
@@ -280,7 +282,7 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
         return await _document_analysis(docs, request, file_ids, number, directory)
     scripted = spec.get("sources") or []
     names = await docs.filenames([s["file_id"] for s in scripted])
-    passages = [documents.Passage(
+    passages = [Passage(
         file_id=s["file_id"], filename=names.get(s["file_id"], f"file {s['file_id']}"), page=s.get("page", 1),
         chunk_id=int(s.get("chunk_id", number * 1000 + k)), chunk_uuid=uuid_from("chunk", s["file_id"], k),
         text=str(s.get("text", "")), score=float(s.get("certainty", 0.9)) * 2 - 1,

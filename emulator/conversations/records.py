@@ -53,6 +53,12 @@ class Conversations:
         """Every thread, oldest first."""
         return [r for r in (await self.state.items(THREADS)).values() if isinstance(r, dict)]
 
+    async def delete_thread(self, thread: Record) -> None:
+        """A thread and its turns."""
+        for turn_id in thread["turns"]:
+            await self.state.delete(TURNS, turn_id)
+        await self.state.delete(THREADS, thread["id"])
+
     async def patch_thread(self, thread_id: str, changes: dict[str, Any]) -> Record | None:
         updated = await self.state.update(THREADS, thread_id, lambda current: _patched(current, changes))
         return _record(updated)

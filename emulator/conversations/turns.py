@@ -10,6 +10,7 @@ and ``start`` plans the turn from that source and stores it with its thread.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,13 +19,14 @@ from ..call import Call, Script
 from ..catalog import Catalog, Model
 from ..config import Settings
 from ..errors import ApiError, ModelNotFound, ValidationError
+from ..identity.ownership import owner_fields, owner_of
 from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
-from .documents import Scope
 from .mcp import McpServers, McpTool
 from .plan import Documents, TurnRequest, plan_turn
 from .records import Conversations, Record
+from .scope import Scope
 
 
 class TurnRunning(ApiError):
@@ -61,6 +63,7 @@ class Prepared:
     index: int
     mcp_tools: tuple[McpTool, ...] = ()  # what the turn may call of its MCP servers
     forced_mcp: tuple[McpTool, ...] = ()  # the tools of the server force_mcp_server names
+    owner: dict[str, Any] = dataclasses.field(default_factory=dict)  # the caller's: a new thread is theirs
 
 
 class TurnService:
@@ -141,11 +144,12 @@ class TurnService:
         model = self.model(body.get("ml_model") or (thread or {}).get("ml_model"))
         self.check_tool(body)
         mcp_tools, forced_mcp = await self.mcp_tools(body, agent)
-        scope = await self.documents.scope(body)
+        scope = await self.documents.scope(body, call.user)
         history = await self.history(thread) if thread is not None else []
         index = len(thread["turns"]) if thread else 0
         call.turn_context = {"index": index, "agent_id": agent["id"], "force_tool": body.get("force_tool")}
-        return Prepared(thread, agent, model, scope, history, index, mcp_tools, forced_mcp)
+        return Prepared(thread, agent, model, scope, history, index, mcp_tools, forced_mcp,
+                        owner_fields(call.user))
 
     async def start(self, body: dict[str, Any], prepared: Prepared, script: Script | None) -> Record:
         """Plan the turn (from the fixture that answers it, else the generator), store it with its thread."""
@@ -179,6 +183,8 @@ class TurnService:
             "liked": None, "force_tool": tool.public() if tool is not None else None,
             "immediate_final_answer": bool(body.get("immediate_final_answer")),
             "agent_id": agent["id"], "ml_model": model.technical_name,
+            # Who asked: a new thread is theirs, and a turn is seen (its sources too) as its thread is.
+            **prepared.owner,
         }
 
     async def store(self, body: dict[str, Any], thread: Record | None, record: Record) -> Record:
@@ -193,7 +199,8 @@ class TurnService:
             await conversations.create_thread(record["thread"], record["thread_created_at"], {
                 "name": title, "agent_id": record["agent_id"], "ml_model": body.get("ml_model"),
                 "is_ephemeral": bool(body.get("is_ephemeral")), "turns": [record["id"]],
-                "busy_until": timeline.busy_until(record), "updated_at": record["created_at"]})
+                "busy_until": timeline.busy_until(record), "updated_at": record["created_at"],
+                **owner_of(record)})
             return record
         _, running = await conversations.claim(record["thread"], record, record["start"], title)
         if running is not None:

@@ -9,7 +9,7 @@ later poll, on any worker, reads that outcome back instead of recomputing it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..state import Backend, Value
@@ -42,6 +42,7 @@ class Analysis:
     model: str | None = None
     private: bool = False
     outcome: Progress | None = None  # how it ended, once a poll saw it end
+    owner: dict[str, Any] = field(default_factory=dict)  # who asked (identity/ownership.py): theirs alone
 
     def value(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "document_ids": list(self.document_ids)}

@@ -1,10 +1,11 @@
 """An uploaded file -> pages of text -> chunks -> vectors, and the status clients see meanwhile.
 
-As on Paradigm, an upload starts ``pending``, goes through ``parsing``, and ends ``embedded`` (or
-``parsing_failed`` when no text can be read, or a budget is exceeded) ``--ingest-ms`` after the
-upload: ``pending`` for the first half of that time, ``parsing`` for the second. The status is
-computed from the upload time on the backend's shared clock (``state.now()``), so every worker
-tells the same story and nothing runs on a timer.
+As on Paradigm, an upload starts ``pending``, goes through ``parsing`` and ``embedding``, and ends
+``embedded`` (or ``parsing_failed`` when no text can be read, or a budget is exceeded; the other
+failures when a fixture scripts them) ``--ingest-ms`` after the upload: the
+vocabulary and the timeline are ``statuses``'. The status is computed from the upload time on the
+backend's shared clock (``state.now()``), so every worker tells the same story and nothing runs
+on a timer.
 
 The work itself begins at the upload, in a thread pool: extraction and embedding are CPU-bound,
 and off the event loop every other request (a health check included) is served meanwhile. Its
@@ -34,13 +35,15 @@ from concurrent.futures import ThreadPoolExecutor
 from ..config import Settings
 from ..errors import StateUnavailable
 from ..generation import vectors as embedding
+from . import chunk_vectors, statuses
 from .extraction import Budget, Unreadable, extract_pages
-from .store import EMBEDDED, FAILED, QUEUED, Extracted, FileRecord, FileStore
+from .statuses import EMBEDDED, EMBEDDING, FAILURES, PARSING, PENDING, QUEUED
+from .store import FAILED, Extracted, FileRecord, FileStore
 
 log = logging.getLogger("emulator.ingestion")
 
-PENDING, PARSING = "pending", "parsing"
-STATUSES = (PENDING, PARSING, EMBEDDED, FAILED)
+STATUSES = statuses.STATUSES
+__all__ = ["EMBEDDED", "EMBEDDING", "FAILED", "FAILURES", "PARSING", "PENDING", "STATUSES"]
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
 # How long an ingestion is left to a worker that stopped renewing its lease (it renews every RENEW_S).
 # Short, because a request waits that long for a dead worker's file; a live worker whose renewal
@@ -98,6 +101,9 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
            cancelled: threading.Event | None = None) -> Extracted:
     """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
     ``raw``, or ``pages`` when given), its chunks and their packed vectors."""
+    scripted = statuses.scripted_failure(record.extra)
+    if scripted is not None:  # a fixture said how this upload's ingestion ends
+        return Extracted(failure=scripted[1], outcome=scripted[0])
     try:
         if pages is None and "image" in record.extra:
             return Extracted()  # an image (its format and size read at upload): no text to read or embed
@@ -111,17 +117,20 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
         if not any(page.strip() for page in pages):
             raise Unreadable(f"No text could be extracted from {record.filename!r}.")
         found: list[tuple[str, int, int, int]] = []
-        packed = bytearray()
+        texts: list[str] = []
         for page_number, page in enumerate(pages, 1):
             for start, end in spans(page):
-                index = len(found)
-                found.append((chunk_uuid(record, index), page_number, start, end))
-                packed += embedding.pack_float32(vector_for(page[start:end], dimensions))
-                # Hand the GIL over between chunks: the event loop's thread, waiting for it to serve a
-                # request, gets it now instead of at the interpreter's next forced switch (5 ms).
-                time.sleep(0)
-                if cancelled is not None and index % 64 == 63 and cancelled.is_set():
-                    raise Cancelled()
+                found.append((chunk_uuid(record, len(found)), page_number, start, end))
+                texts.append(page[start:end])
+        # The vectors in batches (numpy, the very values vector_for gives), the GIL handed over between
+        # them: the event loop's thread, waiting for it to serve a request, gets it now instead of at
+        # the interpreter's next forced switch (5 ms).
+        packed = bytearray()
+        for first in range(0, len(texts), chunk_vectors.BATCH):
+            packed += chunk_vectors.packed_vectors(texts[first:first + chunk_vectors.BATCH], dimensions)
+            time.sleep(0)
+            if cancelled is not None and cancelled.is_set():
+                raise Cancelled()
         return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
     except Unreadable as exc:
         return Extracted(pages=pages or (), failure=str(exc))
@@ -159,12 +168,10 @@ class Ingestion:
         return now >= record.uploaded + self.delay
 
     def status(self, record: FileRecord, now: float) -> str:
-        elapsed = now - record.uploaded
-        if elapsed < self.delay / 2:
-            return PENDING
-        if elapsed < self.delay or record.state == QUEUED:
-            return PARSING
-        return record.state
+        return statuses.text_status(record.state, now - record.uploaded, self.delay)
+
+    def status_vision(self, record: FileRecord, now: float) -> str | None:
+        return statuses.vision_status(record.extra, self.status(record, now))
 
     async def settle(self, records: Iterable[FileRecord]) -> list[FileRecord]:
         """``records`` again, each file whose time is up ingested (so that its status is final); a
@@ -277,6 +284,10 @@ class Ingestion:
     def idle(self) -> bool:
         """Whether this process is ingesting nothing."""
         return not self._tasks
+
+    def in_progress(self) -> int:
+        """How many files this process is ingesting now (the metrics' ingestion queue)."""
+        return len(self._tasks)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

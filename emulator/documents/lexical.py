@@ -15,11 +15,13 @@ files it was asked over, never of a file half indexed).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import re
 import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
 
 MAX_TERMS = 64  # distinct words of a query that are looked up (a query is a question, not a file)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -28,6 +30,23 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def terms(query: str) -> list[str]:
     """The distinct words of a query, lowercased, in order."""
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TERMS]
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The chunks that hold a word of a query: ``keys[slots[i]]``'s chunk ``indices[i]`` has BM25
+    ``scores[i]`` (> 0 or clamped to 0, float64); ``best`` is the highest (0.0 when none)."""
+
+    keys: list[str]
+    slots: np.ndarray
+    indices: np.ndarray
+    scores: np.ndarray
+    best: float
+
+    @classmethod
+    def none(cls) -> Matches:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls([], empty, empty, np.zeros(0, dtype=np.float64), 0.0)
 
 
 class LexicalIndex:
@@ -58,15 +77,15 @@ class LexicalIndex:
             self._known.discard(key)
             self._pool.submit(self._remove, key)
 
-    async def scores(self, query: str, keys: Iterable[str]) -> dict[tuple[str, int], float]:
-        """BM25 of ``query`` in each chunk of the uploads ``keys`` that holds one of its words:
-        (key, chunk index) -> score (> 0; a chunk without any of the words is absent). The corpus
-        statistics (document frequencies, mean length) are those of every indexed chunk."""
+    async def matches(self, query: str, keys: Iterable[str]) -> Matches:
+        """BM25 of ``query`` in each chunk of the uploads ``keys`` that holds one of its words (a chunk
+        without any of them is absent). The corpus statistics (document frequencies, mean length)
+        are those of every indexed chunk."""
         words = terms(query)
         if not words:
-            return {}
+            return Matches.none()
         expression = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._scores, expression,
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._matches, expression,
                                                                 list(keys))
 
     def close(self) -> None:
@@ -96,19 +115,24 @@ class LexicalIndex:
             self._connection().execute("DELETE FROM chunks WHERE rowid >= ? AND rowid < ?",
                                        (rows.start, rows.stop))
 
-    def _scores(self, expression: str, keys: list[str]) -> dict[tuple[str, int], float]:
-        wanted = {self._rows[k].start: k for k in keys if k in self._rows and self._rows[k]}
+    def _matches(self, expression: str, keys: list[str]) -> Matches:
+        wanted = sorted((self._rows[k].start, self._rows[k].stop, k) for k in keys
+                        if k in self._rows and self._rows[k])
         if not wanted:
-            return {}
-        starts = sorted(wanted)
+            return Matches.none()
         rows = self._connection().execute("SELECT rowid, -bm25(chunks) FROM chunks WHERE chunks MATCH ?",
                                           (expression,)).fetchall()
-        found: dict[tuple[str, int], float] = {}
-        for rowid, score in rows:
-            place = bisect.bisect_right(starts, rowid) - 1
-            if place < 0:
-                continue
-            key = wanted[starts[place]]
-            if rowid < self._rows[key].stop:
-                found[(key, rowid - starts[place])] = max(float(score), 0.0)
-        return found
+        if not rows:
+            return Matches.none()
+        found = np.array(rows, dtype=np.float64).reshape(-1, 2)
+        rowids = found[:, 0].astype(np.int64)
+        starts = np.array([w[0] for w in wanted], dtype=np.int64)
+        stops = np.array([w[1] for w in wanted], dtype=np.int64)
+        place = np.searchsorted(starts, rowids, side="right") - 1
+        inside = place >= 0
+        inside[inside] = rowids[inside] < stops[place[inside]]
+        slots = place[inside]
+        scores = found[inside, 1]
+        scores = np.where(0.0 > scores, 0.0, scores)  # max(score, 0.0), as Python's max() picks
+        best = float(scores.max()) if len(scores) else 0.0
+        return Matches([w[2] for w in wanted], slots, rowids[inside] - starts[slots], scores, best)

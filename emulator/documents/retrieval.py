@@ -20,13 +20,12 @@ by the older file, then the earlier chunk. ``distance`` is 1 - cosine and ``cert
 from __future__ import annotations
 
 import asyncio
-import heapq
-import math
-import struct
-import time
 from collections.abc import Collection
 
 from ..generation import vectors as embedding
+from ..identity.ownership import visible
+from ..identity.users import User
+from . import scoring
 from .ingestion import Ingestion
 from .store import EMBEDDED, FileRecord, FileStore, Hit
 
@@ -40,14 +39,17 @@ class Retrieval:
     def __init__(self, files: FileStore, ingestion: Ingestion):
         self.files, self.ingestion = files, ingestion
 
-    async def search(self, query: str, *, file_ids: Collection[int] | None = None, n: int = 5) -> list[Hit]:
+    async def search(self, query: str, *, file_ids: Collection[int] | None = None, n: int = 5,
+                     viewer: User | None = None) -> list[Hit]:
         """The ``n`` chunks that best answer ``query``, best first, among the embedded files (all of
-        them, or those ``file_ids`` names); a file whose ingestion time is up is waited for."""
+        them, or those ``file_ids`` names; of those, only the ones ``viewer`` may see, when given); a
+        file whose ingestion time is up is waited for."""
         if n <= 0 or (file_ids is not None and not file_ids):
             return []
         everything = await self.files.all()
         wanted = None if file_ids is None else set(file_ids)
-        candidates = await self.ingestion.ready(r for r in everything if wanted is None or r.id in wanted)
+        candidates = await self.ingestion.ready(r for r in everything if (wanted is None or r.id in wanted)
+                                                and visible(r.extra, viewer))
         await self.index(candidates, everything)
         return await self.rank(query, candidates, n)
 
@@ -69,52 +71,30 @@ class Retrieval:
         if n <= 0 or not records:
             return []
         files = self.files
-        vector = tuple(embedding.embed(query, self.ingestion.dimensions))
-        lexical = await files.lexical.scores(query, [r.key for r in records])
-        searched = []
-        for record in records:
-            vectors = await files.vectors(record)
-            if vectors:
-                searched.append((record, vectors, files.packed(record)))
-        # Tens of thousands of chunks take tens of ms to score: then in a thread, off the event loop.
-        if sum(len(v) for _, v, _ in searched) > OFF_LOOP_CHUNKS:
-            loop = asyncio.get_running_loop()
-            best = await loop.run_in_executor(None, _best, vector, searched, lexical, n)
-        else:
-            best = _best(vector, searched, lexical, n)
+        dimensions = self.ingestion.dimensions
+        vector = tuple(embedding.embed(query, dimensions))
+        # BM25 on the lexical index's thread while the vectors are scored (in a thread of their own when
+        # there are tens of thousands: the matrix products are fast, but not nothing).
+        lexical = asyncio.ensure_future(files.lexical.matches(query, [r.key for r in records]))
+        try:
+            searched = []
+            for record in records:
+                block = await files.vectors(record, dimensions)
+                if block is not None and len(block.rows):
+                    searched.append((record, block))
+            blocks = [block for _, block in searched]
+            if sum(len(block.rows) for block in blocks) > OFF_LOOP_CHUNKS:
+                loop = asyncio.get_running_loop()
+                cosines = await loop.run_in_executor(None, scoring.cosines, vector, blocks)
+            else:
+                cosines = scoring.cosines(vector, blocks)
+            matches = await lexical
+        finally:
+            lexical.cancel()
+        best = scoring.best(vector, searched, cosines, matches, n, ALPHA)
         hits = []
-        for fused, _, negative_index, cosine, bm25, record in best:
-            chunk = (await files.chunks(record))[-negative_index]
-            hits.append(Hit(score=fused, distance=round(1 - cosine, 6), lexical_score=bm25,
-                            certainty=round((1 + cosine) / 2, 6), record=record, chunk=chunk))
+        for found in best:
+            chunk = (await files.chunks(found.record))[found.index]
+            hits.append(Hit(score=found.fused, distance=round(1 - found.cosine, 6), lexical_score=found.bm25,
+                            certainty=round((1 + found.cosine) / 2, 6), record=found.record, chunk=chunk))
         return hits
-
-
-def _best(vector: tuple[float, ...], searched: list[tuple[FileRecord, list, bytes]],
-          lexical: dict[tuple[str, int], float], n: int) -> list[tuple]:
-    """The ``n`` best (fused, -file id, -chunk index, cosine, bm25, record) of the chunks searched."""
-    query_norm2 = math.fsum(v * v for v in vector)
-    if not query_norm2:
-        return []
-    query_norm = math.sqrt(query_norm2)
-    best_lexical = max(lexical.values(), default=0.0)
-    size = len(vector)
-    scored = []
-    dist = math.dist
-    for record, vectors, packed in searched:
-        for index, (chunk_vector, norm2) in enumerate(vectors):
-            if index % 256 == 255:
-                time.sleep(0)  # in a thread: hand the GIL to the event loop now and then
-            if not norm2:
-                continue
-            if chunk_vector is None:  # beyond the decoded budget: decoded as it is searched
-                chunk_vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
-            if len(chunk_vector) != size:
-                continue
-            # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c: one C call per chunk instead of a Python loop.
-            d = dist(vector, chunk_vector)
-            cosine = (query_norm2 + norm2 - d * d) / 2 / (query_norm * math.sqrt(norm2))
-            bm25 = lexical.get((record.key, index), 0.0)
-            fused = ALPHA * cosine + (1 - ALPHA) * (bm25 / best_lexical if best_lexical else 0.0)
-            scored.append((round(fused, 6), -record.id, -index, round(cosine, 6), round(bm25, 6), record))
-    return heapq.nlargest(n, scored, key=lambda s: s[:3])

@@ -13,8 +13,9 @@ Ids come from the backend's counter, so two workers never hand out the same one.
 (random, per upload) tells a file from a later one that got the same id after a reset: a late
 ingestion result or a cached vector is only ever used for the very upload it was made from.
 
-What this process caches (decoded vectors, the lexical index of ``retrieval``) is keyed on
-(id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills the text, chunks and vectors.
+What this process caches (the vectors as one matrix, ``matrix.py``; the lexical index of
+``retrieval``) is keyed on (id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills
+the text, chunks and vectors.
 Nothing needs saving: with --data-dir the memory backend keeps every record on disk as it is
 written, and Redis keeps them itself.
 """
@@ -23,26 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import secrets
-import struct
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..identity.ownership import visible
+from ..identity.users import User
 from ..state import Backend
 from .lexical import LexicalIndex
+from .matrix import Block, VectorMatrix
+from .statuses import EMBEDDED, PARSING_FAILED, QUEUED
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
 COUNTER = "file-ids"
-HOT_CHUNKS = 2048  # chunks whose vectors this process keeps decoded (a search then costs one C call each)
+OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are taken into the matrix in a thread
 
-# What ingestion stored (the status clients see also depends on --ingest-ms: see Ingestion.status).
-QUEUED, EMBEDDED, FAILED = "queued", "embedded", "parsing_failed"
+# What ingestion stores (``statuses.OUTCOMES``; the status clients see also depends on --ingest-ms).
+FAILED = PARSING_FAILED
 
-
-Vectors = list[tuple[tuple[float, ...] | None, float]]  # a file's chunk vectors and their squared norms
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -166,21 +166,21 @@ class Extracted:
     vectors: bytes = b""
     dimensions: int = 0
     failure: str | None = None
+    outcome: str | None = None  # the failure status (``statuses.FAILURES``); None: parsing_failed
 
 
 class FileStore:
     """The files, over the state backend. Every method reads or writes the backend, so what one
     worker stores the others read; nothing here is the truth but the backend."""
 
-    def __init__(self, state: Backend, epoch: int = 0, hot_chunks: int = HOT_CHUNKS):
+    def __init__(self, state: Backend, epoch: int = 0):
         self.state = state
         self.epoch = epoch
-        self.hot_chunks = hot_chunks
-        # (id, nonce) -> the decoded vectors of its chunks (a tuple per chunk, or None: decode on use)
-        self._vectors: dict[str, list[tuple[tuple[float, ...] | None, float]]] = {}
-        self._packed: dict[str, bytes] = {}
+        # dimensions -> the vectors of the uploads searched so far, one matrix (rows keyed on id.nonce)
+        self._matrices: dict[int, VectorMatrix] = {}
+        self._unsearchable: set[str] = set()  # uploads whose vectors are not of the dimensions asked
+        self._adding = asyncio.Lock()
         self._chunks: dict[str, list[Chunk]] = {}
-        self._hot_used = 0
         self.lexical = LexicalIndex()
         # Set by Ingestion: the lease a new upload starts with (this process's name, seconds), and
         # what add() calls to begin ingesting it.
@@ -207,17 +207,24 @@ class FileStore:
             self.on_added(record)
         return record
 
-    async def get(self, file_id: int) -> FileRecord | None:
+    # ``viewer``: the user a request is for. A file that is not theirs to see (another user's private
+    # file, another company's) is then as absent as one never uploaded; None: every file.
+
+    async def get(self, file_id: int, viewer: User | None = None) -> FileRecord | None:
         value = await self.state.get(SPACE, str(file_id))
-        return None if value is None else FileRecord.of(value)
+        record = None if value is None else FileRecord.of(value)
+        return record if record is not None and visible(record.extra, viewer) else None
 
-    async def get_many(self, file_ids: Iterable[int]) -> list[FileRecord | None]:
+    async def get_many(self, file_ids: Iterable[int], viewer: User | None = None) -> list[FileRecord | None]:
         values = await self.state.get_many(SPACE, [str(i) for i in file_ids])
-        return [None if v is None else FileRecord.of(v) for v in values]
+        records = [None if v is None else FileRecord.of(v) for v in values]
+        return [r if r is not None and visible(r.extra, viewer) else None for r in records]
 
-    async def all(self) -> list[FileRecord]:
-        """Every file, newest first."""
+    async def all(self, viewer: User | None = None) -> list[FileRecord]:
+        """Every file (the viewer's, when given), newest first."""
         records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
+        if viewer is not None:
+            records = [r for r in records if visible(r.extra, viewer)]
         records.sort(key=lambda r: r.id, reverse=True)
         return records
 
@@ -281,48 +288,47 @@ class FileStore:
             self._chunks[record.key] = chunks
         return chunks
 
-    async def vectors(self, record: FileRecord) -> Vectors | None:
-        """The chunks' vectors and their squared norms: ``(vector, norm2)`` each, the vector None for
-        one this process does not keep decoded (``decode`` it); None when the file has no chunks yet.
-        A large file is decoded in a thread, off the event loop."""
-        cached = self._vectors.get(record.key)
-        if cached is not None:
-            return cached
-        packed = await self.state.get(VECTORS, record.key)
-        if not isinstance(packed, bytes) or not record.chunk_count:
-            return None
-        cached = self._vectors.get(record.key)  # decoded by a concurrent search meanwhile
-        if cached is not None:
-            return cached
-        hot = max(0, min(self.hot_chunks - self._hot_used, record.chunk_count))
-        self._hot_used += hot  # reserved now, so that two decodes never overspend the budget
-        if record.chunk_count > 64:
-            decoded = await asyncio.get_running_loop().run_in_executor(
-                None, _decode, packed, record.chunk_count, hot)
-        else:
-            decoded = _decode(packed, record.chunk_count, hot)
-        if record.key in self._vectors:  # a concurrent search got there first: keep its copy
-            self._hot_used -= hot
-            return self._vectors[record.key]
-        self._vectors[record.key] = decoded
-        self._packed[record.key] = packed
-        return decoded
+    def matrix(self, dimensions: int) -> VectorMatrix:
+        """The matrix of the vectors of ``dimensions`` this process has read (``vector_rows``)."""
+        matrix = self._matrices.get(dimensions)
+        if matrix is None:
+            matrix = self._matrices[dimensions] = VectorMatrix(dimensions)
+        return matrix
 
-    def packed(self, record: FileRecord) -> bytes:
-        """The packed vectors ``vectors`` read (call it first)."""
-        return self._packed.get(record.key, b"")
+    async def vectors(self, record: FileRecord, dimensions: int) -> Block | None:
+        """The file's chunk vectors, in chunk order, as ``matrix(dimensions)`` holds them (read from the
+        backend the first time); None when it has none yet, or vectors of other dimensions. A large
+        file's norms are computed in a thread, off the event loop."""
+        matrix = self.matrix(dimensions)
+        block = matrix.snapshot().get(record.key)
+        if block is not None:
+            return block
+        if record.key in self._unsearchable or not record.chunk_count:
+            return None
+        packed = await self.state.get(VECTORS, record.key)
+        if not isinstance(packed, bytes) or len(packed) != record.chunk_count * dimensions * 4:
+            if isinstance(packed, bytes):
+                self._unsearchable.add(record.key)
+            return None
+        # One copy at a time: the matrix is written by one thread only. (A file deleted during its copy
+        # is dropped from the matrix by the next search's ``keep_only``.)
+        async with self._adding:
+            if len(packed) > OFF_LOOP_BYTES:
+                return await asyncio.get_running_loop().run_in_executor(None, matrix.add, record.key, packed)
+            return matrix.add(record.key, packed)
 
     def _forget(self, key: str) -> None:
-        decoded = self._vectors.pop(key, None)
-        if decoded is not None:
-            self._hot_used -= sum(1 for vector, _ in decoded if vector is not None)
-        self._packed.pop(key, None)
+        for matrix in self._matrices.values():
+            matrix.remove(key)
+        self._unsearchable.discard(key)
         self._chunks.pop(key, None)
         self.lexical.remove(key)
 
     def keep_only(self, keys: set[str]) -> None:
         """Drop what this process caches for uploads that are no longer stored (or searchable)."""
-        cached = set(self._vectors) | set(self._chunks) | self.lexical.keys()
+        cached = set(self._chunks) | self.lexical.keys() | self._unsearchable
+        for matrix in self._matrices.values():
+            cached |= matrix.keys()
         for key in cached - keys:
             self._forget(key)
 
@@ -333,7 +339,7 @@ class FileStore:
             await self.state.put(PAGES, record.key, list(extracted.pages))
             await self.state.put(CHUNKS, record.key, [list(s) for s in extracted.spans])
             await self.state.put(VECTORS, record.key, extracted.vectors)
-        outcome = FAILED if extracted.failure is not None else EMBEDDED
+        outcome = EMBEDDED if extracted.failure is None else extracted.outcome or FAILED
 
         def done(current: FileRecord) -> FileRecord | None:
             if current.state != QUEUED:
@@ -347,14 +353,3 @@ class FileStore:
             await self._drop_content(record)
         return updated
 
-
-def _decode(packed: bytes, count: int, hot: int) -> list[tuple[tuple[float, ...] | None, float]]:
-    """Packed float32 vectors -> (the first ``hot`` as tuples, else None; each one's squared norm)."""
-    size = len(packed) // 4 // count
-    decoded: list[tuple[tuple[float, ...] | None, float]] = []
-    for index in range(count):
-        vector = struct.unpack_from(f"<{size}f", packed, index * size * 4)
-        decoded.append((vector if index < hot else None, math.fsum(v * v for v in vector)))
-        if index % 64 == 63:
-            time.sleep(0)  # in a thread: hand the GIL to the event loop now and then
-    return decoded

@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..generation.text import request_key
+from ..identity.ownership import visible
+from ..identity.users import User
 from ..state import Backend, Value
 
 SPACE = "upload-sessions"
@@ -32,6 +34,7 @@ class UploadSession:
     is_valid: bool = True
     documents: tuple[int, ...] = ()  # the ids of the files added, in order
     updated_at: int = 0  # the created_at of the last file added (0: none yet)
+    owner: dict[str, Any] = field(default_factory=dict)  # who made it (identity/ownership.py): theirs alone
 
     def value(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "documents": list(self.documents)}
@@ -57,10 +60,12 @@ class UploadSessionStore:
     def __init__(self, state: Backend, seed: int, epoch: int):
         self.state, self.seed, self.epoch = state, seed, epoch
 
-    async def create(self, ingestion_pipeline: str | None) -> UploadSession:
+    async def create(self, ingestion_pipeline: str | None,
+                     owner: dict[str, Any] | None = None) -> UploadSession:
         number = await self.state.next_id(COUNTER)
         session = UploadSession(uuid=session_uuid(self.seed, number), number=number,
-                                created_at=self.epoch + number, ingestion_pipeline=ingestion_pipeline)
+                                created_at=self.epoch + number, ingestion_pipeline=ingestion_pipeline,
+                                owner=dict(owner or {}))
         await self.state.put(SPACE, session.uuid, session.value())
         return session
 
@@ -71,12 +76,16 @@ class UploadSessionStore:
     async def delete(self, key: str) -> bool:
         return await self.state.delete(SPACE, key)
 
-    async def deactivate_all(self) -> list[str]:
-        """Every valid session made invalid; -> their uuids, in the order they were created."""
+    async def deactivate_all(self, viewer: User | None = None) -> list[str]:
+        """Every valid session (of those the viewer may see, when given) made invalid; -> their uuids,
+        in the order they were created."""
         invalidate = _changed(lambda session: dataclasses.replace(session, is_valid=False))
         done = []
         for key, value in (await self.state.items(SPACE)).items():
-            if isinstance(value, dict) and UploadSession.of(value).is_valid:
+            if not isinstance(value, dict):
+                continue
+            session = UploadSession.of(value)
+            if session.is_valid and visible(session.owner, viewer):
                 await self.state.update(SPACE, key, invalidate)
                 done.append(key)
         return done

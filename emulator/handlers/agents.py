@@ -14,11 +14,12 @@ from starlette.responses import Response
 from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.directory import AgentDirectory
-from ..conversations.documents import DocumentScope
 from ..conversations.mcp import McpServers, brief_server, public_server
+from ..conversations.scope import DocumentScope
 from ..conversations.users import UserSettings
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
+from ..identity.directory import me_body
 from .common import body_of, paginate
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -212,9 +213,10 @@ class Agents:
 
     async def list_tools(self, call: Call) -> Response:
         directory = self.agents
-        company_id = call.query.get("company_id")
-        if company_id is not None and company_id != directory.company["id"]:
-            raise ValidationError(choices.does_not_exist("company_id", company_id))
+        # Another company's tools are a sys-admin's to inspect: for this user there are none (as the
+        # groups list answers for another company).
+        if call.query.get("company_id", directory.company["id"]) != directory.company["id"]:
+            return json_response([])
         return json_response([tool.public() for tool in directory.tools.values()])
 
     async def list_groups(self, call: Call) -> Response:
@@ -240,13 +242,13 @@ class Agents:
 
     async def update_me(self, call: Call) -> Response:
         """The user's language, agent instructions, help and terms flags, kept on the backend."""
-        await self.users.patch(self.agents.user["id"], body_of(call))
+        await self.users.patch(_settings_owner(call, self.agents.user), body_of(call))
         return await self.me(call)
 
     async def me(self, call: Call) -> Response:
         directory = self.agents
         user, company = directory.user, directory.company
-        return json_response(_with_settings(await self.users.get(user["id"]), {
+        body = {
             "profile": {"id": user["id"], "username": user["username"], "full_name": user["full_name"],
                         "email": user["email"]},
             "company": {"id": company["id"], "name": company["name"],
@@ -263,7 +265,18 @@ class Agents:
             "groups": [{"id": m["id"], "name": directory.groups[m["id"]].name,
                         "role": m.get("role", "member")}
                        for m in user.get("groups", []) if m["id"] in directory.groups],
-        }))
+        }
+        # A user of --users answers for themselves; a key's implicit user is the agents file's one.
+        caller = call.user
+        if caller is not None and not caller.implicit:
+            body = me_body(caller, body)
+        return json_response(_with_settings(await self.users.get(_settings_owner(call, user)), body))
+
+
+def _settings_owner(call: Call, profile_user: dict[str, Any]) -> Any:
+    """Whose settings a users/me call reads and writes: the caller's, or the agents file's user."""
+    caller = call.user
+    return caller.id if caller is not None and not caller.implicit else profile_user["id"]
 
 
 def _with_settings(kept: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:

@@ -32,11 +32,13 @@ from ..call import Call, Handler, json_response
 from ..catalog import Catalog
 from ..config import Settings
 from ..documents.analyses import Analysis, AnalysisStore, Progress
-from ..documents.ingestion import EMBEDDED, FAILED, Ingestion
+from ..documents.ingestion import EMBEDDED, FAILURES, Ingestion
 from ..documents.store import FileRecord, FileStore
 from ..documents.summaries import best_sentences
 from ..errors import NotFound, ValidationError
 from ..generation.text import request_key
+from ..identity.ownership import owner_fields, visible
+from ..identity.users import User
 from ..state import Clock
 from .common import does_not_exist
 
@@ -87,10 +89,11 @@ class Analyses:
                 "api_v2_tools_document_analysis_status_retrieve": self.status,
                 "api_v2_chat_image_analysis_create": self.image_analysis}
 
-    async def _documents(self, field: str, ids: list[int]) -> list[FileRecord]:
-        """The files ``ids`` names (each once, in order); one that names nothing is DRF's 400."""
+    async def _documents(self, field: str, ids: list[int], viewer: User | None) -> list[FileRecord]:
+        """The files ``ids`` names (each once, in order); one that names nothing the viewer may see
+        is DRF's 400."""
         ids = list(dict.fromkeys(int(i) for i in ids))  # 3.0 is an integer to the schema, as to DRF
-        records = await self.files.get_many(ids)
+        records = await self.files.get_many(ids, viewer=viewer)
         missing = [i for i, r in zip(ids, records, strict=True) if r is None]
         if missing:
             raise does_not_exist(field, missing)
@@ -104,7 +107,7 @@ class Analyses:
     async def create(self, call: Call) -> Response:
         body = call.body
         model = self._model(body.get("model"), "document analysis")
-        records = await self._documents("document_ids", body["document_ids"])
+        records = await self._documents("document_ids", body["document_ids"], call.user)
         number = await self.analyses.next_number()
         session = await self.analyses.next_chat_session()
         key = str(uuidlib.UUID(bytes=request_key("document-analysis", self.settings.seed, number)[:16],
@@ -112,7 +115,7 @@ class Analyses:
         analysis = Analysis(uuid=key, number=number, chat_session_id=session, query=body["query"],
                             document_ids=tuple(r.id for r in records), asked=await self.clock.now(),
                             created_at=self.settings.epoch + number, model=model,
-                            private=bool(body.get("private")))
+                            private=bool(body.get("private")), owner=owner_fields(call.user))
         await self.analyses.put(analysis)
         return json_response({"uuid": key, "chat_response_id": key, "chat_session_id": session})
 
@@ -129,7 +132,7 @@ class Analyses:
         records = await ingestion.settle([r for r in found if r is not None])
         now = await self.clock.now()
         statuses = [ingestion.status(r, now) for r in records]
-        failed = [r for r, s in zip(records, statuses, strict=True) if s == FAILED]
+        failed = [r for r, s in zip(records, statuses, strict=True) if s in FAILURES]
         if failed:
             first = failed[0]
             return await self._finish(analysis, Progress(ERROR, 0.0, 0, result=(
@@ -168,8 +171,8 @@ class Analyses:
 
     async def _analysis_or_404(self, call: Call, name: str) -> Analysis:
         analysis = await self.analyses.get(_key(call, name))
-        if analysis is None:
-            raise NotFound()  # unknown (clients poll on through a 404, as for one not yet started)
+        if analysis is None or not visible(analysis.owner, call.user):
+            raise NotFound()  # unknown, or another user's (clients poll on through a 404)
         return analysis
 
     # -- GET /api/v2/chat/document-analysis/{uuid} -------------------------------------------------------
@@ -201,7 +204,7 @@ class Analyses:
     async def image_analysis(self, call: Call) -> Response:
         body = call.body
         self._model(body.get("model"), "image analysis")
-        records = await self._documents("document_ids", body["document_ids"])
+        records = await self._documents("document_ids", body["document_ids"], call.user)
         not_images = [r for r in records if image_of(r) is None]
         if not_images:
             raise ValidationError({"document_ids": [

@@ -9,9 +9,9 @@ from ..errors import BadRequest
 from ..generation import structured
 from ..generation import text as generator
 from ..render import chat_completion
+from ..sampling import ModelLookup, check_context, completion_draft, read_sampling
 from ..streaming import chat_events
 from ..tokenizer import chat_prompt, count_within
-from .sampling import ModelLookup, check_context, completion_draft, read_sampling
 
 # What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
 SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "functions", "function_call",

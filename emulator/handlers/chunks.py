@@ -19,6 +19,7 @@ from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore
 from ..documents.summaries import content_words
 from ..errors import ValidationError
+from ..identity.users import User
 
 MAX_REFORMULATIONS = 10
 
@@ -75,11 +76,12 @@ class Chunks:
 
     # -- POST /api/v2/filter/chunks -------------------------------------------------------------------
 
-    async def _owners(self, chunk_uuids: list[str]) -> dict[str, FileRecord]:
-        """Which searchable file holds each chunk (a chunk of a file not embedded, or gone, is absent)."""
+    async def _owners(self, chunk_uuids: list[str], viewer: User | None) -> dict[str, FileRecord]:
+        """Which searchable file holds each chunk (a chunk of a file not embedded, gone, or not the
+        viewer's to see, is absent)."""
         wanted: set[str] = set(chunk_uuids)
         owners: dict[str, FileRecord] = {}
-        for record in await self.ingestion.ready(await self.files.all()):
+        for record in await self.ingestion.ready(await self.files.all(viewer)):
             for chunk in await self.files.chunks(record):
                 if chunk.uuid in wanted:
                     owners[chunk.uuid] = record
@@ -91,7 +93,7 @@ class Chunks:
         body = call.body
         self._check_model(body.get("model"), "chunk filtering")
         wanted = list(dict.fromkeys(_uuids(body["chunk_ids"])))
-        owners = await self._owners(wanted)
+        owners = await self._owners(wanted, call.user)
         missing = [u for u in wanted if u not in owners]
         if missing:
             raise ValidationError({"chunk_ids": [f'Invalid pk "{u}" - object does not exist.'

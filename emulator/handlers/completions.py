@@ -10,9 +10,9 @@ from ..call import Call, Draft, Handler
 from ..config import Settings
 from ..generation import text as generator
 from ..render import text_completion
+from ..sampling import ModelLookup, check_context, completion_draft, read_sampling
 from ..streaming import completion_events
 from ..tokenizer import MAX_TOKEN_CHARS, count_capped, tokenize
-from .sampling import ModelLookup, check_context, completion_draft, read_sampling
 
 SHAPING = ("prompt", "suffix", "seed", "temperature", "top_p")
 

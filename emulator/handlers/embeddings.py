@@ -14,8 +14,8 @@ from ..config import Settings
 from ..errors import BadRequest, dumps
 from ..generation import vectors as embedding
 from ..generation.text import request_key
+from ..sampling import ModelLookup
 from ..tokenizer import count_within
-from .sampling import ModelLookup
 
 # Past this many inputs the vectors and their JSON (~0.6 ms an input of 1024 floats) are made in a
 # thread: 2,048 inputs take a second or two, which the event loop spends answering everyone else.

@@ -17,11 +17,14 @@ from starlette.responses import Response
 from ..bodies import MB, BodyLimit, body_limit
 from ..call import Call, Handler, json_response
 from ..config import Settings
+from ..documents import statuses
 from ..documents.images import image_info
-from ..documents.ingestion import EMBEDDED, FAILED, Ingestion
+from ..documents.ingestion import EMBEDDED, FAILURES, Ingestion
 from ..documents.store import FileRecord, FileStore, NewFile
 from ..documents.workspaces import COLLECTION_TYPES, Directory, Workspace, scoped_types
 from ..errors import NotFound, ValidationError
+from ..identity.ownership import COMPANY, PRIVATE, created_by, owner_fields
+from ..identity.users import User
 from .common import does_not_exist, paginate
 
 # -- shared with v3 and the upload sessions ------------------------------------------------------
@@ -45,15 +48,31 @@ async def read_upload(call: Call, limit: BodyLimit) -> tuple[str, bytes]:
     return (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1], data
 
 
+def scripted_ingestion(call: Call) -> dict[str, Any] | None:
+    """How a fixture that matched this upload says its ingestion ends (``response.ingestion``)."""
+    script = call.script
+    scripted = script.response.get("ingestion") if script is not None else None
+    return dict(scripted) if isinstance(scripted, dict) else None
+
+
 async def store_upload(files: FileStore, filename: str, data: bytes, workspace: Workspace, title: str | None,
                        purpose: str = "documents", tag_ids: tuple[int, ...] = (),
                        auto_tag_ids: tuple[int, ...] = (), parser: str | None = None,
-                       extra: dict[str, Any] | None = None) -> FileRecord:
+                       extra: dict[str, Any] | None = None, owner: User | None = None,
+                       visual: bool | None = None, script: dict[str, Any] | None = None) -> FileRecord:
     """Store an upload (its ingestion begins at once, off the event loop). A PNG or JPEG is kept as
-    an image (``extra["image"]``: its format and size, read from its header), for image analysis."""
+    an image (``extra["image"]``: its format and size, read from its header), for image analysis.
+    The uploader owns it: a file of their personal workspace is theirs alone, one of the company's
+    or of a shared workspace their company's (``identity/ownership.py``). ``parser`` and ``visual``
+    (IS_VISUAL_INGESTION_ON) say whether it goes through vision, ``script`` how a fixture says its
+    ingestion ends (``statuses``)."""
     if not filename.strip():
         raise ValidationError({"file": ["No filename could be determined."]})
-    extra = dict(extra or {})
+    scope = PRIVATE if workspace.workspace_type == "personal" else COMPANY
+    extra = {**(extra or {}), **owner_fields(owner, scope), **statuses.upload_extra(parser, visual, script)}
+    creator = created_by(owner)
+    if creator is not None:
+        extra["created_by"] = creator
     image = image_info(data)
     if image is not None:
         extra["image"] = image
@@ -98,7 +117,8 @@ def workspace_of(workspaces: dict[int, Workspace], record: FileRecord) -> Worksp
 
 
 async def file_or_404(files: FileStore, call: Call, param: str = "id") -> FileRecord:
-    record = await files.get(call.path_params[param])
+    """The path's file, if the caller may see it; else DRF's 404 (another user's file included)."""
+    record = await files.get(call.path_params[param], viewer=call.user)
     if record is None:
         raise NotFound()
     return record
@@ -117,7 +137,7 @@ def v2_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: di
     body = {
         "id": record.id, "object": "file", "bytes": record.size, "created_at": record.created_at,
         "filename": record.filename, "purpose": record.purpose, "status": status,
-        "status_details": record.failure if status == FAILED else None,
+        "status_details": record.failure if status in FAILURES else None,
         "title": record.title, "workspace_id": workspace.id,
         "collection_type": COLLECTION_TYPES.get(workspace.workspace_type, "workspace"),
         "total_pages": total_pages(status, record), "signature": record.signature,
@@ -149,7 +169,8 @@ class Files:
         workspace = await target_workspace(self.workspaces, body.get("collection_type"),
                                            body.get("workspace_id"))
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
-                                    body.get("title"), purpose=body.get("purpose") or "documents")
+                                    body.get("title"), purpose=body.get("purpose") or "documents",
+                                    owner=call.user, script=scripted_ingestion(call))
         answer = v2_file(self.ingestion, record, record.uploaded, {workspace.id: workspace})
         answer["status"] = "pending"  # every upload starts queued; the next request sees how far it got
         # 200, not the 201 a REST create would give: the OpenAI-compatible upload, as clients assert it.
@@ -160,7 +181,8 @@ class Files:
         types = scoped_types(query.get("private_scope"), query.get("company_scope"),
                              query.get("workspace_scope"))
         workspaces = await self.workspaces.workspaces()
-        records = [r for r in await self.files.all() if workspace_of(workspaces, r).workspace_type in types]
+        records = [r for r in await self.files.all(call.user)
+                   if workspace_of(workspaces, r).workspace_type in types]
         if "workspace_id" in query:
             records = [r for r in records if r.workspace_id == query["workspace_id"]]
         if "purpose" in query:

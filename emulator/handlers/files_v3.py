@@ -21,8 +21,9 @@ from starlette.responses import Response
 from ..bodies import body_limit
 from ..call import Call, Handler, json_response
 from ..config import Settings
+from ..documents import statuses
 from ..documents.extraction import extension
-from ..documents.ingestion import EMBEDDED, FAILED, PENDING, Ingestion
+from ..documents.ingestion import EMBEDDED, FAILURES, PENDING, Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore
 from ..documents.workspaces import Directory, Tag, Workspace, iso
@@ -31,6 +32,7 @@ from .common import body_of, does_not_exist, paginate
 from .files import (
     file_or_404,
     read_upload,
+    scripted_ingestion,
     store_upload,
     total_pages,
     v2_file,
@@ -38,7 +40,7 @@ from .files import (
     workspace_or_400,
 )
 
-# Who uploaded everything: the emulator has one user, the owner of every API key.
+# Who uploaded a file when no --users file names the uploader: the emulator's one user.
 CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
 MUTABLE = ("title", "tags", "external_metadata")
 DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing has begun
@@ -58,13 +60,13 @@ def v3_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: di
     body = {
         "id": record.id, "filename": record.filename, "workspace": workspace_of(workspaces, record).summary(),
         "summaries": [], "title": record.title, "extension": extension(record.filename), "status": status,
-        "status_vision": record.extra.get("status_vision"),
-        "status_detail": record.failure if status == FAILED else None,
+        "status_vision": ingestion.status_vision(record, now),
+        "status_detail": record.failure if status in FAILURES else None,
         "uploaded_at": created, "created_at": created, "updated_at": iso(record.modified_at),
         "total_pages": total_pages(status, record),
         "tags": [{"id": t, "name": tags[t].name, "auto_assigned": t in record.auto_tag_ids}
                  for t in record.tag_ids if t in tags],
-        "created_by": CREATED_BY, "upload_session_uuid": session,
+        "created_by": record.extra.get("created_by") or CREATED_BY, "upload_session_uuid": session,
         "external_metadata": record.external_metadata, "signature": record.signature,
         "file_size": record.size, "parser": record.parser or (None if status == PENDING else DEFAULT_PARSER),
     }
@@ -147,9 +149,11 @@ class FilesV3:
         automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
                                     body.get("title"), tag_ids=tuple(tag_ids), auto_tag_ids=automatic,
-                                    parser=body.get("parser"))
+                                    parser=body.get("parser"), owner=call.user,
+                                    script=scripted_ingestion(call))
         answer = v3_file(self.ingestion, record, record.uploaded, {workspace.id: workspace}, tags)
-        answer["status"] = "pending"  # the answer Paradigm gives: queued, whatever happens next
+        answer["status"] = PENDING  # the answer Paradigm gives: queued, whatever happens next
+        answer["status_vision"] = statuses.vision_status(record.extra, PENDING)
         answer["message"] = "File queued for processing"
         return json_response(answer, 201)
 
@@ -158,7 +162,7 @@ class FilesV3:
     async def list_files(self, call: Call) -> Response:
         query = call.query
         ingestion = self.ingestion
-        records = await self.files.all()
+        records = await self.files.all(call.user)
         if "workspace_id" in query:
             wanted = ids_of("workspace_id", query["workspace_id"])
             records = [r for r in records if r.workspace_id in wanted]
@@ -180,13 +184,14 @@ class FilesV3:
             if f"{field}_before" in query:
                 bound = _instant(f"{field}_before", query[f"{field}_before"], end_of_day=True)
                 records = [r for r in records if getattr(r, attribute) <= bound]
-        if "status_vision" in query:
-            records = [r for r in records if r.extra.get("status_vision") == query["status_vision"]]
-        if {"status", "total_pages_min", "total_pages_max", "search"} & set(query):
+        if {"status", "status_vision", "total_pages_min", "total_pages_max", "search"} & set(query):
             records = await ingestion.settle(records)
             now = await ingestion.now()
             if "status" in query:
                 records = [r for r in records if ingestion.status(r, now) == query["status"]]
+            if "status_vision" in query:  # "-": the files that do not go through vision
+                wanted_vision = None if query["status_vision"] == "-" else query["status_vision"]
+                records = [r for r in records if ingestion.status_vision(r, now) == wanted_vision]
             if "total_pages_min" in query:
                 records = [r for r in records
                            if total_pages(ingestion.status(r, now), r) >= query["total_pages_min"]]
@@ -218,7 +223,7 @@ class FilesV3:
         if not records:
             return []
         by_id = {r.id: r for r in records}
-        hits = await self.retrieval.search(text, file_ids=list(by_id), n=1 << 30)
+        hits = await self.retrieval.search(text, file_ids=list(by_id), n=1 << 30)  # the viewer's files
         best: dict[int, float] = {}
         for hit in hits:
             if hit.lexical_score > 0 and hit.record.id not in best:

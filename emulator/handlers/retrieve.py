@@ -21,8 +21,8 @@ from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileStore, Hit
 from ..documents.workspaces import Directory, iso
-from .documents import in_scope  # retrieve's scopes are document search's
 from .files_v3 import v3_file
+from .tools import in_scope  # retrieve's scopes are document search's
 
 
 def chunk_id(chunk_uuid: str) -> int:
@@ -60,7 +60,7 @@ class Retrieve:
 
     async def retrieve(self, call: Call) -> Response:
         body = call.body
-        scope = [r.id for r in await in_scope(self.files, self.workspaces, body)]
+        scope = [r.id for r in await in_scope(self.files, self.workspaces, body, call.user)]
         # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
         now = await self.ingestion.now()

@@ -24,6 +24,7 @@ from ..conversations import choices, timeline
 from ..conversations.records import Record
 from ..conversations.turns import Clock, Prepared, TurnRunning, TurnService
 from ..errors import NotFound, ValidationError
+from ..identity.ownership import owner_fields, require_visible, visible
 from ..sse import event_stream
 
 __all__ = ["Threads", "TurnRunning"]
@@ -81,9 +82,7 @@ class Threads:
 
     async def _thread_or_404(self, call: Call) -> Record:
         thread = await self.conversations.thread(str(call.path_params["id"]))
-        if thread is None:
-            raise NotFound()
-        return thread
+        return require_visible(thread, call.user)  # another user's thread is DRF's 404 too
 
     # -- threads ------------------------------------------------------------------------------------
 
@@ -94,12 +93,13 @@ class Threads:
         thread_id, created_at = await conversations.new_thread_ids()
         thread = await conversations.create_thread(thread_id, created_at, {
             "name": body.get("name") or "", "agent_id": agent["id"],
-            "is_ephemeral": bool(body.get("is_ephemeral"))})
+            "is_ephemeral": bool(body.get("is_ephemeral")), **owner_fields(call.user)})
         return json_response(await self.turns.render_thread(thread, await self.clock.now()), status=201)
 
     async def list_threads(self, call: Call) -> Response:
         query = call.query
-        threads = [t for t in reversed(await self.conversations.threads()) if not t["is_ephemeral"]]
+        threads = [t for t in reversed(await self.conversations.threads())
+                   if not t["is_ephemeral"] and visible(t, call.user)]
         if query.get("creation_source") is not None and query["creation_source"] != "api":
             threads = []
         if query.get("search"):
@@ -214,16 +214,15 @@ class Threads:
         query, conversations = call.query, self.conversations
         if query.get("turn_id"):
             turn = await conversations.turn(str(query["turn_id"]))
-            if turn is None or (query.get("thread_id") and turn["thread"] != query["thread_id"]):
+            if turn is None or (query.get("thread_id") and turn["thread"] != query["thread_id"]) \
+                    or not visible(turn, call.user):
                 raise NotFound()
             turns = [turn]
         elif query.get("thread_id"):
-            thread = await conversations.thread(str(query["thread_id"]))
-            if thread is None:
-                raise NotFound()
+            thread = require_visible(await conversations.thread(str(query["thread_id"])), call.user)
             turns = await conversations.turns_of(thread)
         else:
-            turns = await conversations.all_turns()
+            turns = [t for t in await conversations.all_turns() if visible(t, call.user)]
         now = await self.clock.now()
         found = []
         for turn in turns:

@@ -22,7 +22,8 @@ from ..documents.store import FileStore
 from ..documents.upload_sessions import UploadSession, UploadSessionStore
 from ..documents.workspaces import Directory, iso
 from ..errors import NotFound, ValidationError
-from .files import read_upload, store_upload, target_workspace, workspace_of
+from ..identity.ownership import owner_fields, visible
+from .files import read_upload, scripted_ingestion, store_upload, target_workspace, workspace_of
 
 
 def _key(call: Call, name: str = "uuid") -> str:
@@ -50,8 +51,8 @@ class UploadSessions:
 
     async def _session_or_404(self, call: Call) -> UploadSession:
         session = await self.sessions.get(_key(call))
-        if session is None:
-            raise NotFound()
+        if session is None or not visible(session.owner, call.user):
+            raise NotFound()  # unknown, or another user's
         return session
 
     async def _body(self, session: UploadSession) -> dict[str, Any]:
@@ -75,7 +76,7 @@ class UploadSessions:
     # -- POST /api/v2/upload-session ------------------------------------------------------------------
 
     async def create(self, call: Call) -> Response:
-        session = await self.sessions.create(call.body.get("ingestion_pipeline"))
+        session = await self.sessions.create(call.body.get("ingestion_pipeline"), owner_fields(call.user))
         return json_response(await self._body(session), 201)
 
     # -- GET / DELETE /api/v2/upload-session/{uuid} ------------------------------------------------------
@@ -94,7 +95,7 @@ class UploadSessions:
     # -- POST /api/v2/upload-session/deactivate --------------------------------------------------------
 
     async def deactivate(self, call: Call) -> Response:
-        done = await self.sessions.deactivate_all()
+        done = await self.sessions.deactivate_all(call.user)
         return json_response({"message": f"{len(done)} upload session(s) deactivated.", "deactivated": done})
 
     # -- POST /api/v2/upload-session/{uuid} --------------------------------------------------------------
@@ -111,7 +112,8 @@ class UploadSessions:
         filename, data = await read_upload(call, self.upload_limit)
         record = await store_upload(
             self.files, body.get("filename") or filename, data, workspace, body.get("title"),
-            parser=session.ingestion_pipeline,
+            parser=session.ingestion_pipeline, owner=call.user,
+            visual=body.get("IS_VISUAL_INGESTION_ON"), script=scripted_ingestion(call),
             extra={"upload_session_uuid": session.uuid,
                    **{k: body[k] for k in ("chunk_size", "chunk_overlap") if body.get(k) is not None}})
         if not await self.sessions.attach(session.uuid, record.id, record.created_at):

@@ -64,7 +64,7 @@ class Workspaces:
 
     async def list_workspaces(self, call: Call) -> Response:
         query = call.query
-        files = await self.files.all()
+        files = await self.files.all(call.user)
         workspaces = list((await self.workspaces.workspaces()).values())
         if "name" in query:
             needle = str(query["name"]).lower()
@@ -88,7 +88,7 @@ class Workspaces:
 
     async def retrieve_workspace(self, call: Call) -> Response:
         workspace = await self._workspace_or_404(call)
-        return json_response(workspace_body(workspace, await self.files.all()))
+        return json_response(workspace_body(workspace, await self.files.all(call.user)))
 
     async def create_workspace(self, call: Call) -> Response:
         body = call.body
@@ -104,19 +104,19 @@ class Workspaces:
         if "members" in body:
             changes["members"] = _members(body["members"])  # replaces them all
         if not changes:
-            return json_response(workspace_body(workspace, await self.files.all()))
+            return json_response(workspace_body(workspace, await self.files.all(call.user)))
 
         updated = await self.workspaces.update_workspace(call.path_params["id"],
                                                          lambda w: w.replace(**changes))
         if updated is None:
             raise NotFound()
-        return json_response(workspace_body(updated, await self.files.all()))
+        return json_response(workspace_body(updated, await self.files.all(call.user)))
 
     # -- tags ---------------------------------------------------------------------------------------------
 
     async def list_tags(self, call: Call) -> Response:
         query = call.query
-        files = await self.files.all()
+        files = await self.files.all(call.user)
         tags = sorted((await self.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
                       reverse=True)
         for field in ("artificial", "auto_assign"):

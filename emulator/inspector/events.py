@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ..journal import LOG, Journal, with_seq
 
@@ -22,8 +22,10 @@ KEEPALIVE_S = 15.0
 BATCH = 200  # entries read per backend call
 
 
-async def follow(journal: Journal, after: int, interval_s: float = INTERVAL_S) -> AsyncIterator[bytes]:
-    """The SSE bytes of every entry with seq > ``after``, then of each new one as it is written.
+async def follow(journal: Journal, after: int, interval_s: float = INTERVAL_S,
+                 keep: Callable[[bytes], bool] | None = None) -> AsyncIterator[bytes]:
+    """The SSE bytes of every entry with seq > ``after``, then of each new one as it is written
+    (``keep``: of those whose stored bytes it accepts, such as one test space's).
 
     One backend read per interval: from the last entry sent on. That entry gone means the journal
     was emptied (its numbering goes on, so what follows is new): the page is told ``cleared``."""
@@ -41,10 +43,11 @@ async def follow(journal: Journal, after: int, interval_s: float = INTERVAL_S) -
                 yield b"event: cleared\ndata: {}\n\n"
         if batch:
             parts = [b"id: %d\nevent: entry\ndata: %s\n\n" % (seq, with_seq(seq, _raw(value)))
-                     for seq, value in batch]
+                     for seq, value in batch if keep is None or keep(_raw(value))]
             cursor, sent = batch[-1][0], True
-            last_sent = time.monotonic()
-            yield b"".join(parts)
+            if parts:
+                last_sent = time.monotonic()
+                yield b"".join(parts)
             if len(batch) >= BATCH:
                 continue  # more are waiting: no pause
         if time.monotonic() - last_sent >= KEEPALIVE_S:

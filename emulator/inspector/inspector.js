@@ -8,7 +8,8 @@
   const ROWS_SHOWN = 200; // journal rows rendered at once (more on "Show more")
   const COLLAPSE_FROM = 20000; // bodies larger than this (characters) stay collapsed until opened
   const TOKEN_KEY = "paradigm-emulator-admin-token";
-  const state = { info: null, panels: [], active: null };
+  const SPACE_KEY = "paradigm-emulator-space-key"; // an API key: the page then shows its space alone
+  const state = { info: null, panels: [], active: null, shown: [] };
 
   // -- DOM helpers: text only ------------------------------------------------------------------
   function el(tag, props, ...children) {
@@ -45,6 +46,7 @@
     return details;
   }
   function statusClass(status) { return "s" + String(status)[0]; }
+  function sourceOf(entry) { return entry.source || (entry.fixture ? "fixture" : "generated"); }
   function table(headers, rows) {
     return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
       el("tbody", {}, rows));
@@ -59,8 +61,9 @@
   // -- the control API -------------------------------------------------------------------------
   function headers(extra) {
     const result = Object.assign({}, extra || {});
-    const token = sessionStorage.getItem(TOKEN_KEY);
+    const token = sessionStorage.getItem(TOKEN_KEY), key = sessionStorage.getItem(SPACE_KEY);
     if (token) result["X-Emulator-Admin-Token"] = token;
+    else if (key) result["X-Emulator-Api-Key"] = key;
     return result;
   }
   async function api(path, options) {
@@ -68,7 +71,7 @@
     opts.headers = headers(opts.headers);
     const response = await fetch(PREFIX + path, opts);
     if (response.status === 401 || response.status === 403) {
-      askToken("The admin token was refused: give it again.");
+      askToken(sessionStorage.getItem(SPACE_KEY) ? "The API key was refused: give it again." : "The admin token was refused: give it again.");
       throw new Error("admin token needed");
     }
     const data = await response.json();
@@ -153,6 +156,10 @@
     const operation = el("select", { "aria-label": "Filter by operation" }, el("option", { value: "" }, "every operation"));
     const status = el("select", { "aria-label": "Filter by status" },
       ["", "2", "3", "4", "5"].map((c) => el("option", { value: c }, c ? `${c}xx` : "every status")));
+    const source = el("select", { "aria-label": "Filter by source" },
+      ["", "fixture", "generated", "upstream", "recording"].map((c) => el("option", { value: c }, c || "every source")));
+    const space = el("select", { "aria-label": "Filter by space" }, el("option", { value: "" }, "every space"));
+    const companies = new Set();
     const count = el("span", { className: "count" });
     const tbody = el("tbody", { id: "journal-rows" });
     const scroller = el("div", { className: "scroller", id: "journal" },
@@ -164,16 +171,25 @@
 
     function haystack(entry) {
       if (entry._text === undefined) {
-        entry._text = [entry.method, entry.path, entry.operation_id, entry.fixture || "generated", entry.status,
+        entry._text = [entry.method, entry.path, entry.operation_id, entry.fixture || "", sourceOf(entry), entry.status,
           model(entry), JSON.stringify(entry.body)].join(" ").toLowerCase();
       }
       return entry._text;
+    }
+    // Where an answer came from: the upstream, a recording (and which), a fixture, or generated.
+    function answeredBy(entry) {
+      const source = sourceOf(entry);
+      const text = source === "recording" ? `recording ${entry.fixture || ""}`.trim()
+        : source === "fixture" ? entry.fixture : source;
+      return el("td", { className: "source-" + source, title: text }, text);
     }
     function model(entry) { return entry.body && typeof entry.body === "object" && entry.body.model ? String(entry.body.model) : ""; }
     function matches(entry) {
       const needle = text.value.trim().toLowerCase();
       return (!operation.value || entry.operation_id === operation.value)
         && (!status.value || String(entry.status)[0] === status.value)
+        && (!source.value || sourceOf(entry) === source.value)
+        && (!space.value || String(entry.company) === space.value)
         && (!needle || haystack(entry).includes(needle));
     }
     function row(entry) {
@@ -181,8 +197,7 @@
         el("td", { className: "num" }, entry.seq), el("td", {}, entry.method), el("td", { title: entry.path }, entry.path),
         el("td", { className: statusClass(entry.status) }, entry.status), el("td", {}, entry.operation_id),
         el("td", {}, model(entry)), el("td", { className: "num" }, Math.round(entry.duration_ms)),
-        entry.fixture ? el("td", { title: entry.fixture }, entry.fixture) : el("td", { className: "generated" }, "generated"),
-        el("td", { className: "outcome-" + entry.outcome }, entry.outcome));
+        answeredBy(entry), el("td", { className: "outcome-" + entry.outcome }, entry.outcome));
       tr.addEventListener("click", () => open(entry));
       return tr;
     }
@@ -209,6 +224,8 @@
         el("h2", {}, `#${entry.seq} ${entry.method} ${entry.path} → ${entry.status}`),
         el("table", {}, el("tbody", {}, [
           ["operation", entry.operation_id], ["answered by", entry.fixture || "generated (no fixture matched)"],
+          ["source", sourceOf(entry)],
+          ["space", entry.company === null || entry.company === undefined ? "(no key)" : `company ${entry.company}, user ${entry.user}`],
           ["duration", `${entry.duration_ms} ms`], ["ended", entry.outcome],
           ["query", JSON.stringify(entry.query)],
         ].map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))))));
@@ -248,6 +265,11 @@
           operations.add(entry.operation_id);
           operation.append(el("option", { value: entry.operation_id }, entry.operation_id));
         }
+        if (entry.company !== null && entry.company !== undefined && !companies.has(entry.company)) {
+          companies.add(entry.company);
+          space.append(el("option", { value: String(entry.company) }, `company ${entry.company}`));
+          if (companies.size > 1) reveal("spaces"); // several keys share the emulator
+        }
         if (matches(entry)) added++;
       }
       if (unordered) entries.sort((a, b) => a.seq - b.seq); // an older page arrived: one sort
@@ -274,17 +296,23 @@
       mount(container) {
         let timer = null;
         text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => { shown = ROWS_SHOWN; render(); }, 120); });
-        operation.addEventListener("change", () => { shown = ROWS_SHOWN; render(); });
-        status.addEventListener("change", () => { shown = ROWS_SHOWN; render(); });
+        for (const select of [operation, status, source, space]) select.addEventListener("change", () => { shown = ROWS_SHOWN; render(); });
         tbody.addEventListener("keydown", keys);
         document.addEventListener("keydown", (event) => {
           if (event.key === "/" && document.activeElement.tagName !== "INPUT") { event.preventDefault(); activate("journal"); text.focus(); }
           if (event.key === "Escape") detail.hidden = true;
         });
-        container.append(el("div", { className: "filters" }, text, operation, status, count), scroller, more, detail);
+        container.append(el("div", { className: "filters" }, text, operation, status, source, space, count), scroller, more, detail);
         render();
       },
       onEntries: add, onCleared: reset,
+      // The journal of one company (the Spaces panel's rows open it).
+      showSpace(company) {
+        if (![...space.options].some((o) => o.value === String(company))) {
+          space.append(el("option", { value: String(company) }, `company ${company}`));
+        }
+        space.value = String(company); shown = ROWS_SHOWN; render(); activate("journal"); space.focus();
+      },
       async load() {
         // Newest first, a page at a time: the first page is shown at once, older ones follow.
         const first = await api("/journal?limit=500");
@@ -415,46 +443,162 @@
     };
   }
 
-  // A panel of a feature another part of the server provides: a JSON view shown as a table.
-  // ``rowsOf(data)`` picks the rows; every value is shown as text.
-  function jsonPanel(id, title, feature, path, rowsOf) {
-    let container;
-    async function refresh() {
-      const rows = rowsOf(await api(path)) || [];
-      const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-      clear(container);
-      container.append(el("p", { className: "count" }, `${rows.length} rows`), el("div", { className: "scroller" },
-        table(columns, rows.map((r) => el("tr", {}, columns.map((c) => el("td", { title: typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c] },
-          typeof r[c] === "object" && r[c] !== null ? JSON.stringify(r[c]) : r[c])))))));
+  // -- spaces ------------------------------------------------------------------------------------
+  // The test spaces (companies) and their users; a row opens the journal of its company.
+  function spacesPanel() {
+    let container, list, pending = null;
+    const filter = el("input", { type: "text", id: "spaces-filter", placeholder: "Filter: space, company, user id or name",
+      "aria-label": "Filter the spaces" });
+    function rowsOf(spaces) {
+      const needle = filter.value.trim().toLowerCase();
+      const rows = [];
+      for (const s of spaces) {
+        const users = s.users.length ? s.users : [{ id: null, name: null, role: null, requests: 0, since_reset: 0, last_seq: null }];
+        const company = s.company.name ? `${s.company.name} (${s.company.id})` : String(s.company.id);
+        for (const u of users) {
+          const who = u.id === null ? "-" : u.name ? `${u.name} (${u.id})` : `${u.id}`;
+          const haystack = [s.space, company, who, u.email || "", u.role || ""].join(" ").toLowerCase();
+          if (needle && !haystack.includes(needle)) continue;
+          const tr = el("tr", { tabindex: 0, "data-space": s.space, "data-company": s.company.id, title: "Show this space's requests" },
+            el("td", {}, s.space), el("td", { title: company }, company, s.declared ? "" : el("span", { className: "muted" }, " (a key's own)")),
+            el("td", { title: who }, who), el("td", {}, u.role || ""), el("td", { className: "num" }, u.requests),
+            el("td", { className: "num" }, u.since_reset), el("td", { className: "num" }, u.last_seq === null ? "" : u.last_seq));
+          const open = () => { const journal = state.panels.find((p) => p.id === "journal"); journal.showSpace(s.company.id); };
+          tr.addEventListener("click", open);
+          tr.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+          rows.push(tr);
+        }
+      }
+      return rows;
     }
-    return { id, title, feature, mount(c) { container = c; }, show() { refresh().catch((e) => message(e.message)); } };
+    let last = { spaces: [] };
+    function render() {
+      clear(list);
+      const rows = rowsOf(last.spaces);
+      const note = last.space ? `the space of your key, ${last.space}` : `${last.spaces.length} spaces`
+        + (last.without_key ? `, and ${last.without_key} requests without a key` : "");
+      list.append(el("p", { className: "count" }, note),
+        el("div", { className: "scroller" }, table(["space", "company", "user", "role", "requests", "since its reset", "last #"], rows)));
+    }
+    async function refresh() { last = await api("/spaces"); render(); }
+    return {
+      id: "spaces", title: "Spaces", feature: "spaces", reveal: true,
+      mount(c) {
+        container = c; list = el("div", { id: "spaces" });
+        let timer = null;
+        filter.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(render, 120); });
+        container.append(el("div", { className: "filters" }, filter), list);
+      },
+      show() { refresh().catch((e) => message(e.message)); },
+      onEntries() {
+        if (state.active !== "spaces" || pending) return;
+        pending = setTimeout(() => { pending = null; refresh().catch((e) => message(e.message)); }, 300);
+      },
+      onCleared() { if (state.active === "spaces") refresh().catch((e) => message(e.message)); },
+    };
+  }
+
+  // -- recordings and drift ----------------------------------------------------------------------
+  function recordingsPanel() {
+    let container, list, pending = null;
+    const drift = el("section", { className: "detail", id: "drift", "aria-live": "polite" });
+    function answers(responses) {
+      return responses.map((r) => `${r.status}${r.stream ? ` stream of ${r.events} events` : ""}${r.cut ? " (cut)" : ""}`
+        + (r.seq !== null ? ` #${r.seq}` : "")).join("; ");
+    }
+    async function refresh() {
+      const data = await api("/recordings");
+      clear(list);
+      const where = [data.upstream ? `upstream ${data.upstream}` : null,
+        data.folder ? `${data.recording ? "recording into" : "recordings in"} ${data.folder}` : null].filter(Boolean).join(" · ");
+      list.append(el("p", { className: "count" }, `${data.recordings.length} recorded requests${data.more ? " (the first files only)" : ""}`,
+        where ? ` · ${where}` : ""),
+        data.problems.length ? el("ul", { className: "error" }, data.problems.map((p) => el("li", {}, p))) : null,
+        el("div", { className: "scroller" }, table(["#", "file", "method", "path", "answers", "uses", "from"],
+          data.recordings.map((r) => {
+            const file = r.file.split("/").pop();
+            return el("tr", { "data-file": file },
+              el("td", { className: "num" }, r.first_seq === null ? "" : r.first_seq), el("td", { title: r.file }, file),
+              el("td", {}, r.method), el("td", { title: r.path }, r.path), el("td", { title: answers(r.responses) }, answers(r.responses)),
+              el("td", { className: "num" }, r.uses === null ? "" : r.uses), el("td", {}, r.origin));
+          }))));
+    }
+    // A drift report (``paradigm-emulator drift DIR --json``), read in the browser, shown as a table.
+    function showDrift(report, name) {
+      const out = drift.querySelector(".drift-report");
+      clear(out);
+      if (!report || !Array.isArray(report.differences)) {
+        out.append(el("p", { className: "error" }, `${name} is not a drift report (paradigm-emulator drift DIR --json): it has no "differences" list.`));
+        return;
+      }
+      const operations = new Set(report.differences.map((d) => d.operation));
+      out.append(el("p", { className: "count" }, `${report.differences.length} differences in ${operations.size} operations, `
+        + `${report.exchanges} exchanges compared with ${report.target} (${name})`),
+        el("div", { className: "scroller" }, table(["operation", "JSON path", "kind", "recorded shape", "emulator's shape", "recording"],
+          report.differences.map((d) => el("tr", { className: "difference" }, el("td", { title: d.operation }, d.operation),
+            el("td", { title: d.at }, d.at || "$"), el("td", {}, d.kind), el("td", { title: String(d.recorded) }, String(d.recorded)),
+            el("td", { title: String(d.live) }, String(d.live)), el("td", { title: d.fixture }, `${d.fixture} #${d.seq}`))))));
+    }
+    function mountDrift() {
+      const input = el("input", { type: "file", id: "drift-file", accept: ".json,application/json" });
+      input.addEventListener("change", async () => {
+        const file = input.files && input.files[0];
+        if (!file) return;
+        let report = null;
+        try { report = JSON.parse(await file.text()); } catch (e) { report = null; }
+        showDrift(report, file.name);
+      });
+      drift.append(el("h2", {}, "Drift report"),
+        el("label", {}, "Open the output of ", el("code", {}, "paradigm-emulator drift DIR --json"), ": ", input),
+        el("div", { className: "drift-report" }));
+    }
+    return {
+      id: "recordings", title: "Recordings", feature: "recordings",
+      mount(c) { container = c; list = el("div", { id: "recordings" }); mountDrift(); container.append(list, drift); },
+      show() { refresh().catch((e) => message(e.message)); },
+      onEntries(batch) {
+        if (state.active !== "recordings" || pending || !batch.some((e) => e.source)) return;
+        pending = setTimeout(() => { pending = null; refresh().catch((e) => message(e.message)); }, 300);
+      },
+    };
   }
 
   registerPanel(journalPanel());
   registerPanel(fixturesPanel());
   registerPanel(filesPanel());
   registerPanel(threadsPanel());
-  // Shown only when /_emulator/info lists their feature.
-  registerPanel(jsonPanel("spaces", "Spaces", "spaces", "/spaces", (d) => d.spaces));
-  registerPanel(jsonPanel("recordings", "Recordings", "recordings", "/recordings", (d) => d.recordings || d.drift));
+  // Shown only when /_emulator/info lists their feature (the spaces also once two companies call).
+  registerPanel(spacesPanel());
+  registerPanel(recordingsPanel());
+
+  // A panel that shows itself once the data calls for it (its tab was made, hidden).
+  function reveal(id) {
+    const panel = state.shown.find((p) => p.id === id);
+    if (panel && panel.tab.hidden) { panel.tab.hidden = false; if (state.active === id && panel.show) panel.show(); }
+  }
 
   // -- start -------------------------------------------------------------------------------------
   async function start() {
     const info = await (await fetch(PREFIX + "/info")).json();
     state.info = info;
-    document.getElementById("version").textContent = `${info.version} · ${info.state}${info.strict ? " · strict" : ""}`;
-    if (info.admin_token && !sessionStorage.getItem(TOKEN_KEY)) { askToken(""); return; }
+    const key = sessionStorage.getItem(SPACE_KEY);
+    document.getElementById("version").textContent = `${info.version} · ${info.state}${info.strict ? " · strict" : ""}`
+      + (key ? " · one space (by its key)" : "");
+    document.getElementById("sign-out").hidden = !(sessionStorage.getItem(TOKEN_KEY) || key);
+    if (info.admin_token && !sessionStorage.getItem(TOKEN_KEY) && !key) { askToken(""); return; }
+    state.started = true;
     const tabs = document.getElementById("tabs"), main = document.getElementById("panels");
     clear(tabs); clear(main);
-    const shown = state.panels.filter((p) => !p.feature || info.features.includes(p.feature));
+    const shown = state.shown = state.panels.filter((p) => !p.feature || p.reveal || info.features.includes(p.feature));
     for (const panel of shown) {
       panel.container = el("section", { id: "panel-" + panel.id, role: "tabpanel", hidden: true });
       panel.tab = el("button", { type: "button", role: "tab", id: "tab-" + panel.id, "aria-controls": "panel-" + panel.id,
         onclick: () => activate(panel.id) }, panel.title);
+      panel.tab.hidden = Boolean(panel.feature) && !info.features.includes(panel.feature);
       panel.tab.addEventListener("keydown", (event) => {
-        const i = shown.indexOf(panel);
         if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-          const next = shown[(i + (event.key === "ArrowRight" ? 1 : shown.length - 1)) % shown.length];
+          const tabs = shown.filter((p) => !p.tab.hidden), i = tabs.indexOf(panel);
+          const next = tabs[(i + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
           activate(next.id); next.tab.focus();
         }
       });
@@ -463,7 +607,7 @@
       panel.mount(panel.container);
     }
     const wanted = location.hash.slice(1);
-    activate(shown.some((p) => p.id === wanted) ? wanted : "journal");
+    activate(shown.some((p) => p.id === wanted && !p.tab.hidden) ? wanted : "journal");
     const journal = state.panels[0];
     let after = 0;
     try { after = await journal.load(); } catch (e) { message(e.message); return; }
@@ -476,15 +620,29 @@
   }
 
   async function control(path, method) {
-    try { await api(path, { method }); message(""); } catch (e) { message(e.message); }
+    try {
+      await api(path, { method });
+      message("");
+      // One space's clear moves its view on (the journal itself stays): its stream says nothing.
+      if (sessionStorage.getItem(SPACE_KEY) && !sessionStorage.getItem(TOKEN_KEY)) {
+        for (const p of state.shown) if (p.onCleared) p.onCleared();
+      }
+    } catch (e) { message(e.message); }
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, document.getElementById("token").value);
+      const token = document.getElementById("token").value, key = document.getElementById("space-key").value;
+      if (!token && !key) { document.getElementById("token-error").textContent = "Give the admin token or an API key."; return; }
+      sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(SPACE_KEY);
+      if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.setItem(SPACE_KEY, key);
       document.getElementById("token-form").hidden = true;
-      start().catch((e) => message(e.message));
+      if (state.started) location.reload(); // the panels are built for one credential
+      else start().catch((e) => message(e.message));
+    });
+    document.getElementById("sign-out").addEventListener("click", () => {
+      sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(SPACE_KEY); location.reload();
     });
     document.getElementById("reset").addEventListener("click", () => control("/reset", "POST"));
     document.getElementById("clear-journal").addEventListener("click", () => control("/journal", "DELETE"));

@@ -11,25 +11,29 @@ from typing import Any
 from ..conversations import timeline
 from ..conversations.records import Conversations
 from ..documents.ingestion import Ingestion
+from ..documents.statuses import IN_PROGRESS
 from ..documents.store import FileRecord, FileStore
+from ..identity.ownership import OWNER_COMPANY
 
 EVENTS_SHOWN = 500  # a turn's SSE events listed (a long answer has one per token)
 PAGE_CHARS = 200_000  # a page's extracted text is cut beyond this (the page stays responsive)
 
 
 class Views:
-    """``files()``, ``file(id)``, ``threads()``: what the inspector's panels read."""
+    """``files()``, ``file(id)``, ``threads()``: what the inspector's panels read (``company``: only
+    what that company's users own, and what no one owns, as one test space sees it)."""
 
     def __init__(self, files: FileStore, ingestion: Ingestion, conversations: Conversations):
         self.store, self.ingestion, self.conversations = files, ingestion, conversations
 
-    async def files(self) -> dict[str, Any]:
+    async def files(self, company: int | None = None) -> dict[str, Any]:
         now = await self.ingestion.now()
-        return {"files": [self._file(record, now) for record in await self.store.all()]}
+        return {"files": [self._file(record, now) for record in await self.store.all()
+                          if _of(record.extra, company)]}
 
-    async def file(self, file_id: int) -> dict[str, Any] | None:
+    async def file(self, file_id: int, company: int | None = None) -> dict[str, Any] | None:
         record = await self.store.get(file_id)
-        if record is None:
+        if record is None or not _of(record.extra, company):
             return None
         now = await self.ingestion.now()
         pages = await self.store.pages(record)
@@ -40,7 +44,7 @@ class Views:
     def _file(self, record: FileRecord, now: float) -> dict[str, Any]:
         delay = self.ingestion.delay
         status = self.ingestion.status(record, now)
-        done = status not in ("pending", "parsing")
+        done = status not in IN_PROGRESS
         progress = 1.0 if done else (min(0.99, (now - record.uploaded) / delay) if delay > 0 else 0.5)
         return {"id": record.id, "filename": record.filename, "title": record.title,
                 "workspace_id": record.workspace_id, "purpose": record.purpose, "status": status,
@@ -48,10 +52,12 @@ class Views:
                 "total_pages": record.total_pages, "failure": record.failure, "tag_ids": list(record.tag_ids),
                 "created_at": record.created_at}
 
-    async def threads(self) -> dict[str, Any]:
+    async def threads(self, company: int | None = None) -> dict[str, Any]:
         now = await self.ingestion.now()  # the shared clock turns are timed from too
         shown = []
         for thread in await self.conversations.threads():
+            if not _of(thread, company):
+                continue
             turns = await self.conversations.turns_of(thread)
             shown.append({**{k: v for k, v in thread.items() if k not in ("turns", "busy_until")},
                           "turns": [self._turn(turn, now) for turn in turns]})
@@ -68,3 +74,11 @@ class Views:
                 "events": [[round(offset * 1000, 1), event.get("type", "")]
                            for offset, event in events[:EVENTS_SHOWN]],
                 "events_total": len(events)}
+
+
+def _of(record: dict[str, Any], company: int | None) -> bool:
+    """Whether one company's space shows the record (None: every space's view shows all)."""
+    if company is None:
+        return True
+    owner = record.get(OWNER_COMPANY)
+    return owner is None or owner == company

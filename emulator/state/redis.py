@@ -200,6 +200,7 @@ class RedisBackend:
         self._delete = self._redis.register_script(_DELETE)
         self._append = self._redis.register_script(_APPEND)
         self._drop = self._redis.register_script(_DROP)
+        self._scripts: dict[str, Any] = {}
 
     def _keys(self, space: str) -> list[str]:
         p = self.prefix
@@ -208,6 +209,24 @@ class RedisBackend:
     def _log_keys(self, log: str) -> list[str]:
         p = self.prefix
         return [f"{p}log:{log}", f"{p}logseq:{log}", f"{p}logsize:{log}"]
+
+    # -- for features above the protocol (the rate-limit windows) ---------------------------------------
+
+    async def run_script(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script (one atomic multi-key step) on this backend's server and connections."""
+        self._bind()
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self._redis.register_script(source)
+        return await _guard(script(keys=keys, args=args))
+
+    async def delete_prefix(self, sub: str) -> None:
+        """Every key under ``prefix + sub`` (SCAN, never KEYS)."""
+        self._bind()
+        batch = [key async for key in _guard_iter(self._redis.scan_iter(
+            match=_glob_escape(self.prefix + sub) + "*", count=1000))]
+        for start in range(0, len(batch), 500):
+            await _guard(self._redis.unlink(*batch[start:start + 500]))
 
     async def ping(self) -> None:
         self._bind()

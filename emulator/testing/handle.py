@@ -119,10 +119,14 @@ class ControlError(RuntimeError):
 class ParadigmEmulator:
     """One test's view of a running emulator (``server``: an ``EmulatorServer`` or a ``RemoteServer``)."""
 
-    def __init__(self, server: Server, api_key: str | None = None):
+    def __init__(self, server: Server, api_key: str | None = None, space: bool = False):
         self.server = server
         self.api_key = api_key or next(iter(server.settings.api_keys), DEFAULT_API_KEY)
-        self._control = _control_client(server.base_url, server.settings.admin_token)
+        # space=True: every control call addresses this key's test space only (its fixtures, journal,
+        # limits and reset), so that other suites can share the emulator (docs/team.md).
+        self.space = space
+        self._control = _control_client(server.base_url, server.settings.admin_token,
+                                        self.api_key if space else None)
         self._journal: list[Entry] = []  # this test's, oldest first (read since the last seq)
         self._log = RequestLog(self._entries)
         self._scripted: list[Rule | _Verbatim] = []  # in the order they were added: matching order
@@ -303,7 +307,7 @@ class ParadigmEmulator:
         """Load a folder of fixture files now, until the next reset (a marker or the ini option
         loads them at start-up). The files are read here, so the folder need not be on the
         emulator's machine; a broken one raises FixtureError naming its file and line."""
-        from ..fixtures.loading import load_dirs
+        from ..scripts.loading import load_dirs
 
         fixtures = load_dirs([Path(path)], _operations(str(self.server.settings.spec_dir)))
         if not fixtures:
@@ -328,10 +332,15 @@ class ParadigmEmulator:
     def _post_fixtures(self, fixtures: list[Mapping[str, Any]]) -> list[str]:
         response = self._call("POST", "/fixtures", json=list(fixtures))
         if response.status_code == 400:  # refused: the same FixtureError the Python API raised
-            from ..fixtures.loading import FixtureError
+            from ..scripts.loading import FixtureError
 
             raise FixtureError(response.json().get("detail", response.text))
         return self._check(response).json()["added"]
+
+    def limit(self, rpm: int | None = None, tpm: int | None = None) -> None:
+        """Rate limits (requests, tokens per window) for this test's user; ``limit()`` lifts them.
+        The next reset (the next test) lifts them too."""
+        self._check(self._call("PUT", "/limits", json={"rpm": rpm, "tpm": tpm}))
 
     # -- the control API -----------------------------------------------------------------------------
 
@@ -427,18 +436,20 @@ class ParadigmEmulator:
         return f"<ParadigmEmulator {self.base_url}>"
 
 
-_clients: dict[tuple[str, str | None], ControlClient] = {}
+_clients: dict[tuple[str, str | None, str | None], ControlClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _control_client(base_url: str, admin_token: str | None) -> ControlClient:
-    """One keep-alive client per emulator for the whole process: a reset is one round trip on an
-    open connection, not a new connection (nor a new client) per test."""
-    key = (base_url, admin_token)
+def _control_client(base_url: str, admin_token: str | None, space_key: str | None = None) -> ControlClient:
+    """One keep-alive client per emulator (and test space) for the whole process: a reset is one
+    round trip on an open connection, not a new connection (nor a new client) per test."""
+    key = (base_url, admin_token, space_key)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
             headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
+            if space_key:
+                headers["X-Emulator-Api-Key"] = space_key
             client = _clients[key] = ControlClient(base_url, headers, CLIENT_TIMEOUT_S)
         return client
 

@@ -86,8 +86,8 @@ class Report:
 def load_recording(folder: Path) -> list[Recorded]:
     """The recorded exchanges of a folder, in recording order (a broken file: FixtureError, file:line)."""
     from ..config import DEFAULT_SPEC_DIR
-    from ..fixtures.loading import load_dirs
     from ..operations import OperationNames
+    from ..scripts.loading import load_dirs
     from ..spec import load_specs
 
     operations = OperationNames(op for spec in load_specs(DEFAULT_SPEC_DIR) for op in spec.operations)

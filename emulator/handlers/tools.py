@@ -26,7 +26,9 @@ from ..documents.workspaces import Directory, scoped_types
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation.text import request_key
+from ..identity.users import User
 from ..tokenizer import chat_prompt, token_id, tokenize
+from . import v2_choices
 from .common import does_not_exist
 from .files import file_or_404, workspace_of
 
@@ -62,10 +64,12 @@ def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
                                        f"--max-tokenize-mb {limit_mb:g}."]})
 
 
-async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any]) -> list[FileRecord]:
+async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any],
+                   viewer: User | None = None) -> list[FileRecord]:
     """The files a document search may read: ``file_ids`` if given, else the workspaces that
-    ``workspace_ids`` and the scope flags select."""
-    everything = await files.all()
+    ``workspace_ids`` and the scope flags select; of those, the viewer's (another user's file id
+    does not exist for them)."""
+    everything = await files.all(viewer)
     if body.get("file_ids"):
         present = {r.id for r in everything}
         missing = [i for i in body["file_ids"] if i not in present]
@@ -115,11 +119,10 @@ class Tools:
         text = body["prompt"] if has_prompt else chat_prompt(body["messages"])
         check_tokenize_size(text, "prompt" if has_prompt else "messages", self.settings.max_tokenize_mb)
         pieces = tokenize(text)
-        return json_response({
-            "id": _id_from("tokenize", self.settings.seed, body), "model": model.technical_name,
-            "request_model": body["model"], "model_used": model.technical_name, "tokenizer_type": "emulator",
-            "total_tokens": len(pieces), "tokens": [{piece: token_id(piece)} for piece in pieces],
-        })
+        return json_response(v2_choices.tokenize_answer(
+            self.settings.tokenize_shape, answer_id=_id_from("tokenize", self.settings.seed, body),
+            model=model.technical_name, request_model=body["model"], text=text,
+            tokens=[(piece, token_id(piece)) for piece in pieces]))
 
     # -- POST /api/v2/query -------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class Tools:
         results = []
         for text in queries:
             chunks = []
-            for hit in await self.retrieval.search(text, n=n):
+            for hit in await self.retrieval.search(text, n=n, viewer=call.user):
                 record = hit.record
                 metadata = {"document_id": record.id, "document_name": record.filename, "title": record.title,
                             "workspace_id": record.workspace_id, "pages": [hit.chunk.page],
@@ -139,9 +142,9 @@ class Tools:
                 chunks.append({"uuid": hit.chunk.uuid, "text": hit.text, "collection": collection,
                                "score": hit.score, "metadata": metadata})
             results.append({"query": text, "chunks": chunks})
-        # Clients read result["chunks"] of a single query (the docs' schema is an object): a list of
-        # queries answers a list of such objects.
-        return json_response(results if isinstance(body["query"], list) else results[0])
+        # A single query's shape is a documented choice (--query-shape); a list answers a list.
+        return json_response(v2_choices.query_answer(results, isinstance(body["query"], list),
+                                                     self.settings.query_shape))
 
     # -- POST /api/v2/chat/document-search ----------------------------------------------------------
 
@@ -153,7 +156,7 @@ class Tools:
         if wrong:
             raise ValidationError({"extra_body": [f'Only guided_* parameters are allowed, got "{key}".'
                                                   for key in wrong]})
-        scope = [r.id for r in await in_scope(self.files, self.workspaces, body)]
+        scope = [r.id for r in await in_scope(self.files, self.workspaces, body, call.user)]
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=EXTRACTS)
         session = body.get("chat_session_id")
         if session is None:

@@ -20,6 +20,7 @@ from ..documents.store import FileStore
 from ..documents.summaries import compose_answer, split_sentences
 from ..documents.workspaces import Directory, scoped_types
 from ..errors import ValidationError
+from ..identity.users import User
 from . import choices
 
 
@@ -48,13 +49,15 @@ class DocumentScope:
     def __init__(self, files: FileStore, workspaces: Directory, retrieval: Retrieval):
         self.files, self.workspaces, self.retrieval = files, workspaces, retrieval
 
-    async def scope(self, body: dict[str, Any]) -> Scope:
-        """The files the request's scope selects; an unknown file or workspace id is a 400 naming it."""
+    async def scope(self, body: dict[str, Any], viewer: User | None = None) -> Scope:
+        """The files the request's scope selects, of those the viewer may see (when given: another
+        user's file is as unknown as one never uploaded); an unknown file or workspace id is a 400
+        naming it."""
         if not any(body.get(k) is not None for k in ("file_ids", "workspace_ids", "private_scope",
                                                      "company_scope", "force_tool")):
             return Scope((), False)  # nothing names files: no tool will read any (and no store read)
         directory = self.workspaces
-        records = await self.files.all()
+        records = await self.files.all(viewer)
         if body.get("file_ids"):
             known = {r.id for r in records}
             missing = [i for i in body["file_ids"] if i not in known]

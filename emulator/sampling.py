@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..answer import Answer
-from ..call import Call, Draft
-from ..catalog import Catalog, Model
-from ..config import Settings
-from ..errors import BadRequest
-from ..generation.text import Limits, request_key
+from .answer import Answer
+from .call import Call, Draft
+from .catalog import Catalog, Model
+from .config import Settings
+from .errors import BadRequest
+from .generation.text import Limits, request_key
 
 MAX_N = 128
 MAX_LOGPROBS = 20

@@ -1,0 +1,109 @@
+"""``GET /_emulator/metrics``: the emulator's figures in the Prometheus text format.
+
+Built with the official ``prometheus-client``. One worker keeps its figures in a registry of its
+own (several emulators in one test process never mix). With ``serve --workers N`` the CLI creates
+a folder and names it in ``PROMETHEUS_MULTIPROC_DIR`` before the workers start: each worker then
+writes its figures to memory-mapped files there (the library's multi-process mode), and a scrape
+on any worker adds up every worker's files. (The other choice, counters on the state backend,
+would cost a Redis round trip on every request; the files cost a memory write.)
+
+Observed at the journal's point: once a request's body has ended (or its client went away),
+with the status, the real duration and how the body ended.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.responses import Response
+
+from .call import Call
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "paradigm_emulator_"
+STREAM_TYPE = "text/event-stream"
+# The *_created series (when each label set was first seen) double the text and say nothing here.
+disable_created_metrics()
+
+
+class Metrics:
+    def __init__(self, turn_operations: frozenset[str], ingesting: Callable[[], int]):
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(PREFIX + "requests", "API requests answered, by operation and status",
+                                ["operation", "status"], registry=registry)
+        self.latency = Histogram(PREFIX + "request_duration_seconds",
+                                 "Time from a request's arrival to its body's end, by operation",
+                                 ["operation"],
+                                 registry=registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+        self.streams = Counter(PREFIX + "streams", "SSE streams, by how they ended (complete, truncated, "
+                               "dropped)", ["outcome"], registry=registry)
+        self.turns_running = Gauge(PREFIX + "turns_running", "v3 turn requests being served",
+                                   registry=registry, multiprocess_mode="livesum")
+        self.ingestion_queue = Gauge(PREFIX + "ingestion_queue", "Uploaded files waiting to be embedded",
+                                     registry=registry, multiprocess_mode="livesum")
+        self.throttled = Counter(PREFIX + "rate_limited", "Requests refused by a rate limit, by operation "
+                                 "and the limit (requests, tokens)", ["operation", "limit"],
+                                 registry=registry)
+        self.state_errors = Counter(PREFIX + "state_backend_errors", "Requests answered 503 because the "
+                                    "state backend could not be reached", registry=registry)
+        self.turn_operations = turn_operations
+        self.ingesting = ingesting  # the files this worker is embedding now
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._turns: set[int] = set()  # the turn calls counted in turns_running (by id of the call)
+
+    # -- observing ---------------------------------------------------------------------------------------
+
+    def started(self, call: Call) -> None:
+        if call.operation.operation_id in self.turn_operations:
+            self._turns.add(id(call))
+            self.turns_running.inc()
+
+    async def finished(self, call: Call, response: Response, outcome: str, seconds: float) -> None:
+        operation, status = call.operation.operation_id, response.status_code
+        children = self._children.get((operation, status))
+        if children is None:
+            children = (self.requests.labels(operation, str(status)), self.latency.labels(operation))
+            self._children[(operation, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if response.headers.get("content-type", "").startswith(STREAM_TYPE):
+            self.streams.labels(outcome).inc()
+        if id(call) in self._turns:
+            self._turns.discard(id(call))
+            self.turns_running.dec()
+        if status == 503 and _state_error(response):
+            self.state_errors.inc()
+
+    def rejected(self, call: Call, limit: str) -> None:
+        self.throttled.labels(call.operation.operation_id, limit).inc()
+
+    # -- the scrape ---------------------------------------------------------------------------------------
+
+    def scrape(self) -> Response:
+        # The files this worker is embedding now (each worker sets its own; the scrape adds them up).
+        self.ingestion_queue.set(self.ingesting())
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+
+
+def _state_error(response: Response) -> bool:
+    body = getattr(response, "body", b"")
+    return isinstance(body, bytes) and b"state backend" in body[:200]

@@ -1,0 +1,66 @@
+"""Chunk vectors computed in bulk (numpy) are, to the last float32 bit, those /embeddings computes
+one text at a time in Python, on thousands of chunks of every kind."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from ranking_corpus import corpus
+
+from emulator.documents.chunk_vectors import BATCH, packed_vectors
+from emulator.documents.extraction import Budget
+from emulator.documents.ingestion import ingest, spans
+from emulator.documents.store import FileRecord
+from emulator.generation.vectors import embed_uncached, pack_float32
+
+ODD_TEXTS = ["", " ", "\n\n", "a", "A", "_", "9", "x" * 5000, "İstanbul İİ ǅungla ﬁne STRASSE Straße",
+             "ΣΑΣ σας", "東京 データ 한국어", "émigré naïve café", "tab\tsep\x0bvertical\x0cform",
+             "under_score snake_case CamelCase 123abc", "a\u0301 e\u0308", "\U0001F600 emoji \U0001F600",
+             "the the the the the the the the", "ab" * 700 + " " + "ab " * 400]
+
+
+def one_at_a_time(texts: list[str], size: int) -> bytes:
+    return b"".join(pack_float32(embed_uncached(t, size, size)) for t in texts)
+
+
+def corpus_chunks(limit: int) -> list[str]:
+    texts = []
+    for _, data in corpus():
+        text = data.decode()
+        texts += [text[start:end] for start, end in spans(text)]
+        if len(texts) >= limit:
+            break
+    return texts[:limit]
+
+
+def random_texts(count: int) -> list[str]:
+    rng = random.Random(7)
+    alphabet = "abcdeéÉßİıΣσ東_0 \n.,;!?-'\"" + "ABCDEFG"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))) for _ in range(count)]
+
+
+def test_bulk_vectors_are_bit_identical_on_2000_corpus_chunks():
+    texts = corpus_chunks(2000)
+    assert len(texts) == 2000 and len(texts) > BATCH  # several batches
+    assert packed_vectors(texts, 1024) == one_at_a_time(texts, 1024)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 384, 1024, 4096])
+def test_bulk_vectors_are_bit_identical_on_odd_and_random_texts(size):
+    texts = ODD_TEXTS + random_texts(300)
+    assert packed_vectors(texts, size) == one_at_a_time(texts, size)
+
+
+def test_no_texts_give_no_bytes():
+    assert packed_vectors([], 1024) == b""
+
+
+def test_ingestion_stores_the_vectors_each_chunk_text_has_alone():
+    text = "\n\n".join(corpus_chunks(700))
+    record = FileRecord(id=1, nonce="n", filename="a.txt", title="a.txt", purpose="documents",
+                        workspace_id=1, size=len(text), created_at=1, uploaded=0.0)
+    extracted = ingest(record, text.encode(), None, 1024, Budget())
+    assert extracted.failure is None and len(extracted.spans) > 600
+    chunk_texts = [extracted.pages[page - 1][start:end] for _, page, start, end in extracted.spans]
+    assert extracted.vectors == one_at_a_time(chunk_texts, 1024)
