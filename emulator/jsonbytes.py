@@ -90,13 +90,14 @@ def _maybe_number(out: bytes, where: int) -> bool:
 
 def _respell(out: bytes) -> bytes:
     """The numbers orjson spelt otherwise, spelt by ``repr`` (the same float); text in strings stays."""
-    if not any(_maybe_number(out, where) for where in _candidates(out)):
+    candidates = [where for where in _candidates(out) if _maybe_number(out, where)]
+    if not candidates:
         return _exact(out)
     strings = [m.span() for m in _STRING.finditer(out)]
     pieces: list[bytes] = []
     done = 0  # out[:done] is in pieces
     at = 0  # index into strings
-    for where in _candidates(out):
+    for where in candidates:
         if where < done:
             continue  # inside the number just rewritten
         while at < len(strings) and strings[at][1] <= where:
