@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
-from .jsonbytes import dumps
+from .jsonbytes import dumps, dumps_finite
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 
@@ -226,15 +226,15 @@ class Tap:
         self.json_body = self.stream = False
 
     def feed(self, message: MutableMapping[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            for name, value in message.get("headers", ()):
-                if name.lower() == b"content-type":
-                    lowered = value.lower()
-                    self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
+        body = message.get("body")  # the common message first: a stream sends hundreds
+        if body is None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"content-type":
+                        lowered = value.lower()
+                        self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
             return
-        body = message.get("body", b"")
-        if kind != "http.response.body" or not body:
+        if not body or message["type"] != "http.response.body":
             return
         if self.size + len(body) > self.cap and self.parts or len(self.parts) >= CHUNKS_KEPT:
             self.dropped += 1
@@ -249,12 +249,13 @@ class Tap:
             if self.json_body and len(body) <= self.cap and (self.encoded or _is_json(body)):
                 return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
             return b'{"body":' + _text(_cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
-        chunks = [[round((at - started) * 1000, 3), _cut(data.decode("utf-8", "replace"), self.cap)]
+        cap = self.cap
+        chunks = [[round((at - started) * 1000, 3), _cut(data.decode("utf-8", "replace"), cap)]
                   for at, data in parts]
         shown: dict[str, Any] = {"chunks": chunks}
         if self.dropped:
             shown["cut"] = f"[{self.dropped} more chunk(s) cut]"
-        return _dumps(shown)
+        return dumps_finite(shown)  # finite times and strings: no NaN to look for
 
 
 def _is_json(raw: bytes) -> bool:

@@ -33,6 +33,8 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _NUMBER_BYTES = frozenset(b"0123456789.-+e")
 _DIGITS = frozenset(b"0123456789")
+_EXACT_BELOW = 64 * 1024
+_BEFORE_NUMBER, _AFTER_NUMBER = frozenset(b":,["), frozenset(b",]}")
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -47,8 +49,16 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
     # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
     if b"0.0000" not in out and b"e-" not in out:
-        return out
+        return _exact(out)
     return _respell(out)
+
+
+def _exact(out: bytes) -> bytes:
+    """``out`` in a buffer of its own size. orjson's bytes keep the buffer it wrote into, at least
+    4 KB resident for a body of 100 bytes: what the memo and the stores keep would cost 5 to 40
+    times its length. A copy of a small body costs well under a microsecond; a big one's unused
+    capacity is never touched, so never resident, and it is left as it is."""
+    return bytes(memoryview(out)) if len(out) < _EXACT_BELOW else out
 
 
 def _stdlib(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -65,13 +75,29 @@ def _candidates(out: bytes) -> list[int]:
     return sorted(found)
 
 
+def _maybe_number(out: bytes, where: int) -> bool:
+    """Whether the bytes around ``where`` can be a number token: in compact JSON one starts after
+    ``:``, ``,`` or ``[`` (or the start) and ends before ``,``, ``]`` or ``}`` (or the end). A
+    candidate that fails is inside a string (an id's ``...3e-4a...``): no string is looked at."""
+    left = right = where
+    while left > 0 and out[left - 1] in _NUMBER_BYTES:
+        left -= 1
+    while right < len(out) and out[right] in _NUMBER_BYTES:
+        right += 1
+    return ((left == 0 or out[left - 1] in _BEFORE_NUMBER)
+            and (right == len(out) or out[right] in _AFTER_NUMBER))
+
+
 def _respell(out: bytes) -> bytes:
     """The numbers orjson spelt otherwise, spelt by ``repr`` (the same float); text in strings stays."""
+    candidates = [where for where in _candidates(out) if _maybe_number(out, where)]
+    if not candidates:
+        return _exact(out)
     strings = [m.span() for m in _STRING.finditer(out)]
     pieces: list[bytes] = []
     done = 0  # out[:done] is in pieces
     at = 0  # index into strings
-    for where in _candidates(out):
+    for where in candidates:
         if where < done:
             continue  # inside the number just rewritten
         while at < len(strings) and strings[at][1] <= where:
@@ -99,6 +125,8 @@ def _has_non_finite(value: Any) -> bool:
     while stack:
         item = pop()
         kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue  # the common leaves first: one type test each
         if kind is dict:
             push(item.values())
         elif kind is list or kind is tuple:
@@ -111,3 +139,13 @@ def _has_non_finite(value: Any) -> bool:
         elif isinstance(item, (list, tuple)):
             push(item)
     return False
+
+
+def dumps_finite(value: Any) -> bytes:
+    """``dumps`` for a value of strings, lists, dicts and finite numbers only (a journal entry's
+    chunk times and texts): the same bytes without the walk for NaN and infinities, which a
+    ``null`` anywhere in the output, a string's included, would otherwise set off."""
+    out = orjson.dumps(value, option=_OPTIONS)
+    if b"0.0000" not in out and b"e-" not in out:
+        return _exact(out)
+    return _respell(out)

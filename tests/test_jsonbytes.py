@@ -80,6 +80,8 @@ def test_embedding_vectors_encode_to_the_same_bytes() -> None:
     1e-05, 1.5e-07, 1e16, 1e22, 0.0001, -0.0, 3.0, 5e-324, 1.7976931348623157e308, 10.00001,
     math.nan, -math.inf, [math.inf, None], {"a": None, "b": [1.0, math.nan]}, {"text": "1e-7 0.00001"},
     {1: "a key that is not a string"}, 2**64, -(2**63) - 1, "\ud800", (1, 2.5e-9), {"k": (None,)},
+    {"id": "9b2e-83e-4a1e-0000", "n": 1e-07}, {"t": ":1e-7,", "u": "[0.00001]"}, ["x:1e-7]", 1e-7],
+    "1e-7", {"a": [1e-7]}, {"3e-4": 2e-5}, [[0.00001], {"b": 1.5e-07}],
 ])
 def test_edge_cases_encode_or_fail_as_the_standard_library_does(value: Any) -> None:
     assert outcome(dumps, value) == outcome(stdlib, value)
@@ -89,3 +91,25 @@ def test_default_is_the_standard_librarys_for_what_orjson_refuses() -> None:
     value = {"a": {1, 2} and frozenset([3])}
     assert dumps(value, str) == json.dumps(value, separators=(",", ":"), ensure_ascii=False,
                                            default=str).encode()
+
+
+def test_a_small_body_is_held_in_a_buffer_of_its_own_size():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [dumps({"text": "x" * 500, "n": n}) for n in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(kept[0]) < 520
+    assert held < 1000 * 1024  # orjson's own result keeps a buffer of 4 KB or more
+
+
+def test_dumps_finite_writes_what_dumps_writes():
+    from emulator.jsonbytes import dumps_finite
+
+    chunks = {"chunks": [[round(i * 0.37, 3), f'data: {{"x":null,"y":1e-0{i % 9}}}\n\n'] for i in range(300)]
+              + [[0.00001, "0.0000"], [1e-7, "e-"]]}
+    assert dumps_finite(chunks) == dumps(chunks)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
+from .control import ControlClient, ControlResponse
 from .requests import Request, RequestLog
 from .rules import Rule, build_match, text_matcher
 
@@ -175,14 +176,17 @@ class ParadigmEmulator:
     # -- clients -----------------------------------------------------------------------------------
 
     def client(self, version: str = "v2", **options: Any) -> openai.OpenAI:
-        """An ``openai.OpenAI`` for this emulator (max_retries=0 unless given), closed after the test."""
-        import httpx
+        """An ``openai.OpenAI`` for this emulator (max_retries=0 unless given). Its connections come
+        from one pool per emulator, kept for the process: a test does not pay for a new connection
+        (one given ``http_client=`` is the caller's, closed after the test)."""
         import openai
 
-        http_client = httpx.Client(verify=_PLAIN_HTTP, trust_env=False)
+        own = "http_client" in options
+        http_client = options.pop("http_client") if own else _shared_http(self.server.base_url)
         made = openai.OpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
                                 "timeout": CLIENT_TIMEOUT_S, "http_client": http_client, **options})
-        self._clients.append(made)
+        if own:
+            self._clients.append(made)
         return made
 
     def async_client(self, version: str = "v2", **options: Any) -> openai.AsyncOpenAI:
@@ -340,18 +344,18 @@ class ParadigmEmulator:
 
     # -- the control API -----------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **options: Any) -> httpx.Response:
-        import httpx
+    def _call(self, method: str, path: str, **options: Any) -> ControlResponse:
+        import http.client
 
         try:
-            return self._control.request(method, self.server.base_url + "/_emulator" + path, **options)
-        except httpx.TransportError as exc:
+            return self._control.request(method, "/_emulator" + path, **options)
+        except (OSError, http.client.HTTPException) as exc:
             raise ControlError(f"the Paradigm emulator at {self.server.base_url} did not answer "
                                f"{method} /_emulator{path}: {exc!r}") from None
 
-    def _check(self, response: httpx.Response) -> httpx.Response:
+    def _check(self, response: ControlResponse) -> ControlResponse:
         if response.status_code >= 400:
-            raise ControlError(f"{response.request.method} {response.request.url.path}: "
+            raise ControlError(f"{response.method} /_emulator{response.path}: "
                                f"{response.status_code} {response.text[:500]}")
         return response
 
@@ -432,15 +436,13 @@ class ParadigmEmulator:
         return f"<ParadigmEmulator {self.base_url}>"
 
 
-_clients: dict[tuple[str, str | None, str | None], httpx.Client] = {}
+_clients: dict[tuple[str, str | None, str | None], ControlClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _control_client(base_url: str, admin_token: str | None, space_key: str | None = None) -> httpx.Client:
+def _control_client(base_url: str, admin_token: str | None, space_key: str | None = None) -> ControlClient:
     """One keep-alive client per emulator (and test space) for the whole process: a reset is one
     round trip on an open connection, not a new connection (nor a new client) per test."""
-    import httpx
-
     key = (base_url, admin_token, space_key)
     with _clients_lock:
         client = _clients.get(key)
@@ -448,18 +450,36 @@ def _control_client(base_url: str, admin_token: str | None, space_key: str | Non
             headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
             if space_key:
                 headers["X-Emulator-Api-Key"] = space_key
-            client = _clients[key] = httpx.Client(verify=_PLAIN_HTTP, trust_env=False, headers=headers,
-                                                  timeout=CLIENT_TIMEOUT_S)
+            client = _clients[key] = ControlClient(base_url, headers, CLIENT_TIMEOUT_S)
         return client
 
 
-def close_control_clients() -> None:
-    """Close the control API clients (the plugin does it at the end of the session)."""
+_pools: dict[str, httpx.Client] = {}
+
+
+def _shared_http(base_url: str) -> httpx.Client:
+    """The httpx client the handles' ``openai.OpenAI`` clients share for one emulator (a new one if a
+    test closed it, as ``with emu.client() as client:`` does)."""
+    import httpx
+
     with _clients_lock:
-        clients = list(_clients.values())
+        pool = _pools.get(base_url)
+        if pool is None or pool.is_closed:
+            pool = _pools[base_url] = httpx.Client(verify=_PLAIN_HTTP, trust_env=False)
+        return pool
+
+
+def close_control_clients() -> None:
+    """Close the control API clients and the shared connection pools (the plugin does it at the end
+    of the session)."""
+    with _clients_lock:
+        clients, pools = list(_clients.values()), list(_pools.values())
         _clients.clear()
+        _pools.clear()
     for client in clients:
         client.close()
+    for pool in pools:
+        pool.close()
 
 
 atexit.register(close_control_clients)
