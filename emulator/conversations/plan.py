@@ -11,75 +11,23 @@ request, history and agent on a fresh emulator -> the same plan, byte for byte.
 
 from __future__ import annotations
 
-import hashlib
-import random
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..call import Script
-from ..catalog import Model
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation import text as generator
 from ..generation.text import Limits, request_key
-from ..identity.users import User
 from ..tokenizer import tokenize
 from . import choices
-from .directory import Tool
-from .mcp import Artifact, McpTool
-from .scope import Passage, Scope
+from .mcp_calls import best_mcp_tool, mcp_call, scripted_mcp_tool
+from .scope import Passage
+from .turn_request import Documents, Toolbox, TurnRequest, uuid_from
 
 ANSWER_TOKENS = 512  # the most a generated answer says
 PASSAGES = 5  # passages a document search returns
-
-
-class Documents(Protocol):
-    """The document scope and search a turn's tools use (``conversations.scope``)."""
-
-    async def scope(self, body: dict[str, Any], viewer: User | None = None) -> Scope: ...
-
-    async def search(self, query: str, file_ids: Collection[int], n: int = 5) -> list[Passage]: ...
-
-    async def filenames(self, file_ids: Collection[int]) -> dict[int, str]: ...
-
-    def answer(self, question: str, passages: list[Passage]) -> tuple[str, set[int]]: ...
-
-    def summary(self, passages: list[Passage], names: dict[int, str]) -> str: ...
-
-
-class Toolbox(Protocol):
-    """The agents' tools (``conversations.directory.AgentDirectory``)."""
-
-    @property
-    def tools(self) -> Mapping[str, Tool]: ...
-
-    def tool_names(self, agent: dict[str, Any]) -> list[str]: ...
-
-
-@dataclass
-class TurnRequest:
-    """A validated turn request, with what it resolved to."""
-
-    query: str
-    agent: dict[str, Any]
-    model: Model
-    thread_id: str
-    turn_id: str
-    index: int  # the turn's place in its thread, from 0
-    created_at: str  # ISO display time (deterministic)
-    history: list[tuple[str, str]]  # (query, answer) of the thread's earlier turns
-    body: dict[str, Any]
-    scope: Scope
-    script: Script | None = None  # the fixture use that answers the turn, if any
-    seed: int = 0
-    turn_ms: float = 0.0
-    ttft_ms: float = 0.0
-    itl_ms: float = 0.0
-    # The MCP tools the turn may call (its agent's servers' and the forced server's), and those of
-    # the server ``force_mcp_server`` names: the agent calls one of these.
-    mcp_tools: tuple[McpTool, ...] = ()
-    forced_mcp: tuple[McpTool, ...] = ()
 
 
 @dataclass
@@ -93,16 +41,6 @@ class Plan:
     tool_offsets: list[float] = field(default_factory=list)  # when each tool call completed
     answer: dict[str, Any] | None = None  # {part_index, pieces, start, itl}: the text.delta events
     artifacts: list[dict[str, Any]] = field(default_factory=list)  # the files the tool calls produced
-
-
-def uuid_from(*parts: Any) -> str:
-    """An id from simple parts (strings, numbers): a hash of their text, cheaper than request_key's JSON."""
-    h = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
-    # The UUID4 layout (version nibble 4, variant 10xx), written directly: 5x cheaper than uuid.UUID.
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-
-
-_VARIANT = "89ab"
 
 
 async def plan_turn(directory: Toolbox, docs: Documents, request: TurnRequest) -> Plan:
@@ -171,8 +109,8 @@ async def _tool_calls(docs: Documents, request: TurnRequest, response: Mapping[s
         return made
     made = []
     if request.forced_mcp and not request.body.get("immediate_final_answer"):
-        chosen = _best_mcp_tool(request.forced_mcp, request.query)
-        made.append(_mcp_call(request, chosen, 0, None, None, None))
+        chosen = best_mcp_tool(request.forced_mcp, request.query)
+        made.append(mcp_call(request, chosen, 0, None, None, None))
     tool = _chosen_tool(request, directory)
     if tool is None:
         return made
@@ -269,10 +207,10 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
     args = spec.get("arguments", {})
     args = _render(args, script) if isinstance(args, dict) else {"input": script.render(args)}
     result = script.render(spec["result"]) if "result" in spec else None
-    mcp_tool = _scripted_mcp_tool(request, directory, name, spec.get("mcp_server"))
+    mcp_tool = scripted_mcp_tool(request, directory, name, spec.get("mcp_server"))
     if mcp_tool is not None:
         scripted_artifacts = [_render(a, script) for a in spec["artifacts"]] if "artifacts" in spec else None
-        return _mcp_call(request, mcp_tool, number, args if spec.get("arguments") is not None else None,
+        return mcp_call(request, mcp_tool, number, args if spec.get("arguments") is not None else None,
                          result, scripted_artifacts)
     file_ids = tuple(args.get("file_ids") or request.scope.file_ids)
     if result is None and name == "document_search":
@@ -302,78 +240,6 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
     cited = {p.file_id for p in passages}
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited),
             "answer": result or "", "artifacts": artifacts}
-
-
-# -- MCP tools --------------------------------------------------------------------------------------
-
-def _scripted_mcp_tool(request: TurnRequest, directory: Toolbox, name: str, server: Any) -> McpTool | None:
-    """The MCP tool a fixture's tool call names: one of the turn's MCP tools by that name (of the
-    server ``mcp_server`` names, by name or id, when given); None for a native tool."""
-    if server is None and name in directory.tools:
-        return None
-    for tool in request.mcp_tools:
-        if tool.name == name and server in (None, tool.server_name, tool.server_id):
-            return tool
-    if server is not None:  # a server the turn does not use: its tool, as the fixture names it
-        return McpTool(str(server), str(server), name)
-    return None
-
-
-def _best_mcp_tool(tools: tuple[McpTool, ...], query: str) -> McpTool:
-    """The forced server's tool whose name and description share the most words with the query
-    (the first one on a tie)."""
-    asked = _words(query)
-    return max(tools, key=lambda t: len(asked & _words(f"{t.name} {t.description}")))
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in "".join(c.lower() if c.isalnum() else " " for c in text).split() if len(w) >= 3}
-
-
-def _mcp_arguments(request: TurnRequest, tool: McpTool, number: int) -> dict[str, Any]:
-    """Arguments valid for the tool's parameters (a JSON instance of its schema, the same for the
-    same turn); its first plain string parameter carries the query."""
-    rng = random.Random(request_key(request.seed, "mcp-args", request.turn_id, number, tool.id))
-    try:
-        made = structured.instance(tool.parameters, rng)
-    except BadRequest:
-        made = {}
-    if not isinstance(made, dict):
-        return {"input": made}
-    properties = tool.parameters.get("properties") or {}
-    plain = [k for k, v in properties.items() if isinstance(v, dict) and v.get("type") == "string"
-             and not ({"enum", "const", "pattern", "format"} & set(v))]
-    required = [k for k in tool.parameters.get("required") or [] if k in plain]
-    if required or plain:
-        made[(required or plain)[0]] = request.query
-    return made
-
-
-def _mcp_call(request: TurnRequest, tool: McpTool, number: int, args: dict[str, Any] | None,
-              result: str | None, scripted_artifacts: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """A call of an MCP tool: the emulator never reaches the server; the result is the scripted one
-    (the fixture's, else the agents file's), and so are the files it produces."""
-    if args is None:
-        args = _mcp_arguments(request, tool, number)
-    text = result if result is not None else tool.result
-    tool_call_id = uuid_from("tool_call", request.seed, request.turn_id, number)
-    produced = [Artifact(str(a.get("name", f"artifact-{k + 1}")), str(a.get("content", "")),
-                         str(a.get("mime_type", "text/plain"))) for k, a in enumerate(scripted_artifacts)] \
-        if scripted_artifacts is not None else list(tool.artifacts)
-    artifacts = [choices.artifact_record(uuid_from("artifact", request.seed, request.turn_id, number, k),
-                                         a.value(), request.thread_id, request.turn_id, tool_call_id,
-                                         request.created_at)
-                 for k, a in enumerate(produced)]
-    stamp = request.created_at
-    call = {"id": tool_call_id, "object": "tool_call", "tool": tool.public(), "created_at": stamp,
-            "updated_at": stamp, "tool_args": args,
-            "steps": [{"status": status, "created_at": stamp,
-                       "progress_report": {"progress_percentage": progress, "current_progress_text": words,
-                                           "time_remaining_estimate": None, "metadata": {}}}
-                      for status, progress, words in choices.mcp_steps(tool.server_name, tool.name)],
-            "result": {"text": text, "file_artifacts": [choices.artifact_brief(a) for a in artifacts],
-                       "web_sources": [], "chunk_sources": []}}
-    return {"tool_call": call, "sources": [], "answer": text, "artifacts": artifacts}
 
 
 def _render(value: Any, script: Script) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..state import Backend, Value
 from . import timeline
-from .plan import uuid_from
+from .turn_request import uuid_from
 
 THREADS, TURNS, ARTIFACTS = "threads", "turns", "artifacts"
 

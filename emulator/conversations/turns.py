@@ -24,9 +24,10 @@ from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
 from .mcp import McpServers, McpTool
-from .plan import Documents, TurnRequest, plan_turn
+from .plan import plan_turn
 from .records import Conversations, Record
 from .scope import Scope
+from .turn_request import Documents, TurnRequest
 
 
 class TurnRunning(ApiError):
