@@ -130,8 +130,10 @@ def really_valid(context, case):
         body["model"] = EMBEDDING_MODEL if case.operation.path.endswith("/embeddings") else CHAT_MODEL
     if isinstance(body.get("ml_model"), str):
         body["ml_model"] = CHAT_MODEL  # a v3 turn's or thread's model: one of the catalog's chat models
-    if isinstance(body.get("max_tokens"), int):
-        body["max_tokens"] = min(body["max_tokens"], 64)  # within every model's context window
+    max_tokens = body.get("max_tokens")
+    # Within every model's context window; an integral float (94802.0) is a JSON Schema integer too.
+    if isinstance(max_tokens, (int, float)) and not isinstance(max_tokens, bool) and max_tokens > 64:
+        body["max_tokens"] = 64
     if isinstance(body.get("messages"), list):
         _within_context(body)
     if isinstance(body.get("n"), int) and isinstance(body.get("best_of"), int):
@@ -181,7 +183,7 @@ def _max_tokens_within_context(case) -> None:
     body = case.body
     if isinstance(body, dict):
         value = body.get("max_tokens")
-        if isinstance(value, int) and not isinstance(value, bool) and value > 64:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 64:
             body["max_tokens"] = 64
             _as_generated(case)
 
