@@ -32,7 +32,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 DEFAULT_URL = "http://127.0.0.1:8000"
 INSTALL_AND_SERVE = ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
                      " && .venv/bin/paradigm-emulator serve")
-RUN_THE_TESTS = ".venv/bin/python -m pytest"
+RUN_THE_TESTS = ".venv/bin/python -m pytest -n 2 --dist loadfile"
 OUTPUT = re.compile(r"#\s*->\s?(.*)$")
 
 
