@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -131,3 +132,35 @@ def backend_http(on_backend):
     with httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"},
                       timeout=TIMEOUT) as c:
         yield c
+
+
+# -- a real browser, for the inspector page (Debian's chromium, driven by Playwright's driver) -------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WAIT_MS = 15_000  # generous: the machine may be loaded; nothing here is a speed check
+
+
+def _need_browser() -> None:
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "playwright is not installed (pip install -e '.[test]')"
+    if problem is None and CHROMIUM is None:
+        problem = "no chromium on PATH (apt-get install chromium)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {problem} (see .ci/run)")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

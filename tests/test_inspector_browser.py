@@ -6,7 +6,6 @@ in CI (``CI`` set), as the Redis half does."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import httpx
@@ -15,37 +14,9 @@ import pytest
 
 from emulator.config import Settings
 from emulator.server import EmulatorServer
-from tests.conftest import KEY, ROOT, TIMEOUT
+from tests.conftest import KEY, ROOT, TIMEOUT, WAIT_MS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-WAIT_MS = 15_000  # generous: the machine may be loaded; nothing here is a speed check
 SCREENSHOT = ROOT / "docs" / "inspector.png"
-
-
-def _need_browser() -> None:
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is not installed (pip install -e '.[test]')"
-    if problem is None and CHROMIUM is None:
-        problem = "no chromium on PATH (apt-get install chromium)"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {problem} (see .ci/run)")
-        pytest.skip(problem)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

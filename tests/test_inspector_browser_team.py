@@ -15,28 +15,15 @@ import pytest
 from emulator.config import Settings
 from emulator.identity.directory import implicit_user
 from emulator.server import EmulatorServer
-from tests.conftest import TIMEOUT
-from tests.test_inspector_browser import CHROMIUM, WAIT_MS, _need_browser
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    _need_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
+from tests.conftest import TIMEOUT, WAIT_MS
 
 
 @pytest.fixture
-def open_page(chromium):
+def open_page(browser):
     contexts, errors = [], []
 
     def opened(base_url: str, ready: bool = True):
-        context = chromium.new_context(viewport={"width": 1280, "height": 820})
+        context = browser.new_context(viewport={"width": 1280, "height": 820})
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
