@@ -22,13 +22,12 @@ import asyncio
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-from launch import start_emulator
+from launch import start_emulator, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -167,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     bench_search(http, documents, args.searches)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
     return 0
 
 

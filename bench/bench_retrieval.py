@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 from bench_files import QUESTIONS, prose
-from launch import start_emulator
+from launch import start_emulator, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,11 +123,7 @@ def run(backend: str, sizes: list[int], searches: int) -> None:
                       f"{searches} sequential requests each", flush=True)
                 measure(http, searches)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         if redis is not None:
             redis.terminate()
             redis.wait(timeout=10)

@@ -14,13 +14,12 @@ stopped at the end.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 
 import httpx
 from bench_files import KEY, MB, QUESTIONS, prose, rss_bytes
-from launch import start_emulator
+from launch import start_emulator, stop
 
 TIMEOUT = httpx.Timeout(600.0)
 
@@ -62,11 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({stored / MB / took:5.1f} MB/s to embedded)",
                       flush=True)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
     return 0
 
 

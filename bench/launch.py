@@ -28,3 +28,12 @@ def start_emulator(*flags: str, root: Path = ROOT) -> tuple[subprocess.Popen, st
         timer.cancel()
     process.kill()
     raise SystemExit(f"the emulator did not start within {START_TIMEOUT_S} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server started here: terminated, killed if it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
