@@ -25,7 +25,7 @@ so a rejected request gets one of two bodies. Every error of the package derives
         └── ModelServerError           vLLM layer: {"error": {"message", "type", "param", "code"}}
             ├── BadRequest        400  BadRequestError (context window, n, wrong model kind ...)
             ├── ModelNotFound     404  NotFoundError
-            └── Unmatched         404  --strict: no fixture matched a model call (scripts.registry)
+            └── Unmatched         404  --strict: no fixture matched a model call (scripts.near_misses)
 
 Raise request errors anywhere below a route; the pipeline turns them into responses
 (``call.error_response``, the one place an error becomes a response).

@@ -1,12 +1,20 @@
-"""The near-miss report of --strict: the fixtures closest to an unmatched request, and why not."""
+"""The error of --strict for an unmatched request, and its report: the closest fixtures, and why not."""
 
 from __future__ import annotations
 
 from ..call import Call
-from .loading import Fixture
+from ..errors import ModelServerError
+from .fixture import Fixture
 from .request_view import RequestView
 
 NEAR_MISSES = 3
+
+
+class Unmatched(ModelServerError):
+    """--strict: no fixture matched a model call."""
+
+    status = 404
+    error_type = "NotFoundError"
 
 
 def near_miss_report(call: Call, fixtures: list[Fixture], uses: list[int], replays: bool,

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from .matching import ABSENT, Problem, lookup
+from .matchers import ABSENT, Problem, lookup
 from .request_view import RequestView
 
 _TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
