@@ -1,4 +1,4 @@
-"""A JSON instance of a schema, and a string matching a regex, drawn from a seeded ``random``.
+"""A JSON instance of a schema, drawn from a seeded ``random``.
 
 ``instance`` knows types, properties, required, enum, const, $ref, allOf/anyOf/oneOf, arrays
 (items, prefixItems, minItems, maxItems, uniqueItems), string lengths, formats and patterns, and
@@ -9,93 +9,25 @@ inside ``response_format`` is ``response_format``'s error, not ``guided_regex``'
 
 from __future__ import annotations
 
-import contextvars
 import random
-import re
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
 from ..errors import BadRequest
+from .budget import MAX_ITEMS, Budget, current, field, spend
+from .regex_text import regex_instance
 from .text import sentences
 
-if sys.version_info >= (3, 11):
-    from re import _parser as _regex_parser
-else:  # pragma: no cover - Python 3.10
-    import sre_parse as _regex_parser
+__all__ = ["instance"]
 
 MAX_DEPTH = 6  # deeper than this, objects get only their required properties and arrays their minItems
-MAX_ITEMS = 256  # what minItems, minLength and regex repeats may ask for, at most
 CHARS_PER_VALUE = 100  # a long string costs one value per this many characters
-
-
-@dataclass
-class Budget:
-    """What the structured output of one request may cost: values drawn (array items, properties,
-    regex repeats, and long strings by their length) and depth of nesting."""
-
-    values: int = 10_000
-    depth: int = 32
-    spent: int = 0
-    field: str = "response_format"  # the request field being followed: every error names it
-
-    @classmethod
-    def of(cls, settings: Settings) -> Budget:
-        return cls(values=settings.max_structured_values, depth=settings.max_structured_depth)
-
-    def spend(self, values: int = 1) -> None:
-        self.spent += values
-        if self.spent > self.values:
-            raise BadRequest(f"The requested structured output needs more than {self.values} values (arrays, "
-                             f"properties, long strings or regex repeats); the limit is "
-                             f"--max-structured-values {self.values}. Ask for fewer (minItems, minLength) or "
-                             f"raise the limit.",
-                             param=self.field)
-
-    def enter(self, depth: int) -> None:
-        if depth > self.depth:
-            raise BadRequest(f"The requested structured output nests deeper than {self.depth} levels (a "
-                             f"$ref that requires itself?); the limit is --max-structured-depth "
-                             f"{self.depth}.",
-                             param=self.field)
-
-
-# The budget of the output being generated: set by budget_for, so that every maker can spend it.
-_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("structured_budget", default=None)
-
-
-def _spend(values: int = 1) -> None:
-    budget = _budget.get()
-    if budget is not None:
-        budget.spend(values)
-
-
-def _field() -> str:
-    budget = _budget.get()
-    return budget.field if budget is not None else "response_format"
-
-
-@contextmanager
-def budget_for(budget: Budget) -> Iterator[Budget]:
-    """Spend ``budget`` on every value drawn in this block (and name its ``field`` in every error)."""
-    token = _budget.set(budget)
-    try:
-        yield budget
-    finally:
-        _budget.reset(token)
-
-
-# -- a JSON instance of a schema --------------------------------------------------------------------
 
 
 def instance(schema: Any, rng: random.Random, root: Any = None, depth: int = 0) -> Any:
     """A value valid for ``schema`` (the common JSON Schema keywords), drawn from ``rng``."""
     root = schema if root is None else root
-    budget = _budget.get() or Budget()
+    budget = current() or Budget()
     budget.enter(depth)
     budget.spend()
     if schema is True or schema == {}:
@@ -133,13 +65,13 @@ def instance(schema: Any, rng: random.Random, root: Any = None, depth: int = 0) 
 def _resolve(root: Any, ref: str) -> Any:
     if not ref.startswith("#"):
         raise BadRequest(f"Only local $ref are supported in JSON schemas, got {ref!r}.",
-                         param=_field())
+                         param=field())
     node = root
     for part in filter(None, ref[1:].split("/")):
         part = part.replace("~1", "/").replace("~0", "~")
         node = node.get(part) if isinstance(node, dict) else None
     if node is None:
-        raise BadRequest(f"The $ref {ref!r} points to nothing in the schema.", param=_field())
+        raise BadRequest(f"The $ref {ref!r} points to nothing in the schema.", param=field())
     return node
 
 
@@ -198,7 +130,7 @@ def _string(schema: dict[str, Any], rng: random.Random, root: Any, depth: int) -
         text = _text(rng, 1, 4)
     while len(text) < low:
         text += " " + _text(rng, 1, 3) if text else _text(rng, 1, 3)
-    _spend(len(text) // CHARS_PER_VALUE)
+    spend(len(text) // CHARS_PER_VALUE)
     return text[:high] if isinstance(high, int) and "pattern" not in schema and fmt not in _FORMATS else text
 
 
@@ -257,89 +189,3 @@ _FORMATS = {
     "ipv6": lambda r: ":".join(f"{r.getrandbits(16):x}" for _ in range(8)),
 }
 
-
-# -- a string matching a regex ----------------------------------------------------------------------
-
-_CATEGORIES = {
-    "CATEGORY_DIGIT": "0123456789",
-    "CATEGORY_WORD": "abcdefghijklmnopqrstuvwxyz0123456789",
-    "CATEGORY_SPACE": " ",
-    "CATEGORY_NOT_DIGIT": "abcdefghijklmnopqrstuvwxyz",
-    "CATEGORY_NOT_WORD": "-.,: ",
-    "CATEGORY_NOT_SPACE": "abcdefghijklmnopqrstuvwxyz",
-}
-
-
-def regex_instance(pattern: str, rng: random.Random) -> str:
-    """A string that ``re.search(pattern, ...)`` accepts (literals, classes, repeats, groups, |)."""
-    try:
-        parsed = _regex_parser.parse(pattern)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise BadRequest(f"Not a valid regular expression {pattern!r}: {exc}.",
-                         param=_field()) from None
-    return "".join(_emit(parsed, rng, {}))
-
-
-def _emit(items: Any, rng: random.Random, groups: dict[int, str]) -> list[str]:
-    out: list[str] = []
-    for op, value in items:
-        name = str(op)
-        if name == "LITERAL":
-            out.append(chr(value))
-        elif name == "NOT_LITERAL":
-            out.append("a" if chr(value) != "a" else "b")
-        elif name == "ANY":
-            out.append(rng.choice("abcdefghijklmnopqrstuvwxyz"))
-        elif name == "IN":
-            out.append(_one_of(value, rng))
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, high, sub = value
-            low = min(low, MAX_ITEMS)
-            high = min(high, low + 3)
-            for _ in range(rng.randint(low, high)):
-                _spend()
-                out.extend(_emit(sub, rng, groups))
-        elif name == "SUBPATTERN":
-            group, sub = value[0], value[-1]
-            text = "".join(_emit(sub, rng, groups))
-            if group is not None:
-                groups[group] = text
-            out.append(text)
-        elif name == "BRANCH":
-            out.extend(_emit(rng.choice(value[1]), rng, groups))
-        elif name == "GROUPREF":
-            out.append(groups.get(value, ""))
-        elif name == "CATEGORY":
-            out.append(rng.choice(_CATEGORIES.get(str(value), "a")))
-        # AT (anchors), ASSERT and ASSERT_NOT emit nothing
-    return out
-
-
-def _one_of(items: Any, rng: random.Random) -> str:
-    if items and str(items[0][0]) == "NEGATE":
-        excluded = re.compile("[" + "".join(_class_text(items[1:])) + "]")
-        return next((c for c in "abcdefghijklmnopqrstuvwxyz0123456789_-" if not excluded.fullmatch(c)), "~")
-    op, value = rng.choice(list(items))
-    name = str(op)
-    if name == "LITERAL":
-        return chr(value)
-    if name == "RANGE":
-        return chr(rng.randint(value[0], value[1]))
-    if name == "CATEGORY":
-        return rng.choice(_CATEGORIES.get(str(value), "a"))
-    return "a"
-
-
-def _class_text(items: Any) -> list[str]:
-    parts = []
-    for op, value in items:
-        name = str(op)
-        if name == "LITERAL":
-            parts.append(re.escape(chr(value)))
-        elif name == "RANGE":
-            parts.append(re.escape(chr(value[0])) + "-" + re.escape(chr(value[1])))
-        elif name == "CATEGORY":
-            parts.append({"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s",
-                          "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_NOT_WORD": r"\W",
-                          "CATEGORY_NOT_SPACE": r"\S"}.get(str(value), ""))
-    return parts

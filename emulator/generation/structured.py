@@ -20,7 +20,7 @@ arguments, byte for byte. ``instance`` knows types, properties, required, enum, 
 $ref, allOf/anyOf/oneOf, arrays (items, prefixItems, minItems, maxItems, uniqueItems),
 string lengths, formats and patterns, and number bounds.
 
-Every output has a budget (``instances.Budget``: --max-structured-values, --max-structured-depth),
+Every output has a budget (``budget.Budget``: --max-structured-values, --max-structured-depth),
 shared by the ``n`` choices of a request: a schema that asks for more is a 400 naming the limit and
 its flag as soon as the budget runs out. Every error names the field the client sent (``tools``,
 ``functions``, ``response_format``, ``guided_json``, ``guided_regex``).
@@ -36,7 +36,9 @@ from typing import Any
 from ..answer import Choice, ToolCall
 from ..errors import BadRequest
 from ..tokenizer import message_text, tokenize
-from .instances import Budget, budget_for, instance, regex_instance
+from .budget import Budget, budget_for
+from .instances import instance
+from .regex_text import regex_instance
 from .text import Limits, rng_for
 
 __all__ = ["Budget", "chat_choice", "instance", "regex_instance"]
