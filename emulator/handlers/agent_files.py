@@ -22,7 +22,7 @@ from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspaces import Directory
 from ..errors import NotFound, ValidationError
 from .common import paginate
-from .files_v3 import v3_file
+from .v3_file import v3_file
 
 RELEVANT_CHUNKS = 3  # the chunks a file's search_details shows, best first
 

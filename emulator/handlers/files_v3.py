@@ -8,12 +8,9 @@ fields (``title``, ``tags`` replacing all, ``external_metadata`` merged); everyt
 (only immutable fields, an unknown tag) is refused before anything is stored.
 """
 
+
 from __future__ import annotations
 
-import hashlib
-import re
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from starlette.responses import Response
@@ -22,81 +19,18 @@ from ..bodies import body_limit
 from ..call import Call, Handler, json_response
 from ..config import Settings
 from ..documents import statuses
-from ..documents.extraction import extension
-from ..documents.ingestion import EMBEDDED, FAILURES, PENDING, Ingestion
+from ..documents.ingestion import PENDING, Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore
-from ..documents.workspaces import Directory, Tag, Workspace, iso
+from ..documents.workspaces import Directory, Tag
 from ..errors import NotFound, ValidationError
 from .common import body_of, does_not_exist, paginate
-from .files import (
-    file_or_404,
-    read_upload,
-    scripted_ingestion,
-    store_upload,
-    total_pages,
-    v2_file,
-    workspace_of,
-    workspace_or_400,
-)
+from .file_filters import filtered
+from .files import file_or_404, read_upload, scripted_ingestion, store_upload, v2_file, workspace_or_400
+from .v3_file import v3_file
 
-# Who uploaded a file when no --users file names the uploader: the emulator's one user.
-CREATED_BY = {"id": 1, "first_name": "Emulator", "last_name": "User", "username": "emulator"}
 MUTABLE = ("title", "tags", "external_metadata")
-DEFAULT_PARSER = "v3.0"  # the ingestion pipeline a file names once its parsing has begun
 SEARCH_LIMIT = 50  # max_documents' default: how many files a relevance search answers at most
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def v3_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: dict[int, Workspace],
-            tags: dict[int, Tag], content: str | None = None,
-            include_content: bool = False) -> dict[str, Any]:
-    status = ingestion.status(record, now)
-    created = iso(record.created_at)
-    session = record.extra.get("upload_session_uuid")
-    if session is None:
-        digest = hashlib.sha256(f"upload-session:{record.id}:{record.created_at}".encode()).digest()
-        session = str(uuid.UUID(bytes=digest[:16], version=4))
-    body = {
-        "id": record.id, "filename": record.filename, "workspace": workspace_of(workspaces, record).summary(),
-        "summaries": [], "title": record.title, "extension": extension(record.filename), "status": status,
-        "status_vision": ingestion.status_vision(record, now),
-        "status_detail": record.failure if status in FAILURES else None,
-        "uploaded_at": created, "created_at": created, "updated_at": iso(record.modified_at),
-        "total_pages": total_pages(status, record),
-        "tags": [{"id": t, "name": tags[t].name, "auto_assigned": t in record.auto_tag_ids}
-                 for t in record.tag_ids if t in tags],
-        "created_by": record.extra.get("created_by") or CREATED_BY, "upload_session_uuid": session,
-        "external_metadata": record.external_metadata, "signature": record.signature,
-        "file_size": record.size, "parser": record.parser or (None if status == PENDING else DEFAULT_PARSER),
-    }
-    if include_content:
-        body["content"] = content if status == EMBEDDED else None
-    return body
-
-
-def ids_of(field: str, raw: Any) -> set[int]:
-    """A comma-separated list of ids (``"1,3"``), as the v3 list filters take them."""
-    try:
-        return {int(part) for part in str(raw).split(",") if part.strip()}
-    except ValueError:
-        raise ValidationError({field: [f'"{raw}" is not a list of ids: give integers separated by commas, '
-                                       f'such as "1,3".']}) from None
-
-
-def _instant(field: str, raw: Any, end_of_day: bool) -> int:
-    """A date-time (or a date: its first second, or its last for a ``_before`` bound) -> Unix seconds."""
-    text = str(raw).strip()
-    try:
-        if _DATE.match(text):
-            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-            return int(day.timestamp()) + (86399 if end_of_day else 0)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError:
-        raise ValidationError({field: ["Enter a valid date/time."]}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())
 
 
 def _merged(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -163,41 +97,7 @@ class FilesV3:
         query = call.query
         ingestion = self.ingestion
         records = await self.files.all(call.user)
-        if "workspace_id" in query:
-            wanted = ids_of("workspace_id", query["workspace_id"])
-            records = [r for r in records if r.workspace_id in wanted]
-        if "tag_id" in query:
-            wanted = ids_of("tag_id", query["tag_id"])
-            records = [r for r in records if wanted.intersection(r.tag_ids)]
-        if "extension" in query:
-            wanted_ext = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",")
-                          if e.strip()}
-            records = [r for r in records if extension(r.filename) in wanted_ext]
-        for field in ("filename", "title"):
-            if field in query:
-                needle = str(query[field]).lower()
-                records = [r for r in records if needle in getattr(r, field).lower()]
-        for field, attribute in (("uploaded_at", "created_at"), ("updated_at", "modified_at")):
-            if f"{field}_after" in query:
-                bound = _instant(f"{field}_after", query[f"{field}_after"], end_of_day=False)
-                records = [r for r in records if getattr(r, attribute) >= bound]
-            if f"{field}_before" in query:
-                bound = _instant(f"{field}_before", query[f"{field}_before"], end_of_day=True)
-                records = [r for r in records if getattr(r, attribute) <= bound]
-        if {"status", "status_vision", "total_pages_min", "total_pages_max", "search"} & set(query):
-            records = await ingestion.settle(records)
-            now = await ingestion.now()
-            if "status" in query:
-                records = [r for r in records if ingestion.status(r, now) == query["status"]]
-            if "status_vision" in query:  # "-": the files that do not go through vision
-                wanted_vision = None if query["status_vision"] == "-" else query["status_vision"]
-                records = [r for r in records if ingestion.status_vision(r, now) == wanted_vision]
-            if "total_pages_min" in query:
-                records = [r for r in records
-                           if total_pages(ingestion.status(r, now), r) >= query["total_pages_min"]]
-            if "total_pages_max" in query:
-                records = [r for r in records
-                           if total_pages(ingestion.status(r, now), r) <= query["total_pages_max"]]
+        records = await filtered(query, records, ingestion)
         if "search" in query:
             records = await self._by_relevance(str(query["search"]), records)
             records = records[:query.get("max_documents", SEARCH_LIMIT)]

@@ -21,8 +21,8 @@ from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileStore, Hit
 from ..documents.workspaces import Directory, iso
-from .files_v3 import v3_file
 from .tools import in_scope  # retrieve's scopes are document search's
+from .v3_file import v3_file
 
 
 def chunk_id(chunk_uuid: str) -> int:
