@@ -37,7 +37,7 @@ from .documents.ingestion import Ingestion
 from .documents.retrieval import Retrieval
 from .documents.store import FileStore
 from .documents.upload_sessions import UploadSessionStore
-from .documents.workspaces import Directory
+from .documents.workspace_store import WorkspaceStore
 from .errors import StartupError, StateUnavailable
 from .guard import Guard
 from .handlers import handler_table
@@ -108,8 +108,11 @@ class Emulator:
         # A reset on any worker is seen by every worker's next request: its local caches go then.
         self.scripts.on_reset.append(self.memo.clear)
         self.controls = HeaderControls()
-        # Files (v2 and v3 share them), the workspaces and tags they live in, and their ingestion.
-        self.workspaces = _named(lambda: Directory.load(self.state, settings))
+        # Users (each key one, or --users), their test spaces, rate limits and metrics (docs/team.md).
+        self.users = Users.load(settings.users)
+        # Files (v2 and v3 share them), the workspaces and tags they live in (per user and company), and
+        # their ingestion.
+        self.workspaces = _named(lambda: WorkspaceStore.load(self.state, settings, self.users))
         self.files = FileStore(self.state, epoch=settings.epoch)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
@@ -126,13 +129,15 @@ class Emulator:
                                  self.document_scope, self.mcp)
         # --upstream: requests no fixture matches are forwarded there (and recorded with --record).
         self.upstream: Upstream | None = build_upstream(settings)
-        # Users (each key one, or --users), their test spaces, rate limits and metrics (docs/team.md).
-        self.users = Users.load(settings.users)
+        # Their test spaces, rate limits and metrics (docs/team.md).
         self.metrics = Metrics(self.names.resolve("turn") or frozenset(), self.ingestion.in_progress)
         self.limiter = RateLimiter(settings, self.catalog, self.state, self.names,
                                    on_reject=self.metrics.rejected)
-        self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter,
-                             SpaceItems(self.files, self.conversations), settings.admin_token)
+        self.upload_sessions = UploadSessionStore(self.state, settings.seed, settings.epoch)
+        self.analyses = AnalysisStore(self.state)
+        items = SpaceItems(self.files, self.conversations, self.upload_sessions, self.analyses,
+                           self.workspaces)
+        self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter, items, settings.admin_token)
         if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
             self.scripts.on_reset.append(after_first(self.limiter.windows.forget))
         # The stages every API request runs through (emulator/pipeline.py), each built with what it uses.
@@ -168,9 +173,9 @@ class Emulator:
             Tools(self.files, self.workspaces, self.retrieval, self.catalog, settings),
             Chunks(self.files, self.ingestion, self.retrieval, self.catalog),
             Retrieve(self.files, self.ingestion, self.workspaces, self.retrieval),
-            UploadSessions(UploadSessionStore(state, settings.seed, settings.epoch), self.files,
+            UploadSessions(self.upload_sessions, self.files,
                            self.ingestion, self.workspaces, settings),
-            Analyses(AnalysisStore(state), self.files, self.ingestion, self.catalog, state, settings),
+            Analyses(self.analyses, self.files, self.ingestion, self.catalog, state, settings),
             Agents(self.agents, self.workspaces, self.document_scope, self.mcp, UserSettings(state)),
             AgentFiles(self.agents, self.files, self.ingestion, self.workspaces, self.retrieval),
             Mcp(self.mcp),

@@ -8,9 +8,10 @@ single-user emulator always has. Fixture files (``--fixtures-dir``) apply in eve
 their ``times`` and sequence counters count per space.
 
 A space's reset removes its runtime fixtures, its file fixtures' counters, its run-time rate
-limits and its users' rate-limit windows, the files and threads its company's users own
-(``SpaceItems``), and moves its journal cursor past every entry so far (the journal is one log
-for all: a space's view of it starts at the cursor).
+limits and its users' rate-limit windows, what its company's users own (``SpaceItems``: files,
+threads, upload sessions, analyses, workspaces and tags; the personal and company workspaces come
+back as seeded at their next use), and moves its journal cursor past every entry so far (the
+journal is one log for all: a space's view of it starts at the cursor).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from .conversations.records import Conversations
+from .documents.analyses import AnalysisStore
 from .documents.store import FileStore
+from .documents.upload_sessions import UploadSessionStore
+from .documents.workspace_store import WorkspaceStore
 from .errors import AuthenticationFailed, NotAuthenticated
 from .identity.directory import Users
 from .identity.ownership import OWNER_COMPANY
@@ -38,11 +42,13 @@ SPACES = "spaces"  # backend records: space -> {"journal_after": seq}
 
 
 class SpaceItems:
-    """What a company's users own among the stored files and threads, removed by its space's reset
-    (a scan of the files and threads: a test space holds few)."""
+    """What a company's users own among the stored items, removed by its space's reset (a scan of
+    each kind: a test space holds few)."""
 
-    def __init__(self, files: FileStore, conversations: Conversations):
+    def __init__(self, files: FileStore, conversations: Conversations, sessions: UploadSessionStore,
+                 analyses: AnalysisStore, workspaces: WorkspaceStore):
         self.files, self.conversations = files, conversations
+        self.sessions, self.analyses, self.workspaces = sessions, analyses, workspaces
 
     async def drop(self, company_id: int) -> dict[str, int]:
         files = [r for r in await self.files.all() if r.extra.get(OWNER_COMPANY) == company_id]
@@ -51,7 +57,10 @@ class SpaceItems:
         threads = [t for t in await self.conversations.threads() if t.get(OWNER_COMPANY) == company_id]
         for thread in threads:
             await self.conversations.delete_thread(thread)
-        return {"files": len(files), "threads": len(threads)}
+        return {"files": len(files), "threads": len(threads),
+                "upload_sessions": await self.sessions.drop_company(company_id),
+                "analyses": await self.analyses.drop_company(company_id),
+                **await self.workspaces.drop_company(company_id)}
 
 
 class Spaces:

@@ -19,7 +19,7 @@ from emulator.config import DEFAULT_SPEC_DIR, Settings
 from emulator.documents.ingestion import Ingestion
 from emulator.documents.retrieval import Retrieval
 from emulator.documents.store import FileStore
-from emulator.documents.workspaces import Directory
+from emulator.documents.workspace_store import WorkspaceStore
 from emulator.errors import NotFound, PayloadTooLarge, ValidationError
 from emulator.handlers.files import Files
 from emulator.handlers.files_v3 import FilesV3
@@ -41,7 +41,7 @@ class Services:
     state: MemoryBackend
     files: FileStore
     ingestion: Ingestion
-    workspaces: Directory
+    workspaces: WorkspaceStore
     v2: Files
     v3: FilesV3
 
@@ -52,7 +52,7 @@ async def services() -> AsyncIterator[Services]:
     state = MemoryBackend()
     files = FileStore(state, epoch=settings.epoch)
     ingestion = Ingestion(files, settings, 64)
-    workspaces = Directory.load(state, settings)
+    workspaces = WorkspaceStore.load(state, settings)
     yield Services(state, files, ingestion, workspaces, Files(files, ingestion, workspaces, settings),
                    FilesV3(files, ingestion, workspaces, Retrieval(files, ingestion), settings))
     ingestion.close()
@@ -106,7 +106,7 @@ async def test_a_v2_upload_is_pending_in_the_personal_workspace_then_embedded(se
     assert created["status"] == "pending"
     assert (created["id"], created["filename"], created["title"]) == (1, "refunds.txt", "Refunds")
     assert created["collection_type"] == "private"
-    assert created["workspace_id"] == (await services.workspaces.personal()).id
+    assert created["workspace_id"] == (await services.workspaces.personal(None)).id
     retrieved = await services.v2.retrieve(call("api_v2_files_retrieve", "/api/v2/files/1",
                                                 path_params={"id": 1}, query={"include_content": True}))
     body = json_of(retrieved)
@@ -164,7 +164,7 @@ async def v3_upload(services: Services, name: str, data: bytes, **body: Any) -> 
 
 
 async def test_a_v3_upload_with_tags_then_a_patch_and_more_tags(services: Services) -> None:
-    workspace = await services.workspaces.company_workspace()
+    workspace = await services.workspaces.company_workspace(None)
     first = await services.workspaces.create_tag("finance", "money", auto_assign=False)
     second = await services.workspaces.create_tag("legal", "law", auto_assign=True)
     assert first is not None and second is not None
@@ -188,7 +188,7 @@ async def test_a_v3_upload_with_tags_then_a_patch_and_more_tags(services: Servic
 
 
 async def test_a_v3_patch_refuses_before_it_stores(services: Services) -> None:
-    workspace = await services.workspaces.personal()
+    workspace = await services.workspaces.personal(None)
     await v3_upload(services, "refunds.txt", REFUND, workspace_id=workspace.id)
     before = await services.files.get(1)
     with pytest.raises(ValidationError) as nothing:
@@ -203,7 +203,7 @@ async def test_a_v3_patch_refuses_before_it_stores(services: Services) -> None:
 
 
 async def test_the_v3_list_searches_by_relevance_and_filters(services: Services) -> None:
-    workspace = await services.workspaces.personal()
+    workspace = await services.workspaces.personal(None)
     await v3_upload(services, "refunds.txt", REFUND, workspace_id=workspace.id)
     await v3_upload(services, "garden.md", PLANTS, workspace_id=workspace.id)
     found = json_of(await services.v3.list_files(call("api_v3_files_list", "/api/v3/files",
@@ -218,7 +218,7 @@ async def test_the_v3_list_searches_by_relevance_and_filters(services: Services)
 
 
 async def test_v3_delete_is_a_204_then_a_404(services: Services) -> None:
-    workspace = await services.workspaces.personal()
+    workspace = await services.workspaces.personal(None)
     await v3_upload(services, "refunds.txt", REFUND, workspace_id=workspace.id)
     gone = await services.v3.destroy(call("api_v3_files_destroy", "/api/v3/files/1", path_params={"id": 1}))
     assert (gone.status_code, bytes(gone.body)) == (204, b"")

@@ -13,7 +13,8 @@ from conftest import KEY, REDIS_URL
 from sample_documents import make_pdf
 
 from emulator.config import Settings
-from emulator.documents.workspaces import Directory, Seed
+from emulator.documents.workspace_store import WorkspaceStore
+from emulator.documents.workspaces import Seed
 from emulator.state.memory import MemoryBackend
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -217,15 +218,15 @@ def test_workspace_filters(backend_http, params, expected):
 def test_seeding_twice_on_one_backend_adds_nothing_and_keeps_changes():
     backend = MemoryBackend()
     seed = Seed.load(Settings())
-    first = Directory(backend, seed, 0)
+    first = WorkspaceStore(backend, seed, 0)
 
     async def scenario():
         await first.seed()
         await first.delete_tag(2)
         await first.update_workspace(3, lambda w: w.replace(name="Renamed"))
-        restarted = Directory(backend, seed, 0)  # another worker, or the same after a restart
+        restarted = WorkspaceStore(backend, seed, 0)  # another worker, or the same after a restart
         await restarted.seed()
-        return await restarted.workspaces(), await restarted.tags()
+        return await restarted.workspaces(None), await restarted.tags(None)
 
     workspaces, tags = asyncio.run(scenario())
     assert (len(workspaces), workspaces[3].name) == (4, "Renamed")

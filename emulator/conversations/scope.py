@@ -18,7 +18,8 @@ from typing import Any
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileStore
 from ..documents.summaries import compose_answer, split_sentences
-from ..documents.workspaces import Directory, scoped_types
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import scoped_types
 from ..errors import ValidationError
 from ..identity.users import User
 from . import choices
@@ -46,7 +47,7 @@ class Scope:
 class DocumentScope:
     """What a turn reads of the files: its scope, their passages, their names and counts."""
 
-    def __init__(self, files: FileStore, workspaces: Directory, retrieval: Retrieval):
+    def __init__(self, files: FileStore, workspaces: WorkspaceStore, retrieval: Retrieval):
         self.files, self.workspaces, self.retrieval = files, workspaces, retrieval
 
     async def scope(self, body: dict[str, Any], viewer: User | None = None) -> Scope:
@@ -66,18 +67,18 @@ class DocumentScope:
                                                     for i in missing]})
             return Scope(tuple(i for i in dict.fromkeys(body["file_ids"])), True)
         private, company = body.get("private_scope"), body.get("company_scope")
-        workspaces = await directory.workspaces()
+        workspaces = await directory.workspaces(viewer)
         if body.get("workspace_ids"):
             unknown = [i for i in body["workspace_ids"] if i not in workspaces]
             if unknown:
                 raise ValidationError({"workspace_ids": [
                     choices.does_not_exist("workspace_ids", i)["workspace_ids"][0] for i in unknown]})
             spaces = set(body["workspace_ids"])
-            spaces |= {(await directory.personal()).id} if private is True else set()
-            spaces |= {(await directory.company_workspace()).id} if company is True else set()
+            spaces |= {(await directory.personal(viewer)).id} if private is True else set()
+            spaces |= {(await directory.company_workspace(viewer)).id} if company is True else set()
             return Scope(tuple(r.id for r in records if r.workspace_id in spaces), True)
         types = scoped_types(private, company, None)
-        kinds = {w.id: w.workspace_type for w in workspaces.values()}
+        kinds = {w.id: w.workspace_type for w in (await directory.every_workspace()).values()}
         selected = tuple(r.id for r in records if kinds.get(r.workspace_id, "custom") in types)
         return Scope(selected, private is not None or company is not None)
 
@@ -101,12 +102,12 @@ class DocumentScope:
     def summary(self, passages: list[Passage], names: dict[int, str]) -> str:
         return summary(passages, names)
 
-    async def count_in_workspace(self, workspace_id: int) -> int:
-        return sum(1 for r in await self.files.all() if r.workspace_id == workspace_id)
+    async def count_in_workspace(self, workspace_id: int, viewer: User | None = None) -> int:
+        return sum(1 for r in await self.files.all(viewer) if r.workspace_id == workspace_id)
 
-    async def tag_counts(self, workspace_ids: Collection[int]) -> dict[int, int]:
+    async def tag_counts(self, workspace_ids: Collection[int], viewer: User | None = None) -> dict[int, int]:
         counts: dict[int, int] = {}
-        for record in await self.files.all():
+        for record in await self.files.all(viewer):
             if record.workspace_id in workspace_ids:
                 for tag in record.tag_ids:
                     counts[tag] = counts.get(tag, 0) + 1

@@ -1,34 +1,18 @@
-"""Workspaces and tags: records in the state backend, seeded from the shipped fixtures/workspaces.yaml.
-
-They are mutable (v3 creates and edits workspaces, creates and deletes tags), so they live in the
-backend like files do, and every worker sees the same ones:
-
-    workspaces   id -> Workspace.value()
-    tags         id -> Tag.value()
-    tag-names    a tag's name, lowercased -> true: the unique index that makes two creations of one
-                 name fail the second
-    directory    "seeded" -> true once the fixtures are in (a reset clears it; the next use seeds again)
-
-Seeding writes each fixture record only where its id is absent, and is done once per backend: a
-restart on a persistent backend (Redis) keeps what users changed and never duplicates anything.
-New ids come from a shared counter that starts after the fixtures' ids, and are written with
-``add`` (only when absent), so no id is ever given twice. Every file lives in one workspace; a personal and a
-company workspace always exist, because v2's ``collection_type`` (``private`` / ``company``) names
-them without an id. (--fixtures-dir is not read here: every YAML file there is a scripted-answer
-fixture.)
+"""Workspaces and tags as records: their types, the shipped fixtures/workspaces.yaml that seeds them
+(``Seed``), and the scope flags that select them. ``documents/workspace_store.py`` keeps them in the
+state backend, per user and company. (--fixtures-dir is not read here: every YAML file there is a
+scripted-answer fixture.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..config import DEFAULT_FIXTURES_DIR, Settings
-from ..state import Backend
 from ..yaml_reader import read_mapping
 
 FILE_NAME = "workspaces.yaml"
@@ -37,8 +21,6 @@ UPLOAD_METHODS = ("manual", "synced")
 ROLES = ("owner", "editor", "viewer")
 # v2's collection_type for each workspace type, and back.
 COLLECTION_TYPES = {"personal": "private", "company": "company", "custom": "workspace"}
-WORKSPACES, TAGS, TAG_NAMES, MARKS = "workspaces", "tags", "tag-names", "directory"
-WORKSPACE_IDS, TAG_IDS = "workspace-ids", "tag-ids"
 # The emulator's one user's role in each kind of seeded workspace (one they create, they own).
 DEFAULT_ROLES = {"personal": "owner", "company": "viewer", "custom": "editor"}
 
@@ -54,6 +36,7 @@ class Workspace:
     created_at: int = 0  # Unix seconds
     updated_at: int = 0
     members: dict[str, list] = field(default_factory=lambda: {"users": [1], "groups": []})
+    owner: dict[str, Any] = field(default_factory=dict)  # who it belongs to (identity/ownership.py)
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "workspace_type": self.workspace_type}
@@ -77,6 +60,7 @@ class Tag:
     auto_assign: bool  # may the system assign it (the older docs' `artificial`)
     created_at: int
     updated_at: int = 0
+    owner: dict[str, Any] = field(default_factory=dict)  # the company that made it (none: a seeded tag)
 
     def value(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,120 +121,6 @@ class Seed:
                 raise ValueError(f"{FILE_NAME}: expected exactly one {kind} workspace, found {len(found)}")
         return cls(company, tuple(sorted(workspaces.values(), key=lambda w: w.id)),
                    tuple(sorted(tags.values(), key=lambda t: t.id)))
-
-
-class Directory:
-    """The workspaces and tags, over the state backend."""
-
-    def __init__(self, state: Backend, seed: Seed, epoch: int):
-        self.state = state
-        self.seed_data = seed
-        self.company = seed.company
-        self.epoch = epoch
-
-    @classmethod
-    def load(cls, state: Backend, settings: Settings) -> Directory:
-        return cls(state, Seed.load(settings), settings.epoch)
-
-    async def seed(self) -> None:
-        """Write the fixtures' workspaces and tags where their ids are absent, once per backend."""
-        if await self.state.get(MARKS, "seeded"):
-            return
-        for workspace in self.seed_data.workspaces:
-            await self.state.add(WORKSPACES, str(workspace.id), workspace.value())
-        for tag in self.seed_data.tags:
-            if await self.state.add(TAGS, str(tag.id), tag.value()):
-                await self.state.add(TAG_NAMES, tag.name.lower(), True)
-        # New ids start after the fixtures' (a deleted fixture tag's id is never given again).
-        for counter, records in ((WORKSPACE_IDS, self.seed_data.workspaces), (TAG_IDS, self.seed_data.tags)):
-            highest = max((r.id for r in records), default=0)
-            current = await self.state.next_id(counter, 0)
-            if current < highest:
-                await self.state.incr(counter, highest - current)
-        await self.state.put(MARKS, "seeded", True)
-
-    # -- workspaces ---------------------------------------------------------------------------------
-
-    async def workspaces(self) -> dict[int, Workspace]:
-        """Every workspace, by id, in id order."""
-        await self.seed()
-        found = [Workspace.of(v) for v in (await self.state.items(WORKSPACES)).values()]
-        return {w.id: w for w in sorted(found, key=lambda w: w.id)}
-
-    async def workspace(self, workspace_id: Any) -> Workspace | None:
-        if not isinstance(workspace_id, int) or isinstance(workspace_id, bool):
-            return None
-        await self.seed()
-        value = await self.state.get(WORKSPACES, str(workspace_id))
-        return None if value is None else Workspace.of(value)
-
-    async def of_type(self, kind: str) -> Workspace:
-        """The personal or the company workspace (there is exactly one of each)."""
-        for workspace in (await self.workspaces()).values():
-            if workspace.workspace_type == kind:
-                return workspace
-        # Only a backend edited by hand lacks one: the fixtures' is given back.
-        return next(w for w in self.seed_data.workspaces if w.workspace_type == kind)
-
-    async def personal(self) -> Workspace:
-        return await self.of_type("personal")
-
-    async def company_workspace(self) -> Workspace:
-        return await self.of_type("company")
-
-    async def create_workspace(self, name: str, description: str, document_upload_method: str = "manual",
-                               members: dict[str, list] | None = None) -> Workspace:
-        await self.seed()
-        while True:
-            new_id = await self.state.next_id(WORKSPACE_IDS)
-            created = self.epoch + new_id  # later than the fixtures' (the epoch), one second per id
-            workspace = Workspace(new_id, name, "custom", description, document_upload_method, "owner",
-                                  created, created, members or {"users": [1], "groups": []})
-            if await self.state.add(WORKSPACES, str(new_id), workspace.value()):
-                return workspace
-
-    async def update_workspace(self, workspace_id: int,
-                               change: Callable[[Workspace], Workspace]) -> Workspace | None:
-        """Atomic edit (``change`` must be pure); updated_at moves one second on. None when absent."""
-        await self.seed()
-
-        def apply(current: Any) -> Any:
-            if current is None:
-                return None
-            workspace = Workspace.of(current)
-            changed = change(workspace)
-            stamp = max(workspace.updated_at, workspace.created_at) + 1
-            return changed.replace(updated_at=stamp).value()
-
-        value = await self.state.update(WORKSPACES, str(workspace_id), apply)
-        return None if value is None else Workspace.of(value)
-
-    # -- tags ------------------------------------------------------------------------------------------
-
-    async def tags(self) -> dict[int, Tag]:
-        await self.seed()
-        found = [Tag.of(v) for v in (await self.state.items(TAGS)).values()]
-        return {t.id: t for t in sorted(found, key=lambda t: t.id)}
-
-    async def create_tag(self, name: str, description: str, auto_assign: bool) -> Tag | None:
-        """A new tag; None when one has that name already (names are unique, ignoring case)."""
-        await self.seed()
-        if not await self.state.add(TAG_NAMES, name.lower(), True):
-            return None
-        while True:
-            new_id = await self.state.next_id(TAG_IDS)
-            created = self.epoch + new_id
-            tag = Tag(new_id, name, description, auto_assign, created, created)
-            if await self.state.add(TAGS, str(new_id), tag.value()):
-                return tag
-
-    async def delete_tag(self, tag_id: int) -> bool:
-        await self.seed()
-        value = await self.state.get(TAGS, str(tag_id))
-        if value is None or not await self.state.delete(TAGS, str(tag_id)):
-            return False
-        await self.state.delete(TAG_NAMES, Tag.of(value).name.lower())
-        return True
 
 
 def _read(path: Path) -> dict:

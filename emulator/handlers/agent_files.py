@@ -19,7 +19,7 @@ from ..documents.extraction import extension
 from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
-from ..documents.workspaces import Directory
+from ..documents.workspace_store import WorkspaceStore
 from ..errors import NotFound, ValidationError
 from .common import paginate
 from .v3_file import v3_file
@@ -28,8 +28,8 @@ RELEVANT_CHUNKS = 3  # the chunks a file's search_details shows, best first
 
 
 class AgentFiles:
-    def __init__(self, agents: AgentDirectory, files: FileStore, ingestion: Ingestion, workspaces: Directory,
-                 retrieval: Retrieval):
+    def __init__(self, agents: AgentDirectory, files: FileStore, ingestion: Ingestion,
+                 workspaces: WorkspaceStore, retrieval: Retrieval):
         self.agents, self.files, self.ingestion = agents, files, ingestion
         self.workspaces, self.retrieval = workspaces, retrieval
 
@@ -45,8 +45,8 @@ class AgentFiles:
     async def list_files(self, call: Call) -> Response:
         query = call.query
         agent = await self._agent_or_404(call)
-        seen = set(agent.get("workspaces") or [])
-        records = [r for r in await self.files.all() if r.workspace_id in seen]
+        seen = {w.id for w in await self.workspaces.resolve(agent.get("workspaces") or [], call.user)}
+        records = [r for r in await self.files.all(call.user) if r.workspace_id in seen]
         if "extension" in query:
             wanted = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
             records = [r for r in records if extension(r.filename) in wanted]
@@ -60,7 +60,7 @@ class AgentFiles:
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await self.ingestion.settle(page)
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
         results = []
         for record in page:
             answer = v3_file(self.ingestion, record, now, workspaces, tags)

@@ -17,9 +17,11 @@ from ..conversations.directory import AgentDirectory
 from ..conversations.mcp import McpServers, brief_server, public_server
 from ..conversations.scope import DocumentScope
 from ..conversations.users import UserSettings
-from ..documents.workspaces import Directory, iso
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
 from ..identity.directory import me_body
+from ..identity.users import User
 from .common import body_of, paginate
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -34,7 +36,7 @@ def _flag(value: Any) -> bool | None:
 class Agents:
     """The agents, their tools and tags; the native tools, the groups and the user."""
 
-    def __init__(self, agents: AgentDirectory, workspaces: Directory, documents: DocumentScope,
+    def __init__(self, agents: AgentDirectory, workspaces: WorkspaceStore, documents: DocumentScope,
                  mcp: McpServers, users: UserSettings):
         self.agents, self.workspaces, self.documents = agents, workspaces, documents
         self.mcp, self.users = mcp, users
@@ -60,19 +62,18 @@ class Agents:
             raise ValidationError({"mcp_server_ids": missing})
         return [(await self.mcp.get(str(i)) or {"id": str(i)})["id"] for i in ids]
 
-    async def render_agent(self, agent: dict[str, Any]) -> dict[str, Any]:
+    async def render_agent(self, agent: dict[str, Any], viewer: User | None) -> dict[str, Any]:
+        """The agent as ``viewer`` sees it: its workspaces those the viewer sees (the seed's personal and
+        company workspaces stand for the viewer's own), their file counts the viewer's files."""
         directory = self.agents
         group = directory.groups.get(agent.get("group_id", 0))
         company = directory.company
         workspaces = []
-        known = await self.workspaces.workspaces()
-        for workspace_id in agent.get("workspaces", []):
-            workspace = known.get(workspace_id)
-            if workspace is not None:
-                workspaces.append({"id": workspace.id, "name": workspace.name,
-                                   "category": workspace.workspace_type,
-                                   "file_count": await self.documents.count_in_workspace(workspace.id),
-                                   "summaries": []})
+        for workspace in await self.workspaces.resolve(agent.get("workspaces", []), viewer):
+            workspaces.append({"id": workspace.id, "name": workspace.name,
+                               "category": workspace.workspace_type,
+                               "file_count": await self.documents.count_in_workspace(workspace.id, viewer),
+                               "summaries": []})
         return {
             "id": agent["id"], "name": agent["name"], "description": agent.get("description"),
             "instructions": agent.get("instructions"),
@@ -121,7 +122,7 @@ class Agents:
         page, count, following, previous = paginate(call.request, agents, query.get("page", 1),
                                                     choices.AGENTS_PAGE)
         return json_response({"count": count, "next": following, "previous": previous,
-                              "results": [await self.render_agent(a) for a in page]})
+                              "results": [await self.render_agent(a, call.user) for a in page]})
 
     async def create_agent(self, call: Call) -> Response:
         body = call.body
@@ -136,7 +137,7 @@ class Agents:
         if body.get("ownership") == "team" and group_id is None:
             problems["group_id"] = ["This field is required when ownership is team."]
         workspace_ids = body.get("scoped_workspace_ids") or []
-        known = await self.workspaces.workspaces()
+        known = await self.workspaces.workspaces(call.user)
         unknown = [w for w in workspace_ids if w not in known]
         if unknown:
             problems["scoped_workspace_ids"] = [choices.does_not_exist("w", w)["w"][0] for w in unknown]
@@ -155,10 +156,10 @@ class Agents:
             "mcp_server_ids": servers,
             "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
             "workspaces": workspace_ids or list(known)})
-        return json_response(await self.render_agent(record), status=201)
+        return json_response(await self.render_agent(record, call.user), status=201)
 
     async def retrieve_agent(self, call: Call) -> Response:
-        return json_response(await self.render_agent(await self._agent_or_404(call)))
+        return json_response(await self.render_agent(await self._agent_or_404(call), call.user))
 
     async def update_agent(self, call: Call) -> Response:
         body = body_of(call)
@@ -172,7 +173,7 @@ class Agents:
         if changes:
             changes["updated_at"] = await self.agents.update_stamp()
             agent = await self.agents.patch(agent["id"], changes) or agent
-        return json_response(await self.render_agent(agent))
+        return json_response(await self.render_agent(agent, call.user))
 
     async def agent_tools(self, call: Call) -> Response:
         agent = await self._agent_or_404(call)
@@ -192,9 +193,10 @@ class Agents:
     async def agent_tags(self, call: Call) -> Response:
         query = call.query
         agent = await self._agent_or_404(call)
-        counts = await self.documents.tag_counts(set(agent.get("workspaces", [])))
+        seen = {w.id for w in await self.workspaces.resolve(agent.get("workspaces", []), call.user)}
+        counts = await self.documents.tag_counts(seen, call.user)
         tags = []
-        for tag in sorted((await self.workspaces.tags()).values(), key=lambda t: t.id):
+        for tag in sorted((await self.workspaces.tags(call.user)).values(), key=lambda t: t.id):
             if not counts.get(tag.id):  # the docs: tags used in documents within the agent's workspaces
                 continue
             auto_assign = tag.auto_assign

@@ -21,7 +21,8 @@ from ..documents import statuses
 from ..documents.images import image_info
 from ..documents.ingestion import EMBEDDED, FAILURES, Ingestion
 from ..documents.store import FileRecord, FileStore, NewFile
-from ..documents.workspaces import COLLECTION_TYPES, Directory, Workspace, scoped_types
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import COLLECTION_TYPES, Workspace, scoped_types
 from ..errors import NotFound, ValidationError
 from ..identity.ownership import COMPANY, PRIVATE, created_by, owner_fields
 from ..identity.users import User
@@ -89,25 +90,27 @@ def signature(data: bytes) -> str:
     return "T1" + digest.upper()
 
 
-async def workspace_or_400(workspaces: Directory, field: str, workspace_id: Any) -> Workspace:
-    workspace = await workspaces.workspace(workspace_id)
+async def workspace_or_400(workspaces: WorkspaceStore, field: str, workspace_id: Any,
+                           user: User | None) -> Workspace:
+    """The workspace named, if the caller sees it; else the 400 of an id that does not exist."""
+    workspace = await workspaces.workspace(workspace_id, user)
     if workspace is None:
         raise does_not_exist(field, [workspace_id])
     return workspace
 
 
-async def target_workspace(workspaces: Directory, collection_type: str | None,
-                           workspace_id: Any) -> Workspace:
+async def target_workspace(workspaces: WorkspaceStore, collection_type: str | None,
+                           workspace_id: Any, user: User | None) -> Workspace:
     """Where a v2 upload goes: ``collection_type`` private (the default), company, or workspace (then
     ``workspace_id`` names it; a ``workspace_id`` alone implies it)."""
     if collection_type == "workspace" or (collection_type is None and workspace_id is not None):
         if workspace_id is None:
             raise ValidationError({"workspace_id": ['This field is required when collection_type '
                                                     'is "workspace".']})
-        return await workspace_or_400(workspaces, "workspace_id", workspace_id)
+        return await workspace_or_400(workspaces, "workspace_id", workspace_id, user)
     if collection_type == "company":
-        return await workspaces.company_workspace()
-    return await workspaces.personal()
+        return await workspaces.company_workspace(user)
+    return await workspaces.personal(user)
 
 
 def workspace_of(workspaces: dict[int, Workspace], record: FileRecord) -> Workspace:
@@ -150,7 +153,8 @@ def v2_file(ingestion: Ingestion, record: FileRecord, now: float, workspaces: di
 class Files:
     """/api/v2/files and /api/v2/files/{id}/chunks."""
 
-    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, settings: Settings):
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: WorkspaceStore,
+                 settings: Settings):
         self.files, self.ingestion, self.workspaces = files, ingestion, workspaces
         self.upload_limit = body_limit(settings, takes_file=True)
 
@@ -167,7 +171,7 @@ class Files:
         filename, data = await read_upload(call, self.upload_limit)
         body = call.body
         workspace = await target_workspace(self.workspaces, body.get("collection_type"),
-                                           body.get("workspace_id"))
+                                           body.get("workspace_id"), call.user)
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
                                     body.get("title"), purpose=body.get("purpose") or "documents",
                                     owner=call.user, script=scripted_ingestion(call))
@@ -180,7 +184,7 @@ class Files:
         query = call.query
         types = scoped_types(query.get("private_scope"), query.get("company_scope"),
                              query.get("workspace_scope"))
-        workspaces = await self.workspaces.workspaces()
+        workspaces = await self.workspaces.every_workspace()
         records = [r for r in await self.files.all(call.user)
                    if workspace_of(workspaces, r).workspace_type in types]
         if "workspace_id" in query:
@@ -202,7 +206,7 @@ class Files:
         include = call.query.get("include_content") is True
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
-        workspaces = await self.workspaces.workspaces()
+        workspaces = await self.workspaces.every_workspace()
         return json_response(v2_file(self.ingestion, record, now, workspaces, content,
                                      include_content=include))
 

@@ -22,7 +22,8 @@ from ..documents import statuses
 from ..documents.ingestion import PENDING, Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore
-from ..documents.workspaces import Directory, Tag
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import Tag
 from ..errors import NotFound, ValidationError
 from .common import body_of, does_not_exist, paginate
 from .file_filters import filtered
@@ -50,8 +51,8 @@ def _merged(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dic
 class FilesV3:
     """/api/v3/files, /api/v3/files/{id} and /api/v3/files/{file_id}/tags."""
 
-    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, retrieval: Retrieval,
-                 settings: Settings):
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: WorkspaceStore,
+                 retrieval: Retrieval, settings: Settings):
         self.files, self.ingestion, self.workspaces, self.retrieval = files, ingestion, workspaces, retrieval
         self.upload_limit = body_limit(settings, takes_file=True)
 
@@ -62,11 +63,11 @@ class FilesV3:
 
     async def _answer(self, records: list[FileRecord]) -> list[dict[str, Any]]:
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
         return [v3_file(self.ingestion, r, now, workspaces, tags) for r in records]
 
-    async def _tags_or_400(self, field: str, tag_ids: list[int]) -> dict[int, Tag]:
-        tags = await self.workspaces.tags()
+    async def _tags_or_400(self, field: str, tag_ids: list[int], call: Call) -> dict[int, Tag]:
+        tags = await self.workspaces.tags(call.user)
         unknown = [t for t in tag_ids if t not in tags]
         if unknown:
             raise does_not_exist(field, unknown)
@@ -77,9 +78,9 @@ class FilesV3:
     async def create(self, call: Call) -> Response:
         filename, data = await read_upload(call, self.upload_limit)
         body = call.body
-        workspace = await workspace_or_400(self.workspaces, "workspace_id", body["workspace_id"])
+        workspace = await workspace_or_400(self.workspaces, "workspace_id", body["workspace_id"], call.user)
         tag_ids = list(dict.fromkeys(body.get("tags") or []))
-        tags = await self._tags_or_400("tags", tag_ids)
+        tags = await self._tags_or_400("tags", tag_ids, call)
         automatic = tuple(t for t in tag_ids if tags[t].auto_assign)  # as the system would assign them
         record = await store_upload(self.files, body.get("filename") or filename, data, workspace,
                                     body.get("title"), tag_ids=tuple(tag_ids), auto_tag_ids=automatic,
@@ -109,7 +110,7 @@ class FilesV3:
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await ingestion.settle(page)
         now = await ingestion.now()
-        workspaces = await self.workspaces.workspaces()
+        workspaces = await self.workspaces.every_workspace()
         # Beside the documented page, what the openai SDK's files.list() reads on this base URL: the
         # files as /api/v2/files lists them (``data``), and whether more follow (``has_more``).
         return json_response({"count": count, "next": following, "previous": previous,
@@ -142,7 +143,7 @@ class FilesV3:
         include = call.query.get("include_content") is True
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
         return json_response(v3_file(self.ingestion, record, now, workspaces, tags, content,
                                      include_content=include))
 
@@ -156,7 +157,7 @@ class FilesV3:
         tag_ids: list[int] | None = None
         if "tags" in body:
             tag_ids = [t for t in dict.fromkeys(body["tags"] or []) if t != 0]  # [0]: clear them all
-            await self._tags_or_400("tags", tag_ids)
+            await self._tags_or_400("tags", tag_ids, call)
         metadata = body.get("external_metadata")
         if "external_metadata" in body and record.external_metadata is None and metadata is not None \
                 and not metadata.get("external_id"):
@@ -182,7 +183,7 @@ class FilesV3:
         """POST /api/v3/files/{file_id}/tags: add tags (those it already has are ignored)."""
         record = await file_or_404(self.files, call, "file_id")
         wanted = list(dict.fromkeys(call.body["tags"]))
-        await self._tags_or_400("tags", wanted)
+        await self._tags_or_400("tags", wanted, call)
         added = [t for t in wanted if t not in record.tag_ids]
 
         def change(current: FileRecord) -> FileRecord:

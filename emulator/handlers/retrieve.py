@@ -20,7 +20,8 @@ from ..documents.extraction import extension
 from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileStore, Hit
-from ..documents.workspaces import Directory, iso
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import iso
 from .tools import in_scope  # retrieve's scopes are document search's
 from .v3_file import v3_file
 
@@ -52,7 +53,8 @@ def _result(hit: Hit, mode: str, file: dict[str, Any]) -> dict[str, Any]:
 class Retrieve:
     """POST /api/v3/retrieve."""
 
-    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: Directory, retrieval: Retrieval):
+    def __init__(self, files: FileStore, ingestion: Ingestion, workspaces: WorkspaceStore,
+                 retrieval: Retrieval):
         self.files, self.ingestion, self.workspaces, self.retrieval = files, ingestion, workspaces, retrieval
 
     def handlers(self) -> dict[str, Handler]:
@@ -64,7 +66,7 @@ class Retrieve:
         # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.workspaces(), await self.workspaces.tags()
+        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
         mode = body.get("mode", "text")
         shown = {hit.record.id: v3_file(self.ingestion, hit.record, now, workspaces, tags) for hit in hits}
         return json_response({"results": [_result(hit, mode, shown[hit.record.id]) for hit in hits]})

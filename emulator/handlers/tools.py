@@ -22,7 +22,8 @@ from ..config import Settings
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.summaries import compose_answer
-from ..documents.workspaces import Directory, scoped_types
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import scoped_types
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation.text import request_key
@@ -64,7 +65,7 @@ def check_tokenize_size(text: str, field: str, limit_mb: float) -> None:
                                        f"--max-tokenize-mb {limit_mb:g}."]})
 
 
-async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any],
+async def in_scope(files: FileStore, workspaces: WorkspaceStore, body: dict[str, Any],
                    viewer: User | None = None) -> list[FileRecord]:
     """The files a document search may read: ``file_ids`` if given, else the workspaces that
     ``workspace_ids`` and the scope flags select; of those, the viewer's (another user's file id
@@ -77,24 +78,25 @@ async def in_scope(files: FileStore, workspaces: Directory, body: dict[str, Any]
             raise does_not_exist("file_ids", missing)
         wanted = set(body["file_ids"])
         return [r for r in everything if r.id in wanted]
-    known = await workspaces.workspaces()
+    known = await workspaces.workspaces(viewer)
     private, company = body.get("private_scope"), body.get("company_scope")
     if body.get("workspace_ids"):
         unknown = [i for i in body["workspace_ids"] if i not in known]
         if unknown:
             raise does_not_exist("workspace_ids", unknown)
         spaces = set(body["workspace_ids"])
-        spaces |= {(await workspaces.personal()).id} if private is True else set()
-        spaces |= {(await workspaces.company_workspace()).id} if company is True else set()
+        spaces |= {(await workspaces.personal(viewer)).id} if private is True else set()
+        spaces |= {(await workspaces.company_workspace(viewer)).id} if company is True else set()
         return [r for r in everything if r.workspace_id in spaces]
     types = scoped_types(private, company, None)
-    return [r for r in everything if workspace_of(known, r).workspace_type in types]
+    every = await workspaces.every_workspace()  # a colleague's company file may sit in their workspace
+    return [r for r in everything if workspace_of(every, r).workspace_type in types]
 
 
 class Tools:
     """POST /api/v2/tokenize, /api/v2/query, /api/v2/chat/document-search, /api/v2/files/{id}/ask-question."""
 
-    def __init__(self, files: FileStore, workspaces: Directory, retrieval: Retrieval, catalog: Catalog,
+    def __init__(self, files: FileStore, workspaces: WorkspaceStore, retrieval: Retrieval, catalog: Catalog,
                  settings: Settings):
         self.files, self.workspaces, self.retrieval = files, workspaces, retrieval
         self.catalog, self.settings = catalog, settings

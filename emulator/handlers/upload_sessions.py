@@ -20,7 +20,8 @@ from ..config import Settings
 from ..documents.ingestion import Ingestion
 from ..documents.store import FileStore
 from ..documents.upload_sessions import UploadSession, UploadSessionStore
-from ..documents.workspaces import Directory, iso
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
 from ..identity.ownership import owner_fields, visible
 from .files import read_upload, scripted_ingestion, store_upload, target_workspace, workspace_of
@@ -38,7 +39,7 @@ class UploadSessions:
     """POST /api/v2/upload-session (+ /deactivate, /{uuid}), GET and DELETE /api/v2/upload-session/{uuid}."""
 
     def __init__(self, sessions: UploadSessionStore, files: FileStore, ingestion: Ingestion,
-                 workspaces: Directory, settings: Settings):
+                 workspaces: WorkspaceStore, settings: Settings):
         self.sessions, self.files, self.ingestion, self.workspaces = sessions, files, ingestion, workspaces
         self.upload_limit = body_limit(settings, takes_file=True)
 
@@ -61,7 +62,7 @@ class UploadSessions:
         found = [r for r in await self.files.get_many(session.documents) if r is not None]
         records = await ingestion.settle(found)
         now = await ingestion.now()
-        workspaces = await self.workspaces.workspaces()
+        workspaces = await self.workspaces.every_workspace()
         documents, updated = [], max(session.created_at, session.updated_at)
         for record in records:
             workspace = workspace_of(workspaces, record)
@@ -108,7 +109,7 @@ class UploadSessions:
         body = call.body
         # Every check before anything is stored: a rejected upload leaves nothing behind.
         workspace = await target_workspace(self.workspaces, body.get("collection_type"),
-                                           body.get("workspace_id", body.get("collection")))
+                                           body.get("workspace_id", body.get("collection")), call.user)
         filename, data = await read_upload(call, self.upload_limit)
         record = await store_upload(
             self.files, body.get("filename") or filename, data, workspace, body.get("title"),

@@ -1,6 +1,8 @@
 """/api/v3/workspaces and /api/v3/tags: list, create, retrieve, update; tags created and deleted.
 
-Both live in the state backend (``documents/workspaces.py``), seeded from fixtures/workspaces.yaml.
+Both live in the state backend (``documents/workspace_store.py``), seeded from fixtures/workspaces.yaml;
+each user sees their own personal workspace, their company's, the custom ones they created or are
+a member of, and the shared seeded ones (another user's answers 404).
 A tag answers in the newer docs' shape (``name``, ``description``, ``auto_assign``,
 ``document_count``) and keeps the older one's ``tag`` and ``artificial`` beside it, so clients
 written against either read what they expect.
@@ -14,7 +16,8 @@ from starlette.responses import Response
 
 from ..call import Call, Handler, json_response
 from ..documents.store import FileRecord, FileStore
-from ..documents.workspaces import Directory, Tag, Workspace, iso
+from ..documents.workspace_store import WorkspaceStore
+from ..documents.workspaces import Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
 from .common import body_of, paginate
 
@@ -49,7 +52,7 @@ def tag_body(tag: Tag, files: list[FileRecord]) -> dict[str, Any]:
 class Workspaces:
     """/api/v3/workspaces (+ /{id}) and /api/v3/tags (+ /{id})."""
 
-    def __init__(self, files: FileStore, workspaces: Directory):
+    def __init__(self, files: FileStore, workspaces: WorkspaceStore):
         self.files, self.workspaces = files, workspaces
 
     def handlers(self) -> dict[str, Handler]:
@@ -65,7 +68,7 @@ class Workspaces:
     async def list_workspaces(self, call: Call) -> Response:
         query = call.query
         files = await self.files.all(call.user)
-        workspaces = list((await self.workspaces.workspaces()).values())
+        workspaces = list((await self.workspaces.workspaces(call.user)).values())
         if "name" in query:
             needle = str(query["name"]).lower()
             workspaces = [w for w in workspaces if needle in w.name.lower()]
@@ -81,7 +84,7 @@ class Workspaces:
                               "results": [workspace_body(w, files) for w in page]})
 
     async def _workspace_or_404(self, call: Call) -> Workspace:
-        workspace = await self.workspaces.workspace(call.path_params["id"])
+        workspace = await self.workspaces.workspace(call.path_params["id"], call.user)
         if workspace is None:
             raise NotFound()
         return workspace
@@ -94,7 +97,7 @@ class Workspaces:
         body = call.body
         workspace = await self.workspaces.create_workspace(
             body["name"], body["description"], body.get("document_upload_method", "manual"),
-            _members(body.get("members")) if "members" in body else None)
+            _members(body.get("members")) if "members" in body else None, call.user)
         return json_response(workspace_body(workspace, []), 200)  # 200, as the docs' page renders it
 
     async def update_workspace(self, call: Call) -> Response:
@@ -107,7 +110,7 @@ class Workspaces:
             return json_response(workspace_body(workspace, await self.files.all(call.user)))
 
         updated = await self.workspaces.update_workspace(call.path_params["id"],
-                                                         lambda w: w.replace(**changes))
+                                                         lambda w: w.replace(**changes), call.user)
         if updated is None:
             raise NotFound()
         return json_response(workspace_body(updated, await self.files.all(call.user)))
@@ -117,7 +120,7 @@ class Workspaces:
     async def list_tags(self, call: Call) -> Response:
         query = call.query
         files = await self.files.all(call.user)
-        tags = sorted((await self.workspaces.tags()).values(), key=lambda t: (t.created_at, t.id),
+        tags = sorted((await self.workspaces.tags(call.user)).values(), key=lambda t: (t.created_at, t.id),
                       reverse=True)
         for field in ("artificial", "auto_assign"):
             if field in query:
@@ -135,7 +138,8 @@ class Workspaces:
         name = body["name"].strip()
         if not name:
             raise ValidationError({"name": ["This field may not be blank."]})
-        tag = await self.workspaces.create_tag(name, body["description"], body.get("auto_assign", True))
+        tag = await self.workspaces.create_tag(name, body["description"], body.get("auto_assign", True),
+                                               call.user)
         if tag is None:
             raise ValidationError({"name": [f'A tag named "{name}" already exists.']})
         return json_response(tag_body(tag, []), 201)
@@ -143,7 +147,7 @@ class Workspaces:
     async def destroy_tag(self, call: Call) -> Response:
         """Delete a tag, and with it every file's association with it."""
         tag_id = call.path_params["id"]
-        if not await self.workspaces.delete_tag(tag_id):
+        if not await self.workspaces.delete_tag(tag_id, call.user):
             raise NotFound()
         for record in await self.files.all():
             if tag_id in record.tag_ids:
