@@ -94,9 +94,13 @@ class RateLimiter:
         space = user.space
         runtime = (await self.state.get_watched(OVERRIDES, space),
                    await self.state.get_watched(OVERRIDES, EVERY_SPACE))
+        layers = [_stored(r) for r in runtime if r is not None]
+        layers += (self.files.current(), user.limits, model, self.flags)
+        if not any(layers):  # no limit anywhere (the default): nothing to count
+            return None
         rpm, tpm = None, None
         scope = "*"
-        for layer in (*(_stored(r) for r in runtime), self.files.current(), user.limits, model, self.flags):
+        for layer in layers:
             if rpm is None and layer.rpm is not None:
                 rpm = layer.rpm
                 scope = str(body.get("model")) if layer is model else scope
