@@ -35,7 +35,7 @@ from starlette.routing import Route
 from .call import error_response, json_response
 from .config import Settings
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
-from .journal import Journal, with_seq
+from .journal import Journal, shown, with_seq
 from .scripts.loading import FixtureError
 from .scripts.registry import Scripts
 from .spaces import Spaces
@@ -155,7 +155,7 @@ def control_routes(scripts: Scripts, requests: Journal, state: Backend,
         def wanted(raw: bytes) -> bool:
             if not filtered:
                 return True
-            entry = json.loads(raw)
+            entry = json.loads(shown(raw))
             return ((not path or entry["path"].startswith(path))
                     and (operation_ids is None or entry["operation_id"] in operation_ids)
                     and (status is None or entry["status"] == status)

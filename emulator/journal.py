@@ -5,7 +5,8 @@ An entry is stored as its JSON bytes, written once when the request is done: the
 ``--journal-body-kb`` (the rest cut, with a marker saying how much), the headers likewise, every
 credential redacted (by its name: ``redaction``), and the whole journal to ``--journal-mb`` (the
 oldest entries go first).
-Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt.
+Reading a page hands those bytes on as they are, so a full journal is streamed, not rebuilt (but
+for a stream's chunks, stored packed and unpacked as they are read: ``Tap``, ``shown``).
 
 The pipeline records a request once its response body has ended (or its client went away),
 with the real duration and how the body ended: ``complete``, ``truncated`` (a stream fault cut
@@ -17,8 +18,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import struct
 import time
-from collections.abc import AsyncGenerator, MutableMapping
+from array import array
+from collections.abc import AsyncGenerator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +42,11 @@ HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
           b'"duration_ms":%s,"outcome":%s,"source":%s,"user":%s,"company":%s,"body":%s,"response":%s}')
 CHUNKS_KEPT = 2000  # a stream's chunks kept in its entry (their bytes are also kept to the body cap)
+# A stored entry with a packed stream response (``Tap``) starts with this byte, which JSON never does:
+# then the sizes of the entry's JSON before and after the response, that JSON, and the response.
+PACKED = b"\x1e"
+_SIZES = struct.Struct("<II")
+_PACK = struct.Struct("<IId")  # a packed response: chunks, chunks dropped, the request's start
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Entry:
 
     @classmethod
     def parse(cls, seq: int, raw: bytes) -> Entry:
-        return cls.from_dict({**json.loads(raw), "seq": seq})
+        return cls.from_dict({**json.loads(shown(raw)), "seq": seq})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
@@ -112,17 +120,24 @@ class Journal:
         request = call.request
         scope = request.scope
         user = call.user
+        shown_response = b"null" if response is None else response.json(call.started)
         entry = _ENTRY % (
-            _name(request.method), _text(scope["path"]), _name(call.operation.operation_id),
+            _name(request.method), _name(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
             status, b"null" if call.fixture is None else _text(call.fixture),
             repr(round(seconds * 1000, 3)).encode(), _name(outcome),
             b"null" if call.source is None else _name(call.source),
             b"null" if user is None else b"%d" % user.id,
             b"null" if user is None else b"%d" % user.company.id,
-            self._body(call), b"null" if response is None else response.json(call.started))
+            self._body(call), shown_response)
         notes = call.notes
-        return entry[:-1] + b',"notes":' + _dumps(notes) + b"}" if notes else entry
+        if notes:
+            entry = entry[:-1] + b',"notes":' + _dumps(notes) + b"}"
+        if shown_response[:1] != PACKED:
+            return entry
+        # A packed response (raw bytes, not JSON) goes last: the entry's JSON around it first, by size.
+        head, _, tail = entry.partition(shown_response)
+        return PACKED + _SIZES.pack(len(head), len(tail)) + head + tail + shown_response
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
@@ -213,14 +228,20 @@ class Journal:
 class Tap:
     """The response as it went out, for the journal: a body (kept to the body cap), or for a stream
     (several body messages) each chunk with its time in ms since the request began. Feeding it
-    costs a clock read and an append per message; the JSON is made once, when the entry is written."""
+    costs a clock read and two appends per message; the JSON is made once, when the entry is written.
 
-    __slots__ = ("cap", "encoded", "parts", "size", "dropped", "json_body", "stream")
+    A stream's chunks are written packed: their times and sizes as two binary arrays and their
+    bytes as they went out, a few C-level copies, where a list of ``[ms, text]`` pairs costs a
+    Python step and a JSON string per chunk. ``shown`` turns a stored entry back into the JSON it
+    stands for when it is read: readers see the same bytes either way."""
+
+    __slots__ = ("cap", "encoded", "times", "bodies", "size", "dropped", "json_body", "stream")
 
     def __init__(self, cap: int, encoded: bool = False):
         self.cap = cap
         self.encoded = encoded
-        self.parts: list[tuple[float, bytes]] = []
+        self.times: list[float] = []
+        self.bodies: list[bytes] = []
         self.size = 0
         self.dropped = 0  # chunks past the caps, counted
         self.json_body = self.stream = False
@@ -236,26 +257,62 @@ class Tap:
             return
         if not body or message["type"] != "http.response.body":
             return
-        if self.size + len(body) > self.cap and self.parts or len(self.parts) >= CHUNKS_KEPT:
+        bodies = self.bodies
+        if self.size + len(body) > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
             self.dropped += 1
             return
-        self.parts.append((time.perf_counter(), body))
+        self.times.append(time.perf_counter())
+        bodies.append(body)
         self.size += len(body)
 
     def json(self, started: float) -> bytes:
-        parts = self.parts
-        if not self.stream and len(parts) <= 1 and not self.dropped:
-            body = parts[0][1] if parts else b""
+        bodies = self.bodies
+        if not self.stream and len(bodies) <= 1 and not self.dropped:
+            body = bodies[0] if bodies else b""
             if self.json_body and len(body) <= self.cap and (self.encoded or _is_json(body)):
                 return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
             return b'{"body":' + _text(_cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
-        cap = self.cap
-        chunks = [[round((at - started) * 1000, 3), _cut(data.decode("utf-8", "replace"), cap)]
-                  for at, data in parts]
-        shown: dict[str, Any] = {"chunks": chunks}
-        if self.dropped:
-            shown["cut"] = f"[{self.dropped} more chunk(s) cut]"
-        return dumps_finite(shown)  # finite times and strings: no NaN to look for
+        # Only the first chunk can pass the cap (``feed`` keeps the others within it): a first chunk
+        # past it is cut as text, so written as pairs.
+        if len(bodies[0]) <= self.cap:
+            return PACKED + _PACK.pack(len(bodies), self.dropped, started) + b"".join(
+                (array("d", self.times).tobytes(), array("I", map(len, bodies)).tobytes(), *bodies))
+        return _chunks_json(started, self.times, [_cut(data.decode("utf-8", "replace"), self.cap)
+                                                  for data in bodies], self.dropped)
+
+
+def _chunks_json(started: float, times: Sequence[float], texts: list[str], dropped: int) -> bytes:
+    shown: dict[str, Any] = {"chunks": [[round((at - started) * 1000, 3), text]
+                                        for at, text in zip(times, texts, strict=True)]}
+    if dropped:
+        shown["cut"] = f"[{dropped} more chunk(s) cut]"
+    return dumps_finite(shown)  # finite times and strings: no NaN to look for
+
+
+def shown(raw: bytes) -> bytes:
+    """An entry's stored bytes as readers see them: JSON, a packed stream response unpacked."""
+    if not raw.startswith(PACKED):
+        return raw
+    head_size, tail_size = _SIZES.unpack_from(raw, 1)
+    at = 1 + _SIZES.size
+    head, tail = raw[at:at + head_size], raw[at + head_size:at + head_size + tail_size]
+    return head + _unpacked(memoryview(raw)[at + head_size + tail_size:]) + tail
+
+
+def _unpacked(packed: memoryview) -> bytes:
+    """A packed stream response (``Tap``) as the ``{"chunks": [[ms, text], ...]}`` it stands for."""
+    count, dropped, started = _PACK.unpack_from(packed, 1)
+    at = 1 + _PACK.size
+    times, sizes = array("d"), array("I")
+    times.frombytes(packed[at:at + times.itemsize * count])
+    at += times.itemsize * count
+    sizes.frombytes(packed[at:at + sizes.itemsize * count])
+    at += sizes.itemsize * count
+    texts = []
+    for size in sizes:  # each chunk decoded on its own, as it went out
+        texts.append(bytes(packed[at:at + size]).decode("utf-8", "replace"))
+        at += size
+    return _chunks_json(started, times, texts, dropped)
 
 
 def _is_json(raw: bytes) -> bool:
@@ -269,7 +326,7 @@ def _is_json(raw: bytes) -> bool:
 
 def with_seq(seq: int, raw: bytes) -> bytes:
     """An entry's stored bytes with its sequence number first, as the control API shows it."""
-    return b'{"seq":%d,' % seq + raw[1:]
+    return b'{"seq":%d,' % seq + shown(raw)[1:]
 
 
 def _query(query: dict[str, Any]) -> dict[str, Any]:
@@ -309,5 +366,5 @@ def _text(value: str) -> bytes:
 
 @functools.lru_cache(maxsize=1024)
 def _name(value: str) -> bytes:
-    """A short string that repeats (a method, an operationId, an outcome), JSON-encoded once."""
+    """A short string that repeats (a method, a path, an operationId, an outcome), JSON-encoded once."""
     return _text(value)

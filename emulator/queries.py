@@ -19,8 +19,12 @@ class QueryValidator:
         schema = {"type": "object", "properties": self.schemas,
                   "required": [p.name for p in params if p.required]}
         self.validator = Draft7Validator(schema) if params else None
+        # Most requests have no query string: when that is valid, it is answered without a parse.
+        self.empty_valid = self.validator is None or self.validator.is_valid({})
 
     def check(self, request: Request) -> dict[str, Any]:
+        if not request.scope["query_string"] and self.empty_valid:
+            return {}
         if self.validator is None:
             return dict(request.query_params)
         query: dict[str, Any] = {}

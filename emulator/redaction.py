@@ -21,8 +21,13 @@ ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project"})
 _BODY_WORDS = frozenset({*CREDENTIAL_WORDS, "apikey", "authorization", "authentication", "credentials",
                          "cookies", "passphrase", "accesstoken", "sessionid"})
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # api_key, apiKey, APIKey -> api, key
-# A cheap first look at a raw JSON body: without one of these bytes sequences no field can qualify.
-_ANY_WORD = re.compile(rb"(?i)token|key|secret|passw|auth|credential|cookie|signature|sessionid")
+# A cheap first look at a raw JSON body, lowercased: every name ``secret_field`` accepts holds one of
+# these (a ``\u`` escape could spell one otherwise: such a body is walked) ...
+_ANY_WORD = (b"token", b"key", b"secret", b"passw", b"passphrase", b"auth", b"credential", b"cookie",
+             b"signature", b"sessionid")
+# ... once the request parameters named with one, which ``secret_field`` refuses, are taken out.
+_PARAMETERS = (b'"max_tokens"', b'"max_completion_tokens"', b'"min_tokens"', b'"tokens"',
+               b'"skip_special_tokens"', b'"tokenizer_type"', b'"keywords"')
 
 
 @lru_cache(maxsize=4096)
@@ -40,8 +45,32 @@ def secret_field(name: str) -> bool:
 
 
 def may_hold_secret(raw: bytes) -> bool:
-    """False when a raw JSON body certainly has no credential field (one C-level scan)."""
-    return _ANY_WORD.search(raw) is not None
+    """False when a raw JSON body certainly has no credential field (C-level scans only)."""
+    if len(raw) > _SEEN_MAX_BYTES:
+        return _may_hold_secret(raw)
+    found = _seen.get(raw)
+    if found is None:  # a client sends the same small body again and again: its answer is kept
+        if len(_seen) >= _SEEN:
+            _seen.clear()
+        found = _seen[raw] = _may_hold_secret(raw)
+    return found
+
+
+_SEEN, _SEEN_MAX_BYTES = 512, 4096
+_seen: dict[bytes, bool] = {}
+
+
+def _may_hold_secret(raw: bytes) -> bool:
+    if b"\\u" in raw:
+        return True
+    lowered = raw.lower()
+    for name in _PARAMETERS:
+        if name in lowered:
+            lowered = lowered.replace(name, b"")
+    for word in _ANY_WORD:
+        if word in lowered:
+            return True
+    return False
 
 
 def redact_body(value: Any) -> tuple[Any, bool]:

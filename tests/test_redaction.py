@@ -54,3 +54,25 @@ def test_a_field_without_one_as_a_whole_word_stays(name):
 def test_header_names_are_matched_by_containment():
     assert all(secret_name(name) for name in [*HEADERS, *QUERY, "Cookie", "Proxy-Authorization"])
     assert not any(secret_name(name) for name in ["content-type", "accept", "user-agent", "x-request-id"])
+
+
+@pytest.mark.parametrize("raw, holds", [
+    (b'{"model":"a","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}', False),
+    (b'{"keywords":["a"],"tokens":[1],"skip_special_tokens":true}', False),
+    (b'{"api_key":"x"}', True), (b'{"passphrase":"x"}', True), (b'{"accessToken":"x"}', True),
+    (b'{"stop_token_ids":[1]}', True),  # a whole word "token": redacted, so walked
+    (b'{"max_tokens_secret":1}', True),
+    (b'{"api_\\u006bey":"x"}', True),  # an escape could spell a credential word: walked
+])
+def test_the_raw_body_prefilter_never_lets_a_credential_field_through(raw, holds):
+    from emulator.redaction import may_hold_secret
+    assert may_hold_secret(raw) is holds
+    assert may_hold_secret(raw) is holds  # the kept answer is the same
+
+
+def test_an_escaped_credential_field_name_is_redacted_too():
+    import json
+
+    from emulator.redaction import redact_body
+    body = json.loads(b'{"api_\\u006bey":"s3cret","max_tokens":2}')
+    assert redact_body(body) == ({"api_key": "[redacted]", "max_tokens": 2}, True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..identity.directory import Users
 from ..identity.users import Company, User
-from ..journal import Journal
+from ..journal import Journal, shown
 from ..spaces import Spaces
 
 # The ids of an entry: the first match is the entry's own (a JSON string holds no bare ``,"``).
@@ -27,7 +27,7 @@ def ids_of(raw: bytes) -> tuple[int | None, int | None]:
     """An entry's stored bytes -> its (user id, company id), either None when no key was given."""
     found = _IDS.search(raw)
     if found is None:  # another layout of the entry: read it whole
-        entry = json.loads(raw)
+        entry = json.loads(shown(raw))
         return entry.get("user"), entry.get("company")
     user, company = found.groups()
     return (None if user == b"null" else int(user)), (None if company == b"null" else int(company))

@@ -90,10 +90,17 @@ class RateLimiter:
         user = call.user
         body = call.body if isinstance(call.body, dict) else {}
         model = self._model_limits(body.get("model"))
-        runtime = await self.state.get_many(OVERRIDES, [user.space, EVERY_SPACE])
+        # Read on every model call, written seldom (the control API, the plugin): watched records.
+        space = user.space
+        runtime = (await self.state.get_watched(OVERRIDES, space),
+                   await self.state.get_watched(OVERRIDES, EVERY_SPACE))
+        layers = [_stored(r) for r in runtime if r is not None]
+        layers += (self.files.current(), user.limits, model, self.flags)
+        if not any(layers):  # no limit anywhere (the default): nothing to count
+            return None
         rpm, tpm = None, None
         scope = "*"
-        for layer in (*(_stored(r) for r in runtime), self.files.current(), user.limits, model, self.flags):
+        for layer in layers:
             if rpm is None and layer.rpm is not None:
                 rpm = layer.rpm
                 scope = str(body.get("model")) if layer is model else scope
@@ -103,7 +110,7 @@ class RateLimiter:
         if rpm is None and tpm is None:
             return None
         cost = admission_tokens(body) if tpm is not None else 0
-        bucket = f"{user.space}:{user.id}:{scope}"
+        bucket = f"{space}:{user.id}:{scope}"
         entry = f"{self._me}-{next(self._entries)}"
         decision = await self.windows.admit(bucket, self.window_s, rpm, tpm, cost, entry)
         headers = limit_headers(decision, rpm, tpm, cost, self.window_s)
@@ -133,10 +140,9 @@ class RateLimiter:
 
     async def set(self, space: str | None, limits: RateLimits) -> None:
         key = space or EVERY_SPACE
-        if limits:
-            await self.state.put(OVERRIDES, key, {"rpm": limits.rpm, "tpm": limits.tpm})
-        else:
-            await self.state.delete(OVERRIDES, key)
+        # Through ``update``, which tells every worker's watched copy (``put`` and ``delete`` do not).
+        value = {"rpm": limits.rpm, "tpm": limits.tpm} if limits else None
+        await self.state.update(OVERRIDES, key, lambda _: value)
 
     async def get(self, space: str | None) -> dict[str, Any]:
         stored = await self.state.get(OVERRIDES, space or EVERY_SPACE)
@@ -147,7 +153,7 @@ class RateLimiter:
     async def reset(self, space: str | None) -> None:
         """A space's run-time limits and its users' windows go (None: every space's windows)."""
         if space is not None:
-            await self.state.delete(OVERRIDES, space)
+            await self.state.update(OVERRIDES, space, lambda _: None)
         await self.windows.clear("" if space is None else space + ":")
 
     def _model_limits(self, name: Any) -> RateLimits:
