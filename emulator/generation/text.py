@@ -31,6 +31,7 @@ from typing import Any
 from faker.providers.lorem.en_US import Provider as _EnglishWords
 
 from ..answer import Choice, TokenLogprob
+from ..jsonbytes import dumps_sorted
 from ..tokenizer import tokenize
 
 _WORDS = {
@@ -51,8 +52,7 @@ _POOLS = {"det": _DETERMINERS, **_WORDS}
 
 def request_key(*parts: Any) -> bytes:
     """A stable digest of the parts that shape an answer (key order never matters)."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).digest()
+    return hashlib.sha256(dumps_sorted(parts, str)).digest()
 
 
 def rng_for(key: bytes, *salt: Any) -> random.Random:
