@@ -121,6 +121,7 @@ class Journal:
         scope = request.scope
         user = call.user
         shown_response = b"null" if response is None else response.json(call.started)
+        packed = shown_response[:1] == PACKED
         entry = _ENTRY % (
             _name(request.method), _name(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
@@ -129,14 +130,13 @@ class Journal:
             b"null" if call.source is None else _name(call.source),
             b"null" if user is None else b"%d" % user.id,
             b"null" if user is None else b"%d" % user.company.id,
-            self._body(call), shown_response)
+            self._body(call), b"" if packed else shown_response)
         notes = call.notes
-        if notes:
-            entry = entry[:-1] + b',"notes":' + _dumps(notes) + b"}"
-        if shown_response[:1] != PACKED:
-            return entry
+        tail = b',"notes":' + _dumps(notes) + b"}" if notes else b"}"
+        if not packed:
+            return entry[:-1] + tail if notes else entry
         # A packed response (raw bytes, not JSON) goes last: the entry's JSON around it first, by size.
-        head, _, tail = entry.partition(shown_response)
+        head = entry[:-1]  # up to the response's value
         return PACKED + _SIZES.pack(len(head), len(tail)) + head + tail + shown_response
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
@@ -247,23 +247,21 @@ class Tap:
         self.json_body = self.stream = False
 
     def feed(self, message: MutableMapping[str, Any]) -> None:
-        body = message.get("body")  # the common message first: a stream sends hundreds
-        if body is None:
-            if message["type"] == "http.response.start":
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"content-type":
-                        lowered = value.lower()
-                        self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
-            return
-        if not body or message["type"] != "http.response.body":
-            return
-        bodies = self.bodies
-        if self.size + len(body) > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
-            self.dropped += 1
-            return
-        self.times.append(time.perf_counter())
-        bodies.append(body)
-        self.size += len(body)
+        body = message.get("body")  # only a body message has one; a stream sends hundreds
+        if body:
+            bodies = self.bodies
+            size = self.size + len(body)
+            if size > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
+                self.dropped += 1
+                return
+            self.times.append(time.perf_counter())
+            bodies.append(body)
+            self.size = size
+        elif body is None and message["type"] == "http.response.start":
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"content-type":
+                    lowered = value.lower()
+                    self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
 
     def json(self, started: float) -> bytes:
         bodies = self.bodies
