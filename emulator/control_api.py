@@ -35,11 +35,12 @@ from starlette.routing import Route
 from .call import error_response, json_response
 from .config import Settings
 from .errors import ApiError, AuthenticationFailed, NotAuthenticated, NotFound, ParseError
-from .journal import Journal, shown, with_seq
+from .journal import Journal, with_seq
 from .scripts.loading import FixtureError
 from .scripts.registry import Scripts
 from .spaces import Spaces
 from .state import Backend
+from .tap import shown
 from .version import __version__
 from .yaml_reader import YamlError, load_yaml
 

@@ -18,17 +18,15 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import struct
-import time
-from array import array
-from collections.abc import AsyncGenerator, MutableMapping, Sequence
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
-from .jsonbytes import dumps, dumps_finite
+from .jsonbytes import dumps
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
+from .tap import PACKED, SIZES, Tap, cut, shown
 
 if TYPE_CHECKING:
     from .call import Call
@@ -41,12 +39,6 @@ PAGE = 500  # entries read from the backend at a time when streaming a page
 HEADER_CACHE = 512  # distinct header lists whose JSON is kept
 _ENTRY = (b'{"method":%s,"path":%s,"operation_id":%s,"query":%s,"headers":%s,"status":%d,"fixture":%s,'
           b'"duration_ms":%s,"outcome":%s,"source":%s,"user":%s,"company":%s,"body":%s,"response":%s}')
-CHUNKS_KEPT = 2000  # a stream's chunks kept in its entry (their bytes are also kept to the body cap)
-# A stored entry with a packed stream response (``Tap``) starts with this byte, which JSON never does:
-# then the sizes of the entry's JSON before and after the response, that JSON, and the response.
-PACKED = b"\x1e"
-_SIZES = struct.Struct("<II")
-_PACK = struct.Struct("<IId")  # a packed response: chunks, chunks dropped, the request's start
 
 
 @dataclass(frozen=True)
@@ -137,7 +129,7 @@ class Journal:
             return entry[:-1] + tail if notes else entry
         # A packed response (raw bytes, not JSON) goes last: the entry's JSON around it first, by size.
         head = entry[:-1]  # up to the response's value
-        return PACKED + _SIZES.pack(len(head), len(tail)) + head + tail + shown_response
+        return PACKED + SIZES.pack(len(head), len(tail)) + head + tail + shown_response
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
@@ -153,7 +145,7 @@ class Journal:
         room = self.body_cap
         for name, value in raw:
             key = name.decode("latin-1").lower()
-            text = REDACTED if secret_name(key) else _cut(value.decode("latin-1"), HEADER_VALUE_CAP)
+            text = REDACTED if secret_name(key) else cut(value.decode("latin-1"), HEADER_VALUE_CAP)
             room -= len(key) + len(text)
             if room < 0:
                 headers["x-emulator-cut"] = f"[{len(raw) - len(headers)} more header(s) cut]"
@@ -225,103 +217,6 @@ class Journal:
         return await self.state.drop(LOG)
 
 
-class Tap:
-    """The response as it went out, for the journal: a body (kept to the body cap), or for a stream
-    (several body messages) each chunk with its time in ms since the request began. Feeding it
-    costs a clock read and two appends per message; the JSON is made once, when the entry is written.
-
-    A stream's chunks are written packed: their times and sizes as two binary arrays and their
-    bytes as they went out, a few C-level copies, where a list of ``[ms, text]`` pairs costs a
-    Python step and a JSON string per chunk. ``shown`` turns a stored entry back into the JSON it
-    stands for when it is read: readers see the same bytes either way."""
-
-    __slots__ = ("cap", "encoded", "times", "bodies", "size", "dropped", "json_body", "stream")
-
-    def __init__(self, cap: int, encoded: bool = False):
-        self.cap = cap
-        self.encoded = encoded
-        self.times: list[float] = []
-        self.bodies: list[bytes] = []
-        self.size = 0
-        self.dropped = 0  # chunks past the caps, counted
-        self.json_body = self.stream = False
-
-    def feed(self, message: MutableMapping[str, Any]) -> None:
-        body = message.get("body")  # only a body message has one; a stream sends hundreds
-        if body:
-            bodies = self.bodies
-            size = self.size + len(body)
-            if size > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
-                self.dropped += 1
-                return
-            self.times.append(time.perf_counter())
-            bodies.append(body)
-            self.size = size
-        elif body is None and message["type"] == "http.response.start":
-            for name, value in message.get("headers", ()):
-                if name.lower() == b"content-type":
-                    lowered = value.lower()
-                    self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
-
-    def json(self, started: float) -> bytes:
-        bodies = self.bodies
-        if not self.stream and len(bodies) <= 1 and not self.dropped:
-            body = bodies[0] if bodies else b""
-            if self.json_body and len(body) <= self.cap and (self.encoded or _is_json(body)):
-                return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
-            return b'{"body":' + _text(_cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
-        # Only the first chunk can pass the cap (``feed`` keeps the others within it): a first chunk
-        # past it is cut as text, so written as pairs.
-        if len(bodies[0]) <= self.cap:
-            return PACKED + _PACK.pack(len(bodies), self.dropped, started) + b"".join(
-                (array("d", self.times).tobytes(), array("I", map(len, bodies)).tobytes(), *bodies))
-        return _chunks_json(started, self.times, [_cut(data.decode("utf-8", "replace"), self.cap)
-                                                  for data in bodies], self.dropped)
-
-
-def _chunks_json(started: float, times: Sequence[float], texts: list[str], dropped: int) -> bytes:
-    shown: dict[str, Any] = {"chunks": [[round((at - started) * 1000, 3), text]
-                                        for at, text in zip(times, texts, strict=True)]}
-    if dropped:
-        shown["cut"] = f"[{dropped} more chunk(s) cut]"
-    return dumps_finite(shown)  # finite times and strings: no NaN to look for
-
-
-def shown(raw: bytes) -> bytes:
-    """An entry's stored bytes as readers see them: JSON, a packed stream response unpacked."""
-    if not raw.startswith(PACKED):
-        return raw
-    head_size, tail_size = _SIZES.unpack_from(raw, 1)
-    at = 1 + _SIZES.size
-    head, tail = raw[at:at + head_size], raw[at + head_size:at + head_size + tail_size]
-    return head + _unpacked(memoryview(raw)[at + head_size + tail_size:]) + tail
-
-
-def _unpacked(packed: memoryview) -> bytes:
-    """A packed stream response (``Tap``) as the ``{"chunks": [[ms, text], ...]}`` it stands for."""
-    count, dropped, started = _PACK.unpack_from(packed, 1)
-    at = 1 + _PACK.size
-    times, sizes = array("d"), array("I")
-    times.frombytes(packed[at:at + times.itemsize * count])
-    at += times.itemsize * count
-    sizes.frombytes(packed[at:at + sizes.itemsize * count])
-    at += sizes.itemsize * count
-    texts = []
-    for size in sizes:  # each chunk decoded on its own, as it went out
-        texts.append(bytes(packed[at:at + size]).decode("utf-8", "replace"))
-        at += size
-    return _chunks_json(started, times, texts, dropped)
-
-
-def _is_json(raw: bytes) -> bool:
-    """Whether ``raw`` can be put into an entry as it is (a fixture may send anything it likes)."""
-    try:
-        json.loads(raw)
-    except ValueError:
-        return False
-    return True
-
-
 def with_seq(seq: int, raw: bytes) -> bytes:
     """An entry's stored bytes with its sequence number first, as the control API shows it."""
     return b'{"seq":%d,' % seq + shown(raw)[1:]
@@ -335,18 +230,14 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
         if secret_name(name):
             value = REDACTED
         elif isinstance(value, str):
-            value = _cut(value, HEADER_VALUE_CAP)
+            value = cut(value, HEADER_VALUE_CAP)
         kept[name] = value
     return kept
 
 
-def _cut(text: str, cap: int) -> str:
-    return text if len(text) <= cap else text[:cap] + f"...[{len(text) - cap} characters cut]"
-
-
 def _shrink(value: Any, cap: int) -> Any:
     if isinstance(value, str):
-        return _cut(value, cap)
+        return cut(value, cap)
     if isinstance(value, dict):
         return {k: _shrink(v, cap) for k, v in value.items()}
     if isinstance(value, list):

@@ -37,7 +37,7 @@ from .bodies import parse_body
 from .call import COMPLETE, DROPPED, Call, EncodedJSON, Script, error_response
 from .controls import HeaderControls
 from .errors import EmulatorError, ParseError
-from .journal import Tap
+from .tap import Tap
 
 log = logging.getLogger("emulator")
 Stage = Callable[[Call], Awaitable["Response | None"]]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from emulator.journal import _SIZES, PACKED, Tap, _chunks_json, _cut, shown
+from emulator.tap import PACKED, SIZES, Tap, chunks_json, cut, shown
 
 EVENT = 'data: {"choices":[{"delta":{"content":" wörd é"},"finish_reason":null}]}\n\n'.encode()
 
@@ -25,7 +25,7 @@ def _stored(response: bytes) -> bytes:
     if response[:1] != PACKED:
         return entry
     head, _, tail = entry.partition(response)
-    return PACKED + _SIZES.pack(len(head), len(tail)) + head + tail + response
+    return PACKED + SIZES.pack(len(head), len(tail)) + head + tail + response
 
 
 @pytest.mark.parametrize("chunks, cap", [
@@ -36,11 +36,11 @@ def _stored(response: bytes) -> bytes:
 ])
 def test_a_packed_stream_reads_back_as_its_pairs(chunks, cap):
     tap = _tap(chunks, cap)
-    pairs = _chunks_json(12.5, tap.times, [_cut(d.decode("utf-8", "replace"), cap) for d in tap.bodies],
+    pairs = chunks_json(12.5, tap.times, [cut(d.decode("utf-8", "replace"), cap) for d in tap.bodies],
                          tap.dropped)
     stored = _stored(tap.json(12.5))
     assert shown(stored) == b'{"path":"/x","response":' + pairs + b',"notes":["n"]}'
-    assert json.loads(shown(stored))["response"]["chunks"][0][1] == _cut(chunks[0].decode("utf-8", "replace"),
+    assert json.loads(shown(stored))["response"]["chunks"][0][1] == cut(chunks[0].decode("utf-8", "replace"),
                                                                            cap)
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from ..identity.directory import Users
 from ..identity.users import Company, User
-from ..journal import Journal, shown
+from ..journal import Journal
 from ..spaces import Spaces
+from ..tap import shown
 
 # The ids of an entry: the first match is the entry's own (a JSON string holds no bare ``,"``).
 _IDS = re.compile(rb'"user":(null|\d+),"company":(null|\d+)')
