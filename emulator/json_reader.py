@@ -2,21 +2,23 @@
 
 ``parse_json`` gives what ``json.loads`` gives (NaN and Infinity refused, an unpaired surrogate
 refused, every error message the standard library's), so that whatever the size only the time
-differs. A big body is read in a worker thread (``read_json``), and its long string literals (a
-25 MB prompt, ten 2 MB embedding inputs) are decoded a piece of about a megabyte at a time: one
-``json.loads`` call would hold the GIL for the whole body (~100 ms for 24 MB on a loaded machine),
-so every other client would wait for it; between pieces the event loop runs.
+differs. In a big body the long string literals (a 25 MB prompt, ten 2 MB embedding inputs) are
+decoded a piece of about a megabyte at a time, and ``read_json`` lets the event loop run between
+two pieces: one ``json.loads`` call holds the loop for the whole body (~45 ms for 24 MB, twice that
+on a loaded machine), and every other client waits for it. A worker thread would not help: the
+parse holds the GIL, and a busy thread makes the loop wait for the GIL at each of its turns.
 
 How: the quotes are walked to find the long string literals; each is decoded in pieces cut where
 no character, escape or surrogate pair straddles the cut; the rest of the body (its skeleton),
 with a marker number in place of each long string, is parsed by ``json.loads``, whose
-``parse_float`` hands back the decoded string for each marker. Replacing one valid string
-literal by a number keeps the JSON valid, and any doubt (a body with many quotes, a marker
-already in the body, a piece or a skeleton that does not parse) ends in the plain one-call parse,
-which also gives the error message.
+``parse_float`` hands back the decoded string for each marker. A string literal in a value's
+place, swapped for a number, leaves a body valid or invalid as it was: when the skeleton parses,
+the body does, to the same value. Any doubt (a body with many quotes, the marker already in the
+body, a long string as a key, a piece or a skeleton that does not parse) ends in the plain
+one-call parse, which also gives the error message.
 
-Not in pieces: a body big in structure rather than in strings (100,000 small messages), which
-``json.loads`` reads in one call as before (orjson was measured no faster on these bodies).
+Still in one call: a body big in structure rather than in strings (100,000 short messages), and
+a long string full of escaped quotes (orjson was measured no faster than json on such bodies).
 """
 
 from __future__ import annotations
