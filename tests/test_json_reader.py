@@ -127,7 +127,7 @@ def test_an_empty_body_is_an_empty_object(raw):
 @pytest.mark.anyio
 async def test_the_event_loop_serves_others_while_a_big_body_is_read():
     """Counted in turns of the event loop, not in seconds: a coroutine that only yields runs between
-    the pieces of a 24 MB prompt (about one turn a megabyte); a body read in one call lets it run once."""
+    the pieces of a 24 MB prompt (a turn a piece); a body read in one call lets it run once."""
     text = "the quick brown fox jumps over a lazy dog, 12345 times! " * 430_000
     raw = json.dumps({"model": "alfred-4.2", "messages": [{"role": "user", "content": text}]}).encode()
     reading = asyncio.ensure_future(json_reader.read_json(raw))
