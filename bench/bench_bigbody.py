@@ -7,13 +7,17 @@ Three requests over a model's context, each sent to `paradigm-emulator serve` in
 2,000 characters. While each runs, a second connection asks ``/_emulator/health`` over and over.
 Per case: the big request's time to its 400 (median and worst of the rounds) and the slowest health
 answer seen while it ran (median and worst); the targets are < 0.5 s and < 50 ms. Then, in-process,
-the body parse alone (``bodies.parse_json``) against ``json.loads``: what holds the GIL longest.
+the body parse alone: ``json.loads``, ``orjson.loads`` and ``json_reader.parse_json`` (which, unlike
+the two, pauses between pieces: its figure is the work in all), and the longest the event loop
+waits for a turn while ``read_json`` reads the body.
+A first row probes health with no big request, for what the machine's load alone costs.
 ``--root`` runs another checkout's emulator (a before/after comparison).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -24,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from launch import start_emulator, stop  # noqa: E402  (bench/ is the script's folder)
 
-from emulator.json_reader import parse_json  # noqa: E402
+from emulator.json_reader import parse_json, read_json  # noqa: E402
 
 WORDS = "the quick brown fox jumps over a lazy dog, 12345 times! "
 HEADERS = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
@@ -51,13 +56,19 @@ CASES: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 
 
 def one_round(base: str, path: str, raw: bytes) -> tuple[float, float, int]:
-    """-> (the big request's seconds, the slowest health answer in s while it ran, health answers)."""
+    """-> (the big request's seconds, the slowest health answer in s while it ran, health answers).
+    No path: 0.5 s with no big request, what the machine's load alone costs a health check."""
     done = threading.Event()
     seconds: list[float] = []
 
     def big() -> None:
+        began = time.perf_counter()
+        if not path:
+            time.sleep(0.5)
+            seconds.append(time.perf_counter() - began)
+            done.set()
+            return
         with httpx.Client(timeout=60.0) as client:
-            began = time.perf_counter()
             response = client.post(base + "/api/v2" + path, content=raw, headers=HEADERS)
             seconds.append(time.perf_counter() - began)
         done.set()
@@ -78,8 +89,8 @@ def one_round(base: str, path: str, raw: bytes) -> tuple[float, float, int]:
     return seconds[0], max(latencies, default=0.0), len(latencies)
 
 
-def parse_alone(raw: bytes, rounds: int) -> tuple[float, float]:
-    """-> (ms of json.loads, ms of bodies.parse_json), the best of ``rounds``."""
+def parse_alone(raw: bytes, rounds: int) -> tuple[float, float, float]:
+    """-> (ms of json.loads, of orjson.loads, of json_reader.parse_json), the best of ``rounds``."""
     def best(parse: Callable[[], Any]) -> float:
         times = []
         for _ in range(rounds):
@@ -88,7 +99,24 @@ def parse_alone(raw: bytes, rounds: int) -> tuple[float, float]:
             times.append(time.perf_counter() - began)
         return min(times) * 1000
 
-    return best(lambda: json.loads(raw.decode("utf-8"))), best(lambda: parse_json(raw))
+    return (best(lambda: json.loads(raw.decode("utf-8"))), best(lambda: orjson.loads(raw)),
+            best(lambda: parse_json(raw)))
+
+
+def longest_hold(raw: bytes, rounds: int) -> float:
+    """-> ms: the longest the event loop waited for its next turn while ``read_json`` read ``raw``
+    (the best of ``rounds``)."""
+    async def once() -> float:
+        reading = asyncio.ensure_future(read_json(raw))
+        longest, last = 0.0, time.perf_counter()
+        while not reading.done():
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+        reading.result()
+        return longest
+
+    return min(asyncio.run(once()) for _ in range(rounds)) * 1000
 
 
 def main() -> None:
@@ -102,17 +130,18 @@ def main() -> None:
         httpx.post(base + "/api/v2/embeddings", headers=HEADERS,
                    json={"model": "multilingual-e5-large", "input": "warm"}).raise_for_status()
         print(f"{'case':24} {'refused in s (med/max)':>24} {'health ms (med/max)':>21} {'probes':>7}")
-        for name, (path, raw) in bodies.items():
+        for name, (path, raw) in {"(none: the load alone)": ("", b""), **bodies}.items():
             runs = [one_round(base, path, raw) for _ in range(args.rounds)]
             took, health = [r[0] for r in runs], [r[1] * 1000 for r in runs]
             print(f"{name:24} {statistics.median(took):14.3f} / {max(took):6.3f} "
                   f"{statistics.median(health):12.1f} / {max(health):6.1f} {sum(r[2] for r in runs):7}")
     finally:
         stop(process)
-    print(f"\n{'body parse alone':24} {'json.loads ms':>14} {'parse_json ms':>14}")
+    print(f"\n{'body parse alone':24} {'json.loads ms':>14} {'orjson ms':>10} {'parse_json ms':>14} "
+          f"{'longest hold ms':>16}")
     for name, (_, raw) in bodies.items():
-        plain, ours = parse_alone(raw, args.rounds)
-        print(f"{name:24} {plain:14.1f} {ours:14.1f}")
+        plain, fast, ours = parse_alone(raw, args.rounds)
+        print(f"{name:24} {plain:14.1f} {fast:10.1f} {ours:14.1f} {longest_hold(raw, args.rounds):16.1f}")
 
 
 if __name__ == "__main__":
