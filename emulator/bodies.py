@@ -7,6 +7,7 @@ or JSON nested deeper than Python can walk (400).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
@@ -18,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from .config import Settings
 from .errors import ParseError, PayloadTooLarge, UnsupportedMediaType
+from .json_reader import read_json
 from .spec import Operation
 from .validation import coerce_parameter
 
@@ -31,6 +33,7 @@ _INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d+)\](?:\[(?P<key>[^\]]*
 
 MB = 1024 * 1024
 ENVELOPE_MB = 1.0  # room an upload's request gets beyond the file: multipart boundaries, the other fields
+JOIN_OFF_LOOP_BYTES = 4 * MB  # a body larger than this is joined in a worker thread (a 24 MB one: ~20 ms)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ async def read_limited(request: Request, limit: BodyLimit) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise ParseError("The client disconnected before the body was complete.") from None
+    if size > JOIN_OFF_LOOP_BYTES:  # bytes.join lets the GIL go past 1 MB: the loop runs meanwhile
+        return await asyncio.to_thread(b"".join, chunks)
     return b"".join(chunks)
 
 
@@ -95,7 +100,7 @@ async def parse_body(request: Request, operation: Operation, limit: BodyLimit) -
     accepted = operation.request_schemas
     if JSON in accepted and (ctype == JSON or ctype.endswith("+json")):
         raw = await read_limited(request, limit)
-        return ParsedBody(JSON, parse_json(raw), raw=raw)
+        return ParsedBody(JSON, await json_body(raw), raw=raw)
     if ctype not in accepted:
         raw = await read_limited(request, limit)
         if not raw and not operation.body_required:
@@ -116,46 +121,16 @@ async def parse_body(request: Request, operation: Operation, limit: BodyLimit) -
         data, uploads = form_to_data(form, accepted[ctype])
         return ParsedBody(ctype, data, uploads)
     raw = await read_limited(request, limit)
-    return ParsedBody(ctype, parse_json(raw), raw=raw)
+    return ParsedBody(ctype, await json_body(raw), raw=raw)
 
 
-def parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        return {}
+async def json_body(raw: bytes) -> Any:
+    """The body's JSON value (a big one read off the event loop, see ``json_reader``), or a 400."""
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(raw):  # rare: only then walk the data for a half of a pair
-            _reject_lone_surrogates(data)
-        return data
+        return await read_json(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         reason = "maximum nesting depth exceeded" if isinstance(exc, RecursionError) else str(exc)
         raise ParseError(f"JSON parse error - {reason}") from None
-
-
-# \ud800-\udfff: json.loads lets an unpaired one through, and no UTF-8 text can hold it.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _reject_lone_surrogates(value: Any) -> None:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                bad = item[exc.start]
-                raise ValueError(f"unpaired surrogate {bad!r} in string {item[:40]!r}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    """DRF parses strictly: NaN and Infinity are not JSON."""
-    raise ValueError(f"Out of range float values are not JSON compliant: {name}")
 
 
 def form_to_data(form: FormData, schema: dict[str, Any]) -> tuple[dict[str, Any], dict[str, UploadFile]]:

@@ -131,14 +131,29 @@ def last_user_message(body: Any) -> str | None:
 def chat_prompt(messages: Iterable[dict]) -> str:
     """The prompt a chat template makes of the messages (ChatML-like); its token count is
     the ``prompt_tokens`` of a chat completion."""
-    lines = []
+    return "".join(_chat_prompt_parts(messages))
+
+
+async def count_prompt_within(messages: Iterable[dict], limit: int) -> int:
+    """``count_within`` of the chat prompt of ``messages``: a prompt certainly over ``limit`` from its
+    length alone is refused without being built (a 25 MB prompt is not copied once more)."""
+    parts = _chat_prompt_parts(messages)
+    size = sum(len(part) for part in parts)
+    if size > MAX_TOKEN_CHARS * limit:
+        return -(-size // MAX_TOKEN_CHARS)  # what count_capped says of the built prompt
+    (tokens,) = await count_within(["".join(parts)], limit)
+    return tokens
+
+
+def _chat_prompt_parts(messages: Iterable[dict]) -> list[str]:
+    parts = []
     for message in messages:
         if not isinstance(message, dict):
             continue
-        text = message_text(message.get("content"))
+        parts += [f"<|{message.get('role', 'user')}|>\n", message_text(message.get("content"))]
         extras = [message[k] for k in ("tool_calls", "function_call") if message.get(k)]
         if extras:
-            text += json.dumps(extras, sort_keys=True)
-        lines.append(f"<|{message.get('role', 'user')}|>\n{text}<|end|>\n")
-    lines.append("<|assistant|>\n")
-    return "".join(lines)
+            parts.append(json.dumps(extras, sort_keys=True))
+        parts.append("<|end|>\n")
+    parts.append("<|assistant|>\n")
+    return parts

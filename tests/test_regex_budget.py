@@ -38,6 +38,7 @@ def test_200_backtracking_fixtures_and_20_messages_hold_nobody(make_server, capl
     assert max(health) < 0.05  # measured: < 15 ms on a loaded 2-core machine
     entry = httpx.get(server.base_url + "/_emulator/journal", params={"limit": 1}).json()["requests"][0]
     assert any("--regex-budget-ms" in note and "not matched" in note for note in entry["notes"])
+    assert any("--regex-budget-ms" in record.getMessage() for record in caplog.records)  # and a log line
 
 
 def test_a_regex_that_matches_in_time_still_matches(make_server):

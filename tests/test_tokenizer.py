@@ -109,3 +109,15 @@ def test_count_capped_is_exact_up_to_the_limit_and_stops_past_it():
         capped = count_capped(text, 500)
         assert capped == exact if exact <= 500 else capped > 500
     assert count_capped("x" * (MAX_TOKEN_CHARS * 100 + 1), 100) > 100  # over from its length alone
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("limit", [50, 10**6])
+@pytest.mark.parametrize("content", ["Hi there, how are you?", "word " * 200, "x" * 5000])
+async def test_a_chat_prompt_counts_within_a_limit_as_its_built_prompt_counts(content, limit):
+    from emulator.tokenizer import count_capped, count_prompt_within
+
+    calls = [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": content},
+                {"role": "assistant", "content": None, "tool_calls": calls}]
+    assert await count_prompt_within(messages, limit) == count_capped(chat_prompt(messages), limit)

@@ -11,7 +11,7 @@ from ..generation import text as generator
 from ..render import chat_completion
 from ..sampling import ModelLookup, check_context, completion_draft, read_sampling
 from ..streaming import chat_events
-from ..tokenizer import chat_prompt, count_within
+from ..tokenizer import count_prompt_within
 
 # What shapes the generated text; everything else (stream, max_tokens, stop ...) only cuts or frames it.
 SHAPING = ("messages", "seed", "temperature", "top_p", "tools", "tool_choice", "functions", "function_call",
@@ -35,7 +35,7 @@ class Chat:
         logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
         sampling = read_sampling(body, model, logprobs)
         messages = body.get("messages") or []
-        (prompt_tokens,) = await count_within([chat_prompt(messages)], model.max_model_len)
+        prompt_tokens = await count_prompt_within(messages, model.max_model_len)
         check_context(model, prompt_tokens, sampling.max_tokens)
         shaping = {k: body[k] for k in SHAPING if k in body}
         base_key = (settings.seed, model.technical_name, shaping)
