@@ -33,7 +33,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..identity.users import RateLimits
 from ..state import Backend
-from ..tokenizer import chat_prompt, count
+from ..tokenizer import count_prompt_within, count_within
 from .files import FileLimits
 from .windows import Decision, Windows, windows_for
 
@@ -109,7 +109,7 @@ class RateLimiter:
                 scope = str(body.get("model")) if layer is model else scope
         if rpm is None and tpm is None:
             return None
-        cost = admission_tokens(body) if tpm is not None else 0
+        cost = await admission_tokens(body, tpm) if tpm is not None else 0
         bucket = f"{space}:{user.id}:{scope}"
         entry = f"{self._me}-{next(self._entries)}"
         decision = await self.windows.admit(bucket, self.window_s, rpm, tpm, cost, entry)
@@ -172,29 +172,42 @@ def _stored(raw: Any) -> RateLimits:
     return RateLimits(rpm=raw.get("rpm"), tpm=raw.get("tpm"))
 
 
-def admission_tokens(body: dict[str, Any]) -> int:
-    """Prompt tokens plus the most the answer may use, counted from the body before any handler runs."""
+async def admission_tokens(body: dict[str, Any], limit: int) -> int:
+    """Prompt tokens plus the most the answer may use, counted from the body before any handler runs.
+
+    Counted up to ``limit`` (the tokens a window holds): past it the call is refused whatever the
+    exact figure, so a huge prompt is not counted whole, and a long one is counted off the loop."""
     prompt = 0
     if isinstance(body.get("messages"), list):
-        prompt = count(chat_prompt(body["messages"]))  # as the chat handler counts its prompt_tokens
+        prompt = await count_prompt_within(body["messages"], limit)  # as the chat handler counts it
     elif "prompt" in body:
-        prompt = _count_any(body["prompt"])
+        prompt = await _count_any(body["prompt"], limit)
     elif "input" in body:
-        return _count_any(body["input"])  # embeddings: the input is all
+        return await _count_any(body["input"], limit)  # embeddings: the input is all
     elif isinstance(body.get("query"), str):
-        prompt = count(body["query"])
+        prompt = (await count_within([body["query"]], limit))[0]
     most = body.get("max_tokens", body.get("max_completion_tokens"))
     completion = most if isinstance(most, int) and not isinstance(most, bool) and most > 0 \
         else DEFAULT_COMPLETION_TOKENS
     return prompt + completion
 
 
-def _count_any(value: Any) -> int:
-    if isinstance(value, str):
-        return count(value)
-    if isinstance(value, list):
-        return sum(_count_any(v) if not isinstance(v, int) else 1 for v in value)
-    return 0
+async def _count_any(value: Any, limit: int) -> int:
+    """The tokens of a prompt or input: a text, token ids, or lists of either."""
+    texts: list[str] = []
+    ids = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, list):
+            for part in item:
+                if isinstance(part, int):
+                    ids += 1
+                else:
+                    stack.append(part)
+    return ids + sum(await count_within(texts, limit)) if texts else ids
 
 
 def limit_headers(decision: Decision, rpm: int | None, tpm: int | None, cost: int,
