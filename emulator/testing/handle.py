@@ -26,10 +26,11 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 from .control import ControlClient, ControlResponse
+from .local_control import LocalControlClient, LocalServer
 from .requests import Request, RequestLog
 from .rules import Rule, build_match, text_matcher
 
@@ -125,8 +126,7 @@ class ParadigmEmulator:
         # space=True: every control call addresses this key's test space only (its fixtures, journal,
         # limits and reset), so that other suites can share the emulator (docs/team.md).
         self.space = space
-        self._control = _control_client(server.base_url, server.settings.admin_token,
-                                        self.api_key if space else None)
+        self._control = _control_client(server, self.api_key if space else None)
         self._journal: list[Entry] = []  # this test's, oldest first (read since the last seq)
         self._log = RequestLog(self._entries)
         self._scripted: list[Rule | _Verbatim] = []  # in the order they were added: matching order
@@ -440,17 +440,21 @@ _clients: dict[tuple[str, str | None, str | None], ControlClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _control_client(base_url: str, admin_token: str | None, space_key: str | None = None) -> ControlClient:
-    """One keep-alive client per emulator (and test space) for the whole process: a reset is one
-    round trip on an open connection, not a new connection (nor a new client) per test."""
-    key = (base_url, admin_token, space_key)
+def _control_client(server: Server, space_key: str | None = None) -> ControlClient | LocalControlClient:
+    """The app itself for a server in this process (``local_control``); else one keep-alive client per
+    emulator (and test space) for the whole process: a reset is one round trip on an open
+    connection, not a new connection (nor a new client) per test."""
+    admin_token = server.settings.admin_token
+    headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
+    if space_key:
+        headers["X-Emulator-Api-Key"] = space_key
+    if hasattr(server, "serving_loop") and hasattr(server, "app"):
+        return LocalControlClient(cast("LocalServer", server), headers, CLIENT_TIMEOUT_S)
+    key = (server.base_url, admin_token, space_key)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            headers = {"X-Emulator-Admin-Token": admin_token} if admin_token else {}
-            if space_key:
-                headers["X-Emulator-Api-Key"] = space_key
-            client = _clients[key] = ControlClient(base_url, headers, CLIENT_TIMEOUT_S)
+            client = _clients[key] = ControlClient(server.base_url, headers, CLIENT_TIMEOUT_S)
         return client
 
 
