@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # the server, the handle and openai load with the first test 
     import openai
 
     from .server import EmulatorServer
-    from .testing.handle import ParadigmEmulator, RemoteServer
+    from .testing.handle import ParadigmEmulator
+    from .testing.servers import RemoteServer
 
 MARKER = "paradigm"
 URL_ENV = "PARADIGM_EMULATOR_URL"
@@ -125,7 +126,7 @@ class ServerPool:
         if server is None:
             import httpx
 
-            from .testing.handle import RemoteServer
+            from .testing.servers import RemoteServer
 
             try:
                 server = RemoteServer(url)
@@ -139,7 +140,8 @@ class ServerPool:
         return server
 
     def stop_all(self) -> None:
-        from .testing.handle import ParadigmEmulator, close_control_clients
+        from .testing.handle import ParadigmEmulator
+        from .testing.pools import close_control_clients
 
         for url, key in self._space_keys.items():  # what this session scripted on a shared emulator goes
             server = self._servers.get(("remote", url))
