@@ -9,8 +9,13 @@ Prints three figures (their targets in brackets):
 2. per-test reset: ``ParadigmEmulator.reset()`` after a test that scripted three rules and
    made three calls [< 1 ms];
 3. a generated suite of N tests, each scripting a reply and making one chat call through the
-   ``paradigm_client`` fixture, run by ``pytest`` in a subprocess [1,000 tests < 10 s]. Shown
-   with this venv's other plugins autoloaded (as a user's suite has them) and without.
+   ``paradigm_client`` fixture, run by ``pytest`` in a subprocess [1,000 tests < 5 s]. Shown
+   with this venv's other plugins autoloaded (as a user's suite has them) and without;
+4. where that suite's time goes, layer by layer: the same N tests with pytest alone, then with the
+   handle (the session server and a reset per test), the client fixture, the scripted rule, and the
+   chat call. The handle and the rule are the plugin's own overhead; the client fixture (openai's
+   import and an ``OpenAI`` per test) and the call (the SDK, httpx, and the emulator answering it)
+   are what any client pays.
 
 Loopback only, every run bounded by a timeout; nothing is written outside a temporary folder.
 """
@@ -52,6 +57,22 @@ def test_one_chat_call(paradigm_emulator, paradigm_client, n):
     reply = paradigm_client.chat.completions.create(
         model="alfred-4.2", messages=[{{"role": "user", "content": f"question {{n}}"}}])
     assert reply.choices[0].message.content == f"answer {{n}}"
+'''
+# The layers of that suite: each test does what the one above it does, and one thing more.
+LAYERS = (
+    ("pytest alone", "n", "assert n >= 0"),
+    ("+ the handle (session server, reset per test)", "paradigm_emulator, n",
+     "assert paradigm_emulator.base_url"),
+    ("+ the client fixture", "paradigm_emulator, paradigm_client, n", "assert paradigm_client.base_url"),
+    ("+ one scripted rule", "paradigm_emulator, paradigm_client, n",
+     'paradigm_emulator.on_chat(contains=f"question {n}").reply(f"answer {n}")'),
+)
+LAYER_FILE = '''
+import pytest
+
+@pytest.mark.parametrize("n", range({count}))
+def test_layer({arguments}):
+    {body}
 '''
 
 
@@ -96,12 +117,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_suite(count: int, autoload: bool, xdist: bool) -> tuple[float, str, float]:
+def run_suite(count: int, autoload: bool, xdist: bool, source: str | None = None) -> tuple[float, str, float]:
     """-> (wall seconds, pytest's summary line, CPU seconds of the pytest process: its tests, the
     plugin and the session server's thread; what the wall time is on an idle machine, as
     one process holds one core at a time)."""
     with tempfile.TemporaryDirectory(prefix="paradigm-bench-") as folder:
-        Path(folder, "test_generated.py").write_text(textwrap.dedent(SUITE_FILE.format(count=count)))
+        source = source or textwrap.dedent(SUITE_FILE.format(count=count))
+        Path(folder, "test_generated.py").write_text(source)
         Path(folder, "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
         env = dict(os.environ)
         args = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "emulator.plugin"]
@@ -140,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"per-test reset: {statistics.median(costs) * 1e6:.0f} us median, {p99 * 1e6:.0f} us p99, "
           f"max {costs[-1] * 1e6:.0f} us over {len(costs)} resets (3 rules, 3 calls each)")
 
+    full = (0.0, 0.0)  # the whole suite without other plugins: the last layer
     runs = [(True, False), (False, False)] + ([(True, True), (False, True)] if args.xdist else [])
     for autoload, xdist in runs:
         wall, summary, cpu = run_suite(args.tests, autoload, xdist)
@@ -147,6 +170,21 @@ def main(argv: list[str] | None = None) -> int:
             ", -n 2" if xdist else "")
         print(f"{args.tests} tests, one chat call each ({label}): {wall:.2f} s wall, {cpu:.2f} s CPU, "
               f"pytest says: {summary}")
+        if not autoload and not xdist:
+            full = (wall, cpu)
+
+    print(f"where it goes, {args.tests} tests (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; CPU is what an idle "
+          "machine's wall time would be, the wall time here is the machine's load too):")
+    figures = []
+    for label, arguments, body in LAYERS:
+        wall, _, cpu = run_suite(args.tests, False, False,
+                                 LAYER_FILE.format(count=args.tests, arguments=arguments, body=body))
+        figures.append((label, wall, cpu))
+    figures.append(("+ one chat call (the whole suite)", *full))
+    previous = 0.0
+    for label, wall, cpu in figures:
+        print(f"  {label:48s} {wall:6.2f} s wall {cpu:6.2f} s CPU  (+{cpu - previous:5.2f} s CPU)")
+        previous = cpu
     return 0
 
 

@@ -89,6 +89,12 @@ class EmulatorServer:
                                "the app's emulator (request.app.state.emulator) instead")
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
+    def serving_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server answers on while it serves; None before start and after stop."""
+        if self._loop is None or self._thread is None or not self._thread.is_alive():
+            return None
+        return self._loop
+
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:

@@ -14,128 +14,22 @@ call gets the k-th response and the last one repeats, unless ``times`` stops the
 
 A rule only builds dicts (``rule.fixture``, the exact shape ``emulator.scripts.add`` and the
 control API accept); after every change it hands the new dict to ``publish``, which the test
-handle uses to swap it in on the running emulator. Nothing here talks to a server.
+handle uses to swap it in on the running emulator. Nothing here talks to a server. The ``match``
+part comes from ``matches``, the verbs' response dicts from ``responses``.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
-import inspect
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any
 
+from .matches import MATCH_CONDITIONS, RULE_OPTIONS, UnknownCondition, build_match, text_matcher
+from .responses import error_type, event_count, seconds, tool_call, with_options
 
-def text_matcher(value: Any, argument: str) -> Any:
-    """A text condition as the fixture model writes it: "x" (equals), {contains|regex|equals: "x"}."""
-    if isinstance(value, re.Pattern):
-        return {"regex": value.pattern}
-    if isinstance(value, str):
-        return value
-    if (
-        isinstance(value, Mapping)
-        and len(value) == 1
-        and next(iter(value)) in ("equals", "contains", "regex")
-    ):
-        return dict(value)
-    raise TypeError(
-        f"{argument}= takes a string (equals), a compiled regex, or {{'equals'|'contains'|'regex': "
-        f"text}}, not {value!r}"
-    )
-
-
-def build_match(operation: str | None = None, **conditions: Any) -> dict[str, Any]:
-    """The ``match`` part of a fixture (see ``_match``); a condition of another name is a TypeError that
-    lists the valid ones and names the closest (``contain=`` -> did you mean ``contains``?)."""
-    unknown = [name for name in conditions if name not in MATCH_CONDITIONS]
-    if unknown:
-        raise UnknownCondition(unknown[0])
-    return _match(operation, **conditions)
-
-
-class UnknownCondition(TypeError):
-    """A keyword no rule condition has (a TypeError, as Python's own for a wrong keyword)."""
-
-    def __init__(self, name: str):
-        valid = [*MATCH_CONDITIONS, *RULE_OPTIONS]
-        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]}=? " if close else ""
-        super().__init__(f"unknown condition {name}=: {hint}The conditions are "
-                         f"{', '.join(MATCH_CONDITIONS)}; a rule also takes {', '.join(RULE_OPTIONS)}.")
-
-
-def _match(
-    operation: str | None = None,
-    *,
-    contains: str | None = None,
-    regex: str | re.Pattern[str] | None = None,
-    last_user_message: Any = None,
-    model: Any = None,
-    system: Any = None,
-    any_message: Any = None,
-    tool_result: bool | None = None,
-    tool_call_id: str | None = None,
-    has_tools: bool | None = None,
-    headers: Mapping[str, Any] | None = None,
-    body: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``match`` part of a fixture. ``contains``/``regex``/``last_user_message`` all test the last
-    user message (the prompt or input for completions and embeddings), so only one may be given.
-    ``body`` keys are JSON paths; a plain key ``temperature`` means ``$.temperature``."""
-    on_last = {name: value for name, value in (("contains", contains), ("regex", regex),
-                                               ("last_user_message", last_user_message)) if value is not None}
-    if len(on_last) > 1:
-        raise TypeError(f"give only one of contains=, regex= and last_user_message= (they all test the last "
-                        f"user message), not {', '.join(on_last)}")
-    match: dict[str, Any] = {}
-    if operation is not None:
-        match["operation"] = operation
-    if contains is not None:
-        if not isinstance(contains, str):
-            raise TypeError(f"contains= takes a string, not {contains!r}")
-        match["last_user_message"] = {"contains": contains}
-    if regex is not None:
-        match["last_user_message"] = {"regex": regex.pattern if isinstance(regex, re.Pattern) else regex}
-    if last_user_message is not None:
-        match["last_user_message"] = text_matcher(last_user_message, "last_user_message")
-    for key, value, argument in (("model", model, "model"), ("system_message", system, "system"),
-                                 ("any_message", any_message, "any_message")):
-        if value is not None:
-            match[key] = text_matcher(value, argument)
-    for key, value in (("tool_result", tool_result), ("has_tools", has_tools)):
-        if value is not None:
-            match[key] = bool(value)
-    if tool_call_id is not None:
-        match["tool_call_id"] = tool_call_id
-        match.setdefault("tool_result", True)
-    if headers:
-        match["headers"] = {
-            name: text_matcher(value, f"headers[{name!r}]") for name, value in headers.items()
-        }
-    if body:
-        match["body"] = {(key if key.startswith("$") else "$." + key): value for key, value in body.items()}
-    return match
-
-
-MATCH_CONDITIONS = tuple(name for name in inspect.signature(_match).parameters if name != "operation")
-RULE_OPTIONS = ("name", "times", "priority", "version", "turn_index", "agent_id", "force_tool")
-
-
-def error_type(status: int) -> str:
-    """vLLM's name for an error status: 400 -> BadRequestError, 429 -> TooManyRequestsError."""
-    try:
-        words = HTTPStatus(status).phrase.replace("-", " ").split()
-    except ValueError:
-        return "Error"
-    name = "".join(word[:1].upper() + word[1:] for word in words)
-    return name if name.endswith("Error") else name + "Error"
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+__all__ = ["MATCH_CONDITIONS", "RULE_OPTIONS", "Rule", "UnknownCondition", "build_match", "error_type",
+           "text_matcher"]
 
 
 class Rule:
@@ -193,7 +87,7 @@ class Rule:
             response["content"] = content
         if finish_reason is not None:
             response["finish_reason"] = finish_reason
-        return self._append(_with_options(response, options, "reply"))
+        return self._append(with_options(response, options, "reply"))
 
     def reply_tool_call(
         self,
@@ -213,7 +107,7 @@ class Rule:
         servers (``mcp_server``, a name or id, says which); without a result it returns the one the
         agents file scripts. ``artifacts`` ([{"name": "report.csv", "content": ..., "mime_type": ...}])
         are the files the call produces. ``and_reply`` adds the turn's final text."""
-        call = _tool_call(name, arguments, id)
+        call = tool_call(name, arguments, id)
         if result is not None:
             call["result"] = result
         if sources is not None:
@@ -222,7 +116,7 @@ class Rule:
             call["mcp_server"] = mcp_server
         if artifacts is not None:
             call["artifacts"] = [dict(artifact) for artifact in artifacts]
-        return self._append(_with_options({"tool_calls": [call]}, options, "reply_tool_call"))
+        return self._append(with_options({"tool_calls": [call]}, options, "reply_tool_call"))
 
     def and_reply(self, content: str) -> Rule:
         """The final text of the same answer (a v3 turn: after its tool calls)."""
@@ -238,7 +132,7 @@ class Rule:
         if "tool_calls" not in last:
             raise ValueError(f"and_tool_call({name!r}) adds a call to the answer of reply_tool_call(): "
                              "call reply_tool_call() first")
-        last["tool_calls"].append(_tool_call(name, arguments, id))
+        last["tool_calls"].append(tool_call(name, arguments, id))
         return self._changed()
 
     def stream(self, chunks: Iterable[str], *, itl_ms: float | None = None, ttft_ms: float | None = None,
@@ -254,12 +148,12 @@ class Rule:
         if chunk_delays_ms is not None:
             response["chunk_delays_ms"] = list(chunk_delays_ms)
         options.update({k: v for k, v in (("itl_ms", itl_ms), ("ttft_ms", ttft_ms)) if v is not None})
-        return self._append(_with_options(response, options, "stream"))
+        return self._append(with_options(response, options, "stream"))
 
     def reply_embeddings(self, vectors: Iterable[Iterable[float]], **options: Any) -> Rule:
         """Answer an embeddings call with these vectors (one per input)."""
         rows = [list(vector) for vector in vectors]
-        return self._append(_with_options({"embeddings": rows}, options, "reply_embeddings"))
+        return self._append(with_options({"embeddings": rows}, options, "reply_embeddings"))
 
     def fail(
         self,
@@ -292,7 +186,7 @@ class Rule:
             error["body"] = body
         extra = dict(headers or {})
         if retry_after is not None:
-            extra["Retry-After"] = _seconds(retry_after)
+            extra["Retry-After"] = seconds(retry_after)
         if extra:
             error["headers"] = extra
         return self._append({"error": error})
@@ -314,20 +208,20 @@ class Rule:
     def truncate_after(self, events: int) -> Rule:
         """End the stream cleanly after ``events`` SSE events (the role chunk is the first): no
         finish_reason, no [DONE]."""
-        self._last()["stream"] = {"truncate_after": _count(events, "truncate_after")}
+        self._last()["stream"] = {"truncate_after": event_count(events, "truncate_after")}
         return self._changed()
 
     def error_after(self, events: int, message: str = "The model server failed while streaming.",
                     type: str = "InternalServerError", code: int = 500) -> Rule:
         """After ``events`` SSE events, send an error event, then [DONE] (as vLLM does)."""
         self._last()["stream"] = {
-            "error_after": _count(events, "error_after"),
+            "error_after": event_count(events, "error_after"),
             "error": {"message": message, "type": type, "param": None, "code": code}}
         return self._changed()
 
     def drop_after(self, events: int) -> Rule:
         """Cut the connection abruptly after ``events`` SSE events."""
-        self._last()["stream"] = {"drop_after": _count(events, "drop_after")}
+        self._last()["stream"] = {"drop_after": event_count(events, "drop_after")}
         return self._changed()
 
     def with_headers(self, headers: Mapping[str, Any] | None = None, **named: Any) -> Rule:
@@ -394,46 +288,3 @@ class Rule:
 
     def __repr__(self) -> str:
         return f"<Rule {self.name}: {json.dumps(self.fixture, sort_keys=True)}>"
-
-
-def _tool_call(name: str, arguments: Mapping[str, Any] | str | None, id: str | None) -> dict[str, Any]:
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"a tool call needs the tool's name as a non-empty string, not {name!r}")
-    if arguments is not None and not isinstance(arguments, (str, Mapping)):
-        raise TypeError(
-            f"tool call {name!r}: arguments must be a mapping or a JSON string, not {arguments!r}"
-        )
-    call: dict[str, Any] = {"name": name, "arguments": dict(arguments) if isinstance(arguments, Mapping)
-                            else (arguments if arguments is not None else {})}
-    if id is not None:
-        call["id"] = id
-    return call
-
-
-def _count(events: Any, method: str) -> int:
-    if not isinstance(events, int) or isinstance(events, bool) or events < 0:
-        raise ValueError(f"{method}() takes a number of SSE events >= 0, not {events!r}")
-    return events
-
-
-_OPTIONS = (
-    "usage",
-    "headers",
-    "delay_ms",
-    "ttft_ms",
-    "itl_ms",
-    "finish_reason",
-    "chunk_delays_ms",
-    "duration_ms",
-)
-
-
-def _with_options(response: dict[str, Any], options: Mapping[str, Any], method: str) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise TypeError(f"{method}() got unexpected option(s) {', '.join(unknown)}; "
-                        f"it accepts {', '.join(_OPTIONS)}")
-    response.update(
-        {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.items() if v is not None}
-    )
-    return response
