@@ -89,6 +89,9 @@ class Settings:
     redis_prefix: str = flag("paradigm-emulator:", "prefix of every Redis key (default paradigm-emulator:)")
     # False in the workers of serve --workers: the supervisor wrote the Redis start marker before them.
     mark_redis_start: bool = field(default=True)
+    # How long an ingestion stays the lease of a worker that stopped renewing it (a dead one), in seconds:
+    # what a request waits for such a file before it ingests the file itself (docs/files.md).
+    ingest_lease_s: float = field(default=5.0)
     # -- limits ------------------------------------------------------------------------------------
     max_body_mb: float = flag(25.0, "largest accepted JSON or form body (default 25)")
     max_upload_mb: float = flag(25.0, "largest accepted upload (default 25, as on Paradigm)")

@@ -27,14 +27,16 @@ def client_for(server) -> httpx.Client:
 
 
 def prose(size: int) -> bytes:
+    """``size`` bytes of numbered paragraphs (built in one join: growing a string piece by piece
+    copies it each time, which takes seconds for a few MB)."""
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho".split()
     sentence = " ".join(words[(i * 7) % len(words)] for i in range(40)) + ". "
-    text = ""
-    n = 0
-    while len(text) < size:
-        text += f"Paragraph {n}: " + sentence * 3 + "\n\n"
-        n += 1
-    return text[:size].encode()
+    paragraphs, length = [], 0
+    while length < size:
+        paragraph = f"Paragraph {len(paragraphs)}: " + sentence * 3 + "\n\n"
+        paragraphs.append(paragraph)
+        length += len(paragraph)
+    return "".join(paragraphs)[:size].encode()
 
 
 def docx_bomb(unpacked_mb: float) -> bytes:
@@ -172,15 +174,18 @@ def test_a_file_deleted_while_it_ingests_leaves_nothing_behind(make_server):
 @pytest.mark.skipif(not REDIS_URL and not os.environ.get("CI"), reason="needs PARADIGM_TEST_REDIS_URL")
 def test_a_file_whose_worker_was_killed_mid_ingestion_is_taken_over_by_another_worker(make_server):
     """Two emulators on one Redis: the first stores an upload, takes its lease, and is SIGKILLed while
-    it ingests; the second, asked for the file, waits out the lease and ingests it itself."""
+    it ingests; the second, asked for the file once the lease has run out (a second here instead of
+    the default 5), ingests it itself."""
     prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
-    process, base = serve_cli("--redis-url", REDIS_URL, "--redis-prefix", prefix)
+    process, root = start_cli("--redis-url", REDIS_URL, "--redis-prefix", prefix,
+                              env={"PARADIGM_EMULATOR_INGEST_LEASE_S": "1"})
+    base = root + "/api/v2"
     try:
-        created = httpx.post(f"{base}/files", files={"file": ("big.txt", prose(3 * 1024 * 1024))},
+        created = httpx.post(f"{base}/files", files={"file": ("big.txt", prose(8 * 1024 * 1024))},
                              headers=AUTH, timeout=30)
         assert created.status_code == 200, created.text
     finally:
-        process.kill()  # mid-ingestion: a few MB take seconds to embed
+        process.kill()  # mid-ingestion: 8 MB take most of a second to embed, after the upload answered
         process.wait(timeout=15)
         process.communicate()  # closes its pipes
     second = make_server(redis_url=REDIS_URL, redis_prefix=prefix)

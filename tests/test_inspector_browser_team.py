@@ -40,6 +40,12 @@ def open_page(browser):
     assert errors == []  # no script error on any page
 
 
+def close(page) -> None:
+    """The page's browser context closed while its server runs: a server stopped with the page's live
+    stream open waits out its --shutdown-timeout for it."""
+    page.context.close()
+
+
 def _chat(base_url: str, key: str, text: str, **extra) -> None:
     with openai.OpenAI(api_key=key, base_url=base_url + "/api/v2", timeout=10.0, max_retries=0) as sdk:
         sdk.chat.completions.create(model="alfred-4.2", messages=[{"role": "user", "content": text}], **extra)
@@ -70,6 +76,7 @@ def test_the_spaces_tab_appears_once_two_keys_call_and_a_space_opens_its_journal
         expect(page.locator("#tab-journal")).to_have_attribute("aria-selected", "true")
         expect(page.locator("#journal-rows tr")).to_have_count(2)
         expect(page.locator("select[aria-label='Filter by space']")).to_have_value(str(two.company.id))
+        close(page)
 
 
 def test_with_an_admin_token_a_key_shows_its_own_space_alone_live(open_page):
@@ -97,6 +104,7 @@ def test_with_an_admin_token_a_key_shows_its_own_space_alone_live(open_page):
         admin = {"X-Emulator-Admin-Token": "s3cret"}
         assert len(httpx.get(running.base_url + "/_emulator/journal", headers=admin,
                              timeout=TIMEOUT).json()["requests"]) == 3
+        close(page)
 
 
 def test_a_recording_proxy_shows_each_answers_source_its_recordings_and_a_drift_report(
@@ -145,3 +153,4 @@ def test_a_recording_proxy_shows_each_answers_source_its_recordings_and_a_drift_
         (tmp_path / "other.json").write_text("[1, 2]", encoding="utf-8")
         page.set_input_files("#drift-file", str(tmp_path / "other.json"))
         expect(page.locator("#drift")).to_contain_text("other.json is not a drift report")
+        close(page)

@@ -57,8 +57,12 @@ def shared_emulator():
 
 def run_suite(folder: Path, base: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PARADIGM_", "PYTEST_"))}
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
-                             "--paradigm-url", base, str(folder)], cwd=folder, env=env,
+    # Six processes start pytest here: autoloading this venv's other plugins (hypothesis, schemathesis,
+    # faker, anyio) would cost each of them seconds. Only xdist and ours, as a suite would load them.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-p", "emulator.plugin",
+                             "-n", "2", "-p", "no:cacheprovider", "--paradigm-url", base, str(folder)],
+                            cwd=folder, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -8,7 +8,13 @@ import concurrent.futures
 import httpx
 
 from tests.test_metrics import OP, samples, value
-from tests.test_workers import needs_redis, pids_seen, start_workers  # noqa: F401 (a fixture)
+from tests.test_workers import (  # noqa: F401 (fixtures)
+    module_workers,
+    needs_redis,
+    pids_seen,
+    start_workers,
+    workers,
+)
 
 CHAT = "/api/v2/chat/completions"
 BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4}
@@ -39,8 +45,8 @@ def test_a_limit_holds_across_workers_and_the_metrics_cover_both(start_workers) 
 
 
 @needs_redis
-def test_a_space_s_fixtures_and_journal_are_the_same_on_every_worker(start_workers) -> None:  # noqa: F811
-    base = start_workers()
+def test_a_space_s_fixtures_and_journal_are_the_same_on_every_worker(workers) -> None:  # noqa: F811
+    base = workers
     fixture = {"name": "greeting", "match": {"operation": "chat"}, "response": {"content": "from A"}}
     posted = httpx.post(base + "/_emulator/fixtures", json=fixture, headers={"X-Emulator-Api-Key": "suite-a"},
                         timeout=20)
@@ -54,8 +60,8 @@ def test_a_space_s_fixtures_and_journal_are_the_same_on_every_worker(start_worke
 
 
 @needs_redis
-def test_another_key_s_file_and_thread_are_hidden_on_every_worker(start_workers) -> None:  # noqa: F811
-    base = start_workers()
+def test_another_key_s_file_and_thread_are_hidden_on_every_worker(workers) -> None:  # noqa: F811
+    base = workers
 
     def call(method: str, path: str, key: str, **options: object) -> httpx.Response:
         return httpx.request(method, base + path, timeout=20, **options,  # type: ignore[arg-type]

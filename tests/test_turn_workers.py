@@ -7,7 +7,13 @@ import time
 
 import httpx
 
-from tests.test_workers import AUTH, needs_redis, pid_of, start_workers, workers  # noqa: F401  (fixtures)
+from tests.test_workers import (  # noqa: F401  (fixtures)
+    AUTH,
+    module_workers,
+    needs_redis,
+    pid_of,
+    workers,
+)
 
 UNUSED = {"reasoning": None, "tool_call": None, "document": None, "workspace": None}  # a Part's other fields
 

@@ -58,20 +58,22 @@ def pids_seen(base: str, want: int = 2, tries: int = 400) -> set[int]:
     return seen
 
 
-@pytest.fixture
-def start_workers():
-    """Starts `paradigm-emulator serve --workers 2 --redis-url ... [flags]` as a real process on a
-    free port; -> its root URL. Stopped (and its Redis prefix reset) at the end of the test."""
-    if not REDIS_URL:
-        pytest.fail("CI must export PARADIGM_TEST_REDIS_URL (see .ci/run)")
-    started: list[tuple[subprocess.Popen, str]] = []
+class Workers:
+    """`paradigm-emulator serve --workers 2 --redis-url ... [flags]` as real processes on free ports,
+    each with a Redis prefix of its own; stopped (and their prefix reset) by ``stop_all``."""
 
-    def start(*flags: str) -> str:
+    def __init__(self) -> None:
+        if not REDIS_URL:
+            pytest.fail("CI must export PARADIGM_TEST_REDIS_URL (see .ci/run)")
+        self.started: list[tuple[subprocess.Popen, str]] = []
+
+    def start(self, *flags: str) -> str:
+        """-> the root URL, once a worker answers."""
         prefix = f"paradigm-test-{uuid.uuid4().hex[:12]}:"
         process, base = start_cli(
             "--workers", "2", "--redis-url", REDIS_URL, "--redis-prefix", prefix, *flags
         )
-        started.append((process, base))
+        self.started.append((process, base))
         deadline = time.monotonic() + START_S
         while True:  # the workers import the app after the socket is bound: wait until one answers
             try:
@@ -82,24 +84,44 @@ def start_workers():
                     pytest.fail("no worker answered")
                 time.sleep(0.05)
 
-    yield start
-    for process, base in started:
-        try:
-            httpx.post(base + "/_emulator/reset", timeout=10)
-        except httpx.HTTPError:
-            pass
-        process.send_signal(signal.SIGINT)
-        try:
-            _, err = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        assert "Traceback" not in err, err
+    def stop_all(self) -> None:
+        for process, base in self.started:
+            try:
+                httpx.post(base + "/_emulator/reset", timeout=10)
+            except httpx.HTTPError:
+                pass
+            process.send_signal(signal.SIGINT)
+            try:
+                _, err = process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, err = process.communicate()
+            assert "Traceback" not in err, err
 
 
 @pytest.fixture
-def workers(start_workers):
-    return start_workers()
+def start_workers():
+    """Starts `serve --workers 2` with the flags given, for this test alone (a test that kills a
+    worker or needs flags of its own); -> its root URL."""
+    started = Workers()
+    yield started.start
+    started.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_workers():
+    """One `serve --workers 2` with the default flags for the tests of a module: starting two worker
+    processes is most of such a test's time, and a reset between tests is all they need apart."""
+    started = Workers()
+    yield started.start()
+    started.stop_all()
+
+
+@pytest.fixture
+def workers(module_workers):
+    """The module's `serve --workers 2`, reset through the control API before the test; -> its root URL."""
+    httpx.post(module_workers + "/_emulator/reset", timeout=10).raise_for_status()
+    return module_workers
 
 
 # -- refusals at start-up ----------------------------------------------------------------------------
@@ -212,7 +234,8 @@ def test_fixture_files_load_on_every_worker_reload_on_each_and_share_their_count
 
 
 @needs_redis
-def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost(workers):
+def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost(start_workers):
+    workers = start_workers()  # of its own: the worker it kills is gone for the rest of the module
     httpx.post(workers + "/_emulator/fixtures", json={"name": "kept", "response": {"content": "still here"}},
                timeout=10)
     victim = pid_of(workers)
@@ -234,11 +257,15 @@ def test_a_worker_killed_with_sigkill_leaves_the_others_serving_and_nothing_lost
 def test_keep_alive_requests_to_workers_are_not_delayed_by_nagle(workers):
     with httpx.Client(timeout=10) as client:
         chat(workers, "warm", client)
-        started = time.perf_counter()
+        took_ms = []
         for _ in range(20):
+            started = time.perf_counter()
             assert chat(workers, "again", client).status_code == 200
-        per_request_ms = (time.perf_counter() - started) * 1000 / 20
-    assert per_request_ms < 40  # a delayed ACK (no TCP_NODELAY) costs ~40 ms per request
+            took_ms.append((time.perf_counter() - started) * 1000)
+    # A delayed ACK (no TCP_NODELAY) costs ~40 ms on every keep-alive request, however idle the
+    # machine: the fastest of twenty is under that unless each one is delayed (a busy machine slows
+    # some requests, never all twenty past it).
+    assert min(took_ms) < 40, sorted(took_ms)[:5]
 
 
 # -- Redis going away while serving ---------------------------------------------------------------------

@@ -45,11 +45,11 @@ log = logging.getLogger("emulator.ingestion")
 STATUSES = statuses.STATUSES
 __all__ = ["EMBEDDED", "EMBEDDING", "FAILED", "FAILURES", "PARSING", "PENDING", "STATUSES"]
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
-# How long an ingestion is left to a worker that stopped renewing its lease (it renews every RENEW_S).
-# Short, because a request waits that long for a dead worker's file; a live worker whose renewal
-# came late only costs a second worker the same work (the first result stored stands).
-LEASE_S = 5.0
-RENEW_S = 1.0
+# How long an ingestion is left to a worker that stopped renewing its lease (``ingest_lease_s``,
+# 5 s by default; it renews every fifth of it). Short, because a request waits that long for a dead
+# worker's file; a live worker whose renewal came late only costs a second worker the same work (the
+# first result stored stands).
+RENEWALS_PER_LEASE = 5
 POLL_S = 0.02  # how often a request waiting for another worker's ingestion looks at the backend
 # Ingestions a process runs at once (the rest wait their turn, holding no Redis connection): hundreds
 # taken over together after a worker died must leave the backend's connections to the requests.
@@ -156,7 +156,8 @@ class Ingestion:
         # A memory backend is this process's alone: a lease another owner holds there is a previous
         # run's (--data-dir), and that run is over.
         self.exclusive = files.state.kind == "memory"
-        files.lease = (self.owner, LEASE_S)
+        self.lease_s = max(settings.ingest_lease_s, 0.1)  # renewed every 20 ms at the shortest
+        files.lease = (self.owner, self.lease_s)
         files.on_added = self._added
 
     # -- what clients see ----------------------------------------------------------------------------
@@ -231,14 +232,14 @@ class Ingestion:
 
     async def _take(self, record: FileRecord, now: float) -> FileRecord | None:
         owner = self.owner
-
+        lease_s = self.lease_s
         exclusive = self.exclusive
 
         def take(current: FileRecord) -> FileRecord | None:
             held = current.lease_until > now and current.lease != owner and not exclusive
             if current.state != QUEUED or held:
                 return None
-            return current.replace(lease=owner, lease_until=now + LEASE_S)
+            return current.replace(lease=owner, lease_until=now + lease_s)
 
         taken = await self.files.update(record.id, take, nonce=record.nonce)
         return taken if taken is not None and taken.lease == owner and taken.state == QUEUED else None
@@ -265,8 +266,8 @@ class Ingestion:
     async def _renew(self, record: FileRecord, cancelled: threading.Event) -> None:
         owner = self.owner
         while True:
-            await asyncio.sleep(RENEW_S)
-            until = await self.now() + LEASE_S
+            await asyncio.sleep(self.lease_s / RENEWALS_PER_LEASE)
+            until = await self.now() + self.lease_s
 
             def renew(current: FileRecord, until: float = until) -> FileRecord | None:
                 if current.state != QUEUED or current.lease != owner:
