@@ -31,8 +31,12 @@ def features(item: str | Sequence[int]) -> list[str]:
 # The cache serves repeated /embeddings inputs. It is bounded in bytes, not only in entries: a
 # vector is kept packed (4 bytes a dimension, not a tuple of Python floats at 32), and a text longer
 # than CACHE_TEXT_CHARS is never kept (a 5 MB input would otherwise stay as a key). At most
-# 8,192 x (4 KB + 2 KB), about 50 MB.
+# 2,048 x (4 KB + 2 KB), 12 MB (measured: ~4.5 KB an entry for short texts, 9 MB).
 CACHE_TEXT_CHARS = 2048
+CACHED_VECTORS = 2048
+# A word's direction, cached: ~1 KB each (measured), 8,192 of them about 9 MB. A miss costs one
+# shake_256 (a few µs); a suite's vocabulary is mostly far smaller, its common words stay.
+CACHED_DIRECTIONS = 8192
 
 
 def embed(item: str | Sequence[int], size: int, dimensions: int | None = None) -> list[float]:
@@ -44,7 +48,7 @@ def embed(item: str | Sequence[int], size: int, dimensions: int | None = None) -
     return list(struct.unpack(f"<{len(packed) // 4}f", packed))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=CACHED_VECTORS)
 def _cached(item: str | tuple[int, ...], size: int, dimensions: int) -> bytes:
     return pack_float32(embed_uncached(item, size, dimensions))
 
@@ -66,7 +70,7 @@ def embed_uncached(item: str | Sequence[int], size: int, dimensions: int) -> lis
     return _float32([v / norm for v in vector])
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHED_DIRECTIONS)
 def _direction(feature: str, size: int) -> tuple[tuple[int, float], ...]:
     digest = hashlib.shake_256(b"word:" + feature.encode("utf-8")).digest(4 * _SPREAD)
     scale = 1 / math.sqrt(_SPREAD)
