@@ -1,18 +1,25 @@
 """Memory under load: the server's resident size after a million requests of every size the limits allow.
 
-    .venv/bin/python bench/bench_memory.py [--requests 1000000] [--large 200]
+    .venv/bin/python bench/bench_memory.py [--requests 1000000] [--large 200] [--step 100000]
+        [--env MALLOC_ARENA_MAX=2] [--probe probe.jsonl] [--emulator-arg=--journal-mb=16]
 
 Starts ``paradigm-emulator serve`` (the real CLI, default settings, memory backend) and sends:
 
 1. ``--large`` chat requests of 1 to 5 MB each (a long user message) and as many embeddings batches
    of 1,000 inputs: requests that would grow an unbounded journal and memo by their whole size;
-2. then wrk, for as long as it takes to reach ``--requests`` in all, with a new body on every
-   request (so each one is a new memo key and a new journal entry) of 200 bytes to 20 KB.
+2. then wrk, for as long as it takes to reach ``--requests`` in all, a mix in which most bodies
+   are new (so each one is a new memo key and a new journal entry): of ten requests, five chats
+   of 200 bytes to 20 KB, a streamed chat, an embeddings request, all with new bodies, a chat
+   asked before (a memo hit), ``models`` and a v3 model list.
 
-The resident size (``VmRSS``) is read every second; the script prints it after each phase, the
-peak, and whether it stayed under the documented ceiling (README, Limits and safety): the journal
+The resident size (``VmRSS``) is read every second; the script prints the curve (requests made
+-> MB, every ``--step`` requests), the peak, and whether it stayed under the documented ceiling
+(``docs/limits.md``, Memory has a ceiling): the journal
 (``--journal-mb``) and the memo (``--memo-mb``) are bounded in bytes, so what is left is the
 interpreter, the compiled specs and the transient work of the requests in flight.
+``--probe FILE`` runs the server through ``bench/memory_probe.py`` and has it append what its
+memory holds to FILE at every point of the curve (objects by type, the budgets' counted bytes, the
+size after ``malloc_trim``; with ``--env PYTHONTRACEMALLOC=1``, tracemalloc's growth by line).
 Needs ``wrk`` on PATH. Loopback only; every phase is bounded in time.
 """
 
@@ -23,20 +30,22 @@ import concurrent.futures
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from launch import start_emulator  # noqa: E402
+from launch import start_emulator, stop  # noqa: E402
 
 KEY = "bench-key"
-CEILING_MB = 500  # the figure the README documents (Limits and safety)
+CEILING_MB = 150  # the figure docs/limits.md documents (Memory has a ceiling)
 
 
 def rss_mb(pid: int) -> float:
@@ -82,29 +91,48 @@ def large_requests(base: str, count: int) -> int:
 
 
 LUA = """
-wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer %s"
 wrk.headers["Content-Type"] = "application/json"
 counter = 0
 request = function()
   counter = counter + 1
+  local kind = counter %% 10
+  if kind == 5 then  -- asked before: answered from the memo
+    return wrk.format("POST", "/api/v2/chat/completions", nil,
+      '{"model":"alfred-4.2","max_tokens":8,"messages":[{"role":"user","content":"Hello again"}]}')
+  elseif kind == 6 then
+    return wrk.format("POST", "/api/v2/chat/completions", nil, string.format(
+      '{"model":"alfred-4.2","max_tokens":16,"stream":true,'
+      .. '"messages":[{"role":"user","content":"story %%d"}]}',
+      counter))
+  elseif kind == 7 then
+    return wrk.format("POST", "/api/v2/embeddings", nil, string.format(
+      '{"model":"multilingual-e5-large","input":"text to embed %%d"}', counter))
+  elseif kind == 8 then
+    return wrk.format("GET", "/api/v2/models", nil, nil)
+  elseif kind == 9 then
+    return wrk.format("GET", "/api/v3/models", nil, nil)
+  end
   local words = string.rep("lorem ipsum ", (counter %% 1700) + 10)
   local body = string.format(
     '{"model":"alfred-4.2","max_tokens":8,"messages":[{"role":"user","content":"%%d %%s"}]}',
     counter, words)
-  return wrk.format(nil, "/api/v2/chat/completions", nil, body)
+  return wrk.format("POST", "/api/v2/chat/completions", nil, body)
 end
 """ % KEY  # noqa: UP031 -- Lua is full of % signs: %-formatting leaves them as written
 
 
-def many_requests(base: str, total: int, rate_guess: float = 3000.0) -> int:
-    """wrk with a new 200 B - 20 KB body every request, until about ``total`` requests are made."""
+def many_requests(base: str, total: int, step: int, point: Callable[[int], None],
+                  rate_guess: float = 1000.0) -> int:
+    """wrk with the mix above until about ``total`` requests are made; ``point(done)`` every ``step``."""
     done = 0
+    next_point = step
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA)
     try:
         while done < total:
-            seconds = max(5, min(120, int((total - done) / rate_guess) + 1))
+            target = min(total, next_point) - done
+            seconds = max(3, min(120, int(target / rate_guess) + 1))
             out = subprocess.run(
                 ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "10s", "-s", f.name, base],
                 capture_output=True,
@@ -112,9 +140,14 @@ def many_requests(base: str, total: int, rate_guess: float = 3000.0) -> int:
                 timeout=seconds + 60,
             ).stdout
             made = int(re.search(r"(\d+) requests in", out).group(1))
+            errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            if errors:
+                print(f"  !! {errors.group(1)} answers not 2xx", flush=True)
             rate_guess = max(100.0, made / seconds)
             done += made
-            print(f"  ... {done:,} requests ({made / seconds:,.0f} req/s)", flush=True)
+            if done >= next_point or done >= total:
+                point(done)
+                next_point = (done // step + 1) * step
     finally:
         os.unlink(f.name)
     return done
@@ -124,53 +157,63 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=200)
+    parser.add_argument("--step", type=int, default=100_000, help="requests between two points of the curve")
     parser.add_argument(
         "--emulator-arg", action="append", default=[], help="a flag for the server (repeatable)"
     )
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
+    parser.add_argument("--probe", help="have the server report what it holds to this file (memory_probe.py)")
     args = parser.parse_args(argv)
-    process, base = start_emulator(*args.emulator_arg)
+    env = dict(item.split("=", 1) for item in args.env)
+    launcher: tuple[str, ...] = ("-m", "emulator")
+    if args.probe:
+        env["MEMORY_PROBE_OUT"] = str(Path(args.probe).resolve())
+        launcher = (str(Path(__file__).resolve().parent / "memory_probe.py"),)
+    process, base = start_emulator(*args.emulator_arg, launcher=launcher, env=env or None)
     sampler = Sampler(process.pid)
     sampler.start()
+    curve: list[tuple[int, float]] = []
+
+    def point(done: int) -> None:
+        mb = rss_mb(process.pid)
+        curve.append((done, round(mb, 1)))
+        print(f"  {done:>9,} requests: {mb:6.1f} MB", flush=True)
+        if args.probe:
+            os.kill(process.pid, signal.SIGUSR1)
+
     try:
         start = rss_mb(process.pid)
         print(f"started: {start:.0f} MB")
-        began = time.monotonic()
-        ok = large_requests(base, args.large)
-        print(
-            f"after {2 * args.large} large requests ({ok} answered < 500, {time.monotonic() - began:.0f} s): "
-            f"{rss_mb(process.pid):.0f} MB"
-        )
+        point(0)
+        if args.large:
+            began = time.monotonic()
+            ok = large_requests(base, args.large)
+            print(f"after {2 * args.large} large requests ({ok} answered < 500, "
+                  f"{time.monotonic() - began:.0f} s):")
+            point(2 * args.large)
         journal = httpx.get(base + "/_emulator/journal?limit=1", timeout=30)
         print(f"  GET /_emulator/journal?limit=1: {len(journal.content):,} bytes in "
               f"{journal.elapsed.total_seconds() * 1000:.1f} ms")
-        made = many_requests(base, args.requests)
+        began = time.monotonic()
+        made = many_requests(base, args.requests, args.step,
+                             lambda done: point(done + 2 * args.large))
+        rate = made / (time.monotonic() - began)
         end = rss_mb(process.pid)
         began = time.monotonic()
         with httpx.stream("GET", base + "/_emulator/journal", timeout=120) as whole:
             size = sum(len(part) for part in whole.iter_bytes())
         print(
-            f"after {made:,} more requests: {end:.0f} MB; the whole journal: {size / 1e6:.1f} MB streamed in "
-            f"{time.monotonic() - began:.2f} s"
+            f"after {made:,} more requests ({rate:,.0f} req/s): {end:.0f} MB; the whole journal: "
+            f"{size / 1e6:.1f} MB streamed in {time.monotonic() - began:.2f} s"
         )
-        print(f"peak: {max(sampler.peak, end):.0f} MB (documented ceiling {CEILING_MB} MB): "
-              f"{'under' if max(sampler.peak, end) < CEILING_MB else 'OVER'}")
-        print(
-            json.dumps(
-                {
-                    "start_mb": round(start),
-                    "end_mb": round(end),
-                    "peak_mb": round(max(sampler.peak, end)),
-                    "requests": made + 2 * args.large,
-                }
-            )
-        )
+        peak = max(sampler.peak, end)
+        print(f"peak: {peak:.0f} MB (documented ceiling {CEILING_MB} MB): "
+              f"{'under' if peak <= CEILING_MB else 'OVER'}")
+        print(json.dumps({"start_mb": round(start), "end_mb": round(end), "peak_mb": round(peak),
+                          "requests": made + 2 * args.large, "curve": curve}))
     finally:
         sampler.stop.set()
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
     return 0
 
 

@@ -124,12 +124,12 @@ class Settings:
     )
     max_pdf_pages: int = flag(2000, "most pages read from one PDF (default 2000)")
     journal_mb: float = flag(
-        64.0, "total size of the request journal; the oldest entries go first (default 64)"
+        16.0, "total size of the request journal; the oldest entries go first (default 16)"
     )
     journal_body_kb: float = flag(
         64.0, "body kept per journal entry; the rest is cut, with a marker (default 64)"
     )
-    memo_mb: float = flag(32.0, "size of the memo of repeated deterministic answers (default 32)")
+    memo_mb: float = flag(8.0, "size of the memo of repeated deterministic answers (default 8)")
     # -- connections and safety --------------------------------------------------------------------
     read_timeout: float = flag(30.0, "seconds a client may take to send a request, headers and body; "
                                      "then 408 (default 30)")

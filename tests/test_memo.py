@@ -3,7 +3,13 @@ a control header or a stream."""
 
 from __future__ import annotations
 
+import hashlib
+import tracemalloc
+
 import httpx
+from starlette.responses import Response
+
+from emulator.memo import AnswerMemo
 
 BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Remember me"}], "max_tokens": 8}
 PATH = "/api/v2/chat/completions"
@@ -62,3 +68,19 @@ def test_the_memo_is_bounded_in_bytes_by_memo_mb(make_server):
         assert http.post(PATH, json=bodies[-1]).content == answers[-1]
         assert http.post(PATH, json=bodies[0]).content == answers[0]
     assert memo.size <= 0.01 * 1024 * 1024
+
+
+def test_the_memo_holds_no_more_memory_than_memo_mb():
+    """``--memo-mb`` is what the memo holds, measured: bodies, keys and the dict's slots together."""
+    memo = AnswerMemo(max_mb=1)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20_000):  # small answers, where the overhead of an entry weighs most
+            memo.put(("op", hashlib.blake2b(b"%d" % i, digest_size=16).digest()),
+                     Response(b'{"answer":%d}' % i + b" " * (i % 600), media_type="application/json"))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= 1.1 * 1024 * 1024, f"{held:,} bytes held for a 1 MB memo"
+    assert len(memo) > 1000

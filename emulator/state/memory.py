@@ -28,6 +28,10 @@ from . import Value, size_of
 
 log = logging.getLogger("emulator.state")
 LOG_NAME = "state.log"
+# What a log entry costs beyond its value's bytes, counted in the log's budget: the (seq, value, size)
+# tuple, its two ints, the list slot, the bytes object's header and the allocator's rounding
+# (measured with tracemalloc: ~170 bytes). A budget of small entries (a GET's) is otherwise overrun.
+ENTRY_OVERHEAD = 192
 
 
 class MemoryBackend:
@@ -113,7 +117,7 @@ class MemoryBackend:
     # -- logs --------------------------------------------------------------------------------------
 
     async def append(self, log: str, value: Value, keep: int | None = None, budget: int | None = None) -> int:
-        size = size_of(value) if budget else 0
+        size = size_of(value) + ENTRY_OVERHEAD if budget else 0
         with self._lock:
             seq = self._log_seq.get(log, 0) + 1
             self._log_seq[log] = seq
@@ -201,6 +205,9 @@ class MemoryBackend:
             self._counters.clear()
 
 
+_GONE: tuple[int, Value, int] = (0, b"", 0)  # what a dropped entry's slot holds until the slots go
+
+
 class _Log:
     """A log's (seq, value, size) entries, oldest first: a list and the index of its first live entry,
     so reading a page anywhere is a slice (a deque would walk to it) and dropping the oldest is O(1)."""
@@ -214,6 +221,9 @@ class _Log:
 
     def popleft(self) -> tuple[int, Value, int]:
         entry = self._items[self._head]
+        # The slot lets go of the entry now (its bytes count no more in the budget), and the dead
+        # slots themselves go now and then: 8 bytes each until then.
+        self._items[self._head] = _GONE
         self._head += 1
         if self._head > 1024 and self._head * 2 > len(self._items):  # the dead half goes, now and then
             del self._items[:self._head]
