@@ -328,8 +328,8 @@ class FileStore:
         for matrix in self._matrices.values():
             matrix.remove(key)
         self._unsearchable.discard(key)
-        self._chunks.pop(key, None)
-        self.lexical.remove(key)
+        chunks = self._chunks.pop(key, None)
+        self.lexical.remove(key, None if chunks is None else [c.text for c in chunks])
 
     def keep_only(self, keys: set[str]) -> None:
         """Drop what this process caches for uploads that are no longer stored (or searchable)."""
