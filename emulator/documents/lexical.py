@@ -2,7 +2,8 @@
 
 FTS5 ships with Python's ``sqlite3`` (no dependency), is written in C, updates incrementally (a
 file is indexed once, when it is first searched, and dropped when it is deleted) and ranks with a
-standard Okapi BM25 (``bm25()``, k1 = 1.2, b = 0.75). The index lives in this process's memory: it
+standard Okapi BM25 (``bm25()``, k1 = 1.2, b = 0.75). The table is contentless: it holds the
+index, not the text (the store has it once). The index lives in this process's memory: it
 is a cache of what the state backend holds, rebuilt from it on demand, so it is correct to lose
 and every worker builds the same one from the same files.
 
@@ -71,11 +72,18 @@ class LexicalIndex:
         self._known.add(key)
         await asyncio.get_running_loop().run_in_executor(self._pool, self._add, key, texts)
 
-    def remove(self, key: str) -> None:
-        """Drop an upload's chunks (done in order on the index's thread; nothing to wait for)."""
-        if key in self._known:
+    def remove(self, key: str, texts: list[str] | None) -> None:
+        """Drop an upload's chunks (done in order on the index's thread; nothing to wait for).
+        The index keeps no copy of the text, so it is told the texts it was given for ``key``;
+        without them (None) the whole index is dropped, to be built again by the next search."""
+        if key not in self._known:
+            return
+        if texts is None:
+            self._known.clear()
+            self._pool.submit(self._reset)
+        else:
             self._known.discard(key)
-            self._pool.submit(self._remove, key)
+            self._pool.submit(self._remove, key, texts)
 
     async def matches(self, query: str, keys: Iterable[str]) -> Matches:
         """BM25 of ``query`` in each chunk of the uploads ``keys`` that holds one of its words (a chunk
@@ -96,7 +104,8 @@ class LexicalIndex:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(":memory:", isolation_level=None)
-            self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body, "
+            # Contentless (content=''): the index alone, no copy of the text (the store has it).
+            self._db.execute("CREATE VIRTUAL TABLE chunks USING fts5(body, content='', "
                              "tokenize='unicode61 remove_diacritics 2')")
         return self._db
 
@@ -109,11 +118,19 @@ class LexicalIndex:
         self._rows[key] = range(first, first + len(texts))
         self._next_row = first + len(texts)
 
-    def _remove(self, key: str) -> None:
+    def _remove(self, key: str, texts: list[str]) -> None:
         rows = self._rows.pop(key, None)
         if rows:
-            self._connection().execute("DELETE FROM chunks WHERE rowid >= ? AND rowid < ?",
-                                       (rows.start, rows.stop))
+            # A contentless table forgets a row given the values it was indexed with (the store's
+            # chunks of the upload, the very texts ``add`` was given).
+            self._connection().executemany("INSERT INTO chunks(chunks, rowid, body) VALUES ('delete', ?, ?)",
+                                           zip(rows, texts, strict=True))
+
+    def _reset(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db = None
+        self._rows.clear()
 
     def _matches(self, expression: str, keys: list[str]) -> Matches:
         wanted = sorted((self._rows[k].start, self._rows[k].stop, k) for k in keys

@@ -4,7 +4,7 @@ One store serves v2 and v3 alike. A file is a few records under its id:
 
     files         id -> its metadata (``FileRecord.value()``): names, workspace, tags, the stored
                   outcome of its ingestion and the lease of whoever is ingesting it
-    file-bytes    id.nonce -> the uploaded bytes
+    file-bytes    id.nonce -> the uploaded bytes (until the file is ingested: nothing else reads them)
     file-pages    id.nonce -> [the text of each page]
     file-chunks   id.nonce -> [[uuid, page, start, end], ...]: spans of the pages
     file-vectors  id.nonce -> the chunks' vectors, packed float32, one after the other
@@ -100,14 +100,21 @@ class FileRecord:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
-    """A span of one page of a file."""
+    """A span of one page of a file. The text is cut from the page when asked for: a cached chunk
+    holds the page (shared with every chunk of it) and its bounds, never a copy of its text."""
 
     uuid: str
     index: int
     page: int  # 1-based
-    text: str
+    source: str  # the page's text
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.source[self.start:self.end]
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,7 @@ class FileStore:
         pages, spans = await self.pages(record), await self.state.get(CHUNKS, record.key)
         if not isinstance(spans, list):
             return []
-        chunks = [Chunk(uuid, index, page, pages[page - 1][start:end] if page <= len(pages) else "")
+        chunks = [Chunk(uuid, index, page, pages[page - 1] if page <= len(pages) else "", start, end)
                   for index, (uuid, page, start, end) in enumerate(spans)]
         if record.state == EMBEDDED:
             self._chunks[record.key] = chunks
@@ -321,8 +328,8 @@ class FileStore:
         for matrix in self._matrices.values():
             matrix.remove(key)
         self._unsearchable.discard(key)
-        self._chunks.pop(key, None)
-        self.lexical.remove(key)
+        chunks = self._chunks.pop(key, None)
+        self.lexical.remove(key, None if chunks is None else [c.text for c in chunks])
 
     def keep_only(self, keys: set[str]) -> None:
         """Drop what this process caches for uploads that are no longer stored (or searchable)."""
@@ -351,5 +358,9 @@ class FileStore:
         updated = await self.update(record.id, done, nonce=record.nonce)
         if updated is None:
             await self._drop_content(record)
+        elif updated.state != QUEUED:
+            # Ingested: the uploaded bytes were only kept for it (nothing serves them back), and
+            # the pages hold their text.
+            await self.state.delete(BYTES, record.key)
         return updated
 
