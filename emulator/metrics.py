@@ -32,7 +32,7 @@ from .call import Call
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "paradigm_emulator_"
-STREAM_TYPE = "text/event-stream"
+STREAM_TYPE = b"text/event-stream"
 # The *_created series (when each label set was first seen) double the text and say nothing here.
 disable_created_metrics()
 
@@ -80,7 +80,7 @@ class Metrics:
             self._children[(operation, status)] = children
         children[0].inc()
         children[1].observe(seconds)
-        if response.headers.get("content-type", "").startswith(STREAM_TYPE):
+        if _is_stream(response):
             self.streams.labels(outcome).inc()
         if id(call) in self._turns:
             self._turns.discard(id(call))
@@ -107,3 +107,12 @@ class Metrics:
 def _state_error(response: Response) -> bool:
     body = getattr(response, "body", b"")
     return isinstance(body, bytes) and b"state backend" in body[:200]
+
+
+def _is_stream(response: Response) -> bool:
+    """Whether the response is an event stream (its raw headers read: ``response.headers`` would
+    build a header object on every request)."""
+    for name, value in response.raw_headers:
+        if name == b"content-type":
+            return value.startswith(STREAM_TYPE)
+    return False

@@ -5,7 +5,9 @@ in CI (``CI`` set), as the Redis half does."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import time
 
 import httpx
@@ -184,12 +186,8 @@ def test_ten_thousand_entries_stay_interactive(browser, inspected, capsys):
     from playwright.sync_api import expect
 
     httpx.post(inspected.base_url + "/_emulator/reset", timeout=TIMEOUT).raise_for_status()
-    with httpx.Client(base_url=inspected.base_url, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=TIMEOUT) as c:
-        for n in range(10_000):
-            c.post("/api/v2/chat/completions", json={
-                "model": "alfred-4.2", "max_tokens": 4,
-                "messages": [{"role": "user", "content": f"question {n}" + (" needle" if n == 17 else "")}]})
+    _pipelined_chats(inspected.base_url, [f"question {n}" + (" needle" if n == 17 else "")
+                                          for n in range(10_000)])
     assert httpx.get(inspected.base_url + "/_emulator/health").json()["journal"] == 10_000
     context = browser.new_context(viewport={"width": 1280, "height": 820})
     page = context.new_page()
@@ -213,3 +211,27 @@ def test_ten_thousand_entries_stay_interactive(browser, inspected, capsys):
         print(f"\n10,000 entries: interactive (rows shown, filtered) in {interactive_s:.2f} s, "
               f"every entry loaded in {all_loaded_s:.2f} s")
     assert interactive_s < 20  # generous: a loaded machine; the figure is reported, not asserted
+
+
+def _pipelined_chats(base_url: str, questions: list[str], batch: int = 250) -> None:
+    """One chat request per question, written to one keep-alive socket a batch at a time (HTTP/1.1
+    pipelining, which uvicorn answers in order): the entries without an HTTP client's own cost."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock, sock.makefile("rb") as reader:
+        for at in range(0, len(questions), batch):
+            requests = []
+            for question in questions[at:at + batch]:
+                body = json.dumps({"model": "alfred-4.2", "max_tokens": 4,
+                                   "messages": [{"role": "user", "content": question}]}).encode()
+                head = (b"POST /api/v2/chat/completions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+                requests.append(head % (host.encode(), KEY.encode(), len(body)) + body)
+            sock.sendall(b"".join(requests))
+            for _ in requests:  # each answer: its status line, headers, then Content-Length bytes
+                assert reader.readline().startswith(b"HTTP/1.1 200")
+                length = 0
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.lower() == b"content-length":
+                        length = int(value)
+                reader.read(length)
