@@ -33,9 +33,11 @@ def test_200_backtracking_fixtures_and_20_messages_hold_nobody(make_server, capl
     response, seconds, health = while_running(lambda: _chat(server, 20), health_url)
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] != "matched"  # no regex ran to a match
-    assert seconds < 1.0  # was 119.6 s: one 100 ms budget for the whole request (measured: ~0.35 s)
+    # Margins a loaded machine does not cross (without the budget: 119.6 s, health held as long); the
+    # figures (~0.14 s, health < 15 ms) are bench/bench_regex_budget.py's.
+    assert seconds < 10.0
     assert health, "the health check never ran while the request did"
-    assert max(health) < 0.05  # measured: < 15 ms on a loaded 2-core machine
+    assert max(health) < 2.0
     entry = httpx.get(server.base_url + "/_emulator/journal", params={"limit": 1}).json()["requests"][0]
     assert any("--regex-budget-ms" in note and "not matched" in note for note in entry["notes"])
     assert any("--regex-budget-ms" in record.getMessage() for record in caplog.records)  # and a log line
