@@ -74,3 +74,19 @@ def test_another_key_s_file_and_thread_are_hidden_on_every_worker(workers) -> No
         assert call("GET", f"/api/v3/threads/{thread['id']}", "key-b").status_code == 404
         assert call("GET", f"/api/v2/files/{made['id']}", "key-a").status_code == 200
         assert call("GET", f"/api/v3/threads/{thread['id']}", "key-a").status_code == 200
+
+
+@needs_redis
+def test_a_limit_set_at_run_time_holds_on_the_next_request_to_any_worker(workers) -> None:  # noqa: F811
+    """The run-time limits are watched records: a write on one worker is seen by the next request on
+    the other, each time, while other requests keep the workers busy."""
+    base = workers
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        busy = [pool.submit(lambda: [fresh_chat(base, "busy") for _ in range(30)]) for _ in range(3)]
+        for round_number in range(6):
+            key = f"watched-{round_number}"
+            put = httpx.put(base + "/_emulator/limits", json={"rpm": 1}, timeout=20,
+                            headers={"X-Emulator-Api-Key": key, "Connection": "close"})
+            assert put.status_code == 200
+            assert [fresh_chat(base, key).status_code for _ in range(3)] == [200, 429, 429]
+        assert all(all(r.status_code == 200 for r in f.result()) for f in busy)

@@ -92,8 +92,7 @@ class RateLimiter:
         model = self._model_limits(body.get("model"))
         # Read on every model call, written seldom (the control API, the plugin): watched records.
         space = user.space
-        runtime = (await self.state.get_watched(OVERRIDES, space),
-                   await self.state.get_watched(OVERRIDES, EVERY_SPACE))
+        runtime = await self.state.get_watched_many(OVERRIDES, (space, EVERY_SPACE))
         layers = [_stored(r) for r in runtime if r is not None]
         layers += (self.files.current(), user.limits, model, self.flags)
         if not any(layers):  # no limit anywhere (the default): nothing to count

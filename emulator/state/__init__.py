@@ -55,6 +55,10 @@ class Backend(Protocol):
         copy it keeps current (Redis: by a published change), never an older one than a write on
         another worker that has returned."""
 
+    async def get_watched_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
+        """``get_watched`` of several records of one space (on Redis, one look at the published
+        changes for them all)."""
+
     async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]: ...
 
     async def put(self, space: str, key: str, value: Value) -> None: ...

@@ -54,6 +54,10 @@ class MemoryBackend:
     async def get_watched(self, space: str, key: str) -> Value | None:
         return self._spaces.get(space, {}).get(key)
 
+    async def get_watched_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
+        records = self._spaces.get(space, {})
+        return [records.get(key) for key in keys]
+
     async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
         records = self._spaces.get(space, {})
         return [records.get(key) for key in keys]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,18 +28,30 @@ class WatchedRecords:
         self._pubsub: Any = None  # the subscription to the channel, None until the first get
         self._pubsub_retry_at = 0.0
         self._polling = False  # a request is reading the subscription's socket
+        self._polled = asyncio.Event()  # set whenever no request is reading it
+        self._polled.set()
+        self._last_look: tuple[float, bool] | None = None  # (when the last look began, its answer)
 
     async def get(self, space: str, key: str) -> Value | None:
         """``read``, served from this worker's copy while no change to the record was published."""
+        return (await self.get_many(space, (key,)))[0]
+
+    async def get_many(self, space: str, keys: Iterable[str]) -> list[Value | None]:
+        """``get`` of several records after one look at the subscription (each look costs the
+        client's CPU, ~the figure of a round trip's)."""
         now = time.monotonic()
         fresh = await self._no_changes(now)
-        kept = self._watched.get((space, key))
-        if fresh and kept is not None and now - kept[1] < WATCH_MAX_AGE_S:
-            return kept[0]
-        value = await self._read(space, key)
-        if fresh:  # subscribed before the read began: a change after it is published, and seen next time
-            self._watched[(space, key)] = (value, now)
-        return value
+        found: list[Value | None] = []
+        for key in keys:
+            kept = self._watched.get((space, key))
+            if fresh and kept is not None and now - kept[1] < WATCH_MAX_AGE_S:
+                found.append(kept[0])
+                continue
+            value = await self._read(space, key)
+            if fresh:  # subscribed before the read began: a change after it is published, and seen next time
+                self._watched[(space, key)] = (value, now)
+            found.append(value)
+        return found
 
     async def _no_changes(self, now: float) -> bool:
         """Whether the subscription is live and nothing was published since the copies were read
@@ -54,9 +67,22 @@ class WatchedRecords:
                 return False
             self._pubsub = pubsub
             self._watched = {}
-        if self._polling:  # another request is reading the subscription: this one reads the record
+        # Another request reading the subscription: a look that began after this call did (``now``)
+        # has seen every change published before it, and its answer is this one's; an earlier look
+        # may not have, so this one looks again once it is done (a turn of the loop, where a
+        # record's read would be a round trip).
+        while True:
+            last = self._last_look
+            if last is not None and last[0] >= now:
+                return last[1]
+            if not self._polling:
+                break
+            await self._polled.wait()
+        if self._pubsub is None:  # the look that ended lost the subscription
             return False
         self._polling = True
+        self._polled.clear()
+        began = time.monotonic()
         pubsub = self._pubsub
         try:
             changed = False
@@ -66,11 +92,14 @@ class WatchedRecords:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
             self._pubsub, self._watched = None, {}
+            self._last_look = (began, False)
             return False
         finally:
             self._polling = False
+            self._polled.set()
         if changed:
             self._watched = {}
+        self._last_look = (began, True)
         return True
 
     async def close(self) -> None:
