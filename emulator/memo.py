@@ -65,7 +65,7 @@ class AnswerMemo:
     def put(self, key: MemoKey | None, response: Response) -> Response:
         body = getattr(response, "body", None)
         if (key is None or response.status_code != 200 or not isinstance(body, bytes)
-                or len(body) > MAX_BODY_BYTES or len(response.raw_headers) > 2):  # scripted headers: not plain
+                or len(body) > MAX_BODY_BYTES or len(response.raw_headers) > 2):  # scripted headers
             return response
         cost = len(body) + ENTRY_OVERHEAD
         if cost > self.max_bytes:

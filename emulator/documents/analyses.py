@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..identity.ownership import OWNER_COMPANY
+from ..identity.ownership import drop_company_records
 from ..state import Backend, Value
 
 SPACE = "analyses"
@@ -76,11 +76,7 @@ class AnalysisStore:
 
     async def drop_company(self, company_id: int) -> int:
         """Remove every analysis a user of the company asked for (a space's reset); -> how many."""
-        dropped = 0
-        for key, value in (await self.state.items(SPACE)).items():
-            if isinstance(value, dict) and (value.get("owner") or {}).get(OWNER_COMPANY) == company_id:
-                dropped += await self.state.delete(SPACE, key)
-        return dropped
+        return await drop_company_records(self.state, SPACE, company_id)
 
     async def finish(self, key: str, outcome: Progress) -> Progress | None:
         """Store ``outcome`` unless an outcome is there already; -> the outcome kept (None: the

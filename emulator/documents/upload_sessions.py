@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..generation.text import request_key
-from ..identity.ownership import OWNER_COMPANY, visible
+from ..identity.ownership import drop_company_records, visible
 from ..identity.users import User
 from ..state import Backend, Value
 
@@ -92,11 +92,7 @@ class UploadSessionStore:
 
     async def drop_company(self, company_id: int) -> int:
         """Remove every session a user of the company made (a space's reset); -> how many."""
-        dropped = 0
-        for key, value in (await self.state.items(SPACE)).items():
-            if isinstance(value, dict) and (value.get("owner") or {}).get(OWNER_COMPANY) == company_id:
-                dropped += await self.state.delete(SPACE, key)
-        return dropped
+        return await drop_company_records(self.state, SPACE, company_id)
 
     async def attach(self, key: str, file_id: int, created_at: int) -> bool:
         """Add a file to the session; -> False when the session is gone (deleted meanwhile)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from ..errors import NotFound
+from ..state import Backend
 from .users import User
 
 PRIVATE, COMPANY = "private", "company"
@@ -64,3 +65,13 @@ def require_visible(record: R | None, user: User | None) -> R:
     if record is None or not visible(record, user):
         raise NotFound()
     return record
+
+
+async def drop_company_records(state: Backend, space: str, company_id: int) -> int:
+    """Remove every record of ``space`` whose ``owner`` is a user of the company (a test space's
+    reset); -> how many."""
+    dropped = 0
+    for key, value in (await state.items(space)).items():
+        if isinstance(value, dict) and (value.get("owner") or {}).get(OWNER_COMPANY) == company_id:
+            dropped += await state.delete(space, key)
+    return dropped
