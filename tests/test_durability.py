@@ -16,7 +16,7 @@ import pytest
 
 from emulator.config import Settings
 from emulator.server import EmulatorServer
-from emulator.state.memory import LOG_NAME
+from emulator.state.disk_log import LOG_NAME
 from tests.cli_process import start_cli
 from tests.conftest import KEY
 

@@ -5,29 +5,21 @@ Every method is a coroutine for the protocol's sake, and changes the dicts befor
 A lock still guards the dicts, because a test thread may read them while the server thread serves.
 
 With ``--data-dir`` every change of a record or a counter (not the logs: the journal is a view
-of traffic, not data) is appended to ``state.log`` there and fsynced before the call returns,
-so ``kill -9`` at any moment loses nothing that was acknowledged and never hands out an id
-twice. At start-up the log is replayed, then compacted into one record per live key.
+of traffic, not data) is appended to ``state.log`` there and fsynced before the call returns
+(``disk_log``), so ``kill -9`` at any moment loses nothing that was acknowledged and never hands
+out an id twice. At start-up the log is replayed, then compacted into one record per live key.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import concurrent.futures
-import json
-import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
 
 from . import Value, size_of
+from .disk_log import DiskLog
 
-log = logging.getLogger("emulator.state")
-LOG_NAME = "state.log"
 # What a log entry costs beyond its value's bytes, counted in the log's budget: the (seq, value, size)
 # tuple, its two ints, the list slot, the bytes object's header and the allocator's rounding
 # (measured with tracemalloc: ~170 bytes). A budget of small entries (a GET's) is otherwise overrun.
@@ -44,7 +36,7 @@ class MemoryBackend:
         self._logs: dict[str, _Log] = {}
         self._log_seq: dict[str, int] = {}
         self._log_size: dict[str, int] = {}
-        self._disk = _Disk(Path(data_dir), self) if data_dir is not None else None
+        self._disk = DiskLog(Path(data_dir), self._replay, self._snapshot) if data_dir is not None else None
 
     # -- records -----------------------------------------------------------------------------------
 
@@ -196,6 +188,14 @@ class MemoryBackend:
         if written is not None and self._disk is not None:
             await self._disk.synced(written)
 
+    def _snapshot(self) -> Iterator[tuple]:
+        """Every live record and counter as the change that makes it (the log's compaction)."""
+        for space, records in self._spaces.items():
+            for key, value in records.items():
+                yield ("put", space, key, value)
+        for name, value in self._counters.items():
+            yield ("ctr", name, value)
+
     def _replay(self, change: list) -> None:
         kind = change[0]
         if kind == "put":
@@ -246,98 +246,3 @@ class _Log:
 
     def __len__(self) -> int:
         return len(self._items) - self._head
-
-
-class _Disk:
-    """The append-only log of a MemoryBackend: written under the backend's lock (so its order is
-    the order of the changes), fsynced by one thread (one fsync covers every line written before
-    it), and each change's caller waits for the fsync that covers its line."""
-
-    def __init__(self, folder: Path, backend: MemoryBackend):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / LOG_NAME
-        if self.path.exists():
-            self._load(backend)
-        self._compact(backend)
-        self._file: IO[bytes] = open(self.path, "ab", buffering=0)
-        self._written = 0  # lines written
-        self._synced_upto = 0  # lines known to be on disk
-        self._sync_lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-fsync")
-
-    def _load(self, backend: MemoryBackend) -> None:
-        with open(self.path, "rb") as f:
-            lines = f.read().split(b"\n")
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                backend._replay(_decode(line))
-            except (ValueError, KeyError, IndexError, TypeError):
-                # The last line may be torn by a kill in the middle of a write: it was never
-                # acknowledged. A torn line elsewhere is damage worth saying.
-                if number < len(lines) - 1 or lines[-1].strip():
-                    log.error("%s:%d: unreadable change skipped", self.path, number)
-
-    def _compact(self, backend: MemoryBackend) -> None:
-        fresh = self.path.with_suffix(".log.new")
-        with open(fresh, "wb") as f:
-            for space, records in backend._spaces.items():
-                for key, value in records.items():
-                    f.write(_encode(("put", space, key, value)))
-            for name, value in backend._counters.items():
-                f.write(_encode(("ctr", name, value)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(fresh, self.path)
-        _fsync_dir(self.path.parent)
-
-    def write(self, change: tuple) -> int:
-        view = memoryview(_encode(change))
-        while view:  # an unbuffered write may take part of a large line
-            view = view[self._file.write(view):]
-        self._written += 1
-        return self._written
-
-    async def synced(self, upto: int) -> None:
-        if self._synced_upto >= upto:
-            return
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._fsync, upto)
-
-    def _fsync(self, upto: int) -> None:
-        with self._sync_lock:
-            if self._synced_upto >= upto:
-                return  # a later fsync already covered this line
-            target = self._written
-            os.fsync(self._file.fileno())
-            self._synced_upto = max(self._synced_upto, target)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._file.close()
-
-
-def _encode(change: tuple) -> bytes:
-    if change[0] == "put" and isinstance(change[3], bytes):
-        change = ("putb", change[1], change[2], base64.b64encode(change[3]).decode())
-    return json.dumps(change, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-
-
-def _decode(line: bytes) -> list:
-    change = json.loads(line)
-    if change[0] == "putb":
-        change = ["put", change[1], change[2], base64.b64decode(change[3])]
-    return change
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
