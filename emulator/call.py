@@ -118,6 +118,7 @@ class Call:
     user: User | None = None  # who the key is (identify stage; None on an unsecured operation)
     extra_headers: dict[str, str] | None = None  # added to whatever answers (the rate limits' headers)
     tokens: int | None = None  # prompt + completion tokens of a model answer, once it is made
+    prompt_tokens: int | None = None  # a chat prompt's tokens, when a stage counted them exactly (limits)
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
     script: Script | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal

@@ -35,7 +35,9 @@ class Chat:
         logprobs = (top_logprobs if isinstance(top_logprobs, int) else 0) if body.get("logprobs") else None
         sampling = read_sampling(body, model, logprobs)
         messages = body.get("messages") or []
-        prompt_tokens = await count_prompt_within(messages, model.max_model_len)
+        counted = call.prompt_tokens  # exact, when the rate limiter counted it: the same figure
+        prompt_tokens = (counted if counted is not None and counted <= model.max_model_len
+                         else await count_prompt_within(messages, model.max_model_len))
         check_context(model, prompt_tokens, sampling.max_tokens)
         shaping = {k: body[k] for k in SHAPING if k in body}
         base_key = (settings.seed, model.technical_name, shaping)

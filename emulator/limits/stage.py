@@ -108,7 +108,7 @@ class RateLimiter:
                 scope = str(body.get("model")) if layer is model else scope
         if rpm is None and tpm is None:
             return None
-        cost = await admission_tokens(body, tpm) if tpm is not None else 0
+        cost = await admission_tokens(body, tpm, call) if tpm is not None else 0
         bucket = f"{space}:{user.id}:{scope}"
         entry = f"{self._me}-{next(self._entries)}"
         decision = await self.windows.admit(bucket, self.window_s, rpm, tpm, cost, entry)
@@ -171,14 +171,17 @@ def _stored(raw: Any) -> RateLimits:
     return RateLimits(rpm=raw.get("rpm"), tpm=raw.get("tpm"))
 
 
-async def admission_tokens(body: dict[str, Any], limit: int) -> int:
+async def admission_tokens(body: dict[str, Any], limit: int, call: Call | None = None) -> int:
     """Prompt tokens plus the most the answer may use, counted from the body before any handler runs.
 
     Counted up to ``limit`` (the tokens a window holds): past it the call is refused whatever the
-    exact figure, so a huge prompt is not counted whole, and a long one is counted off the loop."""
+    exact figure, so a huge prompt is not counted whole, and a long one is counted off the loop. A chat
+    prompt's exact count is left on ``call`` for its handler, which would count it again."""
     prompt = 0
     if isinstance(body.get("messages"), list):
         prompt = await count_prompt_within(body["messages"], limit)  # as the chat handler counts it
+        if call is not None and prompt <= limit:  # within the limit the count is exact
+            call.prompt_tokens = prompt
     elif "prompt" in body:
         prompt = await _count_any(body["prompt"], limit)
     elif "input" in body:
