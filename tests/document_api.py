@@ -31,6 +31,19 @@ def upload(http: httpx.Client, name: str, data: bytes, **fields: str) -> int:
     return response.json()["id"]
 
 
+def upload_v3_embedded(http: httpx.Client, name: str, data: bytes, workspace_id: int) -> int:
+    """A v3 upload into a workspace, once it is embedded -> its id."""
+    response = http.post("/api/v3/files", files={"file": (name, data)},
+                         data={"workspace_id": str(workspace_id)})
+    assert response.status_code == 201, response.text
+    file_id = response.json()["id"]
+    deadline = time.monotonic() + POLL_DEADLINE_S
+    while http.get(f"/api/v3/files/{file_id}").json()["status"] != "embedded":
+        assert time.monotonic() < deadline, "the file was not embedded in time"
+        time.sleep(POLL_EVERY_S)
+    return file_id
+
+
 def wait_embedded(http: httpx.Client, file_id: int) -> str:
     deadline = time.monotonic() + POLL_DEADLINE_S
     while True:

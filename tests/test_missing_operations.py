@@ -3,7 +3,7 @@ updates, v2 feedbacks, and the openai SDK's models and files lists on the /api/v
 
 from __future__ import annotations
 
-import time
+from tests.document_api import upload_v3_embedded as upload
 
 TURNS = "/api/v3/threads/turns"
 REFUNDS = (
@@ -13,17 +13,6 @@ REFUNDS = (
 HOLIDAYS = b"Holiday policy. Every employee has twenty-five days of paid holidays each year."
 
 
-def upload(http, name: str, data: bytes, workspace_id: int) -> int:
-    response = http.post(
-        "/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)}
-    )
-    assert response.status_code == 201, response.text
-    file_id = response.json()["id"]
-    deadline = time.monotonic() + 5
-    while http.get(f"/api/v3/files/{file_id}").json()["status"] != "embedded":
-        assert time.monotonic() < deadline, "the file was not embedded in time"
-        time.sleep(0.01)
-    return file_id
 
 
 def test_an_agent_lists_the_files_of_its_workspaces(backend_http):

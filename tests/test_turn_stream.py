@@ -87,30 +87,11 @@ def test_itl_ms_paces_the_tokens(make_server):
     assert arrivals[-1] - arrivals[0] >= 0.1
 
 
-def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
-    httpx.post(
-        on_backend.base_url + "/_emulator/fixtures",
-        timeout=TIMEOUT,
-        json={"match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 3000}},
-    ).raise_for_status()
-    thread = _new_thread(backend_http)
-    other = httpx.Client(
-        base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=TIMEOUT
-    )
-    with other, backend_http.stream("POST", f"/api/v3/threads/{thread}/turns",
-                                    json={"query": "x", "stream": True}) as response:
-        lines = response.iter_lines()
-        assert next(lines) == "event: turn.created"
-        assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
-        rest = list(lines)
-    assert "event: turn.cancelled" in rest
-
-
-def test_a_cancel_reaches_a_stream_waiting_for_its_next_event_at_once(on_backend, backend_http):
-    # The turn's only event is a minute away: the stream ends within the client's 10 s read timeout
-    # only if it notices the cancel (made on another connection) while it waits.
+def _cancelled_stream(on_backend, backend_http, duration_ms: int) -> list[str]:
+    """A streamed turn whose only event is ``duration_ms`` away, cancelled on another connection
+    once it has begun -> the stream's lines after its first."""
     httpx.post(on_backend.base_url + "/_emulator/fixtures", timeout=TIMEOUT, json={
-        "match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": 60000}}
+        "match": {"operation": "turn"}, "response": {"content": "never said", "duration_ms": duration_ms}}
     ).raise_for_status()
     thread = _new_thread(backend_http)
     other = httpx.Client(base_url=on_backend.base_url, headers={"Authorization": f"Bearer {KEY}"},
@@ -120,7 +101,17 @@ def test_a_cancel_reaches_a_stream_waiting_for_its_next_event_at_once(on_backend
         lines = response.iter_lines()
         assert next(lines) == "event: turn.created"
         assert other.patch(f"/api/v3/threads/{thread}", params={"cancel": "true"}).status_code == 200
-        rest = list(lines)
+        return list(lines)
+
+
+def test_a_cancel_ends_the_stream_with_turn_cancelled(on_backend, backend_http):
+    assert "event: turn.cancelled" in _cancelled_stream(on_backend, backend_http, 3000)
+
+
+def test_a_cancel_reaches_a_stream_waiting_for_its_next_event_at_once(on_backend, backend_http):
+    # The turn's only event is a minute away: the stream ends within the client's 10 s read timeout
+    # only if it notices the cancel (made on another connection) while it waits.
+    rest = _cancelled_stream(on_backend, backend_http, 60000)
     events = [json.loads(line[len("data: "):]) for line in rest if line.startswith("data: ")]
     assert [event["type"] for event in events] == ["turn.created", "turn.cancelled"]
     assert events[-1]["turn"]["status"] == "cancelled"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from tests.document_api import upload_v3_embedded
 
 TURNS = "/api/v3/threads/turns"
 REFUNDS = (b"Refund policy. Customers may ask for a refund within 30 days of purchase. "
@@ -11,16 +11,7 @@ HOLIDAYS = b"Holiday policy. Every employee has twenty-five days of paid holiday
 
 
 def upload(http, name: str, data: bytes, workspace_id: int = 3) -> int:
-    response = http.post(
-        "/api/v3/files", files={"file": (name, data)}, data={"workspace_id": str(workspace_id)}
-    )
-    assert response.status_code in (200, 201), response.text
-    file_id = response.json()["id"]
-    deadline = time.monotonic() + 5
-    while http.get(f"/api/v3/files/{file_id}").json()["status"] != "embedded":
-        assert time.monotonic() < deadline, "the file was not embedded in time"
-        time.sleep(0.01)
-    return file_id
+    return upload_v3_embedded(http, name, data, workspace_id)
 
 
 def _tool_parts(turn: dict) -> list[dict]:
