@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_SORTED = _OPTIONS | orjson.OPT_SORT_KEYS
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _NUMBER_BYTES = frozenset(b"0123456789.-+e")
 _DIGITS = frozenset(b"0123456789")
@@ -40,30 +41,26 @@ _BEFORE_NUMBER, _AFTER_NUMBER = frozenset(b":,["), frozenset(b",]}")
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """``json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=default).encode()``,
     faster (``default`` is the standard library's, for what orjson refuses)."""
-    try:
-        out = orjson.dumps(value, option=_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
-        return _stdlib(value, default)
-    if b"null" in out and _has_non_finite(value):
-        return _stdlib(value, default)
-    # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
-    # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
-    if b"0.0000" not in out and b"e-" not in out:
-        return _exact(out)
-    return _respell(out)
+    return _dumps(value, default, sort_keys=False)
 
 
 def dumps_sorted(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """``dumps`` with every object's keys sorted (``sort_keys=True``): a canonical form to hash.
     orjson sorts by UTF-8 bytes, which is the code point order ``json`` sorts by."""
+    return _dumps(value, default, sort_keys=True)
+
+
+def _dumps(value: Any, default: Callable[[Any], Any] | None, sort_keys: bool) -> bytes:
     try:
-        out = orjson.dumps(value, option=_OPTIONS | orjson.OPT_SORT_KEYS)
+        out = orjson.dumps(value, option=_SORTED if sort_keys else _OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
-        return _stdlib(value, default, sort_keys=True)
+        return _stdlib(value, default, sort_keys)
     if b"null" in out and _has_non_finite(value):
-        return _stdlib(value, default, sort_keys=True)
+        return _stdlib(value, default, sort_keys)
+    # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
+    # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
     if b"0.0000" not in out and b"e-" not in out:
-        return out
+        return _exact(out)
     return _respell(out)
 
 

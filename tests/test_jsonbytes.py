@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.jsonbytes import dumps
+from emulator.jsonbytes import dumps, dumps_sorted
 
 
 def stdlib(value: Any) -> bytes:
@@ -66,6 +66,20 @@ def test_random_values_encode_to_the_same_bytes(seed: int) -> None:
     for _ in range(20_000):
         value = some_value(rng)
         assert outcome(dumps, value) == outcome(stdlib, value), repr(value)[:300]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sorted_random_values_encode_as_sort_keys_does(seed: int) -> None:
+    """The generator's request key: the bytes of ``sort_keys=True`` (keys of every script, sorted)."""
+    def sorted_stdlib(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True,
+                          default=str).encode()
+
+    rng = random.Random(seed)
+    for _ in range(20_000):
+        value = {**{some_text(rng): some_value(rng) for _ in range(3)}, "é": 1, "😀": 2, "z": 3, "A": 4}
+        expected = outcome(sorted_stdlib, value)
+        assert outcome(lambda v: dumps_sorted(v, str), value) == expected, repr(value)[:300]
 
 
 def test_embedding_vectors_encode_to_the_same_bytes() -> None:
