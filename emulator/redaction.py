@@ -30,6 +30,9 @@ _PARAMETERS = (b'"max_tokens"', b'"max_completion_tokens"', b'"min_tokens"', b'"
                b'"skip_special_tokens"', b'"tokenizer_type"', b'"keywords"')
 
 
+_KEPT_MAX_BYTES = 4096  # a raw body up to this size has its answer kept (``may_hold_secret``)
+
+
 @lru_cache(maxsize=4096)
 def secret_name(name: str) -> bool:
     """A header or query parameter name that carries a credential (its name contains the word)."""
@@ -46,18 +49,8 @@ def secret_field(name: str) -> bool:
 
 def may_hold_secret(raw: bytes) -> bool:
     """False when a raw JSON body certainly has no credential field (C-level scans only)."""
-    if len(raw) > _SEEN_MAX_BYTES:
-        return _may_hold_secret(raw)
-    found = _seen.get(raw)
-    if found is None:  # a client sends the same small body again and again: its answer is kept
-        if len(_seen) >= _SEEN:
-            _seen.clear()
-        found = _seen[raw] = _may_hold_secret(raw)
-    return found
-
-
-_SEEN, _SEEN_MAX_BYTES = 512, 4096
-_seen: dict[bytes, bool] = {}
+    # A client sends the same small body again and again: its answer is kept.
+    return _kept_answer(raw) if len(raw) <= _KEPT_MAX_BYTES else _may_hold_secret(raw)
 
 
 def _may_hold_secret(raw: bytes) -> bool:
@@ -91,3 +84,6 @@ def redact_body(value: Any) -> tuple[Any, bool]:
             return [item for item, _ in items], True
         return value, False
     return value, False
+
+
+_kept_answer = lru_cache(maxsize=512)(_may_hold_secret)
