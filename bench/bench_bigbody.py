@@ -21,7 +21,6 @@ import asyncio
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from launch import start_emulator, stop  # noqa: E402  (bench/ is the script's folder)
+from probing import while_probing  # noqa: E402
 
 from emulator.json_reader import parse_json, read_json  # noqa: E402
 
@@ -58,35 +58,17 @@ CASES: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 def one_round(base: str, path: str, raw: bytes) -> tuple[float, float, int]:
     """-> (the big request's seconds, the slowest health answer in s while it ran, health answers).
     No path: 0.5 s with no big request, what the machine's load alone costs a health check."""
-    done = threading.Event()
-    seconds: list[float] = []
-
     def big() -> None:
-        began = time.perf_counter()
         if not path:
             time.sleep(0.5)
-            seconds.append(time.perf_counter() - began)
-            done.set()
             return
         with httpx.Client(timeout=60.0) as client:
             response = client.post(base + "/api/v2" + path, content=raw, headers=HEADERS)
-            seconds.append(time.perf_counter() - began)
-        done.set()
         if response.status_code != 400:
             raise SystemExit(f"expected a 400, got {response.status_code}: {response.text[:200]}")
 
-    latencies: list[float] = []
-    with httpx.Client(timeout=30.0) as probe:
-        probe.get(base + "/_emulator/health").raise_for_status()  # the connection is open before
-        thread = threading.Thread(target=big)
-        thread.start()
-        while not done.is_set():
-            began = time.perf_counter()
-            probe.get(base + "/_emulator/health").raise_for_status()
-            if not done.is_set():
-                latencies.append(time.perf_counter() - began)
-    thread.join()
-    return seconds[0], max(latencies, default=0.0), len(latencies)
+    _, seconds, latencies = while_probing(big, base + "/_emulator/health")
+    return seconds, max(latencies, default=0.0), len(latencies)
 
 
 def parse_alone(raw: bytes, rounds: int) -> tuple[float, float, float]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -25,32 +23,22 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.launch import start_emulator, stop  # noqa: E402
+from bench.probing import while_probing  # noqa: E402
 
 KEY = "bench-key"
 TEXT = "a" * 40 + "b"
 
 
 def one_round(root: str, messages: int) -> tuple[float, float]:
+    """-> (the chat's seconds, the slowest health answer in s while it ran)."""
     body = {"model": "alfred-4.2", "messages": [{"role": "user", "content": TEXT}] * messages}
-    result: dict[str, float] = {}
 
     def chat() -> None:
-        began = time.perf_counter()
         httpx.post(root + "/api/v2/chat/completions", json=body, timeout=300,
                    headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
-        result["seconds"] = time.perf_counter() - began
 
-    thread = threading.Thread(target=chat)
-    slowest = 0.0
-    with httpx.Client(timeout=300) as probe:
-        thread.start()
-        while thread.is_alive():
-            began = time.perf_counter()
-            probe.get(root + "/_emulator/health").raise_for_status()
-            if thread.is_alive():
-                slowest = max(slowest, time.perf_counter() - began)
-    thread.join()
-    return result["seconds"], slowest
+    _, seconds, latencies = while_probing(chat, root + "/_emulator/health")
+    return seconds, max(latencies, default=0.0)
 
 
 def main() -> int:
