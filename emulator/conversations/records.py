@@ -9,10 +9,9 @@ the turn only while no other turn of the thread is still running.
 
 from __future__ import annotations
 
-import time
-from functools import lru_cache
 from typing import Any
 
+from ..documents.workspaces import iso
 from ..state import Backend, Value
 from . import timeline
 from .turn_request import uuid_from
@@ -20,11 +19,6 @@ from .turn_request import uuid_from
 THREADS, TURNS, ARTIFACTS = "threads", "turns", "artifacts"
 
 
-@lru_cache(maxsize=256)  # a second's stamp is written by every turn and thread made in it
-def iso(seconds: int) -> str:
-    """Unix seconds -> DRF's ISO 8601 (UTC, ``Z``), as documents.workspaces.iso writes it, at half its cost
-    (two are written per turn)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 Record = dict[str, Any]
 
 

@@ -7,8 +7,9 @@ scripted-answer fixture.)
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,10 @@ class Tag:
         return cls(**value)
 
 
+@lru_cache(maxsize=256)  # a second's stamp is written by every turn, thread and file made in it
 def iso(seconds: int) -> str:
     """Unix seconds -> the ISO 8601 form DRF writes (UTC, ``Z``)."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def scoped_types(private: Any, company: Any, workspace: Any) -> set[str]:
