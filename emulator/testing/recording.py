@@ -11,6 +11,7 @@ the marker's ``folder=`` for another), or records it from ``--paradigm-upstream 
     all           record everything again (the module's folder is emptied first, once per session)
 
 A test that replays needs no network and no key.
+Imports pytest: it needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
 """
 
 from __future__ import annotations
