@@ -2,6 +2,7 @@
 
 Installing the package registers it (entry point ``pytest11``); a suite without the entry
 point loads it with ``-p emulator.plugin`` or ``pytest_plugins = ["emulator.plugin"]``.
+Needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``): pytest, and openai for the clients.
 
 Fixtures (all function-scoped)::
 

@@ -80,8 +80,8 @@ class EmulatorServer:
 
     def run(self, coroutine: Any, timeout: float = 30.0) -> Any:
         """Run a coroutine on the server's event loop and wait for its result (from another thread)."""
-        loop = self._loop
-        if loop is None or not self._thread or not self._thread.is_alive():
+        loop = self.serving_loop()
+        if loop is None:
             return asyncio.run(coroutine)  # not serving: nothing else uses the state now
         if threading.current_thread() is self._thread:
             coroutine.close()

@@ -65,6 +65,7 @@ def test_a_fixture_name_with_spaces_and_marks_is_found_by_its_escaped_path(make_
     server = make_server()
     handle = ParadigmEmulator(server)
     rule = handle.on_chat(contains="weather", name="a rule #1 / b?c").reply("Sunny")
+    assert [f["name"] for f in handle.fixtures] == ["a rule #1 / b?c"]
     handle.remove(rule)
     assert handle.fixtures == [] and handle.rules == ()
 
@@ -96,8 +97,8 @@ def test_the_admin_token_and_test_spaces_are_checked_in_process_too(make_server,
     assert ParadigmEmulator(server).fixtures == []  # the handle sends the server's own token
     with pytest.raises(ControlError, match="401"):
         ParadigmEmulator(RemoteServer(server.base_url, admin_token="")).reset()
-    assert json.loads(LocalControlClient(server, {}, 10.0).request("POST", "/_emulator/reset").content)[
-        "detail"]
+    refused = LocalControlClient(server, {}, 10.0).request("POST", "/_emulator/reset")
+    assert refused.status_code == 401 and json.loads(refused.content)["detail"]
 
 
 def test_a_handle_on_a_stopped_server_says_it_did_not_answer(make_server):

@@ -1,6 +1,6 @@
 """The pytest plugin against one running emulator (--paradigm-url): each session and each xdist
-worker has a key and a test space of its own, so two suites run with -n 2 at once, both green,
-three times over, and leave no rule behind."""
+worker has a key and a test space of its own, so two suites run with -n 2 at once, both green
+(three times over with PARADIGM_TEST_ROUNDS=3), and leave no rule behind."""
 
 from __future__ import annotations
 

@@ -12,12 +12,11 @@ Only the emulator's own model-call routes are left to the socket, as a test's cl
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 from urllib.parse import unquote, urlencode, urlsplit
 
-from .control import ControlResponse
+from .control import ControlResponse, _dumps
 
 Message = dict[str, Any]
 Receive = Callable[[], Coroutine[Any, Any, Message]]
@@ -121,7 +120,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

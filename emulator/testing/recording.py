@@ -11,6 +11,7 @@ the marker's ``folder=`` for another), or records it from ``--paradigm-upstream 
     all           record everything again (the module's folder is emptied first, once per session)
 
 A test that replays needs no network and no key.
+Imports pytest: it needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+
+from .markers import refuse
 
 MARKER = "paradigm_record"
 MODES = ("none", "once", "new_episodes", "all")
@@ -63,10 +66,6 @@ def add_marker(config: pytest.Config) -> None:
     )
 
 
-def _refuse(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
-
-
 def recording_settings(request: pytest.FixtureRequest) -> tuple[dict[str, Any], Path | None]:
     """-> (the emulator settings this test's recording needs, a folder to load as runtime fixtures
     after every reset); ({}, None) for a test that did not opt in."""
@@ -83,7 +82,7 @@ def recording_settings(request: pytest.FixtureRequest) -> tuple[dict[str, Any], 
         folder = config.rootpath / config.getini("paradigm_recordings") / request.path.stem
     ignore, redact = tuple(options.pop("ignore", ())), tuple(options.pop("redact", ()))
     if options:
-        _refuse(
+        refuse(
             f"@pytest.mark.{MARKER} on {request.node.nodeid}: "
             f"unknown option(s) {', '.join(sorted(options))}; "
             "use folder, ignore or redact"
@@ -91,14 +90,14 @@ def recording_settings(request: pytest.FixtureRequest) -> tuple[dict[str, Any], 
     recorded = folder.is_dir() and any(folder.glob("*.yaml"))
     if mode == "none" or (mode == "once" and recorded):
         if not recorded:
-            _refuse(
+            refuse(
                 f"{request.node.nodeid} replays the recording {folder}, which does not exist: record it "
                 f"with --paradigm-record=once --paradigm-upstream URL (or {UPSTREAM_ENV})"
             )
         return {"fixtures_dir": folder.resolve(), "strict": True, "replay_speed": 0.0}, None
     upstream = config.getoption("paradigm_upstream", None) or os.environ.get(UPSTREAM_ENV)
     if not upstream:
-        _refuse(
+        refuse(
             f"--paradigm-record={mode} records from a Paradigm: give --paradigm-upstream URL "
             f"(or {UPSTREAM_ENV})"
         )

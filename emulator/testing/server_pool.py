@@ -4,6 +4,7 @@
 (one per xdist worker); ``remote(url)`` checks an emulator that already runs (``--paradigm-url``)
 once. On a shared emulator each session calls with a key of its own (``session_key``), so its test
 space is its own, and what it scripted there is cleared when the session ends.
+Needs pytest (through ``markers``): the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import pytest
+from .markers import refuse
 
 if TYPE_CHECKING:
     from ..server import EmulatorServer
@@ -42,7 +43,7 @@ class ServerPool:
     def get(self, overrides: dict[str, Any]) -> EmulatorServer | RemoteServer:
         key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
         if key in self._failures:  # do not pay for the same failed start-up in every test
-            pytest.fail(self._failures[key], pytrace=False)
+            refuse(self._failures[key])
         server = self._servers.get(key)
         if server is None:
             from ..config import Settings
@@ -53,7 +54,7 @@ class ServerPool:
             except Exception as exc:
                 shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "default settings"
                 self._failures[key] = f"the Paradigm emulator could not start ({shown}): {exc}"
-                pytest.fail(self._failures[key], pytrace=False)
+                refuse(self._failures[key])
             self._servers[key] = server
         return server
 
@@ -62,7 +63,7 @@ class ServerPool:
         uses it with one clear message, not with a connection error per request."""
         key = ("remote", url)
         if key in self._failures:
-            pytest.fail(self._failures[key], pytrace=False)
+            refuse(self._failures[key])
         server = self._servers.get(key)
         if server is None:
             import httpx
@@ -76,7 +77,7 @@ class ServerPool:
             except (ValueError, httpx.HTTPError) as exc:
                 self._failures[key] = (f"the Paradigm emulator at {url} (--paradigm-url / {URL_ENV}) "
                                        f"is not usable: {exc}")
-                pytest.fail(self._failures[key], pytrace=False)
+                refuse(self._failures[key])
             self._servers[key] = server
         return server
 
