@@ -22,6 +22,7 @@ from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspace_store import WorkspaceStore
 from ..errors import NotFound, ValidationError
 from .common import paginate
+from .files import base_name, read_part
 from .v3_file import v3_file
 
 RELEVANT_CHUNKS = 3  # the chunks a file's search_details shows, best first
@@ -86,20 +87,13 @@ class AgentFiles:
 
     async def upload_icon(self, call: Call) -> Response:
         agent = await self._agent_or_404(call)
-        upload = call.uploads.get("icon")
-        if upload is None:
-            raise ValidationError({"icon": ["The submitted data was not a file. "
-                                            "Check the encoding type on the form."]})
-        try:
-            data = await upload.read()
-        finally:
-            await upload.close()
+        upload, data = await read_part(call, "icon")
         if not data:
             raise ValidationError({"icon": ["The submitted file is empty."]})
         if len(data) > choices.ICON_MB * MB:
             raise ValidationError({"icon": [f"The icon is {len(data)} bytes; an icon may be at most "
                                             f"{choices.ICON_MB} MB ({choices.ICON_MB * MB} bytes)."]})
-        name = (upload.filename or "icon").replace("\\", "/").rsplit("/", 1)[-1]
+        name = base_name(upload.filename or "icon")
         icon = {"filename": name, "size": len(data),
                 "content_type": upload.content_type or "application/octet-stream"}
         await self.agents.patch(agent["id"], {"icon": icon, "updated_at": await self.agents.update_stamp()})
