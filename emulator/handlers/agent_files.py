@@ -15,13 +15,13 @@ from ..bodies import MB
 from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.directory import AgentDirectory
-from ..documents.extraction import extension
 from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspace_store import WorkspaceStore
 from ..errors import NotFound, ValidationError
 from .common import paginate
+from .file_filters import filtered
 from .files import base_name, read_part
 from .v3_file import v3_file
 
@@ -48,12 +48,9 @@ class AgentFiles:
         agent = await self._agent_or_404(call)
         seen = {w.id for w in await self.workspaces.resolve(agent.get("workspaces") or [], call.user)}
         records = [r for r in await self.files.all(call.user) if r.workspace_id in seen]
-        if "extension" in query:
-            wanted = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
-            records = [r for r in records if extension(r.filename) in wanted]
-        if "filename" in query:
-            needle = str(query["filename"]).lower()
-            records = [r for r in records if needle in r.filename.lower()]
+        # v3's list filters, those of this list: by extension and by filename.
+        records = await filtered({k: query[k] for k in ("extension", "filename") if k in query}, records,
+                                 self.ingestion)
         text = query.get("query", query.get("search"))
         found: dict[int, list[Hit]] | None = None
         if text is not None:
