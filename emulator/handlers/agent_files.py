@@ -7,8 +7,6 @@ best chunks, scored by the same hybrid search every document tool runs (``Retrie
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 
 from ..bodies import MB
@@ -19,7 +17,8 @@ from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspace_store import WorkspaceStore
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
+from .agents import agent_or_404
 from .common import paginate
 from .file_filters import filtered
 from .files import base_name, read_part
@@ -37,15 +36,9 @@ class AgentFiles:
     def handlers(self) -> dict[str, Handler]:
         return {"api_v3_agents_files_list": self.list_files, "api_v3_agents_icon_update": self.upload_icon}
 
-    async def _agent_or_404(self, call: Call) -> dict[str, Any]:
-        agent = await self.agents.get(call.path_params["id"])
-        if agent is None:
-            raise NotFound()
-        return agent
-
     async def list_files(self, call: Call) -> Response:
         query = call.query
-        agent = await self._agent_or_404(call)
+        agent = await agent_or_404(self.agents, call)
         seen = {w.id for w in await self.workspaces.resolve(agent.get("workspaces") or [], call.user)}
         records = [r for r in await self.files.all(call.user) if r.workspace_id in seen]
         # v3's list filters, those of this list: by extension and by filename.
@@ -83,7 +76,7 @@ class AgentFiles:
         return [by_id[i] for i in ranked], best
 
     async def upload_icon(self, call: Call) -> Response:
-        agent = await self._agent_or_404(call)
+        agent = await agent_or_404(self.agents, call)
         upload, data = await read_part(call, "icon")
         if not data:
             raise ValidationError({"icon": ["The submitted file is empty."]})

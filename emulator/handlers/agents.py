@@ -92,10 +92,7 @@ class Agents:
         }
 
     async def _agent_or_404(self, call: Call) -> dict[str, Any]:
-        agent = await self.agents.get(call.path_params["id"])
-        if agent is None:
-            raise NotFound()
-        return agent
+        return await agent_or_404(self.agents, call)
 
     def _tool_names(self, field: str, ids: list[str]) -> list[str]:
         directory = self.agents
@@ -274,6 +271,14 @@ class Agents:
         if caller is not None and not caller.implicit:
             body = me_body(caller, body)
         return json_response(_with_settings(await self.users.get(_settings_owner(call, user)), body))
+
+
+async def agent_or_404(agents: AgentDirectory, call: Call) -> dict[str, Any]:
+    """The path's agent; else DRF's 404."""
+    agent = await agents.get(call.path_params["id"])
+    if agent is None:
+        raise NotFound()
+    return agent
 
 
 def _settings_owner(call: Call, profile_user: dict[str, Any]) -> Any:
