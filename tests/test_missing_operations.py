@@ -26,6 +26,10 @@ def test_an_agent_lists_the_files_of_its_workspaces(backend_http):
     assert listed["results"][0]["search_details"] is None
     assert everyone["count"] == 2
     assert backend_http.get("/api/v3/agents/1/files", params={"extension": "md"}).json()["count"] == 0
+    by_extension = backend_http.get("/api/v3/agents/2/files", params={"extension": ".TXT,md"}).json()
+    assert [f["id"] for f in by_extension["results"]] == [legal]
+    by_name = backend_http.get("/api/v3/agents/1/files", params={"filename": "REFUND"}).json()
+    assert [f["id"] for f in by_name["results"]] == [legal]
     assert backend_http.get("/api/v3/agents/999/files").status_code == 404
 
 
@@ -59,6 +63,8 @@ def test_an_agent_icon_is_uploaded_up_to_5_mb(backend_http):
     assert small.status_code == 200 and small.json() == {"message": "Icon uploaded successfully"}
     assert large.status_code == 400 and "5 MB" in large.json()["icon"][0]
     assert missing.status_code == 400 and "icon" in missing.json()
+    empty = backend_http.put("/api/v3/agents/1/icon", files={"icon": ("empty.png", b"")})
+    assert empty.status_code == 400 and "empty" in empty.json()["icon"][0]
     assert backend_http.put("/api/v3/agents/999/icon", files={"icon": ("i.png", b"x")}).status_code == 404
 
 

@@ -7,21 +7,21 @@ best chunks, scored by the same hybrid search every document tool runs (``Retrie
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 
 from ..bodies import MB
 from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.directory import AgentDirectory
-from ..documents.extraction import extension
 from ..documents.ingestion import Ingestion
 from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspace_store import WorkspaceStore
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
+from .agents import agent_or_404
 from .common import paginate
+from .file_filters import filtered
+from .files import base_name, read_part
 from .v3_file import v3_file
 
 RELEVANT_CHUNKS = 3  # the chunks a file's search_details shows, best first
@@ -36,23 +36,14 @@ class AgentFiles:
     def handlers(self) -> dict[str, Handler]:
         return {"api_v3_agents_files_list": self.list_files, "api_v3_agents_icon_update": self.upload_icon}
 
-    async def _agent_or_404(self, call: Call) -> dict[str, Any]:
-        agent = await self.agents.get(call.path_params["id"])
-        if agent is None:
-            raise NotFound()
-        return agent
-
     async def list_files(self, call: Call) -> Response:
         query = call.query
-        agent = await self._agent_or_404(call)
+        agent = await agent_or_404(self.agents, call)
         seen = {w.id for w in await self.workspaces.resolve(agent.get("workspaces") or [], call.user)}
         records = [r for r in await self.files.all(call.user) if r.workspace_id in seen]
-        if "extension" in query:
-            wanted = {e.strip().lstrip(".").lower() for e in str(query["extension"]).split(",") if e.strip()}
-            records = [r for r in records if extension(r.filename) in wanted]
-        if "filename" in query:
-            needle = str(query["filename"]).lower()
-            records = [r for r in records if needle in r.filename.lower()]
+        # v3's list filters, those of this list: by extension and by filename.
+        records = await filtered({k: query[k] for k in ("extension", "filename") if k in query}, records,
+                                 self.ingestion)
         text = query.get("query", query.get("search"))
         found: dict[int, list[Hit]] | None = None
         if text is not None:
@@ -85,21 +76,14 @@ class AgentFiles:
         return [by_id[i] for i in ranked], best
 
     async def upload_icon(self, call: Call) -> Response:
-        agent = await self._agent_or_404(call)
-        upload = call.uploads.get("icon")
-        if upload is None:
-            raise ValidationError({"icon": ["The submitted data was not a file. "
-                                            "Check the encoding type on the form."]})
-        try:
-            data = await upload.read()
-        finally:
-            await upload.close()
+        agent = await agent_or_404(self.agents, call)
+        upload, data = await read_part(call, "icon")
         if not data:
             raise ValidationError({"icon": ["The submitted file is empty."]})
         if len(data) > choices.ICON_MB * MB:
             raise ValidationError({"icon": [f"The icon is {len(data)} bytes; an icon may be at most "
                                             f"{choices.ICON_MB} MB ({choices.ICON_MB * MB} bytes)."]})
-        name = (upload.filename or "icon").replace("\\", "/").rsplit("/", 1)[-1]
+        name = base_name(upload.filename or "icon")
         icon = {"filename": name, "size": len(data),
                 "content_type": upload.content_type or "application/octet-stream"}
         await self.agents.patch(agent["id"], {"icon": icon, "updated_at": await self.agents.update_stamp()})

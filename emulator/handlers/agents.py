@@ -7,6 +7,7 @@ changed here are records of the state backend. Lists are DRF pages of 20.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -91,10 +92,7 @@ class Agents:
         }
 
     async def _agent_or_404(self, call: Call) -> dict[str, Any]:
-        agent = await self.agents.get(call.path_params["id"])
-        if agent is None:
-            raise NotFound()
-        return agent
+        return await agent_or_404(self.agents, call)
 
     def _tool_names(self, field: str, ids: list[str]) -> list[str]:
         directory = self.agents
@@ -175,20 +173,20 @@ class Agents:
             agent = await self.agents.patch(agent["id"], changes) or agent
         return json_response(await self.render_agent(agent, call.user))
 
-    async def agent_tools(self, call: Call) -> Response:
+    async def _tools(self, call: Call, server: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+        """The agent's native tools and its MCP servers, each server shown by ``server``."""
         agent = await self._agent_or_404(call)
         directory = self.agents
         native = [directory.tools[name].public() for name in directory.tool_names(agent)]
-        return json_response({"native": native,
-                              "mcp_servers": [public_server(s) for s in await self._servers(agent)]})
+        servers = [server(s) for s in await self._servers(agent)]
+        return json_response({"native": native, "mcp_servers": servers})
+
+    async def agent_tools(self, call: Call) -> Response:
+        return await self._tools(call, public_server)
 
     async def chat_setting_tools(self, call: Call) -> Response:
         """The deprecated route of the same list (a chat setting is an agent): brief server items."""
-        agent = await self._agent_or_404(call)
-        directory = self.agents
-        native = [directory.tools[name].public() for name in directory.tool_names(agent)]
-        return json_response({"native": native,
-                              "mcp_servers": [brief_server(s) for s in await self._servers(agent)]})
+        return await self._tools(call, brief_server)
 
     async def agent_tags(self, call: Call) -> Response:
         query = call.query
@@ -273,6 +271,14 @@ class Agents:
         if caller is not None and not caller.implicit:
             body = me_body(caller, body)
         return json_response(_with_settings(await self.users.get(_settings_owner(call, user)), body))
+
+
+async def agent_or_404(agents: AgentDirectory, call: Call) -> dict[str, Any]:
+    """The path's agent; else DRF's 404."""
+    agent = await agents.get(call.path_params["id"])
+    if agent is None:
+        raise NotFound()
+    return agent
 
 
 def _settings_owner(call: Call, profile_user: dict[str, Any]) -> Any:

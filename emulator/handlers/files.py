@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from ..bodies import MB, BodyLimit, body_limit
@@ -30,23 +31,34 @@ from .common import does_not_exist, paginate
 
 # -- shared with v3 and the upload sessions ------------------------------------------------------
 
-async def read_upload(call: Call, limit: BodyLimit) -> tuple[str, bytes]:
-    """The ``file`` part of a multipart upload -> (its filename, its bytes), within ``limit``
-    (--max-upload-mb)."""
-    upload = call.uploads.get("file")
+async def read_part(call: Call, field: str) -> tuple[UploadFile, bytes]:
+    """The multipart part ``field`` (closed once read) and its bytes; a 400 if it is not a file."""
+    upload = call.uploads.get(field)
     if upload is None:
-        raise ValidationError({"file": ["The submitted data was not a file. "
-                                        "Check the encoding type on the form."]})
+        raise ValidationError({field: ["The submitted data was not a file. "
+                                       "Check the encoding type on the form."]})
     try:
         data = await upload.read()
     finally:
         await upload.close()
+    return upload, data
+
+
+def base_name(filename: str) -> str:
+    """As Django's UploadedFile does: a client's path ("C:\\docs\\a.pdf", "../a.pdf") is not part of
+    the name."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+async def read_upload(call: Call, limit: BodyLimit) -> tuple[str, bytes]:
+    """The ``file`` part of a multipart upload -> (its filename, its bytes), within ``limit``
+    (--max-upload-mb)."""
+    upload, data = await read_part(call, "file")
     if len(data) > limit.mb * MB:  # the same message as a request too large to read at all
         raise limit.too_large(len(data))
     if not data:
         raise ValidationError({"file": ["The submitted file is empty."]})
-    # As Django's UploadedFile does: a client's path ("C:\\docs\\a.pdf", "../a.pdf") is not part of the name.
-    return (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1], data
+    return base_name(upload.filename or ""), data
 
 
 def scripted_ingestion(call: Call) -> dict[str, Any] | None:

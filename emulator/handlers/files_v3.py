@@ -110,11 +110,11 @@ class FilesV3:
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await ingestion.settle(page)
         now = await ingestion.now()
-        workspaces = await self.workspaces.every_workspace()
+        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
         # Beside the documented page, what the openai SDK's files.list() reads on this base URL: the
         # files as /api/v2/files lists them (``data``), and whether more follow (``has_more``).
         return json_response({"count": count, "next": following, "previous": previous,
-                              "results": await self._answer(page),
+                              "results": [v3_file(ingestion, r, now, workspaces, tags) for r in page],
                               "data": [v2_file(ingestion, r, now, workspaces) for r in page],
                               "has_more": following is not None})
 
