@@ -6,11 +6,13 @@ every step does the very floating-point operations ``embed_uncached`` does, in t
 the result is the same float32 values to the last bit (``tests/test_chunk_vectors.py`` compares):
 
 * the dense part: the same shake-256 bytes, ``(v - 32768) * (0.08 / 32768)`` in float64;
-* the words: each distinct word's 8 signed directions times ``sqrt(count)``, added in place with
-  ``np.add.at``, which adds repeated positions one after the other, in the words' first-seen order
-  (the order of the Python loop), since float addition is not associative;
+* the words (each chunk's distinct words, counted by ``chunk_words``): each one's 8 signed
+  directions times ``sqrt(count)``, added in place with ``np.add.at``, which adds repeated
+  positions one after the other, in the words' first-seen order (the order of the Python loop),
+  since float addition is not associative;
 * the norm: the squares summed left to right as the interpreter's ``sum`` does (plainly before
-  Python 3.12, with Neumaier's compensation from 3.12 on), one column of the batch at a time;
+  Python 3.12: an accumulation along each row; with Neumaier's compensation from 3.12 on, one
+  column of the batch at a time);
 * the division by the norm in float64, then the rounding to float32 (a C cast, as ``struct`` does).
 """
 
@@ -52,6 +54,7 @@ class Embedder:
         self.size = size
         self._matrix = np.empty(chunks * size, dtype=np.float64)
         self._squares = np.empty(chunks * size, dtype=np.float64)
+        self._sums = np.empty(0 if _COMPENSATED_SUM else chunks * size, dtype=np.float64)
         self._positions = np.empty(0, dtype=np.intp)
         self._weights = np.empty(0, dtype=np.float64)
 
@@ -85,12 +88,24 @@ class Embedder:
             np.add.at(matrix, positions, weights)
 
         rows = matrix.reshape(count, size)
-        columns = self._squares[:count * size].reshape(size, count)  # a column a row: a sum step a row
-        np.multiply(rows.T, rows.T, out=columns)
-        norms = np.sqrt(_column_sums(columns))
+        norms = np.sqrt(self._sums_of_squares(rows))
         norms[norms == 0] = 1.0
         rows /= norms[:, None]
         np.copyto(out, rows, casting="same_kind")  # rounded to float32 (a C cast, as ``struct`` does)
+
+    def _sums_of_squares(self, rows: np.ndarray) -> np.ndarray:
+        """``sum(v * v for v in row)`` of every row, as the interpreter adds them: left to right (an
+        accumulation is that order by definition), with Neumaier's compensation from Python 3.12."""
+        count, size = rows.shape
+        if _COMPENSATED_SUM:
+            columns = self._squares[:count * size].reshape(size, count)  # a column a row: a sum step a row
+            np.multiply(rows.T, rows.T, out=columns)
+            return _compensated_sums(columns)
+        squares = self._squares[:count * size].reshape(count, size)
+        np.multiply(rows, rows, out=squares)
+        sums = self._sums[:count * size].reshape(count, size)
+        np.add.accumulate(squares, axis=1, out=sums)
+        return sums[:, -1].copy()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -110,14 +125,10 @@ def _directions(words: list[bytes], size: int) -> tuple[np.ndarray, np.ndarray]:
     return (values % size).astype(np.intp), signs
 
 
-def _column_sums(columns: np.ndarray) -> np.ndarray:
-    """``sum(row)`` of every row of ``columns.T`` (a row's squares), as the interpreter adds them: left
-    to right."""
+def _compensated_sums(columns: np.ndarray) -> np.ndarray:
+    """``sum(row)`` of every row of ``columns.T`` (a row's squares) as the interpreter adds them from
+    Python 3.12: left to right, with Neumaier's compensation."""
     total = columns[0].copy()
-    if not _COMPENSATED_SUM:
-        for x in columns[1:]:
-            total += x
-        return total
     compensation = np.zeros_like(total)
     for x in columns[1:]:
         t = total + x

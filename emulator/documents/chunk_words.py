@@ -81,7 +81,8 @@ def _ascii(texts: list[str], rows: np.ndarray) -> Words:
         return Words(none, none, np.zeros(0, dtype=np.float64), [])
     lengths = ends - starts
     firsts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
-    chunk_of = np.searchsorted(firsts, starts, side="right") - 1
+    per_text = np.diff(np.append(np.searchsorted(starts, firsts), len(starts)))  # words a text holds
+    chunk_of = np.repeat(np.arange(len(texts), dtype=np.int64), per_text)
 
     ids = np.empty(len(starts), dtype=np.int64)
     windows = np.ndarray((len(blob) - 7,), dtype="<u8", buffer=blob, strides=(1,))  # 8 bytes from each byte
@@ -113,10 +114,13 @@ def _ascii(texts: list[str], rows: np.ndarray) -> Words:
         return _ascii_by_counter(texts, rows, words)
     keys = np.sort((chunk_of << (word_bits + place_bits)) | (ids << place_bits) | np.arange(tokens))
     groups = keys >> place_bits
-    heads = np.flatnonzero(np.diff(groups, prepend=np.int64(-1)))
+    heads = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
     times = np.diff(np.append(heads, tokens)).astype(np.float64)
-    # The pairs in the order of their first occurrence: chunk after chunk, first seen first.
-    order = np.argsort(keys[heads] & ((1 << place_bits) - 1))
+    # The pairs in the order of their first occurrence (chunk after chunk, first seen first): each
+    # pair's number written at the place its word first occurs, read back in the places' order.
+    at_place = np.full(tokens, -1, dtype=np.int64)
+    at_place[keys[heads] & ((1 << place_bits) - 1)] = np.arange(len(heads))
+    order = at_place[at_place >= 0]
     pairs = groups[heads][order]
     word_mask = (1 << word_bits) - 1
     return Words(rows[pairs >> word_bits], (pairs & word_mask).astype(np.intp), times[order], words)
