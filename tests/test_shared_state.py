@@ -157,3 +157,20 @@ def test_on_redis_the_state_survives_a_restart_of_the_emulator():
             journal = http.get("/_emulator/journal").json()["requests"]  # the first life's entry too
             assert [e["fixture"] for e in journal] == [None, "kept", "kept"]
             http.post("/_emulator/reset")
+
+
+def test_on_redis_a_file_uploaded_renamed_or_deleted_on_one_worker_is_listed_so_on_the_next():
+    overrides = backend_overrides("redis")  # two servers on one prefix: two workers
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with EmulatorServer(Settings(**overrides)) as one, EmulatorServer(Settings(**overrides)) as two, \
+            httpx.Client(base_url=one.base_url, headers=headers, timeout=TIMEOUT) as first, \
+            httpx.Client(base_url=two.base_url, headers=headers, timeout=TIMEOUT) as second:
+        assert second.get("/api/v2/files").json()["count"] == 0
+        file_id = first.post("/api/v2/files", files={"file": ("a.txt", b"alpha beta")}).json()["id"]
+        assert [f["id"] for f in second.get("/api/v2/files").json()["data"]] == [file_id]
+        renamed = first.patch(f"/api/v3/files/{file_id}", json={"title": "renamed"})
+        assert renamed.status_code == 200, renamed.text
+        assert second.get("/api/v2/files").json()["data"][0]["title"] == "renamed"
+        first.delete(f"/api/v2/files/{file_id}")
+        assert second.get("/api/v2/files").json()["count"] == 0
+        second.post("/_emulator/reset")
