@@ -121,7 +121,7 @@ def bench_uploads(http: httpx.Client, pid: int) -> None:
           f"{(large_rss - small_rss) / (large - small):.1f} MB per further MB ({large_rss / MB:.0f} MB "
           f"for {large / MB:.0f} MB)")
     data = prose(20 * MB, seed=99)
-    health = f"{http.base_url}_emulator/health"
+    health = str(http.base_url.join("/_emulator/health"))
     _, took, latencies = while_probing(lambda: upload(http, "probed.txt", data), health)
     print(f"  health while a 20 MB file is ingested ({took:.1f} s, {len(latencies)} probes): "
           f"{percentiles(latencies)}   max {max(latencies, default=0) * 1000:7.2f} ms")
