@@ -174,3 +174,9 @@ def test_on_redis_a_file_uploaded_renamed_or_deleted_on_one_worker_is_listed_so_
         first.delete(f"/api/v2/files/{file_id}")
         assert second.get("/api/v2/files").json()["count"] == 0
         second.post("/_emulator/reset")
+
+
+def test_a_reset_brings_the_seeded_workspaces_back(backend_http):
+    before = backend_http.get("/api/v3/workspaces").json()
+    assert backend_http.post("/_emulator/reset").json() == {"reset": True}
+    assert backend_http.get("/api/v3/workspaces").json() == before

@@ -58,6 +58,9 @@ class WorkspaceStore:
         self.users = users
         self.templates = {kind: next(w for w in seed.workspaces if w.workspace_type == kind)
                           for kind in HOME_KINDS}
+        # Whether this process saw the backend seeded: every use of the store asks, and the mark only
+        # goes with a reset (``forget_seeded``, on every worker).
+        self._seeded = False
 
     @classmethod
     def load(cls, state: Backend, settings: Settings, users: Users | None = None) -> WorkspaceStore:
@@ -66,7 +69,10 @@ class WorkspaceStore:
     async def seed(self) -> None:
         """Write the fixtures' shared workspaces and tags where their ids are absent, once per backend
         (the personal and company workspaces are made per user and company, at their first use)."""
+        if self._seeded:
+            return
         if await self.state.get(MARKS, "seeded"):
+            self._seeded = True
             return
         for workspace in self.seed_data.workspaces:
             if workspace.workspace_type not in HOME_KINDS:
@@ -81,6 +87,11 @@ class WorkspaceStore:
             if current < highest:
                 await self.state.incr(counter, highest - current)
         await self.state.put(MARKS, "seeded", True)
+        self._seeded = True
+
+    def forget_seeded(self) -> None:
+        """The state was reset (here or on another worker): the next use looks at the mark again."""
+        self._seeded = False
 
     # -- who sees a workspace -----------------------------------------------------------------------
 
