@@ -13,6 +13,8 @@ fixture files are. Another user's workspace or tag is never listed and is found 
     workspace-homes   "personal:<user id>" / "company:<company id>" -> the id of that workspace
     workspace-seed    "personal" / "company" -> who took the seed's id for it (the first to ask)
     directory         "seeded" -> true once the fixtures are in (a reset clears it; the next use seeds again)
+    workspaces-version "workspaces" -> a random token rewritten after every change of ``workspaces``:
+                      a worker keeps its list of them until it changes (``get_watched``)
 
 The first user to use the emulator gets the seed's ids (1 and 2 with the shipped file), so a
 single key sees what it always did; every other user and company gets new ids from the shared
@@ -24,6 +26,7 @@ personal and company workspaces come back as seeded, with the same ids, at their
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +38,9 @@ from ..state import Backend
 from .workspaces import Seed, Tag, Workspace
 
 WORKSPACES, TAGS, TAG_NAMES, MARKS = "workspaces", "tags", "tag-names", "directory"
+# One record, a random token rewritten after every change of ``workspaces``: a worker keeps the list
+# of every workspace until it changes (``get_watched``: on Redis no round trip meanwhile).
+VERSION, VERSION_KEY = "workspaces-version", "workspaces"
 HOMES, SEED_HOMES = "workspace-homes", "workspace-seed"
 WORKSPACE_IDS, TAG_IDS = "workspace-ids", "tag-ids"
 HOME_KINDS = ("personal", "company")
@@ -61,6 +67,7 @@ class WorkspaceStore:
         # Whether this process saw the backend seeded: every use of the store asks, and the mark only
         # goes with a reset (``forget_seeded``, on every worker).
         self._seeded = False
+        self._listed: tuple[Any, dict[int, Workspace]] | None = None  # (version, every workspace by id)
 
     @classmethod
     def load(cls, state: Backend, settings: Settings, users: Users | None = None) -> WorkspaceStore:
@@ -77,6 +84,7 @@ class WorkspaceStore:
         for workspace in self.seed_data.workspaces:
             if workspace.workspace_type not in HOME_KINDS:
                 await self.state.add(WORKSPACES, str(workspace.id), workspace.value())
+        await self._changed()
         for tag in self.seed_data.tags:
             if await self.state.add(TAGS, str(tag.id), tag.value()):
                 await self.state.add(TAG_NAMES, tag.name.lower(), True)
@@ -92,6 +100,7 @@ class WorkspaceStore:
     def forget_seeded(self) -> None:
         """The state was reset (here or on another worker): the next use looks at the mark again."""
         self._seeded = False
+        self._listed = None
 
     # -- who sees a workspace -----------------------------------------------------------------------
 
@@ -128,7 +137,8 @@ class WorkspaceStore:
                 return await self._home(kind, user)
         value = await self.state.get(WORKSPACES, str(mapped))
         if value is None:
-            await self.state.add(WORKSPACES, str(mapped), self._home_record(kind, mapped, user).value())
+            if await self.state.add(WORKSPACES, str(mapped), self._home_record(kind, mapped, user).value()):
+                await self._changed()
             value = await self.state.get(WORKSPACES, str(mapped))
         return Workspace.of(value) if value is not None else self._home_record(kind, mapped, user)
 
@@ -165,8 +175,20 @@ class WorkspaceStore:
         """Every workspace of every user, by id, in id order: what names a file's workspace in an answer
         (a file the caller may see is in a workspace of theirs, or a company file of a colleague's)."""
         await self.seed()
-        found = [Workspace.of(v) for v in (await self.state.items(WORKSPACES)).values()]
-        return {w.id: w for w in sorted(found, key=lambda w: w.id)}
+        version = await self.state.get_watched(VERSION, VERSION_KEY)
+        listed = self._listed
+        if listed is None or version is None or listed[0] != version:
+            # The version is read before the records: a change made meanwhile rewrites it after them.
+            found = [Workspace.of(v) for v in (await self.state.items(WORKSPACES)).values()]
+            listed = (version, {w.id: w for w in sorted(found, key=lambda w: w.id)})
+            if version is not None:
+                self._listed = listed
+        return dict(listed[1])
+
+    async def _changed(self) -> None:
+        """Tell every worker's ``every_workspace`` that the workspaces changed (on Redis: published)."""
+        token = secrets.token_hex(8)
+        await self.state.update(VERSION, VERSION_KEY, lambda _: token)
 
     async def workspaces(self, user: User | None) -> dict[int, Workspace]:
         """The workspaces ``user`` sees (their personal and company ones made if need be), by id."""
@@ -209,6 +231,7 @@ class WorkspaceStore:
             workspace = Workspace(new_id, name, "custom", description, document_upload_method, "owner",
                                   created, created, members or default, owner_fields(user, PRIVATE))
             if await self.state.add(WORKSPACES, str(new_id), workspace.value()):
+                await self._changed()
                 return workspace
 
     async def update_workspace(self, workspace_id: int, change: Callable[[Workspace], Workspace],
@@ -227,6 +250,8 @@ class WorkspaceStore:
             return changed.replace(updated_at=stamp).value()
 
         value = await self.state.update(WORKSPACES, str(workspace_id), apply)
+        if value is not None:
+            await self._changed()
         return None if value is None else self._as_seen(Workspace.of(value), user)
 
     # -- tags ------------------------------------------------------------------------------------------
@@ -278,6 +303,8 @@ class WorkspaceStore:
         for key, value in (await self.state.items(WORKSPACES)).items():
             if Workspace.of(value).owner.get(OWNER_COMPANY) == company_id:
                 dropped["workspaces"] += await self.state.delete(WORKSPACES, key)
+        if dropped["workspaces"]:
+            await self._changed()
         for key, value in (await self.state.items(TAGS)).items():
             tag = Tag.of(value)
             if tag.owner.get(OWNER_COMPANY) == company_id and await self.state.delete(TAGS, key):
