@@ -169,8 +169,8 @@ def check_state(settings: Settings) -> str | None:
             try:
                 client.ping()
                 # Before any worker starts: a worker restarted later must not take an emptied Redis for
-                # a fresh one (state/redis.py: the marker, and the ids past a lost backend).
-                from .state.redis import start_marker_key
+                # a fresh one (state/redis_ids.py: the marker, and the ids past a lost backend).
+                from .state.redis_ids import start_marker_key
 
                 client.set(start_marker_key(settings.redis_prefix), b"0:start", nx=True)
             finally:
