@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
@@ -24,6 +24,9 @@ import pytest
 from jsonschema import Draft7Validator
 
 from emulator.routing import starlette_path
+
+if TYPE_CHECKING:
+    from emulator.app import Emulator
 
 KEY = "test-key"
 TIMEOUT = httpx.Timeout(10.0)
@@ -97,7 +100,8 @@ def _route_pattern(op) -> re.Pattern:
 class Contract:
     """The response schemas of one running emulator, compiled once."""
 
-    def __init__(self, emulator: Any):
+    def __init__(self, emulator: Emulator):
+        """``emulator``: the app's, or a test server's view of it (``server.emulator``)."""
         self.operations = list(emulator.operations)
         self._routes = [(op, _route_pattern(op)) for op in self.operations]
         self._components = {spec.version: spec.components for spec in emulator.specs}
