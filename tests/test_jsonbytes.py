@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.jsonbytes import dumps, dumps_sorted
+from emulator.jsonbytes import dumps, dumps_sorted, map_strings
 
 
 def stdlib(value: Any) -> bytes:
@@ -127,3 +127,8 @@ def test_dumps_finite_writes_what_dumps_writes():
     chunks = {"chunks": [[round(i * 0.37, 3), f'data: {{"x":null,"y":1e-0{i % 9}}}\n\n'] for i in range(300)]
               + [[0.00001, "0.0000"], [1e-7, "e-"]]}
     assert dumps_finite(chunks) == dumps(chunks)
+
+
+def test_map_strings_changes_every_string_value_and_no_key() -> None:
+    value = {"a": "x", "b": [1, "y", {"c": "z", "d": None}], "e": 2.5}
+    assert map_strings(value, str.upper) == {"a": "X", "b": [1, "Y", {"c": "Z", "d": None}], "e": 2.5}
