@@ -44,6 +44,20 @@ _DETAIL = Draft7Validator(
 )
 
 
+def vllm_error(message: str, param: str | None = None, status: int = 400,
+               kind: str = "BadRequestError") -> dict[str, Any]:
+    """The model server's (vLLM's) error body, as the emulator sends it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+# The default bodies of a status forced on a model call (a control header, a fixture's error).
+DEFAULT_VLLM_ERRORS = {
+    400: vllm_error("Bad Request."),
+    500: vllm_error("Internal Server Error.", status=500, kind="InternalServerError"),
+    503: vllm_error("Service Unavailable.", status=503, kind="ServiceUnavailableError"),
+}
+
+
 class ContractError(AssertionError):
     pass
 
