@@ -6,6 +6,8 @@ server of the plugin and the tests), so the library never imports the CLI.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import StartupError
 
 MAX_PORT = 65_535
@@ -33,6 +35,15 @@ def check_port(port: int) -> int:
     """A TCP port is 0 to 65535 (0: a free one): anything else is refused here, not wrapped by the OS."""
     if not 0 <= port <= MAX_PORT:
         raise StartupError(f"--port must be from 0 to {MAX_PORT} (0 picks a free port), got {port}")
+    return port
+
+
+def bound_port(server: Any, default: int = 0) -> int:
+    """The port a started ``uvicorn.Server`` listens on (with ``--port 0``, the one the system picked)."""
+    port = default
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            port = sock.getsockname()[1]
     return port
 
 
