@@ -6,8 +6,6 @@ server of the plugin and the tests), so the library never imports the CLI.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .errors import StartupError
 
 MAX_PORT = 65_535
@@ -38,7 +36,7 @@ def check_port(port: int) -> int:
     return port
 
 
-def bound_port(server: Any, default: int = 0) -> int:
+def bound_port(server: object, default: int = 0) -> int:
     """The port a started ``uvicorn.Server`` listens on (with ``--port 0``, the one the system picked)."""
     port = default
     for listener in getattr(server, "servers", []):

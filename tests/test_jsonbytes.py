@@ -60,6 +60,11 @@ def some_value(rng: random.Random, depth: int = 0) -> Any:
     return {some_text(rng): some_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
+def test_map_strings_changes_every_string_value_and_no_key() -> None:
+    value = {"a": "x", "b": [1, "y", {"c": "z", "d": None}], "e": 2.5}
+    assert map_strings(value, str.upper) == {"a": "X", "b": [1, "Y", {"c": "Z", "d": None}], "e": 2.5}
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_random_values_encode_to_the_same_bytes(seed: int) -> None:
     rng = random.Random(seed)
@@ -128,7 +133,3 @@ def test_dumps_finite_writes_what_dumps_writes():
               + [[0.00001, "0.0000"], [1e-7, "e-"]]}
     assert dumps_finite(chunks) == dumps(chunks)
 
-
-def test_map_strings_changes_every_string_value_and_no_key() -> None:
-    value = {"a": "x", "b": [1, "y", {"c": "z", "d": None}], "e": 2.5}
-    assert map_strings(value, str.upper) == {"a": "X", "b": [1, "Y", {"c": "Z", "d": None}], "e": 2.5}
