@@ -132,4 +132,3 @@ def test_dumps_finite_writes_what_dumps_writes():
     chunks = {"chunks": [[round(i * 0.37, 3), f'data: {{"x":null,"y":1e-0{i % 9}}}\n\n'] for i in range(300)]
               + [[0.00001, "0.0000"], [1e-7, "e-"]]}
     assert dumps_finite(chunks) == dumps(chunks)
-
