@@ -148,7 +148,7 @@ class Emulator:
         if self.upstream is not None:
             before_handler.append(UpstreamSource(self.upstream))
         self.pipeline = Pipeline((
-            Step("observe", Observe(self.metrics)),
+            Step("observe", Observe(self.metrics), operations=self.metrics.turn_operations),
             # With an upstream, the upstream authenticates (its keys are not the emulator's).
             Step("validate", Validate(settings.api_keys, local_keys=self.upstream is None)),
             Step(IDENTIFY, Identify(self.users)),
@@ -156,7 +156,8 @@ class Emulator:
             Step("match", match),
             Step("deliver", Deliver(self.memo, self.controls, match, (*before_handler, *sources))),
         ), self.journal, finished=(self.limiter, self.metrics))
-        self.pipeline.insert(Step(LIMITS, self.limiter), after=RATE_LIMITS_AFTER)
+        self.pipeline.insert(Step(LIMITS, self.limiter, operations=self.limiter.limited),
+                             after=RATE_LIMITS_AFTER)
 
     def handlers(self) -> dict[str, Handler]:
         """operationId -> handler: every resource, built with the services its handlers read."""

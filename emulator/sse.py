@@ -10,10 +10,11 @@ record the stream as truncated.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from .answer import StreamFault, Timing
 from .errors import dumps
@@ -62,7 +63,37 @@ def _default_stream_error() -> dict[str, Any]:
             "param": None, "code": 500}
 
 
-def event_stream(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> StreamingResponse:
+class ChunkListener(Protocol):
+    """Told each chunk of a stream as it goes out (the journal's ``Tap``)."""
+
+    def chunk(self, body: bytes) -> None: ...
+
+
+class EventStream(StreamingResponse):
+    """A ``text/event-stream`` response of already framed events.
+
+    A stream sends hundreds of messages, so what follows it is told here, in the loop that sends
+    them, rather than by a wrapper of ``send`` called on every message: ``listener`` hears each
+    chunk before it is handed to the server, and ``before_end`` is awaited before the last message
+    (the journal entry: whoever has read the whole stream finds it)."""
+
+    listener: ChunkListener | None = None
+    before_end: Callable[[], Awaitable[None]] | None = None
+
+    async def stream_response(self, send: Send) -> None:
+        listener, before_end = self.listener, self.before_end
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            if not isinstance(chunk, bytes):
+                chunk = bytes(chunk) if isinstance(chunk, memoryview) else chunk.encode(self.charset)
+            if listener is not None and chunk:
+                listener.chunk(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if before_end is not None:
+            await before_end()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def event_stream(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> EventStream:
     """A ``text/event-stream`` response of already framed events."""
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **(headers or {})})
+    return EventStream(events, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})
