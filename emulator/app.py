@@ -71,7 +71,7 @@ from .memo import AnswerMemo
 from .metrics import Metrics
 from .operations import OperationNames
 from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
-from .routing import StaticFirstRouter, build_routes, http_exception
+from .routing import ApiFirst, StaticFirstRouter, build_routes, http_exception
 from .sampling import ModelLookup
 from .scripts.registry import Scripts
 from .spaces import SpaceItems, Spaces
@@ -253,7 +253,8 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
                                                        StateUnavailable: state_unavailable},
-                    middleware=[Middleware(Guard, settings=settings)], lifespan=_lifespan(emulator))
+                    middleware=[Middleware(Guard, settings=settings), Middleware(ApiFirst, routes=routes)],
+                    lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307. Paths without parameters are found by a dict lookup.
     app.router = StaticFirstRouter(routes=routes, redirect_slashes=False,
