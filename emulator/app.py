@@ -136,7 +136,7 @@ class Emulator:
         self.upload_sessions = UploadSessionStore(self.state, settings.seed, settings.epoch)
         self.analyses = AnalysisStore(self.state)
         items = SpaceItems(self.files, self.conversations, self.upload_sessions, self.analyses,
-                           self.workspaces)
+                           self.workspaces, self.agents)
         self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter, items, settings.admin_token)
         if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
             self.scripts.on_reset.append(after_first(self.limiter.windows.forget))

@@ -19,7 +19,8 @@ from ..call import Call, Script
 from ..catalog import Catalog, Model
 from ..config import Settings
 from ..errors import ApiError, ModelNotFound, ValidationError
-from ..identity.ownership import owner_fields, owner_of
+from ..identity.overlay import company_of
+from ..identity.ownership import OWNER_COMPANY, owner_fields, owner_of
 from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
@@ -47,7 +48,7 @@ class Agents(Protocol):
     @property
     def tools(self) -> Mapping[str, Tool]: ...
 
-    async def get(self, agent_id: Any) -> dict[str, Any] | None: ...
+    async def get(self, agent_id: Any, company: int | None = None) -> dict[str, Any] | None: ...
 
     def tool_names(self, agent: dict[str, Any]) -> list[str]: ...
 
@@ -76,16 +77,18 @@ class TurnService:
 
     # -- what a request names ------------------------------------------------------------------------
 
-    async def agent(self, body: dict[str, Any], default_id: int | None = None) -> dict[str, Any]:
-        """agent_id wins over the deprecated chat_setting_id; neither: the thread's, else the default."""
+    async def agent(self, body: dict[str, Any], default_id: int | None = None,
+                    company: int | None = None) -> dict[str, Any]:
+        """agent_id wins over the deprecated chat_setting_id; neither: the thread's, else the default
+        (each as the caller's company has it: another company's agent does not exist)."""
         agents = self.agents
         for field in ("agent_id", "chat_setting_id"):
             if body.get(field) is not None:
-                agent = await agents.get(body[field])
+                agent = await agents.get(body[field], company)
                 if agent is None:
                     raise ValidationError(choices.does_not_exist(field, body[field]))
                 return agent
-        agent = await agents.get(default_id if default_id is not None else agents.default_id)
+        agent = await agents.get(default_id if default_id is not None else agents.default_id, company)
         return agent or agents.seeds[agents.default_id]
 
     def model(self, name: Any) -> Model:
@@ -141,7 +144,7 @@ class TurnService:
         """Check the request; leave on the call what its fixture conditions read (turn index, agent
         id, forced tool)."""
         body = call.body
-        agent = await self.agent(body, thread["agent_id"] if thread else None)
+        agent = await self.agent(body, thread["agent_id"] if thread else None, company_of(call.user))
         model = self.model(body.get("ml_model") or (thread or {}).get("ml_model"))
         self.check_tool(body)
         mcp_tools, forced_mcp = await self.mcp_tools(body, agent)
@@ -224,7 +227,7 @@ class TurnService:
     async def render_thread(self, thread: Record, now: float) -> dict[str, Any]:
         last = await self.conversations.turn(thread["turns"][-1]) if thread["turns"] else None
         status = timeline.status_at(last, now)[0] if last is not None else "completed"
-        agent = await self.agents.get(thread["agent_id"])
+        agent = await self.agents.get(thread["agent_id"], thread.get(OWNER_COMPANY))
         model = thread.get("ml_model")
         try:
             model_name = self.catalog.get(model).name if model else None

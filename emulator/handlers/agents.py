@@ -22,6 +22,7 @@ from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
 from ..identity.directory import me_body
+from ..identity.overlay import company_of
 from ..identity.users import User
 from .common import body_of, paginate
 
@@ -105,7 +106,7 @@ class Agents:
 
     async def list_agents(self, call: Call) -> Response:
         query = call.query
-        agents = await self.agents.all()
+        agents = await self.agents.all(company_of(call.user))
         if "company_id" in query:
             agents = [a for a in agents if a.get("company_id") == query["company_id"]]
         if "group_id" in query:
@@ -153,7 +154,7 @@ class Agents:
             "company_id": company_id, "group_id": group_id, "tools": tools,
             "mcp_server_ids": servers,
             "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
-            "workspaces": workspace_ids or list(known)})
+            "workspaces": workspace_ids or list(known)}, company_of(call.user))
         return json_response(await self.render_agent(record, call.user), status=201)
 
     async def retrieve_agent(self, call: Call) -> Response:
@@ -170,7 +171,7 @@ class Agents:
             changes["mcp_server_ids"] = await self._server_ids(list(body["mcp_server_ids"]))
         if changes:
             changes["updated_at"] = await self.agents.update_stamp()
-            agent = await self.agents.patch(agent["id"], changes) or agent
+            agent = await self.agents.patch(agent["id"], changes, company_of(call.user)) or agent
         return json_response(await self.render_agent(agent, call.user))
 
     async def _tools(self, call: Call, server: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
@@ -274,8 +275,8 @@ class Agents:
 
 
 async def agent_or_404(agents: AgentDirectory, call: Call) -> dict[str, Any]:
-    """The path's agent; else DRF's 404."""
-    agent = await agents.get(call.path_params["id"])
+    """The path's agent, if the caller's company has it; else DRF's 404 (another company's included)."""
+    agent = await agents.get(call.path_params["id"], company_of(call.user))
     if agent is None:
         raise NotFound()
     return agent

@@ -196,7 +196,7 @@ class Files:
         query = call.query
         types = scoped_types(query.get("private_scope"), query.get("company_scope"),
                              query.get("workspace_scope"))
-        workspaces = await self.workspaces.every_workspace()
+        workspaces = await self.workspaces.every_workspace(call.user)
         records = [r for r in await self.files.all(call.user)
                    if workspace_of(workspaces, r).workspace_type in types]
         if "workspace_id" in query:
@@ -218,7 +218,7 @@ class Files:
         include = call.query.get("include_content") is True
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
-        workspaces = await self.workspaces.every_workspace()
+        workspaces = await self.workspaces.every_workspace(call.user)
         return json_response(v2_file(self.ingestion, record, now, workspaces, content,
                                      include_content=include))
 
