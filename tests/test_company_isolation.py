@@ -129,6 +129,35 @@ def test_a_space_s_reset_brings_the_seeds_back_for_its_company_alone(team) -> No
     assert agent_names(carol)[1] == "Globex assistant" and "policy" not in tag_names(carol)
 
 
+@TEAM
+def test_a_file_of_a_made_workspace_is_its_members_and_follows_their_changes(team) -> None:
+    alice, bob, carol = team["alice"], team["bob"], team["carol"]
+    deals = ok(alice.post(WORKSPACES, json={"name": "Deals", "description": "M&A"}))
+    filed = ok(alice.post("/api/v3/files", files={"file": ("platypus.txt", b"The platypus lays eggs.")},
+                          data={"workspace_id": str(deals["id"])}), 201)
+    question = {"query": "Where does the platypus lay eggs?"}
+
+    def bob_sees() -> bool:
+        found = bob.get(f"/api/v3/files/{filed['id']}").status_code == 200
+        listed = filed["id"] in {f["id"] for f in ok(bob.get("/api/v3/files"))["results"]}
+        searched = bob.post("/api/v2/chat/document-search", json=question)
+        hit = searched.status_code == 200 and "platypus" in searched.text
+        assert found == listed == hit
+        return found
+
+    assert "platypus" in alice.post("/api/v2/chat/document-search", json=question).text
+    assert not bob_sees()  # a colleague, not a member
+    ok(alice.patch(f"{WORKSPACES}/{deals['id']}", json={"members": {"users": [101, 102]}}))
+    assert bob_sees()
+    ok(alice.patch(f"{WORKSPACES}/{deals['id']}", json={"members": {"users": [101]}}))
+    assert not bob_sees()
+    assert carol.get(f"/api/v3/files/{filed['id']}").status_code == 404
+    # A file of a seeded custom workspace stays every colleague's.
+    seeded = ok(alice.post("/api/v3/files", files={"file": ("memo.txt", b"Acme words")},
+                           data={"workspace_id": "3"}), 201)
+    assert bob.get(f"/api/v3/files/{seeded['id']}").status_code == 200
+
+
 @TWO_KEYS
 def test_two_keys_do_not_see_each_other_s_changes_to_the_seeds(two_keys) -> None:
     first, second = two_keys
