@@ -9,7 +9,7 @@ their ``times`` and sequence counters count per space.
 
 A space's reset removes its runtime fixtures, its file fixtures' counters, its run-time rate
 limits and its users' rate-limit windows, what its company's users own (``SpaceItems``: files,
-threads, upload sessions, analyses, workspaces, tags and agents, and the company's copies of the
+threads, upload sessions, analyses, workspaces, tags, agents and MCP servers, and the company's copies of the
 seeded workspaces, tags and agents; the personal and company workspaces come back as seeded at
 their next use), and moves its journal cursor past every entry so far (the
 journal is one log for all: a space's view of it starts at the cursor).
@@ -64,7 +64,8 @@ class SpaceItems:
                 "upload_sessions": await self.sessions.drop_company(company_id),
                 "analyses": await self.analyses.drop_company(company_id),
                 **await self.workspaces.drop_company(company_id),
-                "agents": await self.agents.drop_company(company_id)}
+                "agents": await self.agents.drop_company(company_id),
+                "mcp_servers": await self.agents.mcp.drop_company(company_id)}
 
 
 class Spaces:

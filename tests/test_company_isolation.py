@@ -158,6 +158,27 @@ def test_a_file_of_a_made_workspace_is_its_members_and_follows_their_changes(tea
     assert bob.get(f"/api/v3/files/{seeded['id']}").status_code == 200
 
 
+@TEAM
+def test_an_mcp_server_is_its_creator_s_company_s(team) -> None:
+    alice, bob, carol, control = team["alice"], team["bob"], team["carol"], team["control"]
+    made = ok(alice.post("/api/v3/mcp", json={"name": "acme-crm", "url": "https://mcp.example.com/crm",
+                                              "authentication_method": "none"}), 201)
+
+    def names(http: httpx.Client) -> set[str]:
+        return {s["name"] for s in ok(http.get("/api/v3/mcp"))["results"]}
+
+    assert "acme-crm" in names(bob) and "acme-crm" not in names(carol)
+    assert "crm" in names(carol)  # the declared servers are everyone's
+    assert ok(bob.get(f"/api/v3/mcp/{made['id']}/tools")) == ok(alice.get(f"/api/v3/mcp/{made['id']}/tools"))
+    assert carol.get(f"/api/v3/mcp/{made['id']}").status_code == 404
+    refused = carol.post(AGENTS, json={"name": "X", "mcp_server_ids": [made["id"]]})
+    assert refused.status_code == 400 and "mcp_server_ids" in refused.json()
+    forced = carol.post("/api/v3/threads/turns", json={"query": "Hi", "force_mcp_server": made["id"]})
+    assert forced.status_code == 400 and "force_mcp_server" in forced.json()
+    counts = ok(control.post("/_emulator/reset", headers={"X-Emulator-Api-Key": "alice-key"}))
+    assert counts["mcp_servers"] == 1 and "acme-crm" not in names(bob)
+
+
 @TWO_KEYS
 def test_two_keys_do_not_see_each_other_s_changes_to_the_seeds(two_keys) -> None:
     first, second = two_keys

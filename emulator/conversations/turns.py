@@ -111,10 +111,10 @@ class TurnService:
         if forced is not None and forced not in self.agents.tools:
             raise ValidationError(choices.unknown_tool(forced, sorted(self.agents.tools)))
 
-    async def mcp_tools(self, body: dict[str, Any], agent: dict[str, Any]
+    async def mcp_tools(self, body: dict[str, Any], agent: dict[str, Any], company: int | None = None
                         ) -> tuple[tuple[McpTool, ...], tuple[McpTool, ...]]:
         """(the MCP tools the turn may call, those of the forced server): the server that
-        ``force_mcp_server`` names (by id or name) must exist."""
+        ``force_mcp_server`` names (by id or name) must exist for the caller's company."""
         forced_key = body.get("force_mcp_server")
         if self.mcp is None:
             if forced_key is not None:
@@ -122,11 +122,11 @@ class TurnService:
             return (), ()
         forced: tuple[McpTool, ...] = ()
         if forced_key is not None:
-            server = await self.mcp.get(str(forced_key))
+            server = await self.mcp.get(str(forced_key), company)
             if server is None:
                 raise ValidationError(choices.does_not_exist("force_mcp_server", forced_key))
             forced = self.mcp.tools(server)
-        others = await self.mcp.tools_of(agent.get("mcp_server_ids") or [])
+        others = await self.mcp.tools_of(agent.get("mcp_server_ids") or [], company)
         return (*forced, *[t for t in others if t not in forced]), forced
 
     async def history(self, thread: Record) -> list[tuple[str, str]]:
@@ -144,10 +144,11 @@ class TurnService:
         """Check the request; leave on the call what its fixture conditions read (turn index, agent
         id, forced tool)."""
         body = call.body
-        agent = await self.agent(body, thread["agent_id"] if thread else None, company_of(call.user))
+        company = company_of(call.user)
+        agent = await self.agent(body, thread["agent_id"] if thread else None, company)
         model = self.model(body.get("ml_model") or (thread or {}).get("ml_model"))
         self.check_tool(body)
-        mcp_tools, forced_mcp = await self.mcp_tools(body, agent)
+        mcp_tools, forced_mcp = await self.mcp_tools(body, agent, company)
         scope = await self.documents.scope(body, call.user)
         history = await self.history(thread) if thread is not None else []
         index = len(thread["turns"]) if thread else 0
