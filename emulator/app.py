@@ -113,7 +113,7 @@ class Emulator:
         # Files (v2 and v3 share them), the workspaces and tags they live in (per user and company), and
         # their ingestion.
         self.workspaces = _named(lambda: WorkspaceStore.load(self.state, settings, self.users))
-        self.files = FileStore(self.state, epoch=settings.epoch)
+        self.files = FileStore(self.state, epoch=settings.epoch, members=self.workspaces)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
@@ -136,7 +136,7 @@ class Emulator:
         self.upload_sessions = UploadSessionStore(self.state, settings.seed, settings.epoch)
         self.analyses = AnalysisStore(self.state)
         items = SpaceItems(self.files, self.conversations, self.upload_sessions, self.analyses,
-                           self.workspaces)
+                           self.workspaces, self.agents)
         self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter, items, settings.admin_token)
         if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
             self.scripts.on_reset.append(after_first(self.limiter.windows.forget))
