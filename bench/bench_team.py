@@ -94,10 +94,11 @@ def populate(share: int) -> object:
     each, rest = divmod(share, len(pairs))
     for number, (op, status) in enumerate(pairs):
         count = each + (1 if number < rest else 0)
-        metrics.requests.labels(op, status).inc(count)
-        histogram = metrics.latency.labels(op)
-        for sample in range(min(count, 200)):  # every bucket gets its share; the sum and count follow
-            histogram.observe(0.0005 * (1 + sample % 40))
+        shown = min(count, 200)
+        for sample in range(shown):  # every bucket gets its share; the sum and count follow
+            metrics.answered.observe(op, int(status), 0.0005 * (1 + sample % 40))
+        if count > shown:
+            metrics.answered.observe(op, int(status), 0.0005, count - shown)
         metrics.streams.labels("complete").inc(count // 10)
     metrics.throttled.labels(operations[0], "requests").inc(share // 100)
     return metrics

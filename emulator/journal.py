@@ -112,8 +112,8 @@ class Journal:
         request = call.request
         scope = request.scope
         user = call.user
-        shown_response = b"null" if response is None else response.json(call.started)
-        packed = shown_response[:1] == PACKED
+        parts = (b"null",) if response is None else response.parts(call.started)
+        packed = parts[0] == PACKED
         entry = _ENTRY % (
             _name(request.method), _name(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
@@ -122,14 +122,14 @@ class Journal:
             b"null" if call.source is None else _name(call.source),
             b"null" if user is None else b"%d" % user.id,
             b"null" if user is None else b"%d" % user.company.id,
-            self._body(call), b"" if packed else shown_response)
+            self._body(call), b"" if packed else b"".join(parts))
         notes = call.notes
         tail = b',"notes":' + _dumps(notes) + b"}" if notes else b"}"
         if not packed:
             return entry[:-1] + tail if notes else entry
         # A packed response (raw bytes, not JSON) goes last: the entry's JSON around it first, by size.
         head = entry[:-1]  # up to the response's value
-        return PACKED + SIZES.pack(len(head), len(tail)) + head + tail + shown_response
+        return b"".join((PACKED, SIZES.pack(len(head), len(tail)), head, tail, *parts))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)

@@ -23,7 +23,6 @@ import asyncio
 from collections.abc import Collection
 
 from ..generation import vectors as embedding
-from ..identity.ownership import visible
 from ..identity.users import User
 from . import scoring
 from .ingestion import Ingestion
@@ -48,8 +47,8 @@ class Retrieval:
             return []
         everything = await self.files.all()
         wanted = None if file_ids is None else set(file_ids)
-        candidates = await self.ingestion.ready(r for r in everything if (wanted is None or r.id in wanted)
-                                                and visible(r.extra, viewer))
+        named = (r for r in everything if wanted is None or r.id in wanted)
+        candidates = await self.ingestion.ready(await self.files.visible_to(named, viewer))
         await self.index(candidates, everything)
         return await self.rank(query, candidates, n)
 
