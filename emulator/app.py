@@ -27,6 +27,7 @@ from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .conversations.directory import AgentDirectory
+from .conversations.feedbacks import FeedbackStore
 from .conversations.records import Conversations
 from .conversations.scope import DocumentScope
 from .conversations.turns import TurnService
@@ -181,7 +182,7 @@ class Emulator:
             AgentFiles(self.agents, self.files, self.ingestion, self.workspaces, self.retrieval),
             Mcp(self.mcp),
             Artifacts(self.conversations, state),
-            Feedback(state, settings.epoch),
+            Feedback(FeedbackStore(state), settings.epoch),
         )
 
     async def reset(self) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
-from .jsonbytes import dumps
+from .jsonbytes import dumps, map_strings
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 from .tap import PACKED, SIZES, Tap, cut, shown
@@ -173,7 +173,8 @@ class Journal:
             if len(text) <= self.body_cap:
                 return text
         # Too big: long strings are cut first (a 5 MB prompt keeps its shape and its start) ...
-        shrunk = _dumps(_shrink(body, max(64, self.body_cap // 16)))
+        cap = max(64, self.body_cap // 16)
+        shrunk = _dumps(map_strings(body, lambda string: cut(string, cap)))
         if len(shrunk) <= self.body_cap:
             return shrunk
         text = _dumps(body)
@@ -233,16 +234,6 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
             value = cut(value, HEADER_VALUE_CAP)
         kept[name] = value
     return kept
-
-
-def _shrink(value: Any, cap: int) -> Any:
-    if isinstance(value, str):
-        return cut(value, cap)
-    if isinstance(value, dict):
-        return {k: _shrink(v, cap) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shrink(v, cap) for v in value]
-    return value
 
 
 def _dumps(value: Any) -> bytes:

@@ -161,3 +161,14 @@ def dumps_finite(value: Any) -> bytes:
     if b"0.0000" not in out and b"e-" not in out:
         return _exact(out)
     return _respell(out)
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """JSON data with ``change`` applied to every string value in it (keys are left as they are)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
+    return value

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.jsonbytes import dumps, dumps_sorted
+from emulator.jsonbytes import dumps, dumps_sorted, map_strings
 
 
 def stdlib(value: Any) -> bytes:
@@ -58,6 +58,11 @@ def some_value(rng: random.Random, depth: int = 0) -> Any:
     if kind < 0.7:
         return [some_value(rng, depth + 1) for _ in range(rng.randint(0, 6))]
     return {some_text(rng): some_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def test_map_strings_changes_every_string_value_and_no_key() -> None:
+    value = {"a": "x", "b": [1, "y", {"c": "z", "d": None}], "e": 2.5}
+    assert map_strings(value, str.upper) == {"a": "X", "b": [1, "Y", {"c": "Z", "d": None}], "e": 2.5}
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -14,8 +14,8 @@ Ids come from the backend's counter, so two workers never hand out the same one.
 ingestion result or a cached vector is only ever used for the very upload it was made from.
 
 What this process caches (the vectors as one matrix, ``matrix.py``; the lexical index of
-``retrieval``) is keyed on (id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills
-the text, chunks and vectors.
+``retrieval``) is keyed on (id, nonce) and is correct to lose. Ingestion (``ingestion.py``, the
+work itself in ``chunking.py``) fills the text, chunks and vectors.
 Nothing needs saving: with --data-dir the memory backend keeps every record on disk as it is
 written, and Redis keeps them itself.
 """
