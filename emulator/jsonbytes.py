@@ -37,7 +37,6 @@ _NUMBER_BYTES = frozenset(b"0123456789.-+e")
 _DIGITS = frozenset(b"0123456789")
 _EXACT_BELOW = 64 * 1024
 _BEFORE_NUMBER, _AFTER_NUMBER = frozenset(b":,["), frozenset(b",]}")
-_COMMA = ord(",")
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
@@ -157,25 +156,27 @@ def _has_non_finite(value: Any) -> bool:
 
 def dumps_float32(vector: np.ndarray) -> bytes:
     """``dumps(vector.tolist())`` for a one-dimensional float32 array (an embedding), without its
-    Python floats: orjson writes the array widened to float64 (the very doubles ``tolist`` gives),
-    and the only numbers it spells otherwise than ``repr``, those below 1e-4 in magnitude (a double
-    under 1e-4 is the only kind ``repr`` writes with an exponent, ``e-05``, short of 1e16), are
-    found in the array and written by ``repr``, their places read from the commas."""
+    Python floats: orjson writes the array widened to float64 (the very doubles ``tolist`` gives).
+    The only numbers it spells otherwise than ``repr`` are those below 1e-4 in magnitude (a double
+    under 1e-4 is the only kind ``repr`` writes with an exponent, ``e-05``, short of 1e16): they are
+    set to NaN before, which orjson writes ``null``, and each ``null`` is then replaced by the
+    ``repr`` of the number it stands for."""
     wide = vector.astype(np.float64)
     if not np.isfinite(wide).all():  # NaN and the infinities: json's spelling
         return dumps(wide.tolist())
+    tiny = np.abs(wide) < 1e-4
+    tiny &= wide != 0
+    if not tiny.any():
+        return orjson.dumps(wide, option=orjson.OPT_SERIALIZE_NUMPY)
+    spelt = [repr(value).encode() for value in wide[tiny].tolist()]
+    wide[tiny] = np.nan
     out = orjson.dumps(wide, option=orjson.OPT_SERIALIZE_NUMPY)
-    tiny = np.flatnonzero((np.abs(wide) < 1e-4) & (wide != 0))
-    if not len(tiny):
-        return out
-    commas = np.flatnonzero(np.frombuffer(out, dtype=np.uint8) == _COMMA)
     pieces: list[bytes] = []
     done = 0  # out[:done] is in pieces
-    for index in tiny.tolist():
-        left = commas[index - 1] + 1 if index else 1  # after the comma, or the "["
-        right = commas[index] if index < len(commas) else len(out) - 1  # before the comma, or the "]"
-        pieces += (out[done:left], repr(float(wide[index])).encode())
-        done = right
+    for text in spelt:
+        at = out.index(b"n", done)  # a one-byte search is a memchr; no number holds an "n"
+        pieces += (out[done:at], text)
+        done = at + 4  # past the "null"
     pieces.append(out[done:])
     return b"".join(pieces)
 
