@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from emulator.config import DEFAULT_FIXTURES_DIR
+from emulator.limits.stage import UNLIMITED
 from tests.conftest import TIMEOUT, backend_overrides
 from tests.test_users import users_file
 
@@ -61,6 +62,32 @@ def test_a_throttled_request_gets_drf_s_body_and_the_retry_headers(kind: str, ma
     assert 0 < int(refused.headers["retry-after-ms"]) <= 60_000
     assert all(name in refused.headers for name in SIX)
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+@pytest.mark.parametrize(("flags", "limited", "unlimited"), [
+    pytest.param({"rpm": 2}, "requests", "tokens", id="rpm-only"),
+    pytest.param({"tpm": 5_000}, "tokens", "requests", id="tpm-only"),
+])
+def test_with_one_kind_of_limit_the_other_reads_as_unlimited(flags: dict, limited: str, unlimited: str,
+                                                            make_server) -> None:
+    running = make_server(**flags)
+    answers = [chat(running.base_url, "k") for _ in range(3 if limited == "requests" else 1)]
+    for answer in answers:
+        assert all(name in answer.headers for name in SIX)
+        assert answer.headers[f"x-ratelimit-limit-{unlimited}"] == str(UNLIMITED)
+        assert answer.headers[f"x-ratelimit-remaining-{unlimited}"] == str(UNLIMITED)
+        assert answer.headers[f"x-ratelimit-reset-{unlimited}"] == "0ms"
+    assert answers[0].headers[f"x-ratelimit-limit-{limited}"] == str(flags["rpm" if limited == "requests"
+                                                                          else "tpm"])
+    if limited == "requests":  # the throttle's 429 carries the six as well
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[1].headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_without_any_limit_no_rate_limit_header_is_sent(make_server) -> None:
+    answer = chat(make_server().base_url, "k")
+    assert answer.status_code == 200
+    assert not any(name.startswith("x-ratelimit-") for name in answer.headers)
 
 
 @BACKENDS

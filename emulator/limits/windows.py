@@ -14,10 +14,12 @@ prompt plus ``max_tokens``, the answer may have used fewer.
 
 from __future__ import annotations
 
-import time
+import itertools
+import os
+import secrets
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from time import monotonic
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..state import Backend
 
@@ -25,72 +27,89 @@ if TYPE_CHECKING:
     from ..state.redis import RedisBackend
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     admitted: bool
     requests: int  # in the window, this call included when admitted
     tokens: int
     wait_requests_s: float  # until one more request fits (0: it does)
     wait_tokens_s: float
     reset_s: float  # until the oldest entry leaves the window
+    entry: object = None  # an admitted call's entry, what ``correct`` is given to change its tokens
 
 
 class Windows(Protocol):
-    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None, cost: int,
-                    entry: str) -> Decision: ...
+    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None,
+                    cost: int) -> Decision: ...
 
-    async def correct(self, bucket: str, entry: str, tokens: int) -> None: ...
+    async def correct(self, bucket: str, entry: object, tokens: int) -> None: ...
 
     async def clear(self, prefix: str = "") -> None: ...
 
 
+class _Entry:
+    """One admitted call in its bucket's window; ``bucket`` is None once it has left the window."""
+
+    __slots__ = ("at", "cost", "bucket")
+
+    def __init__(self, at: float, cost: int, bucket: _Bucket):
+        self.at, self.cost = at, cost
+        self.bucket: _Bucket | None = bucket
+
+
 class _Bucket:
+    __slots__ = ("entries", "used")
+
     def __init__(self) -> None:
-        self.entries: deque[tuple[float, str]] = deque()
-        self.costs: dict[str, int] = {}
-        self.used = 0
+        self.entries: deque[_Entry] = deque()
+        self.used = 0  # the tokens of the entries in the window
 
 
 class MemoryWindows:
     def __init__(self) -> None:
         self._buckets: dict[str, _Bucket] = {}
 
-    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None, cost: int,
-                    entry: str) -> Decision:
-        now = time.monotonic()
+    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None,
+                    cost: int) -> Decision:
+        now = monotonic()
         held = self._buckets.get(bucket)
         if held is None:
             held = self._buckets[bucket] = _Bucket()
         entries = held.entries
-        while entries and entries[0][0] <= now - window_s:
-            _, gone = entries.popleft()
-            held.used -= held.costs.pop(gone, 0)
+        if entries and entries[0].at <= now - window_s:
+            since = now - window_s
+            while entries and entries[0].at <= since:
+                gone = entries.popleft()
+                held.used -= gone.cost
+                gone.bucket = None
         count, used = len(entries), held.used
-        wait_r = wait_t = 0.0
-        if rpm is not None and count + 1 > rpm:
-            wait_r = entries[count - rpm][0] + window_s - now
-        if tpm is not None and used + cost > tpm:
-            wait_t = window_s
-            if cost <= tpm:
-                freed, need = 0, used + cost - tpm
-                for at, name in entries:
-                    freed += held.costs.get(name, 0)
-                    if freed >= need:
-                        wait_t = at + window_s - now
-                        break
-        oldest = entries[0][0] if entries else now
-        if wait_r > 0 or wait_t > 0:
-            return Decision(False, count, used, max(wait_r, 0.0), max(wait_t, 0.0), oldest + window_s - now)
-        entries.append((now, entry))
-        held.costs[entry] = cost
-        held.used += cost
-        return Decision(True, count + 1, used + cost, 0.0, 0.0, oldest + window_s - now)
+        oldest = entries[0].at if entries else now
+        if (rpm is not None and count >= rpm) or (tpm is not None and used + cost > tpm):
+            wait_r = wait_t = 0.0
+            if rpm is not None and count >= rpm:
+                wait_r = entries[count - rpm].at + window_s - now
+            if tpm is not None and used + cost > tpm:
+                wait_t = window_s
+                if cost <= tpm:
+                    freed, need = 0, used + cost - tpm
+                    for old in entries:
+                        freed += old.cost
+                        if freed >= need:
+                            wait_t = old.at + window_s - now
+                            break
+            if wait_r > 0 or wait_t > 0:
+                return Decision(False, count, used, max(wait_r, 0.0), max(wait_t, 0.0),
+                                oldest + window_s - now)
+        entry = _Entry(now, cost, held)
+        entries.append(entry)
+        held.used = used + cost
+        return Decision(True, count + 1, used + cost, 0.0, 0.0, oldest + window_s - now, entry)
 
-    async def correct(self, bucket: str, entry: str, tokens: int) -> None:
-        held = self._buckets.get(bucket)
-        if held is not None and entry in held.costs:
-            held.used += tokens - held.costs[entry]
-            held.costs[entry] = tokens
+    async def correct(self, bucket: str, entry: object, tokens: int) -> None:
+        assert isinstance(entry, _Entry)
+        held = entry.bucket  # the bucket it was counted in (not one made since by a reset)
+        if held is not None:
+            held.used += tokens - entry.cost
+            entry.cost = tokens
 
     def forget(self) -> None:
         """Every window (a reset of the whole emulator)."""
@@ -164,19 +183,24 @@ class RedisWindows:
 
     def __init__(self, backend: RedisBackend):
         self.backend = backend
+        # An entry's name is unique across workers and replicas: this process's, then a count.
+        self._me = f"{os.getpid()}-{secrets.token_hex(4)}-"
+        self._entries = itertools.count(1)
 
     def _keys(self, bucket: str) -> list[str]:
         base = f"{self.backend.prefix}{SUB}{bucket}"
         return [base + ":w", base + ":c", base + ":t"]
 
-    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None, cost: int,
-                    entry: str) -> Decision:
+    async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None,
+                    cost: int) -> Decision:
+        entry = self._me + str(next(self._entries))
         got = await self.backend.run_script(
             _ADMIT, self._keys(bucket), [max(1, round(window_s * 1000)), rpm or 0, tpm or 0, cost, entry])
         admitted, count, used, wait_r, wait_t, reset = (int(v) for v in got)
-        return Decision(bool(admitted), count, used, wait_r / 1000, wait_t / 1000, reset / 1000)
+        return Decision(bool(admitted), count, used, wait_r / 1000, wait_t / 1000, reset / 1000,
+                        entry if admitted else None)
 
-    async def correct(self, bucket: str, entry: str, tokens: int) -> None:
+    async def correct(self, bucket: str, entry: object, tokens: int) -> None:
         await self.backend.run_script(_CORRECT, self._keys(bucket), [entry, tokens])
 
     async def clear(self, prefix: str = "") -> None:
