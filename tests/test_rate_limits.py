@@ -109,6 +109,20 @@ def test_tokens_are_counted_at_admission_and_corrected_after_the_answer(kind: st
 
 
 @BACKENDS
+def test_the_corrections_of_calls_made_at_once_all_count_before_the_next_admission(kind: str,
+                                                                                   make_server) -> None:
+    running = make_server(tpm=100_000, **backend_overrides(kind))
+    payloads = [body(f"Question number {n}", max_tokens=150) for n in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda p: chat(running.base_url, "k", p), payloads))
+    assert {a.status_code for a in answers} == {200}
+    used = sum(a.json()["usage"]["total_tokens"] for a in answers)
+    last = chat(running.base_url, "k", body(max_tokens=150))
+    admitted = last.json()["usage"]["prompt_tokens"] + 150
+    assert int(last.headers["x-ratelimit-remaining-tokens"]) == 100_000 - used - admitted
+
+
+@BACKENDS
 def test_a_stream_s_tokens_are_corrected_too(kind: str, make_server) -> None:
     running = make_server(tpm=400, **backend_overrides(kind))
     with httpx.stream("POST", running.base_url + CHAT, json={**body(max_tokens=150), "stream": True,
