@@ -6,6 +6,7 @@ control API, and the openai SDK's retries."""
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from emulator.config import DEFAULT_FIXTURES_DIR
 from emulator.limits.stage import UNLIMITED
 from tests.conftest import TIMEOUT, backend_overrides
+from tests.test_fixture_files import edit
 from tests.test_users import users_file
 
 CHAT = "/api/v2/chat/completions"
@@ -230,3 +232,20 @@ def test_a_broken_rate_limits_in_a_fixture_file_stops_start_up(tmp_path: Path, m
     (tmp_path / "limits.yaml").write_text("fixtures: []\nrate_limits: {rpm: many}\n", encoding="utf-8")
     with pytest.raises(Exception, match=r"limits.yaml:2: rate_limits.rpm must be a whole number"):
         make_server(fixtures_dir=tmp_path)
+
+
+def test_an_edited_fixture_file_s_rate_limits_apply_and_a_broken_edit_keeps_them(tmp_path: Path, make_server,
+                                                                                 caplog) -> None:
+    path = tmp_path / "limits.yaml"
+    path.write_text("rate_limits: {rpm: 2}\nfixtures: []\n", encoding="utf-8")
+    running = make_server(fixtures_dir=tmp_path)
+    files = running.emulator.limiter.files
+    assert at_once(running.base_url, "suite-a", 3) == [200, 200, 429]
+    edit(path, "rate_limits: {rpm: 4}\nfixtures: []\n")
+    files._next = 0.0  # the next request looks at the files now (not RELOAD_S later)
+    assert at_once(running.base_url, "suite-b", 5) == [200] * 4 + [429]
+    with caplog.at_level(logging.ERROR, logger="emulator.limits"):
+        edit(path, "rate_limits: {rpm: none}\nfixtures: []\n")
+        files._next = 0.0
+        assert at_once(running.base_url, "suite-c", 5) == [200] * 4 + [429]
+    assert "limits.yaml:1: rate_limits.rpm must be a whole number" in caplog.text
