@@ -86,6 +86,13 @@ def test_with_one_kind_of_limit_the_other_reads_as_unlimited(flags: dict, limite
         assert answers[1].headers["x-ratelimit-remaining-requests"] == "0"
 
 
+def test_an_error_its_handler_answers_carries_the_six_headers_too(make_server) -> None:
+    answer = chat(make_server(rpm=5).base_url, "k", body(model="no-such-model"))
+    assert answer.status_code == 404
+    assert all(name in answer.headers for name in SIX)
+    assert answer.headers["x-ratelimit-remaining-requests"] == "4"
+
+
 def test_without_any_limit_no_rate_limit_header_is_sent(make_server) -> None:
     answer = chat(make_server().base_url, "k")
     assert answer.status_code == 200
