@@ -120,6 +120,7 @@ class Call:
     admitted: tuple[str, object, int] | None = None  # the rate limits' window, entry and tokens counted
     tokens: int | None = None  # prompt + completion tokens of a model answer, once it is made
     prompt_tokens: int | None = None  # a chat prompt's tokens, when a stage counted them exactly (limits)
+    input_tokens: list[int] | None = None  # each embeddings input's tokens, counted so (limits)
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
     script: Script | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal

@@ -256,3 +256,18 @@ def test_an_edited_fixture_file_s_rate_limits_apply_and_a_broken_edit_keeps_them
         files._next = 0.0
         assert at_once(running.base_url, "suite-c", 5) == [200] * 4 + [429]
     assert "limits.yaml:1: rate_limits.rpm must be a whole number" in caplog.text
+
+
+@pytest.mark.parametrize("given", [pytest.param("One text to embed", id="text"),
+                                   pytest.param(["First text", "a second, longer one", "3"], id="texts"),
+                                   pytest.param([[1, 2, 3], [4]], id="token-ids")])
+def test_an_embeddings_answer_is_the_same_with_a_token_limit_and_counts_its_input(given, make_server) -> None:
+    payload = {"model": "multilingual-e5-large", "input": given}
+    answers = []
+    for flags in ({}, {"tpm": 1_000_000}):
+        running = make_server(**flags)
+        answers.append(httpx.post(running.v2 + "/embeddings", json=payload, timeout=TIMEOUT,
+                                  headers={"Authorization": "Bearer k"}))
+    assert answers[0].content == answers[1].content
+    used = answers[1].json()["usage"]["prompt_tokens"]
+    assert int(answers[1].headers["x-ratelimit-remaining-tokens"]) == 1_000_000 - used

@@ -170,7 +170,8 @@ async def admission_tokens(body: dict[str, Any], limit: int, call: Call | None =
 
     Counted up to ``limit`` (the tokens a window holds): past it the call is refused whatever the
     exact figure, so a huge prompt is not counted whole, and a long one is counted off the loop. A chat
-    prompt's exact count is left on ``call`` for its handler, which would count it again."""
+    prompt's exact count, and each embeddings input's, is left on ``call`` for its handler, which
+    would count it again."""
     prompt = 0
     if isinstance(body.get("messages"), list):
         prompt = await count_prompt_within(body["messages"], limit)  # as the chat handler counts it
@@ -178,8 +179,16 @@ async def admission_tokens(body: dict[str, Any], limit: int, call: Call | None =
             call.prompt_tokens = prompt
     elif "prompt" in body:
         prompt = await _count_any(body["prompt"], limit)
-    elif "input" in body:
-        return await _count_any(body["input"], limit)  # embeddings: the input is all
+    elif "input" in body:  # embeddings: the input is all
+        value = body["input"]
+        texts = [value] if isinstance(value, str) else value if (
+            isinstance(value, list) and value and all(isinstance(v, str) for v in value)) else None
+        if texts is None:
+            return await _count_any(value, limit)
+        counts = await count_within(texts, limit)
+        if call is not None and len(counts) == len(texts) and max(counts) <= limit:  # exact: kept
+            call.input_tokens = counts
+        return sum(counts)
     elif isinstance(body.get("query"), str):
         prompt = (await count_within([body["query"]], limit))[0]
     most = body.get("max_tokens", body.get("max_completion_tokens"))
