@@ -50,27 +50,21 @@ class Windows(Protocol):
     async def clear(self, prefix: str = "") -> None: ...
 
 
-class _Entry:
-    """One admitted call in its bucket's window; ``bucket`` is None once it has left the window."""
-
-    __slots__ = ("at", "cost", "bucket")
-
-    def __init__(self, at: float, cost: int, bucket: _Bucket):
-        self.at, self.cost = at, cost
-        self.bucket: _Bucket | None = bucket
-
-
 class _Bucket:
-    __slots__ = ("entries", "used")
+    __slots__ = ("entries", "costs", "used")
 
     def __init__(self) -> None:
-        self.entries: deque[_Entry] = deque()
+        # Plain tuples and an int -> int dict, which the garbage collector does not track: a window
+        # of a minute at thousands of calls a second adds nothing to what a full collection walks.
+        self.entries: deque[tuple[float, int]] = deque()  # (when, entry number), oldest first
+        self.costs: dict[int, int] = {}  # entry number -> its tokens (entries counted with a tpm)
         self.used = 0  # the tokens of the entries in the window
 
 
 class MemoryWindows:
     def __init__(self) -> None:
         self._buckets: dict[str, _Bucket] = {}
+        self._numbers = itertools.count(1)  # entry numbers, never reused (a reset makes new buckets)
 
     async def admit(self, bucket: str, window_s: float, rpm: int | None, tpm: int | None,
                     cost: int) -> Decision:
@@ -78,42 +72,41 @@ class MemoryWindows:
         held = self._buckets.get(bucket)
         if held is None:
             held = self._buckets[bucket] = _Bucket()
-        entries = held.entries
-        if entries and entries[0].at <= now - window_s:
+        entries, costs = held.entries, held.costs
+        if entries and entries[0][0] <= now - window_s:
             since = now - window_s
-            while entries and entries[0].at <= since:
-                gone = entries.popleft()
-                held.used -= gone.cost
-                gone.bucket = None
+            while entries and entries[0][0] <= since:
+                held.used -= costs.pop(entries.popleft()[1], 0)
         count, used = len(entries), held.used
-        oldest = entries[0].at if entries else now
+        oldest = entries[0][0] if entries else now
         if (rpm is not None and count >= rpm) or (tpm is not None and used + cost > tpm):
             wait_r = wait_t = 0.0
             if rpm is not None and count >= rpm:
-                wait_r = entries[count - rpm].at + window_s - now
+                wait_r = entries[count - rpm][0] + window_s - now
             if tpm is not None and used + cost > tpm:
                 wait_t = window_s
                 if cost <= tpm:
                     freed, need = 0, used + cost - tpm
-                    for old in entries:
-                        freed += old.cost
+                    for at, number in entries:
+                        freed += costs.get(number, 0)
                         if freed >= need:
-                            wait_t = old.at + window_s - now
+                            wait_t = at + window_s - now
                             break
             if wait_r > 0 or wait_t > 0:
                 return Decision(False, count, used, max(wait_r, 0.0), max(wait_t, 0.0),
                                 oldest + window_s - now)
-        entry = _Entry(now, cost, held)
-        entries.append(entry)
-        held.used = used + cost
-        return Decision(True, count + 1, used + cost, 0.0, 0.0, oldest + window_s - now, entry)
+        number = next(self._numbers)
+        entries.append((now, number))
+        if tpm is not None:
+            costs[number] = cost
+            held.used = used + cost
+        return Decision(True, count + 1, used + cost, 0.0, 0.0, oldest + window_s - now, number)
 
     async def correct(self, bucket: str, entry: object, tokens: int) -> None:
-        assert isinstance(entry, _Entry)
-        held = entry.bucket  # the bucket it was counted in (not one made since by a reset)
-        if held is not None:
-            held.used += tokens - entry.cost
-            entry.cost = tokens
+        held = self._buckets.get(bucket)
+        if held is not None and isinstance(entry, int) and entry in held.costs:  # still in the window
+            held.used += tokens - held.costs[entry]
+            held.costs[entry] = tokens
 
     def forget(self) -> None:
         """Every window (a reset of the whole emulator)."""
