@@ -156,7 +156,7 @@ class RateLimiter:
 
 
 NO_LIMITS = RateLimits()
-MAX_MODELS = 1024  # model names whose limits are kept (the catalog's, enabled or not)
+MAX_MODELS = 1024  # model names whose limits are kept (the catalog, loaded once, does not change)
 
 
 def _stored(raw: Any) -> RateLimits:
