@@ -193,8 +193,7 @@ class Pipeline:
         # The response as it goes out, for the journal entry (a body the emulator encoded is not re-read).
         tap = journal.tap(encoded=isinstance(response, EncodedJSON))
         if call.extra_headers:  # new names (x-ratelimit-*): appended, no scan of the headers set so far
-            response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
-                                        for name, value in call.extra_headers.items())
+            response.raw_headers.extend(call.extra_headers)
 
         async def record(outcome: str) -> None:
             nonlocal recorded

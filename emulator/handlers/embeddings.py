@@ -45,7 +45,10 @@ class Embeddings:
             if not isinstance(dimensions, int) or not 1 <= dimensions <= (model.dimensions or 0):
                 raise BadRequest(f"dimensions must be between 1 and {model.dimensions}, got {dimensions}.",
                                  param="dimensions")
-        token_counts = await count_within(inputs, model.max_model_len)
+        counted = call.input_tokens  # exact, when the rate limiter counted them: the same figures
+        token_counts = (counted if counted is not None and len(counted) == len(inputs)
+                        and max(counted) <= model.max_model_len
+                        else await count_within(inputs, model.max_model_len))
         for tokens in token_counts:
             if tokens > model.max_model_len:
                 raise BadRequest(f"This model's maximum context length is {model.max_model_len} tokens. "
