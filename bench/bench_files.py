@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from emulator.app import Emulator  # noqa: E402
 from emulator.config import Settings  # noqa: E402
-from emulator.documents.ingestion import spans  # noqa: E402
+from emulator.documents.chunking import spans  # noqa: E402
 from emulator.documents.store import NewFile  # noqa: E402
 
 KEY = "bench-key"

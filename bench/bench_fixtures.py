@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from launch import start_emulator  # noqa: E402  (bench/ is the script's folder)
+from load import post_rate  # noqa: E402
 
 BODY = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}
 LAST = {"model": "alfred-4.2", "messages": [{"role": "user", "content": "question [q999]"}], "max_tokens": 16}
@@ -44,43 +43,10 @@ def write_fixtures(folder: Path) -> None:
     (folder / "many.yaml").write_text("\n".join(lines) + "\n")
 
 
-def wrk(base: str, body: dict, seconds: int, connections: int) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f"wrk.method = 'POST'\nwrk.body = [[{json.dumps(body)}]]\n"
-                     "wrk.headers['Content-Type'] = 'application/json'\n"
-                     "wrk.headers['Authorization'] = 'Bearer bench'\n")
-    output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name,
-                             base + "/api/v2/chat/completions"],
-                            capture_output=True, text=True, timeout=seconds + 30, check=True)
-    Path(script.name).unlink()
-    if "Non-2xx" in output.stdout:
-        raise RuntimeError("wrk saw errors:\n" + output.stdout)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output.stdout).group(1))
-
-
-async def _python_load(base: str, body: dict, seconds: int, connections: int) -> float:
-    import httpx
-
-    done = 0
-    deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer bench"}, timeout=10,
-                                 limits=httpx.Limits(max_connections=connections)) as client:
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < deadline:
-                (await client.post("/api/v2/chat/completions", json=body)).raise_for_status()
-                done += 1
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / seconds
-
-
 def requests_per_second(fixtures_dir: Path | None, body: dict, seconds: int, connections: int) -> float:
     process, base = start_emulator(*(["--fixtures-dir", str(fixtures_dir)] if fixtures_dir else []))
     try:
-        if shutil.which("wrk"):
-            return wrk(base, body, seconds, connections)
-        return asyncio.run(_python_load(base, body, seconds, connections))
+        return post_rate(base, "/api/v2/chat/completions", body, seconds, connections)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -99,7 +65,7 @@ def match_cost_us(fixtures_dir: Path | None, body: dict, rounds: int = 2000) -> 
         start_ = time.perf_counter()
         for _ in range(rounds):
             call = SimpleNamespace(operation=operation, body=body, raw_body=raw, headers={}, request=request,
-                                   fixture=None)
+                                   fixture=None, user=None)
             await emulator.scripts.match(call)
         return (time.perf_counter() - start_) / rounds * 1e6
 

@@ -42,7 +42,7 @@ from launch import start_emulator, stop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.documents.ingestion import spans  # noqa: E402
+from emulator.documents.chunking import spans  # noqa: E402
 
 KEY = "bench-key"
 TIMEOUT = httpx.Timeout(600.0)

@@ -18,14 +18,9 @@ a small asyncio client stands in (it needs a core of its own, so its figures are
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,52 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from launch import start_emulator  # noqa: E402  (bench/ is the script's folder)
+from load import post_rate  # noqa: E402
 
 CHAT = ("/api/v2/chat/completions",
         {"model": "alfred-4.2", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16})
 TURN = ("/api/v3/threads/turns", {"query": "Hello!"})
 BACKGROUND = {"query": "Hello!", "background": True}
-
-
-def wrk(base: str, path: str, body: dict, seconds: int, connections: int) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f"wrk.method = 'POST'\nwrk.body = [[{json.dumps(body)}]]\n"
-                     "wrk.headers['Content-Type'] = 'application/json'\n"
-                     "wrk.headers['Authorization'] = 'Bearer bench'\n")
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, base + path],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-    )
-    Path(script.name).unlink()
-    if "Non-2xx" in output.stdout:
-        raise RuntimeError("wrk saw errors:\n" + output.stdout)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output.stdout).group(1))
-
-
-async def _python_load(base: str, path: str, body: dict, seconds: int, connections: int) -> float:
-    import httpx
-
-    done = 0
-    deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer bench"}, timeout=10,
-                                 limits=httpx.Limits(max_connections=connections)) as client:
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < deadline:
-                (await client.post(path, json=body)).raise_for_status()
-                done += 1
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / seconds
-
-
-def rate(base: str, path: str, body: dict, seconds: int, connections: int) -> float:
-    if shutil.which("wrk"):
-        return wrk(base, path, body, seconds, connections)
-    return asyncio.run(_python_load(base, path, body, seconds, connections))
 
 
 def accepted_latencies_ms(base: str, count: int) -> list[float]:
@@ -107,9 +62,9 @@ def main() -> int:
     args = parser.parse_args()
     process, base = start_emulator(*(["--redis-url", args.redis_url] if args.redis_url else []))
     try:
-        rate(base, *CHAT, 1, args.connections)  # warm-up
-        chat = rate(base, *CHAT, args.seconds, args.connections)
-        turn = rate(base, *TURN, args.seconds, args.connections)
+        post_rate(base, *CHAT, 1, args.connections)  # warm-up
+        chat = post_rate(base, *CHAT, args.seconds, args.connections)
+        turn = post_rate(base, *TURN, args.seconds, args.connections)
         latencies = accepted_latencies_ms(base, args.polls)
     finally:
         process.terminate()

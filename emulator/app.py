@@ -27,6 +27,7 @@ from .config import Settings, from_env
 from .control_api import control_routes
 from .controls import HeaderControls, quiet_dropped_streams
 from .conversations.directory import AgentDirectory
+from .conversations.feedbacks import FeedbackStore
 from .conversations.records import Conversations
 from .conversations.scope import DocumentScope
 from .conversations.turns import TurnService
@@ -71,7 +72,7 @@ from .memo import AnswerMemo
 from .metrics import Metrics
 from .operations import OperationNames
 from .pipeline import RATE_LIMITS_AFTER, ControlStage, Match, Pipeline, Step, Validate
-from .routing import StaticFirstRouter, build_routes, http_exception
+from .routing import ApiFirst, StaticFirstRouter, build_routes, http_exception
 from .sampling import ModelLookup
 from .scripts.registry import Scripts
 from .spaces import SpaceItems, Spaces
@@ -113,8 +114,7 @@ class Emulator:
         # Files (v2 and v3 share them), the workspaces and tags they live in (per user and company), and
         # their ingestion.
         self.workspaces = _named(lambda: WorkspaceStore.load(self.state, settings, self.users))
-        self.scripts.on_reset.append(self.workspaces.forget_seeded)
-        self.files = FileStore(self.state, epoch=settings.epoch)
+        self.files = FileStore(self.state, epoch=settings.epoch, members=self.workspaces)
         embedders = [m.dimensions for m in self.catalog.models if m.kind == "embedding" and m.dimensions]
         # Files are records of the backend: --data-dir (memory) or Redis keeps them, nothing to load.
         self.ingestion = Ingestion(self.files, settings, embedders[0] if embedders else 1024)
@@ -137,7 +137,7 @@ class Emulator:
         self.upload_sessions = UploadSessionStore(self.state, settings.seed, settings.epoch)
         self.analyses = AnalysisStore(self.state)
         items = SpaceItems(self.files, self.conversations, self.upload_sessions, self.analyses,
-                           self.workspaces)
+                           self.workspaces, self.agents)
         self.spaces = Spaces(self.state, self.users, self.scripts, self.limiter, items, settings.admin_token)
         if isinstance(self.limiter.windows, MemoryWindows):  # a reset clears Redis's windows with the rest
             self.scripts.on_reset.append(after_first(self.limiter.windows.forget))
@@ -149,7 +149,7 @@ class Emulator:
         if self.upstream is not None:
             before_handler.append(UpstreamSource(self.upstream))
         self.pipeline = Pipeline((
-            Step("observe", Observe(self.metrics)),
+            Step("observe", Observe(self.metrics), operations=self.metrics.turn_operations),
             # With an upstream, the upstream authenticates (its keys are not the emulator's).
             Step("validate", Validate(settings.api_keys, local_keys=self.upstream is None)),
             Step(IDENTIFY, Identify(self.users)),
@@ -157,7 +157,8 @@ class Emulator:
             Step("match", match),
             Step("deliver", Deliver(self.memo, self.controls, match, (*before_handler, *sources))),
         ), self.journal, finished=(self.limiter, self.metrics))
-        self.pipeline.insert(Step(LIMITS, self.limiter), after=RATE_LIMITS_AFTER)
+        self.pipeline.insert(Step(LIMITS, self.limiter, operations=self.limiter.limited),
+                             after=RATE_LIMITS_AFTER)
 
     def handlers(self) -> dict[str, Handler]:
         """operationId -> handler: every resource, built with the services its handlers read."""
@@ -181,7 +182,7 @@ class Emulator:
             AgentFiles(self.agents, self.files, self.ingestion, self.workspaces, self.retrieval),
             Mcp(self.mcp),
             Artifacts(self.conversations, state),
-            Feedback(state, settings.epoch),
+            Feedback(FeedbackStore(state), settings.epoch),
         )
 
     async def reset(self) -> None:
@@ -253,7 +254,8 @@ def create_app(settings: Settings | None = None, *, extra_steps: Iterable[Step] 
     # Host, Origin and control-API media types are checked before any route (emulator/guard.py).
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception,
                                                        StateUnavailable: state_unavailable},
-                    middleware=[Middleware(Guard, settings=settings)], lifespan=_lifespan(emulator))
+                    middleware=[Middleware(Guard, settings=settings), Middleware(ApiFirst, routes=routes)],
+                    lifespan=_lifespan(emulator))
     # Django answers /api/v2/models/ with a 404 (no APPEND_SLASH redirect for a path it lacks),
     # not with Starlette's bodiless 307. Paths without parameters are found by a dict lookup.
     app.router = StaticFirstRouter(routes=routes, redirect_slashes=False,

@@ -116,9 +116,11 @@ class Call:
     # -- left by the stages, in the order they run ---------------------------------------------------
     api_key: str | None = None  # the bearer key that authenticated the call (validate stage)
     user: User | None = None  # who the key is (identify stage; None on an unsecured operation)
-    extra_headers: dict[str, str] | None = None  # added to whatever answers (the rate limits' headers)
+    extra_headers: list[tuple[bytes, bytes]] | None = None  # raw, added to whatever answers (rate limits)
+    admitted: tuple[str, object, int] | None = None  # the rate limits' window, entry and tokens counted
     tokens: int | None = None  # prompt + completion tokens of a model answer, once it is made
     prompt_tokens: int | None = None  # a chat prompt's tokens, when a stage counted them exactly (limits)
+    input_tokens: list[int] | None = None  # each embeddings input's tokens, counted so (limits)
     controls: Controls | None = None  # X-Emulator-* headers (controls stage)
     script: Script | None = None  # the fixture use that answers this call (match stage)
     fixture: str | None = None  # its name, for the journal

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from .config import PARSERS, Settings, env_name, expected, from_env
 from .errors import StartupError
-from .stack import base_urls, check_port
+from .stack import base_urls, bound_port, check_port
 from .version import __version__
 
 
@@ -169,8 +169,8 @@ def check_state(settings: Settings) -> str | None:
             try:
                 client.ping()
                 # Before any worker starts: a worker restarted later must not take an emptied Redis for
-                # a fresh one (state/redis.py: the marker, and the ids past a lost backend).
-                from .state.redis import start_marker_key
+                # a fresh one (state/redis_ids.py: the marker, and the ids past a lost backend).
+                from .state.redis_ids import start_marker_key
 
                 client.set(start_marker_key(settings.redis_prefix), b"0:start", nx=True)
             finally:
@@ -248,11 +248,7 @@ try:
             await super().startup(sockets=sockets)
             if not self.started:
                 return
-            port = self.config.port
-            for server in getattr(self, "servers", []):
-                for sock in server.sockets:
-                    port = sock.getsockname()[1]
-            urls = base_urls(self.config.host, port)
+            urls = base_urls(self.config.host, bound_port(self, self.config.port))
             print(f"paradigm-emulator {__version__} listening (Ctrl-C to stop)\n"
                   f"  v2 base URL: {urls['v2']}\n  v3 base URL: {urls['v3']}\n"
                   f"  inspector:   {urls['ui']}", flush=True)

@@ -7,7 +7,8 @@ that sends a byte every few seconds, or a ``Content-Length`` it never sends, hol
 HTTP protocol here is uvicorn's own with one deadline more: a request, headers and body, must
 have arrived ``--read-timeout`` seconds after its connection opened (or after the last response
 on a kept-alive connection), else it is answered 408 and the connection closed. One timer per
-request, as uvicorn's keep-alive already arms: nothing is added to reading or answering.
+request, as uvicorn's keep-alive already arms: nothing is added to reading or answering. And a
+response's head and body go out in one write (``one_write.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .config import Settings
+from .one_write import OneWrite
 from .stack import fast_stack
 
 log = logging.getLogger("emulator")
@@ -127,7 +129,7 @@ class _ReadDeadline(_Served):
         transport.close()
 
 
-class GuardedH11Protocol(_ReadDeadline, H11Protocol):
+class GuardedH11Protocol(_ReadDeadline, OneWrite, H11Protocol):
     pass
 
 
@@ -138,7 +140,7 @@ def _httptools() -> type:
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_ReadDeadline, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_ReadDeadline, OneWrite, HttpToolsProtocol):
         pass
 except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
     pass

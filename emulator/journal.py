@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import StateUnavailable
-from .jsonbytes import dumps
+from .jsonbytes import dumps, map_strings
 from .redaction import REDACTED, may_hold_secret, redact_body, secret_name
 from .state import Backend
 from .tap import PACKED, SIZES, Tap, cut, shown
@@ -112,8 +112,8 @@ class Journal:
         request = call.request
         scope = request.scope
         user = call.user
-        shown_response = b"null" if response is None else response.json(call.started)
-        packed = shown_response[:1] == PACKED
+        parts = (b"null",) if response is None else response.parts(call.started)
+        packed = parts[0] == PACKED
         entry = _ENTRY % (
             _name(request.method), _name(scope["path"]), _name(call.operation.operation_id),
             _dumps(_query(call.query)) if call.query else b"{}", self._headers_json(scope["headers"]),
@@ -122,14 +122,14 @@ class Journal:
             b"null" if call.source is None else _name(call.source),
             b"null" if user is None else b"%d" % user.id,
             b"null" if user is None else b"%d" % user.company.id,
-            self._body(call), b"" if packed else shown_response)
+            self._body(call), b"" if packed else b"".join(parts))
         notes = call.notes
         tail = b',"notes":' + _dumps(notes) + b"}" if notes else b"}"
         if not packed:
             return entry[:-1] + tail if notes else entry
         # A packed response (raw bytes, not JSON) goes last: the entry's JSON around it first, by size.
         head = entry[:-1]  # up to the response's value
-        return PACKED + SIZES.pack(len(head), len(tail)) + head + tail + shown_response
+        return b"".join((PACKED, SIZES.pack(len(head), len(tail)), head, tail, *parts))
 
     def _headers_json(self, raw: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(raw)
@@ -173,7 +173,8 @@ class Journal:
             if len(text) <= self.body_cap:
                 return text
         # Too big: long strings are cut first (a 5 MB prompt keeps its shape and its start) ...
-        shrunk = _dumps(_shrink(body, max(64, self.body_cap // 16)))
+        cap = max(64, self.body_cap // 16)
+        shrunk = _dumps(map_strings(body, lambda string: cut(string, cap)))
         if len(shrunk) <= self.body_cap:
             return shrunk
         text = _dumps(body)
@@ -233,16 +234,6 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
             value = cut(value, HEADER_VALUE_CAP)
         kept[name] = value
     return kept
-
-
-def _shrink(value: Any, cap: int) -> Any:
-    if isinstance(value, str):
-        return cut(value, cap)
-    if isinstance(value, dict):
-        return {k: _shrink(v, cap) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shrink(v, cap) for v in value]
-    return value
 
 
 def _dumps(value: Any) -> bytes:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from math import isfinite
 from typing import Any
 
+import numpy as np
 import orjson
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
@@ -153,6 +154,33 @@ def _has_non_finite(value: Any) -> bool:
     return False
 
 
+def dumps_float32(vector: np.ndarray) -> bytes:
+    """``dumps(vector.tolist())`` for a one-dimensional float32 array (an embedding), without its
+    Python floats: orjson writes the array widened to float64 (the very doubles ``tolist`` gives).
+    The only numbers it spells otherwise than ``repr`` are those below 1e-4 in magnitude (a double
+    under 1e-4 is the only kind ``repr`` writes with an exponent, ``e-05``, short of 1e16): they are
+    set to NaN before, which orjson writes ``null``, and each ``null`` is then replaced by the
+    ``repr`` of the number it stands for."""
+    wide = vector.astype(np.float64)
+    if not np.isfinite(wide).all():  # NaN and the infinities: json's spelling
+        return dumps(wide.tolist())
+    tiny = np.abs(wide) < 1e-4
+    tiny &= wide != 0
+    if not tiny.any():
+        return orjson.dumps(wide, option=orjson.OPT_SERIALIZE_NUMPY)
+    spelt = [repr(value).encode() for value in wide[tiny].tolist()]
+    wide[tiny] = np.nan
+    out = orjson.dumps(wide, option=orjson.OPT_SERIALIZE_NUMPY)
+    pieces: list[bytes] = []
+    done = 0  # out[:done] is in pieces
+    for text in spelt:
+        at = out.index(b"n", done)  # a one-byte search is a memchr; no number holds an "n"
+        pieces += (out[done:at], text)
+        done = at + 4  # past the "null"
+    pieces.append(out[done:])
+    return b"".join(pieces)
+
+
 def dumps_finite(value: Any) -> bytes:
     """``dumps`` for a value of strings, lists, dicts and finite numbers only (a journal entry's
     chunk times and texts): the same bytes without the walk for NaN and infinities, which a
@@ -161,3 +189,14 @@ def dumps_finite(value: Any) -> bytes:
     if b"0.0000" not in out and b"e-" not in out:
         return _exact(out)
     return _respell(out)
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """JSON data with ``change`` applied to every string value in it (keys are left as they are)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
+    return value

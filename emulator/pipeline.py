@@ -37,6 +37,7 @@ from .bodies import parse_body
 from .call import COMPLETE, DROPPED, Call, EncodedJSON, Script, error_response
 from .controls import HeaderControls
 from .errors import EmulatorError, ParseError
+from .sse import EventStream
 from .tap import Tap
 
 log = logging.getLogger("emulator")
@@ -48,6 +49,8 @@ RATE_LIMITS_AFTER = "controls"  # where rate limits belong: after the control he
 class Step:
     name: str
     run: Stage
+    # The operations (ids) the step serves; None: every one. A call skips the steps not for it.
+    operations: frozenset[str] | None = None
 
 
 class Scripts(Protocol):
@@ -129,7 +132,7 @@ class Pipeline:
     """The steps every API request runs through, in order, and the journal they end in."""
 
     def __init__(self, steps: Iterable[Step], journal: Recorder, finished: Iterable[Finished] = ()):
-        self.steps: tuple[Step, ...] = tuple(steps)
+        self.steps = tuple(steps)
         self.journal = journal
         # Told once a request is done, after its journal entry: the metrics, the rate limiter's tokens.
         self.finished: tuple[Finished, ...] = tuple(finished)
@@ -147,10 +150,28 @@ class Pipeline:
     def remove(self, name: str) -> None:
         self.steps = tuple(s for s in self.steps if s.name != name)
 
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self._steps
+
+    @steps.setter
+    def steps(self, steps: Iterable[Step]) -> None:
+        self._steps = tuple(steps)
+        # The stages of each operation, found at its first call: what a call runs is one lookup.
+        self._plans: dict[str, tuple[Stage, ...]] = {}
+
+    def plan(self, operation_id: str) -> tuple[Stage, ...]:
+        plan = self._plans.get(operation_id)
+        if plan is None:
+            plan = self._plans[operation_id] = tuple(
+                step.run for step in self._steps
+                if step.operations is None or operation_id in step.operations)
+        return plan
+
     async def run(self, call: Call) -> Response:
         try:
-            for step in self.steps:
-                response = await step.run(call)
+            for stage in self.plan(call.route.operation.operation_id):
+                response = await stage(call)
                 if response is not None:
                     return response
         except EmulatorError as exc:
@@ -172,8 +193,7 @@ class Pipeline:
         # The response as it goes out, for the journal entry (a body the emulator encoded is not re-read).
         tap = journal.tap(encoded=isinstance(response, EncodedJSON))
         if call.extra_headers:  # new names (x-ratelimit-*): appended, no scan of the headers set so far
-            response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
-                                        for name, value in call.extra_headers.items())
+            response.raw_headers.extend(call.extra_headers)
 
         async def record(outcome: str) -> None:
             nonlocal recorded
@@ -199,7 +219,25 @@ class Pipeline:
             await send(message)
 
         try:
-            await response(scope, receive, sending)
+            if type(response).__call__ is Response.__call__:  # one body: sent here, no wrapper of send
+                start: Message = {"type": "http.response.start", "status": response.status_code,
+                                  "headers": response.raw_headers}
+                tap.feed(start)
+                body = response.body
+                if body:
+                    tap.chunk(bytes(body))
+                await send(start)
+                await record(call.cut or COMPLETE)
+                await send({"type": "http.response.body", "body": body})
+                if response.background is not None:
+                    await response.background()
+            elif isinstance(response, EventStream):  # hundreds of messages: the stream tells its chunks
+                tap.feed({"type": "http.response.start", "headers": response.raw_headers})
+                response.listener = tap
+                response.before_end = lambda: record(call.cut or COMPLETE)
+                await response(scope, receive, send)
+            else:
+                await response(scope, receive, sending)
         except ClientDisconnect:
             pass  # the client went away: nobody is left to answer
         finally:

@@ -159,3 +159,31 @@ class StaticFirstRouter(Router):
                 await route.handle(scope, receive, send)
                 return
         await super().app(scope, receive, send)
+
+
+class ApiFirst:
+    """ASGI middleware, the innermost one the application adds: an API path without parameters goes
+    straight to its endpoint.
+
+    Starlette puts its exception middleware and the router between the middleware and an endpoint,
+    and the exception middleware wraps ``send``: two more calls on every message a response sends,
+    hundreds for a stream. The API's endpoints answer their own errors (the pipeline turns every
+    ``EmulatorError`` into its response), so they need neither; everything else (a path with
+    parameters, a wrong method, an unknown path, the control API) goes the usual way. The server
+    error middleware stays outermost for all of it."""
+
+    def __init__(self, app: Any, routes: list[StarletteRoute]):
+        self.app = app
+        self.endpoints: dict[tuple[str, str], Any] = {}
+        for route in routes:
+            if isinstance(route.app, (Endpoint, _ByMethod)) and not route.param_convertors and route.methods:
+                for method in route.methods:
+                    self.endpoints.setdefault((route.path, method), route.app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self.endpoints.get((get_route_path(scope), scope["method"]))
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

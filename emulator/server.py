@@ -22,7 +22,7 @@ import uvicorn
 from .app import create_app
 from .config import Settings
 from .connections import uvicorn_options
-from .stack import base_urls, fast_stack
+from .stack import base_urls, bound_port, fast_stack
 
 START_TIMEOUT_S = 10.0
 
@@ -48,9 +48,7 @@ class EmulatorServer:
         async def startup(sockets: list[socket.socket] | None = None) -> None:
             self._loop = asyncio.get_running_loop()
             await original_startup(sockets=sockets)
-            for server in getattr(self._server, "servers", []):
-                for sock in server.sockets:
-                    self.port = sock.getsockname()[1]
+            self.port = bound_port(self._server, self.port)
             ready.set()
 
         self._server.startup = startup  # type: ignore[method-assign]  # wrapped: learns the loop and port

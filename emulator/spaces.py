@@ -9,8 +9,9 @@ their ``times`` and sequence counters count per space.
 
 A space's reset removes its runtime fixtures, its file fixtures' counters, its run-time rate
 limits and its users' rate-limit windows, what its company's users own (``SpaceItems``: files,
-threads, upload sessions, analyses, workspaces and tags; the personal and company workspaces come
-back as seeded at their next use), and moves its journal cursor past every entry so far (the
+threads, upload sessions, analyses, workspaces, tags, agents and MCP servers, and the company's copies of the
+seeded workspaces, tags and agents; the personal and company workspaces come back as seeded at
+their next use), and moves its journal cursor past every entry so far (the
 journal is one log for all: a space's view of it starts at the cursor).
 """
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from .conversations.directory import AgentDirectory
 from .conversations.records import Conversations
 from .documents.analyses import AnalysisStore
 from .documents.store import FileStore
@@ -46,9 +48,10 @@ class SpaceItems:
     each kind: a test space holds few)."""
 
     def __init__(self, files: FileStore, conversations: Conversations, sessions: UploadSessionStore,
-                 analyses: AnalysisStore, workspaces: WorkspaceStore):
+                 analyses: AnalysisStore, workspaces: WorkspaceStore, agents: AgentDirectory):
         self.files, self.conversations = files, conversations
         self.sessions, self.analyses, self.workspaces = sessions, analyses, workspaces
+        self.agents = agents
 
     async def drop(self, company_id: int) -> dict[str, int]:
         files = [r for r in await self.files.all() if r.extra.get(OWNER_COMPANY) == company_id]
@@ -60,7 +63,9 @@ class SpaceItems:
         return {"files": len(files), "threads": len(threads),
                 "upload_sessions": await self.sessions.drop_company(company_id),
                 "analyses": await self.analyses.drop_company(company_id),
-                **await self.workspaces.drop_company(company_id)}
+                **await self.workspaces.drop_company(company_id),
+                "agents": await self.agents.drop_company(company_id),
+                "mcp_servers": await self.agents.mcp.drop_company(company_id)}
 
 
 class Spaces:

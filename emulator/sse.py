@@ -10,10 +10,11 @@ record the stream as truncated.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from .answer import StreamFault, Timing
 from .errors import dumps
@@ -24,6 +25,15 @@ SSE_HEADERS = {"Cache-Control": "no-cache"}
 
 class StreamDropped(Exception):
     """Raised inside a stream to make the server close the connection abruptly (a scripted fault)."""
+
+
+def pacing(timing: Timing, fault: StreamFault | None, events: Iterable[bytes],
+           on_cut: Callable[[], None] | None = None) -> AsyncIterator[bytes] | Iterable[bytes]:
+    """The events as they are due: the events themselves when nothing delays or cuts them (the
+    usual stream: no step per chunk between the generator and the socket), else ``paced``."""
+    if fault is None and not timing.ttft_ms and not timing.itl_ms and timing.chunk_delays_ms is None:
+        return events
+    return paced(timing, fault, events, on_cut)
 
 
 async def paced(timing: Timing, fault: StreamFault | None, events: Iterable[bytes],
@@ -62,7 +72,63 @@ def _default_stream_error() -> dict[str, Any]:
             "param": None, "code": 500}
 
 
-def event_stream(events: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> StreamingResponse:
+class ChunkListener(Protocol):
+    """Told each chunk of a stream as it goes out (the journal's ``Tap``)."""
+
+    def chunk(self, body: bytes) -> None: ...
+
+
+class EventStream(StreamingResponse):
+    """A ``text/event-stream`` response of already framed events.
+
+    A stream sends hundreds of messages, so what follows it is told here, in the loop that sends
+    them, rather than by a wrapper of ``send`` called on every message: ``listener`` hears each
+    chunk before it is handed to the server, and ``before_end`` is awaited before the last message
+    (the journal entry: whoever has read the whole stream finds it). Events given as a plain
+    iterable (a generator with nothing to wait for) are sent from it directly, each as it is made;
+    Starlette would move such an iterable to a thread."""
+
+    listener: ChunkListener | None = None
+    before_end: Callable[[], Awaitable[None]] | None = None
+
+    def __init__(self, events: AsyncIterable[bytes] | Iterable[bytes], headers: dict[str, str]):
+        self.events: Iterable[bytes] | None = None
+        if isinstance(events, AsyncIterable):
+            self.body_iterator = events
+        else:
+            self.events = events
+            self.body_iterator = _each(events)
+        self.status_code = 200
+        self.media_type = "text/event-stream"
+        self.background = None
+        self.init_headers(headers)
+
+    async def stream_response(self, send: Send) -> None:
+        listener, before_end = self.listener, self.before_end
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if self.events is not None:
+            for chunk in self.events:
+                if listener is not None:
+                    listener.chunk(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            async for part in self.body_iterator:
+                body = part if isinstance(part, bytes) else (
+                    bytes(part) if isinstance(part, memoryview) else part.encode(self.charset))
+                if listener is not None and body:
+                    listener.chunk(body)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+        if before_end is not None:
+            await before_end()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _each(events: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield event
+
+
+def event_stream(events: AsyncIterable[bytes] | Iterable[bytes],
+                 headers: dict[str, str] | None = None) -> EventStream:
     """A ``text/event-stream`` response of already framed events."""
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **(headers or {})})
+    return EventStream(events, {**SSE_HEADERS, **(headers or {})})

@@ -41,6 +41,15 @@ def check_port(port: int) -> int:
     return port
 
 
+def bound_port(server: object, default: int = 0) -> int:
+    """The port a started ``uvicorn.Server`` listens on (with ``--port 0``, the one the system picked)."""
+    port = default
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            port = sock.getsockname()[1]
+    return port
+
+
 def base_urls(host: str, port: int) -> dict[str, str]:
     shown = f"[{host}]" if ":" in host else host
     return {"v2": f"http://{shown}:{port}/api/v2", "v3": f"http://{shown}:{port}/api/v3",

@@ -23,12 +23,10 @@ from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring  # C-accelerated, ensure_ascii=False
 from typing import Any
 
-from starlette.responses import StreamingResponse
-
 from .answer import Answer, Choice
 from .errors import dumps
 from .render import chat_logprob, completion_logprobs
-from .sse import DONE, StreamDropped, event_stream, paced
+from .sse import DONE, EventStream, StreamDropped, event_stream, pacing
 from .tokenizer import tokenize
 
 __all__ = ["DONE", "StreamDropped", "chat_events", "completion_events", "sse_response"]
@@ -158,6 +156,6 @@ def completion_events(answer: Answer, id_: str, created: int, model: str, includ
 
 
 def sse_response(answer: Answer, events: Iterator[bytes],
-                 on_cut: Callable[[], None] | None = None) -> StreamingResponse:
+                 on_cut: Callable[[], None] | None = None) -> EventStream:
     """An answer's events as an SSE stream, paced by its timing and cut by its fault."""
-    return event_stream(paced(answer.timing, answer.fault, events, on_cut), answer.headers)
+    return event_stream(pacing(answer.timing, answer.fault, events, on_cut), answer.headers)

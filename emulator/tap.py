@@ -46,36 +46,46 @@ class Tap:
         self.json_body = self.stream = False
 
     def feed(self, message: MutableMapping[str, Any]) -> None:
-        body = message.get("body")  # only a body message has one; a stream sends hundreds
+        """A message of a response sent through ``respond``'s wrapper of ``send``."""
+        body = message.get("body")
         if body:
-            bodies = self.bodies
-            size = self.size + len(body)
-            if size > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
-                self.dropped += 1
-                return
-            self.times.append(time.perf_counter())
-            bodies.append(body)
-            self.size = size
+            self.chunk(body)
         elif body is None and message["type"] == "http.response.start":
             for name, value in message.get("headers", ()):
                 if name.lower() == b"content-type":
                     lowered = value.lower()
                     self.json_body, self.stream = b"json" in lowered, b"event-stream" in lowered
 
+    def chunk(self, body: bytes) -> None:
+        """A body message as it goes out (an event stream tells each of its chunks here itself)."""
+        bodies = self.bodies
+        size = self.size + len(body)
+        if size > self.cap and bodies or len(bodies) >= CHUNKS_KEPT:
+            self.dropped += 1
+            return
+        self.times.append(time.perf_counter())
+        bodies.append(body)
+        self.size = size
+
     def json(self, started: float) -> bytes:
+        """The entry's ``response``: JSON, or a packed stream (``PACKED`` first)."""
+        return b"".join(self.parts(started))
+
+    def parts(self, started: float) -> tuple[bytes, ...]:
+        """``json``'s bytes in pieces, so that the entry around them is joined with one copy."""
         bodies = self.bodies
         if not self.stream and len(bodies) <= 1 and not self.dropped:
             body = bodies[0] if bodies else b""
             if self.json_body and len(body) <= self.cap and (self.encoded or _is_json(body)):
-                return b'{"body":' + body + b"}"  # the JSON as it was sent: not encoded again
-            return b'{"body":' + _text(cut(body.decode("utf-8", "replace"), self.cap)) + b"}"
-        # Only the first chunk can pass the cap (``feed`` keeps the others within it): a first chunk
+                return b'{"body":', body, b"}"  # the JSON as it was sent: not encoded again
+            return b'{"body":', _text(cut(body.decode("utf-8", "replace"), self.cap)), b"}"
+        # Only the first chunk can pass the cap (``chunk`` keeps the others within it): a first chunk
         # past it is cut as text, so written as pairs.
         if len(bodies[0]) <= self.cap:
-            return PACKED + _PACK.pack(len(bodies), self.dropped, started) + b"".join(
-                (array("d", self.times).tobytes(), array("I", map(len, bodies)).tobytes(), *bodies))
-        return chunks_json(started, self.times, [cut(data.decode("utf-8", "replace"), self.cap)
-                                                  for data in bodies], self.dropped)
+            return (PACKED, _PACK.pack(len(bodies), self.dropped, started), array("d", self.times).tobytes(),
+                    array("I", map(len, bodies)).tobytes(), *bodies)
+        return (chunks_json(started, self.times, [cut(data.decode("utf-8", "replace"), self.cap)
+                                                   for data in bodies], self.dropped),)
 
 
 def chunks_json(started: float, times: Sequence[float], texts: list[str], dropped: int) -> bytes:

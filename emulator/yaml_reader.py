@@ -1,8 +1,8 @@
 """YAML text or files -> Python data, hardened: the one way the emulator reads YAML.
 
 Every YAML the emulator loads (fixture files, the control API's YAML bodies, the OpenAPI specs,
-the model catalog, agents and workspaces) goes through ``load_yaml``, which refuses what PyYAML
-alone would accept without a word:
+the model catalog, agents and workspaces, the recordings read back) goes through ``load_yaml``,
+which refuses what PyYAML alone would accept without a word:
 
 - a document larger than its limit, as written or once its aliases are expanded (a 625-byte
   "billion laughs" YAML whose aliases refer to aliases is a 469 MB document to copy and walk);

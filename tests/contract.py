@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
@@ -24,6 +24,9 @@ import pytest
 from jsonschema import Draft7Validator
 
 from emulator.routing import starlette_path
+
+if TYPE_CHECKING:
+    from emulator.app import Emulator
 
 KEY = "test-key"
 TIMEOUT = httpx.Timeout(10.0)
@@ -39,6 +42,20 @@ _DETAIL = Draft7Validator(
         "additionalProperties": False,
     }
 )
+
+
+def vllm_error(message: str, param: str | None = None, status: int = 400,
+               kind: str = "BadRequestError") -> dict[str, Any]:
+    """The model server's (vLLM's) error body, as the emulator sends it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+# The default bodies of a status forced on a model call (a control header, a fixture's error).
+DEFAULT_VLLM_ERRORS = {
+    400: vllm_error("Bad Request."),
+    500: vllm_error("Internal Server Error.", status=500, kind="InternalServerError"),
+    503: vllm_error("Service Unavailable.", status=503, kind="ServiceUnavailableError"),
+}
 
 
 class ContractError(AssertionError):
@@ -97,7 +114,8 @@ def _route_pattern(op) -> re.Pattern:
 class Contract:
     """The response schemas of one running emulator, compiled once."""
 
-    def __init__(self, emulator: Any):
+    def __init__(self, emulator: Emulator):
+        """``emulator``: the app's, or a test server's view of it (``server.emulator``)."""
         self.operations = list(emulator.operations)
         self._routes = [(op, _route_pattern(op)) for op in self.operations]
         self._components = {spec.version: spec.components for spec in emulator.specs}

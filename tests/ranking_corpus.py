@@ -14,7 +14,10 @@ import json
 import random
 import string
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emulator.app import Emulator
 
 QUESTIONS = ["What does the contract say about termination?", "Which invoices are overdue?",
              "Who approves the travel budget?", "How is customer data protected?",
@@ -62,8 +65,8 @@ def queries(files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     return out
 
 
-async def ranking(emulator: Any) -> list[dict[str, Any]]:
-    """Upload the corpus into ``emulator`` (an ``emulator.app.Emulator``), run every query: -> results."""
+async def ranking(emulator: Emulator) -> list[dict[str, Any]]:
+    """Upload the corpus into ``emulator``, run every query: -> results."""
     from emulator.documents.store import NewFile
 
     files = corpus()

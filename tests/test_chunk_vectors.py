@@ -9,8 +9,8 @@ import pytest
 from ranking_corpus import corpus
 
 from emulator.documents.chunk_vectors import BATCH, packed_vectors
+from emulator.documents.chunking import ingest, spans
 from emulator.documents.extraction import Budget
-from emulator.documents.ingestion import ingest, spans
 from emulator.documents.store import FileRecord
 from emulator.generation.vectors import embed_uncached, pack_float32
 

@@ -8,6 +8,7 @@ import time
 import httpx
 import openai
 import pytest
+from contract import DEFAULT_VLLM_ERRORS
 
 
 @pytest.fixture(autouse=True)
@@ -34,35 +35,9 @@ def data_events(text: str) -> list[str]:
     [
         pytest.param("429", {"detail": "Request was throttled."}, id="429-drf"),
         pytest.param("401", {"detail": "Invalid token."}, id="401-drf"),
-        pytest.param(
-            "500",
-            {
-                "error": {
-                    "message": "Internal Server Error.",
-                    "type": "InternalServerError",
-                    "param": None,
-                    "code": 500,
-                }
-            },
-            id="500-vllm",
-        ),
-        pytest.param(
-            "503",
-            {
-                "error": {
-                    "message": "Service Unavailable.",
-                    "type": "ServiceUnavailableError",
-                    "param": None,
-                    "code": 503,
-                }
-            },
-            id="503-vllm",
-        ),
-        pytest.param(
-            "400",
-            {"error": {"message": "Bad Request.", "type": "BadRequestError", "param": None, "code": 400}},
-            id="400-vllm",
-        ),
+        pytest.param("500", DEFAULT_VLLM_ERRORS[500], id="500-vllm"),
+        pytest.param("503", DEFAULT_VLLM_ERRORS[503], id="503-vllm"),
+        pytest.param("400", DEFAULT_VLLM_ERRORS[400], id="400-vllm"),
     ],
 )
 def test_status_forces_an_error_with_the_default_body(emulator, http, status, body):

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import openai
 import pytest
-from contract import api, contract, sdk  # noqa: F401  (fixtures)
+from contract import api, contract, sdk, vllm_error  # noqa: F401  (fixtures)
 
 CHAT = "/api/v2/chat/completions"
 COMPLETIONS = "/api/v2/completions"
 EMBEDDINGS = "/api/v2/embeddings"
 HELLO = [{"role": "user", "content": "Hello!"}]
-
-
-def vllm_error(
-    message: str, param: str | None = None, status: int = 400, kind: str = "BadRequestError"
-) -> dict:
-    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
 
 
 # --- API layer (DRF) -------------------------------------------------------------------------

@@ -94,6 +94,6 @@ def test_a_document_that_contains_itself_is_left_to_jsonschema():
 def _operations():
     from emulator.app import create_app
     from emulator.config import Settings
-    from emulator.scripts.loading import OperationIndex
+    from emulator.operations import OperationNames
 
-    return OperationIndex(create_app(Settings()).state.emulator.operations)
+    return OperationNames(create_app(Settings()).state.emulator.operations)

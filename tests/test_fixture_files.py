@@ -18,7 +18,8 @@ from emulator.app import create_app
 from emulator.cli import main
 from emulator.config import DEFAULT_FIXTURES_DIR, Settings
 from emulator.errors import StartupError
-from emulator.scripts.loading import FixtureError, OperationIndex, load_dirs
+from emulator.operations import OperationNames
+from emulator.scripts.loading import FixtureError, load_dirs
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +150,7 @@ BROKEN = [
 
 @pytest.fixture(scope="module")
 def operations():
-    return OperationIndex(create_app(Settings()).state.emulator.operations)
+    return OperationNames(create_app(Settings()).state.emulator.operations)
 
 
 @pytest.mark.parametrize("text, line, problem", BROKEN)

@@ -7,6 +7,7 @@ import time
 
 import openai
 import pytest
+from contract import DEFAULT_VLLM_ERRORS
 
 
 @pytest.fixture(autouse=True)
@@ -262,35 +263,7 @@ def test_embeddings_fixture_without_vectors_keeps_generated_ones_and_adds_header
 @pytest.mark.parametrize(
     "status, shape",
     [
-        pytest.param(
-            400,
-            {"error": {"message": "Bad Request.", "type": "BadRequestError", "param": None, "code": 400}},
-            id="400-vllm",
-        ),
-        pytest.param(
-            500,
-            {
-                "error": {
-                    "message": "Internal Server Error.",
-                    "type": "InternalServerError",
-                    "param": None,
-                    "code": 500,
-                }
-            },
-            id="500-vllm",
-        ),
-        pytest.param(
-            503,
-            {
-                "error": {
-                    "message": "Service Unavailable.",
-                    "type": "ServiceUnavailableError",
-                    "param": None,
-                    "code": 503,
-                }
-            },
-            id="503-vllm",
-        ),
+        *(pytest.param(status, body, id=f"{status}-vllm") for status, body in DEFAULT_VLLM_ERRORS.items()),
         pytest.param(401, {"detail": "Invalid token."}, id="401-drf"),
         pytest.param(429, {"detail": "Request was throttled."}, id="429-drf"),
     ],

@@ -64,3 +64,19 @@ def test_a_reset_still_starts_every_sequence_again(redis_process):  # noqa: F811
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert "lost the emulator's data" not in err
+
+
+def test_a_worker_forgets_the_ids_it_gave_when_the_marker_changes() -> None:
+    """What one worker remembers binds the floor only until a reset or a loss writes a new marker."""
+    from emulator.state.redis_ids import Sequences
+
+    ids = Sequences("redis://example")
+    ids.seen(0, b"0:start")
+    ids.given("files", 7)
+    ids.given("threads", 3)
+    ids.given("files", 5)
+    assert (ids.highest, ids.top()) == ({"files": 7, "threads": 3}, 7)
+    ids.seen(0, "0:start")  # the same marker, as bytes or text: nothing is forgotten
+    assert ids.top() == 7
+    ids.seen(0, b"0:reset-1")
+    assert (ids.highest, ids.top(), ids.token) == ({}, 0, "0:reset-1")

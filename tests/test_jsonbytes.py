@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator.jsonbytes import dumps, dumps_sorted
+from emulator.jsonbytes import dumps, dumps_sorted, map_strings
 
 
 def stdlib(value: Any) -> bytes:
@@ -58,6 +58,11 @@ def some_value(rng: random.Random, depth: int = 0) -> Any:
     if kind < 0.7:
         return [some_value(rng, depth + 1) for _ in range(rng.randint(0, 6))]
     return {some_text(rng): some_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def test_map_strings_changes_every_string_value_and_no_key() -> None:
+    value = {"a": "x", "b": [1, "y", {"c": "z", "d": None}], "e": 2.5}
+    assert map_strings(value, str.upper) == {"a": "X", "b": [1, "Y", {"c": "Z", "d": None}], "e": 2.5}
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -127,3 +132,40 @@ def test_dumps_finite_writes_what_dumps_writes():
     chunks = {"chunks": [[round(i * 0.37, 3), f'data: {{"x":null,"y":1e-0{i % 9}}}\n\n'] for i in range(300)]
               + [[0.00001, "0.0000"], [1e-7, "e-"]]}
     assert dumps_finite(chunks) == dumps(chunks)
+
+
+def float32_array(values: list[float]) -> Any:
+    import numpy as np
+
+    return np.array(values, dtype="<f4")
+
+
+def test_float32_arrays_encode_as_their_float_lists_do() -> None:
+    from emulator.jsonbytes import dumps_float32
+
+    rng = random.Random(11)
+    for _ in range(300):
+        scale = 10 ** rng.randint(-8, 0)
+        vector = float32_array([rng.gauss(0, scale) for _ in range(rng.choice([1, 7, 384, 1024]))])
+        assert dumps_float32(vector) == stdlib(vector.tolist())
+
+
+@pytest.mark.parametrize("values", [
+    [], [0.0], [-0.0], [1e-5], [-1e-5, 3.0], [3.0, 1.5e-7], [1e-4, 0.99999994e-4, 1.0000001e-4],
+    [1e-45, -1e-45, 1.17549435e-38], [3.4e38, -3.4e38, 1e16, 1e22], [1e-30, 0.5, 1e-4, 2e-5, 1.0, -1.0],
+    [math.nan, 1.0], [1.0, math.inf], [-math.inf],
+], ids=repr)
+def test_float32_edge_values_encode_as_the_standard_library_does(values: list[float]) -> None:
+    from emulator.jsonbytes import dumps_float32
+
+    vector = float32_array(values)
+    assert dumps_float32(vector) == stdlib(vector.tolist())
+
+
+def test_generated_embeddings_encode_as_their_float_lists_do() -> None:
+    from emulator.generation.vectors import embed_array
+    from emulator.jsonbytes import dumps_float32
+
+    for n in range(500):
+        vector = embed_array(f"Text to embed {n}", 1024)
+        assert dumps_float32(vector) == stdlib(vector.tolist())

@@ -93,15 +93,14 @@ def _read_until(sock: socket.socket, marker: bytes, count: int) -> bytes:
 
 @pytest.mark.timing
 def test_a_stream_the_client_drops_is_journaled_dropped_with_its_real_duration(emulator, server) -> None:
-    # 400 tokens 50 ms apart: twenty seconds if read to the end; the client leaves after three events.
-    started = time.monotonic()
+    # 400 tokens 50 ms apart: twenty seconds if read to the end; the client leaves after three events,
+    # which are at least one paced gap apart (a bound of the server's own pace, not of this clock).
     sock = _raw_stream_request(server.port, story(400, stream=True), {"X-Emulator-Itl-Ms": "50"})
     _read_until(sock, b"data: ", 3)
     sock.close()
-    left_after_ms = (time.monotonic() - started) * 1000
     entry = wait_for_entry(server.base_url)
     assert entry["outcome"] == "dropped"
-    assert left_after_ms * 0.5 <= entry["duration_ms"] < 10_000  # it ended when the client went, not at 20 s
+    assert 50 * 0.9 <= entry["duration_ms"] < 10_000  # it ended when the client went, not at 20 s
 
 
 @pytest.mark.timing

@@ -359,3 +359,36 @@ def test_a_marker_asking_for_other_settings_is_refused_with_a_running_emulator(p
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*asks for emulator settings (seed)*run it with those settings*"])
+
+
+def test_a_limit_set_in_a_test_throttles_it_and_the_next_test_is_free(pytester):
+    pytester.makepyfile(test_limit="""
+        import openai
+        import pytest
+
+        def ask(client):
+            return client.chat.completions.create(
+                model="alfred-4.2", messages=[{"role": "user", "content": "Hi"}])
+
+        def test_throttled(paradigm_emulator, paradigm_client):
+            paradigm_emulator.limit(rpm=2)
+            answer = paradigm_client.chat.completions.with_raw_response.create(
+                model="alfred-4.2", messages=[{"role": "user", "content": "Hi"}])
+            assert answer.headers["x-ratelimit-limit-requests"] == "2"
+            ask(paradigm_client)
+            with pytest.raises(openai.RateLimitError):
+                ask(paradigm_client.with_options(max_retries=0))
+
+        def test_the_next_test_is_free(paradigm_client):
+            for _ in range(4):
+                ask(paradigm_client)
+
+        def test_lifted_within_the_test(paradigm_emulator, paradigm_client):
+            paradigm_emulator.limit(rpm=1)
+            ask(paradigm_client)
+            paradigm_emulator.limit()
+            for _ in range(3):
+                ask(paradigm_client)
+    """)
+
+    pytester.runpytest_inprocess(*STRICT).assert_outcomes(passed=3)

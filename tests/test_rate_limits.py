@@ -6,6 +6,7 @@ control API, and the openai SDK's retries."""
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,9 @@ import openai
 import pytest
 
 from emulator.config import DEFAULT_FIXTURES_DIR
+from emulator.limits.stage import UNLIMITED
 from tests.conftest import TIMEOUT, backend_overrides
+from tests.test_fixture_files import edit
 from tests.test_users import users_file
 
 CHAT = "/api/v2/chat/completions"
@@ -63,6 +66,39 @@ def test_a_throttled_request_gets_drf_s_body_and_the_retry_headers(kind: str, ma
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
 
 
+@pytest.mark.parametrize(("flags", "limited", "unlimited"), [
+    pytest.param({"rpm": 2}, "requests", "tokens", id="rpm-only"),
+    pytest.param({"tpm": 5_000}, "tokens", "requests", id="tpm-only"),
+])
+def test_with_one_kind_of_limit_the_other_reads_as_unlimited(flags: dict, limited: str, unlimited: str,
+                                                            make_server) -> None:
+    running = make_server(**flags)
+    answers = [chat(running.base_url, "k") for _ in range(3 if limited == "requests" else 1)]
+    for answer in answers:
+        assert all(name in answer.headers for name in SIX)
+        assert answer.headers[f"x-ratelimit-limit-{unlimited}"] == str(UNLIMITED)
+        assert answer.headers[f"x-ratelimit-remaining-{unlimited}"] == str(UNLIMITED)
+        assert answer.headers[f"x-ratelimit-reset-{unlimited}"] == "0ms"
+    assert answers[0].headers[f"x-ratelimit-limit-{limited}"] == str(flags["rpm" if limited == "requests"
+                                                                          else "tpm"])
+    if limited == "requests":  # the throttle's 429 carries the six as well
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[1].headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_an_error_its_handler_answers_carries_the_six_headers_too(make_server) -> None:
+    answer = chat(make_server(rpm=5).base_url, "k", body(model="no-such-model"))
+    assert answer.status_code == 404
+    assert all(name in answer.headers for name in SIX)
+    assert answer.headers["x-ratelimit-remaining-requests"] == "4"
+
+
+def test_without_any_limit_no_rate_limit_header_is_sent(make_server) -> None:
+    answer = chat(make_server().base_url, "k")
+    assert answer.status_code == 200
+    assert not any(name.startswith("x-ratelimit-") for name in answer.headers)
+
+
 @BACKENDS
 def test_tokens_are_counted_at_admission_and_corrected_after_the_answer(kind: str, make_server) -> None:
     running = make_server(tpm=400, **backend_overrides(kind))
@@ -79,6 +115,20 @@ def test_tokens_are_counted_at_admission_and_corrected_after_the_answer(kind: st
     assert used["total_tokens"] < prompt + 150
     too_big = chat(running.base_url, "k", body(max_tokens=500))
     assert too_big.status_code == 429 and "x-ratelimit-reset-tokens" in too_big.headers
+
+
+@BACKENDS
+def test_the_corrections_of_calls_made_at_once_all_count_before_the_next_admission(kind: str,
+                                                                                   make_server) -> None:
+    running = make_server(tpm=100_000, **backend_overrides(kind))
+    payloads = [body(f"Question number {n}", max_tokens=150) for n in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda p: chat(running.base_url, "k", p), payloads))
+    assert {a.status_code for a in answers} == {200}
+    used = sum(a.json()["usage"]["total_tokens"] for a in answers)
+    last = chat(running.base_url, "k", body(max_tokens=150))
+    admitted = last.json()["usage"]["prompt_tokens"] + 150
+    assert int(last.headers["x-ratelimit-remaining-tokens"]) == 100_000 - used - admitted
 
 
 @BACKENDS
@@ -189,3 +239,35 @@ def test_a_broken_rate_limits_in_a_fixture_file_stops_start_up(tmp_path: Path, m
     (tmp_path / "limits.yaml").write_text("fixtures: []\nrate_limits: {rpm: many}\n", encoding="utf-8")
     with pytest.raises(Exception, match=r"limits.yaml:2: rate_limits.rpm must be a whole number"):
         make_server(fixtures_dir=tmp_path)
+
+
+def test_an_edited_fixture_file_s_rate_limits_apply_and_a_broken_edit_keeps_them(tmp_path: Path, make_server,
+                                                                                 caplog) -> None:
+    path = tmp_path / "limits.yaml"
+    path.write_text("rate_limits: {rpm: 2}\nfixtures: []\n", encoding="utf-8")
+    running = make_server(fixtures_dir=tmp_path)
+    files = running.emulator.limiter.files
+    assert at_once(running.base_url, "suite-a", 3) == [200, 200, 429]
+    edit(path, "rate_limits: {rpm: 4}\nfixtures: []\n")
+    files._next = 0.0  # the next request looks at the files now (not RELOAD_S later)
+    assert at_once(running.base_url, "suite-b", 5) == [200] * 4 + [429]
+    with caplog.at_level(logging.ERROR, logger="emulator.limits"):
+        edit(path, "rate_limits: {rpm: none}\nfixtures: []\n")
+        files._next = 0.0
+        assert at_once(running.base_url, "suite-c", 5) == [200] * 4 + [429]
+    assert "limits.yaml:1: rate_limits.rpm must be a whole number" in caplog.text
+
+
+@pytest.mark.parametrize("given", [pytest.param("One text to embed", id="text"),
+                                   pytest.param(["First text", "a second, longer one", "3"], id="texts"),
+                                   pytest.param([[1, 2, 3], [4]], id="token-ids")])
+def test_an_embeddings_answer_is_the_same_with_a_token_limit_and_counts_its_input(given, make_server) -> None:
+    payload = {"model": "multilingual-e5-large", "input": given}
+    answers = []
+    for flags in ({}, {"tpm": 1_000_000}):
+        running = make_server(**flags)
+        answers.append(httpx.post(running.v2 + "/embeddings", json=payload, timeout=TIMEOUT,
+                                  headers={"Authorization": "Bearer k"}))
+    assert answers[0].content == answers[1].content
+    used = answers[1].json()["usage"]["prompt_tokens"]
+    assert int(answers[1].headers["x-ratelimit-remaining-tokens"]) == 1_000_000 - used

@@ -81,8 +81,8 @@ def test_search_scores_are_the_same_every_time(backend_http, three_files):
 def test_health_keeps_answering_while_a_first_search_indexes_a_big_file() -> None:
     """The first search over a file builds this process's BM25 index of it and decodes its vectors:
     a few thousand chunks, on threads of their own, while health is probed. Work that held the event
-    loop would hold each probe for about as long as the search; off the loop, the slowest probe is a
-    small part of it however loaded the machine is (the absolute figure is bench/'s to measure)."""
+    loop would hold each probe for about as long as the search; off the loop, the slowest probe takes
+    well under half of it however loaded the machine is (the absolute figure is bench/'s to measure)."""
     process, base = serve_cli()
     root = base.rsplit("/api/v2", 1)[0]
     try:
@@ -111,8 +111,11 @@ def test_health_keeps_answering_while_a_first_search_indexes_a_big_file() -> Non
         process.wait(timeout=15)
         process.communicate()  # closes its pipes
     assert found["chunks"][0]["metadata"]["document_id"] == file_id
-    assert len(latencies) >= 10, "the search was too quick to show anything"
-    assert max(latencies) < search_took / 4, (search_took, sorted(latencies)[-5:])
+    # Work held on the loop would hold the probe in flight for most of the search, and let few others
+    # through. Half the search is a margin a loaded machine's scheduling does not reach even when the
+    # search itself is fast (185 ms with 296 probes, the slowest 12 ms, on a busy 2-core machine).
+    assert len(latencies) >= 3, "the search was too quick to show anything"
+    assert max(latencies) < search_took / 2, (search_took, len(latencies), sorted(latencies)[-5:])
 
 
 def test_a_repeated_search_sees_a_file_uploaded_since_and_forgets_a_deleted_one(backend_http, three_files):

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from conftest import KEY, REDIS_URL
 
+from emulator.documents.chunking import CHUNK_CHARS, ingest, spans
 from emulator.documents.extraction import Budget
-from emulator.documents.ingestion import CHUNK_CHARS, ingest, spans
 from emulator.documents.store import EMBEDDED, FAILED, FileStore, NewFile
 from emulator.state.memory import MemoryBackend
 from tests.cli_process import start_cli

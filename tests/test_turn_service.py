@@ -28,7 +28,7 @@ class FakeAgents:
     seeds: Mapping[int, dict[str, Any]] = {7: AGENT}
     tools: Mapping[str, Tool] = {"document_search": Tool(id="t-1", name="document_search")}
 
-    async def get(self, agent_id: Any) -> dict[str, Any] | None:
+    async def get(self, agent_id: Any, company: int | None = None) -> dict[str, Any] | None:
         return AGENT if agent_id == 7 else None
 
     def tool_names(self, agent: dict[str, Any]) -> list[str]:

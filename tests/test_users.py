@@ -88,6 +88,15 @@ def test_a_malformed_limit_stops_the_cli_naming_the_flag(flags: tuple[str, str],
     assert named in refusal(capsys, *flags)
 
 
+@pytest.mark.parametrize(("variable", "value"), [("PARADIGM_EMULATOR_RPM", "abc"),
+                                                 ("PARADIGM_EMULATOR_TPM", "1.5")])
+def test_a_malformed_limit_in_the_environment_stops_the_cli_naming_the_variable(
+        variable: str, value: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(variable, value)
+    assert variable in refusal(capsys)
+
+
 # -- keys -> users -------------------------------------------------------------------------------------
 
 

@@ -1,10 +1,12 @@
 """The company, groups, user, native tools and agents: fixtures/agents.yaml, then the state backend.
 
-The shipped file (or ``--agents FILE``) is read once at start-up into immutable seeds. Agents
-created (POST) or changed (PATCH) through the API are written to the state backend's ``agents``
-space as whole records, so every worker sees them; a read takes the state's record first and
-the seed otherwise, which is why a reset (the state cleared) brings the shipped agents back as
-they were. New agents' ids continue after the highest shipped one (a counter of the backend).
+The shipped file (or ``--agents FILE``) is read once at start-up into immutable seeds, every
+company's. An agent created (POST) is its creator's company's; a shipped one changed (PATCH) is
+changed for that company alone: both are whole records of the company's own space in the state
+backend (``agents/<company id>``, ``identity/overlay.py``), so every worker sees them and no other
+company does. A read takes the company's record first and the seed otherwise, which is why a reset
+(the state cleared, or the company's space) brings the shipped agents back as they were. New
+agents' ids continue after the highest shipped one (a counter of the backend).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from ..documents.workspaces import iso
 from ..errors import StartupError
 from ..generation.text import request_key
+from ..identity.overlay import Overlay
 from ..state import Backend, Value
 from ..yaml_reader import YamlError, read_mapping
 from .mcp import McpDeclarationError, McpServers
@@ -69,6 +72,7 @@ class AgentDirectory:
         self.tools = {t.name: t for t in tools}
         self.tools_by_id = {t.id: t for t in tools}
         self.seeds: dict[int, dict[str, Any]] = {a["id"]: a for a in agents}
+        self.catalog = Overlay(state, SPACE, {str(i): a for i, a in self.seeds.items()})
         self.epoch = epoch
         defaults = [a for a in agents if a["is_default"]]
         if len(defaults) != 1:
@@ -113,46 +117,50 @@ class AgentDirectory:
                              epoch)]
         return cls(company, groups, user, tools, agents, epoch, state, mcp)
 
-    # -- agents -----------------------------------------------------------------------------------
+    # -- agents (each company's over the seeds: identity/overlay.py) ---------------------------------
 
-    async def get(self, agent_id: int) -> dict[str, Any] | None:
-        found = await self.state.get(SPACE, str(agent_id))
-        return found if isinstance(found, dict) else self.seeds.get(agent_id)
+    async def get(self, agent_id: Any, company: int | None = None) -> dict[str, Any] | None:
+        """The agent as the company sees it (None: absent, another company's, or not an id)."""
+        if not isinstance(agent_id, int) or isinstance(agent_id, bool):
+            return None
+        found = await self.catalog.get(company, str(agent_id))
+        return found if isinstance(found, dict) else None
 
-    async def all(self) -> list[dict[str, Any]]:
-        merged = dict(self.seeds)
-        for record in (await self.state.items(SPACE)).values():
-            if isinstance(record, dict):
-                merged[record["id"]] = record
-        return [merged[key] for key in sorted(merged)]
+    async def all(self, company: int | None = None) -> list[dict[str, Any]]:
+        found = [v for v in (await self.catalog.items(company)).values() if isinstance(v, dict)]
+        return sorted(found, key=lambda a: a["id"])
 
-    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
-        number = await self.state.next_id(COUNTER)
-        agent_id = max(self.seeds, default=0) + number
-        stamp = iso(self.epoch + number)
-        record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,
-                  "scope_workspaces_by_group": False, "description": None, "instructions": None,
-                  "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp,
-                  "updated_at": stamp,
-                  **fields}
-        await self.state.put(SPACE, str(agent_id), record)
-        return record
+    async def create(self, fields: dict[str, Any], company: int | None = None) -> dict[str, Any]:
+        """A new agent of the company (ids go on after the shipped ones, for every company alike)."""
+        while True:
+            number = await self.state.next_id(COUNTER)
+            agent_id = max(self.seeds, default=0) + number
+            stamp = iso(self.epoch + number)
+            record = {"id": agent_id, "is_default": False, "is_current_user_favorite": False,
+                      "scope_workspaces_by_group": False, "description": None, "instructions": None,
+                      "tools": [], "mcp_server_ids": [], "workspaces": [], "created_at": stamp,
+                      "updated_at": stamp,
+                      **fields}
+            if await self.catalog.add(company, str(agent_id), record):
+                return record
 
     async def update_stamp(self) -> str:
         """The ``updated_at`` of the next change: a second after the previous one, from the epoch."""
         return iso(self.epoch + await self.state.incr(UPDATES))
 
-    async def patch(self, agent_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
-        seed = self.seeds.get(agent_id)
+    async def patch(self, agent_id: int, changes: dict[str, Any],
+                    company: int | None = None) -> dict[str, Any] | None:
+        """Change the company's agent (a shipped one: the company's copy of it)."""
 
-        def change(current: Value | None) -> Value | None:
-            base = current if isinstance(current, dict) else seed
-            if base is None:
-                return None
-            return {**base, **changes}
+        def change(current: Value) -> Value:
+            return {**current, **changes} if isinstance(current, dict) else current
 
-        patched = await self.state.update(SPACE, str(agent_id), change)
+        patched = await self.catalog.update(company, str(agent_id), change)
         return patched if isinstance(patched, dict) else None
+
+    async def drop_company(self, company_id: int) -> int:
+        """A space's reset: the company's agents and its changes to the shipped ones go; -> how many."""
+        return await self.catalog.drop(company_id)
 
     def tool_names(self, agent: dict[str, Any]) -> list[str]:
         return [name for name in agent.get("tools", []) if name in self.tools]

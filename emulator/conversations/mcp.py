@@ -3,8 +3,11 @@
 The emulator never connects to an MCP server's URL (offline always). A server's tools are what
 the agents file (``fixtures/agents.yaml``, ``mcp_servers:``) declares for it: each tool a name,
 a description, JSON-schema ``parameters`` and a scripted ``result`` (and ``artifacts``, the files
-it produces). A server created with ``POST /api/v3/mcp`` is a record of the state backend; it takes
-the tools of the declared server with the same URL (else the same name), and has none otherwise.
+it produces). The declared servers are every company's. A server created with ``POST /api/v3/mcp``
+is its creator's company's: a record of the company's own space of the state backend
+(``mcp_servers/<company id>``, ``identity/overlay.py``), never listed nor found for another company;
+it takes the tools of the declared server with the same URL (else the same name), and has none
+otherwise.
 Its credentials are never kept: the record says only that it was given some (``has_credentials``).
 """
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..generation.text import request_key
+from ..identity.overlay import Overlay
 from ..state import Backend
 
 SPACE = "mcp_servers"
@@ -83,13 +87,14 @@ def brief_server(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class McpServers:
-    """The declared servers (seeds) and the created ones (records of the state backend)."""
+    """The declared servers (seeds) and the created ones (records of each company's space)."""
 
     def __init__(self, declared: list[dict[str, Any]], tools: dict[str, tuple[McpTool, ...]], state: Backend,
                  company_id: int, group_id: int):
         self.seeds = {s["id"]: s for s in declared}
         self._tools = tools  # by declared server id
         self.state, self.company_id, self.group_id = state, company_id, group_id
+        self.catalog = Overlay(state, SPACE, self.seeds)
 
     @classmethod
     def declare(cls, entries: Any, where: str, state: Backend, company_id: int, group_id: int) -> McpServers:
@@ -122,33 +127,37 @@ class McpServers:
 
     # -- servers ----------------------------------------------------------------------------------
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        """A server by id, or by name (what ``force_mcp_server`` may give)."""
-        found = await self.state.get(SPACE, str(key))
+    async def get(self, key: str, company: int | None = None) -> dict[str, Any] | None:
+        """A server the company sees, by id, or by name (what ``force_mcp_server`` may give)."""
+        found = await self.catalog.get(company, str(key))
         if isinstance(found, dict):
             return found
-        if key in self.seeds:
-            return self.seeds[key]
-        return next((s for s in await self.all() if s["name"] == key), None)
+        return next((s for s in await self.all(company) if s["name"] == key), None)
 
-    async def all(self) -> list[dict[str, Any]]:
-        """Declared servers first (in the file's order), then the created ones, oldest first."""
-        created = [r for r in (await self.state.items(SPACE)).values() if isinstance(r, dict)]
+    async def all(self, company: int | None = None) -> list[dict[str, Any]]:
+        """Declared servers first (in the file's order), then the company's created ones, oldest first."""
+        created = [r for k, r in (await self.catalog.items(company)).items()
+                   if k not in self.seeds and isinstance(r, dict)]
         return [*self.seeds.values(), *sorted(created, key=lambda r: r["number"])]
 
-    async def create(self, name: str, url: str, method: str, credentials: str | None) -> dict[str, Any]:
+    async def create(self, name: str, url: str, method: str, credentials: str | None,
+                     company: int | None = None) -> dict[str, Any]:
         number = await self.state.incr(COUNTER)
         record: dict[str, Any] = {"id": stable_id("created", number, name), "number": number, "name": name,
                                   "url": url,
                   "authentication_method": method, "has_credentials": bool(credentials),
                   "enabled": True, "is_global": False, "availability_scope": "personal",
                   "company_id": self.company_id, "group_id": self.group_id}
-        await self.state.put(SPACE, record["id"], record)
+        await self.catalog.add(company, record["id"], record)
         return record
 
-    async def unknown(self, ids: Iterable[str]) -> list[str]:
-        """The ids of ``ids`` that name no server."""
-        return [i for i in ids if await self.get(i) is None]
+    async def unknown(self, ids: Iterable[str], company: int | None = None) -> list[str]:
+        """The ids of ``ids`` that name no server the company sees."""
+        return [i for i in ids if await self.get(i, company) is None]
+
+    async def drop_company(self, company_id: int) -> int:
+        """A space's reset: the company's created servers go; -> how many."""
+        return await self.catalog.drop(company_id)
 
     # -- tools ------------------------------------------------------------------------------------
 
@@ -164,10 +173,10 @@ class McpServers:
         return tuple(McpTool(server["id"], server["name"], t.name, t.description, t.parameters, t.result,
                              t.artifacts) for t in self._tools[twin["id"]])
 
-    async def tools_of(self, server_ids: Iterable[str]) -> list[McpTool]:
+    async def tools_of(self, server_ids: Iterable[str], company: int | None = None) -> list[McpTool]:
         made: list[McpTool] = []
         for server_id in server_ids:
-            server = await self.get(server_id)
+            server = await self.get(server_id, company)
             if server is not None:
                 made.extend(self.tools(server))
         return made

@@ -13,7 +13,7 @@ from .mcp import Artifact, McpTool
 from .turn_request import Toolbox, TurnRequest, uuid_from
 
 
-def scripted_mcp_tool(request: TurnRequest, directory: Toolbox, name: str, server: Any) -> McpTool | None:
+def scripted_mcp_tool(request: TurnRequest, directory: Toolbox, name: str, server: object) -> McpTool | None:
     """The MCP tool a fixture's tool call names: one of the turn's MCP tools by that name (of the
     server ``mcp_server`` names, by name or id, when given); None for a native tool."""
     if server is None and name in directory.tools:

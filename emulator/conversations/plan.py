@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..call import Script
 from ..errors import BadRequest, ValidationError
 from ..generation import structured
 from ..generation import text as generator
 from ..generation.text import Limits, request_key
+from ..jsonbytes import map_strings
 from ..tokenizer import tokenize
 from . import choices
 from .mcp_calls import best_mcp_tool, mcp_call, scripted_mcp_tool
@@ -205,11 +205,12 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
     assert script is not None  # only a fixture scripts tool calls
     name = spec["name"]
     args = spec.get("arguments", {})
-    args = _render(args, script) if isinstance(args, dict) else {"input": script.render(args)}
+    args = map_strings(args, script.render) if isinstance(args, dict) else {"input": script.render(args)}
     result = script.render(spec["result"]) if "result" in spec else None
     mcp_tool = scripted_mcp_tool(request, directory, name, spec.get("mcp_server"))
     if mcp_tool is not None:
-        scripted_artifacts = [_render(a, script) for a in spec["artifacts"]] if "artifacts" in spec else None
+        scripted_artifacts = ([map_strings(a, script.render) for a in spec["artifacts"]]
+                              if "artifacts" in spec else None)
         return mcp_call(request, mcp_tool, number, args if spec.get("arguments") is not None else None,
                          result, scripted_artifacts)
     file_ids = tuple(args.get("file_ids") or request.scope.file_ids)
@@ -235,21 +236,11 @@ async def _scripted_call(docs: Documents, request: TurnRequest, spec: dict[str, 
                                           "content": str(item.get("content", "")),
                                           "mime_type": str(item.get("mime_type", "text/plain"))},
                                          request.thread_id, request.turn_id, call["id"], request.created_at)
-                 for k, item in enumerate(_render(spec.get("artifacts") or [], script))]
+                 for k, item in enumerate(map_strings(spec.get("artifacts") or [], script.render))]
     call["result"]["file_artifacts"] = [choices.artifact_brief(a) for a in artifacts]
     cited = {p.file_id for p in passages}
     return {"tool_call": call, "sources": _sources(request, call["id"], passages, cited),
             "answer": result or "", "artifacts": artifacts}
-
-
-def _render(value: Any, script: Script) -> Any:
-    if isinstance(value, str):
-        return script.render(value)
-    if isinstance(value, dict):
-        return {k: _render(v, script) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render(v, script) for v in value]
-    return value
 
 
 # -- the answer -------------------------------------------------------------------------------------

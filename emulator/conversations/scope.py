@@ -78,7 +78,7 @@ class DocumentScope:
             spaces |= {(await directory.company_workspace(viewer)).id} if company is True else set()
             return Scope(tuple(r.id for r in records if r.workspace_id in spaces), True)
         types = scoped_types(private, company, None)
-        kinds = {w.id: w.workspace_type for w in (await directory.every_workspace()).values()}
+        kinds = {w.id: w.workspace_type for w in (await directory.every_workspace(viewer)).values()}
         selected = tuple(r.id for r in records if kinds.get(r.workspace_id, "custom") in types)
         return Scope(selected, private is not None or company is not None)
 

@@ -19,7 +19,8 @@ from ..call import Call, Script
 from ..catalog import Catalog, Model
 from ..config import Settings
 from ..errors import ApiError, ModelNotFound, ValidationError
-from ..identity.ownership import owner_fields, owner_of
+from ..identity.overlay import company_of
+from ..identity.ownership import OWNER_COMPANY, owner_fields, owner_of
 from ..state import Clock
 from . import choices, timeline
 from .directory import Tool
@@ -47,7 +48,7 @@ class Agents(Protocol):
     @property
     def tools(self) -> Mapping[str, Tool]: ...
 
-    async def get(self, agent_id: Any) -> dict[str, Any] | None: ...
+    async def get(self, agent_id: Any, company: int | None = None) -> dict[str, Any] | None: ...
 
     def tool_names(self, agent: dict[str, Any]) -> list[str]: ...
 
@@ -76,16 +77,18 @@ class TurnService:
 
     # -- what a request names ------------------------------------------------------------------------
 
-    async def agent(self, body: dict[str, Any], default_id: int | None = None) -> dict[str, Any]:
-        """agent_id wins over the deprecated chat_setting_id; neither: the thread's, else the default."""
+    async def agent(self, body: dict[str, Any], default_id: int | None = None,
+                    company: int | None = None) -> dict[str, Any]:
+        """agent_id wins over the deprecated chat_setting_id; neither: the thread's, else the default
+        (each as the caller's company has it: another company's agent does not exist)."""
         agents = self.agents
         for field in ("agent_id", "chat_setting_id"):
             if body.get(field) is not None:
-                agent = await agents.get(body[field])
+                agent = await agents.get(body[field], company)
                 if agent is None:
                     raise ValidationError(choices.does_not_exist(field, body[field]))
                 return agent
-        agent = await agents.get(default_id if default_id is not None else agents.default_id)
+        agent = await agents.get(default_id if default_id is not None else agents.default_id, company)
         return agent or agents.seeds[agents.default_id]
 
     def model(self, name: Any) -> Model:
@@ -108,10 +111,10 @@ class TurnService:
         if forced is not None and forced not in self.agents.tools:
             raise ValidationError(choices.unknown_tool(forced, sorted(self.agents.tools)))
 
-    async def mcp_tools(self, body: dict[str, Any], agent: dict[str, Any]
+    async def mcp_tools(self, body: dict[str, Any], agent: dict[str, Any], company: int | None = None
                         ) -> tuple[tuple[McpTool, ...], tuple[McpTool, ...]]:
         """(the MCP tools the turn may call, those of the forced server): the server that
-        ``force_mcp_server`` names (by id or name) must exist."""
+        ``force_mcp_server`` names (by id or name) must exist for the caller's company."""
         forced_key = body.get("force_mcp_server")
         if self.mcp is None:
             if forced_key is not None:
@@ -119,11 +122,11 @@ class TurnService:
             return (), ()
         forced: tuple[McpTool, ...] = ()
         if forced_key is not None:
-            server = await self.mcp.get(str(forced_key))
+            server = await self.mcp.get(str(forced_key), company)
             if server is None:
                 raise ValidationError(choices.does_not_exist("force_mcp_server", forced_key))
             forced = self.mcp.tools(server)
-        others = await self.mcp.tools_of(agent.get("mcp_server_ids") or [])
+        others = await self.mcp.tools_of(agent.get("mcp_server_ids") or [], company)
         return (*forced, *[t for t in others if t not in forced]), forced
 
     async def history(self, thread: Record) -> list[tuple[str, str]]:
@@ -141,10 +144,11 @@ class TurnService:
         """Check the request; leave on the call what its fixture conditions read (turn index, agent
         id, forced tool)."""
         body = call.body
-        agent = await self.agent(body, thread["agent_id"] if thread else None)
+        company = company_of(call.user)
+        agent = await self.agent(body, thread["agent_id"] if thread else None, company)
         model = self.model(body.get("ml_model") or (thread or {}).get("ml_model"))
         self.check_tool(body)
-        mcp_tools, forced_mcp = await self.mcp_tools(body, agent)
+        mcp_tools, forced_mcp = await self.mcp_tools(body, agent, company)
         scope = await self.documents.scope(body, call.user)
         history = await self.history(thread) if thread is not None else []
         index = len(thread["turns"]) if thread else 0
@@ -224,7 +228,7 @@ class TurnService:
     async def render_thread(self, thread: Record, now: float) -> dict[str, Any]:
         last = await self.conversations.turn(thread["turns"][-1]) if thread["turns"] else None
         status = timeline.status_at(last, now)[0] if last is not None else "completed"
-        agent = await self.agents.get(thread["agent_id"])
+        agent = await self.agents.get(thread["agent_id"], thread.get(OWNER_COMPANY))
         model = thread.get("ml_model")
         try:
             model_name = self.catalog.get(model).name if model else None

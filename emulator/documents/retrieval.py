@@ -31,7 +31,6 @@ from collections import OrderedDict
 from collections.abc import Collection
 
 from ..generation import vectors as embedding
-from ..identity.ownership import visible
 from ..identity.users import User
 from . import scoring
 from .ingestion import Ingestion
@@ -63,8 +62,8 @@ class Retrieval:
             return []
         everything = await self.files.all()
         wanted = None if file_ids is None else set(file_ids)
-        candidates, now = await self.ingestion.ready_at(
-            r for r in everything if (wanted is None or r.id in wanted) and visible(r.extra, viewer))
+        named = (r for r in everything if wanted is None or r.id in wanted)
+        candidates, now = await self.ingestion.ready_at(await self.files.visible_to(named, viewer))
         corpus = await self.index(candidates, everything, now)
         # Everything the answer depends on: the query, n, the files searched and those BM25 counts (a
         # digest of their keys). An upload's key names its very content, which never changes:

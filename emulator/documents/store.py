@@ -17,8 +17,8 @@ Ids come from the backend's counter, so two workers never hand out the same one.
 ingestion result or a cached vector is only ever used for the very upload it was made from.
 
 What this process caches (the vectors as one matrix, ``matrix.py``; the lexical index of
-``retrieval``) is keyed on (id, nonce) and is correct to lose. Ingestion (``ingestion.py``) fills
-the text, chunks and vectors.
+``retrieval``) is keyed on (id, nonce) and is correct to lose. Ingestion (``ingestion.py``, the
+work itself in ``chunking.py``) fills the text, chunks and vectors.
 Nothing needs saving: with --data-dir the memory backend keeps every record on disk as it is
 written, and Redis keeps them itself.
 """
@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
-from ..identity.ownership import visible
+from ..identity.ownership import SCOPE, WORKSPACE, visible
 from ..identity.users import User
 from ..state import Backend
 from .file_records import Chunk, Extracted, FileRecord, Hit, NewFile
@@ -49,16 +49,23 @@ OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are taken into the 
 # What ingestion stores (``statuses.OUTCOMES``; the status clients see also depends on --ingest-ms).
 FAILED = PARSING_FAILED
 # The records live in file_records; their users import them from here, beside the store.
-__all__ = ["FAILED", "Chunk", "Extracted", "FileRecord", "FileStore", "Hit", "NewFile"]
+__all__ = ["FAILED", "Chunk", "Extracted", "FileRecord", "FileStore", "Hit", "Members", "NewFile"]
+
+
+class Members(Protocol):
+    """Who is a member of a workspace now (``workspace_store.WorkspaceStore``)."""
+
+    async def seen_ids(self, workspace_ids: set[int], user: User) -> set[int]: ...
 
 
 class FileStore:
     """The files, over the state backend. Every method reads or writes the backend, so what one
     worker stores the others read; nothing here is the truth but the backend."""
 
-    def __init__(self, state: Backend, epoch: int = 0):
+    def __init__(self, state: Backend, epoch: int = 0, members: Members | None = None):
         self.state = state
         self.epoch = epoch
+        self.members = members  # what narrows a workspace-scope file to its workspace's members
         # dimensions -> the vectors of the uploads searched so far, one matrix (rows keyed on id.nonce)
         self._matrices: dict[int, VectorMatrix] = {}
         self._unsearchable: set[str] = set()  # uploads whose vectors are not of the dimensions asked
@@ -93,17 +100,32 @@ class FileStore:
         return record
 
     # ``viewer``: the user a request is for. A file that is not theirs to see (another user's private
-    # file, another company's) is then as absent as one never uploaded; None: every file.
+    # file, another company's, one of a workspace they are not a member of) is then as absent as one
+    # never uploaded; None: every file.
+
+    async def visible_to(self, records: Iterable[FileRecord], viewer: User | None) -> list[FileRecord]:
+        """Those of ``records`` that ``viewer`` may see (None: all), in their order."""
+        if viewer is None:
+            return list(records)
+        kept = [r for r in records if visible(r.extra, viewer)]
+        shared = {r.workspace_id for r in kept if r.extra.get(SCOPE) == WORKSPACE}
+        if not shared or self.members is None:
+            return kept
+        seen = await self.members.seen_ids(shared, viewer)
+        return [r for r in kept if r.extra.get(SCOPE) != WORKSPACE or r.workspace_id in seen]
 
     async def get(self, file_id: int, viewer: User | None = None) -> FileRecord | None:
         value = await self.state.get(SPACE, str(file_id))
-        record = None if value is None else FileRecord.of(value)
-        return record if record is not None and visible(record.extra, viewer) else None
+        if value is None:
+            return None
+        found = await self.visible_to([FileRecord.of(value)], viewer)
+        return found[0] if found else None
 
     async def get_many(self, file_ids: Iterable[int], viewer: User | None = None) -> list[FileRecord | None]:
         values = await self.state.get_many(SPACE, [str(i) for i in file_ids])
         records = [None if v is None else FileRecord.of(v) for v in values]
-        return [r if r is not None and visible(r.extra, viewer) else None for r in records]
+        kept = {id(r) for r in await self.visible_to((r for r in records if r is not None), viewer)}
+        return [r if r is not None and id(r) in kept else None for r in records]
 
     async def all(self, viewer: User | None = None) -> list[FileRecord]:
         """Every file (the viewer's, when given), newest first: read again only after a change."""
@@ -116,9 +138,7 @@ class FileStore:
             listed = (version, tuple(records))
             if version is not None:
                 self._listed = listed
-        if viewer is not None:
-            return [r for r in listed[1] if visible(r.extra, viewer)]
-        return list(listed[1])
+        return await self.visible_to(listed[1], viewer)
 
     async def _changed(self) -> None:
         """Tell every worker's ``all`` that the files' metadata changed (on Redis: a published change)."""

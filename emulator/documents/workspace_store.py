@@ -1,48 +1,43 @@
-"""``WorkspaceStore``: the workspaces and tags in the state backend, per user and company.
+"""``WorkspaceStore``: the workspaces in the state backend, per user and company, and their tags.
 
 Every user has a personal workspace (theirs alone), every company a company workspace (its users'),
 made on the first use by one of them; a custom workspace made at run time is its creator's and the
-members of the creator's company they add; a tag made at run time is its company's. What the shipped
-fixtures seed besides (the custom workspaces, the tags) has no owner and is shared by every user, as
-fixture files are. Another user's workspace or tag is never listed and is found by no id. The records:
+members of the creator's company they add. The custom workspaces the shipped fixtures seed are
+every company's, read-only: a company that changes one changes its own copy (``identity/overlay.py``),
+the others still see the seed. Another user's workspace is never listed and is found by no id.
+The tags (``tag_store.py``) come from the same file and are kept the same way. The records:
 
-    workspaces        id -> Workspace.value()
-    tags              id -> Tag.value()
-    tag-names         a tag's lowercased name -> true (a seeded tag's), or "<company id>:<name>" (a
-                      company's): the unique index that makes a second creation of one name fail
+    workspaces        id -> Workspace.value(): the personal, company and run-time custom workspaces
+    workspaces/<company id>   id -> the company's copy of a seeded custom workspace
     workspace-homes   "personal:<user id>" / "company:<company id>" -> the id of that workspace
     workspace-seed    "personal" / "company" -> who took the seed's id for it (the first to ask)
-    directory         "seeded" -> true once the fixtures are in (a reset clears it; the next use seeds again)
-    workspaces-version "workspaces" -> a random token rewritten after every change of ``workspaces``:
-                      a worker keeps its list of them until it changes (``get_watched``)
+    directory         "seeded" -> true once the id counter is past the seed's (a reset clears it)
 
 The first user to use the emulator gets the seed's ids (1 and 2 with the shipped file), so a
 single key sees what it always did; every other user and company gets new ids from the shared
 counter, which starts after the seed's. Ids are claimed with ``add`` (written only when absent), so
 two workers never give one twice, and a user's home workspace keeps its id for the life of the
-backend: a space's reset (``drop_company``) removes the company's workspaces and tags, and its
-personal and company workspaces come back as seeded, with the same ids, at their next use.
+backend: a space's reset (``drop_company``) removes the company's workspaces, copies and tags, and
+its personal and company workspaces come back as seeded, with the same ids, at their next use.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
 from ..identity.directory import Users
+from ..identity.overlay import Overlay, company_of
 from ..identity.ownership import COMPANY, OWNER, OWNER_COMPANY, PRIVATE, owner_fields, visible
 from ..identity.users import Company, User
 from ..state import Backend
+from .tag_store import TagStore
 from .workspaces import Seed, Tag, Workspace
 
-WORKSPACES, TAGS, TAG_NAMES, MARKS = "workspaces", "tags", "tag-names", "directory"
-# One record, a random token rewritten after every change of ``workspaces``: a worker keeps the list
-# of every workspace until it changes (``get_watched``: on Redis no round trip meanwhile).
-VERSION, VERSION_KEY = "workspaces-version", "workspaces"
+WORKSPACES, MARKS = "workspaces", "directory"
 HOMES, SEED_HOMES = "workspace-homes", "workspace-seed"
-WORKSPACE_IDS, TAG_IDS = "workspace-ids", "tag-ids"
+WORKSPACE_IDS = "workspace-ids"
 HOME_KINDS = ("personal", "company")
 ANYONE = "-"  # the owner key of a call without a user (an unsecured operation)
 EMULATOR_USER = 1  # the emulator's one user: what a key's implicit user is shown as
@@ -64,43 +59,27 @@ class WorkspaceStore:
         self.users = users
         self.templates = {kind: next(w for w in seed.workspaces if w.workspace_type == kind)
                           for kind in HOME_KINDS}
-        # Whether this process saw the backend seeded: every use of the store asks, and the mark only
-        # goes with a reset (``forget_seeded``, on every worker).
-        self._seeded = False
-        self._listed: tuple[Any, dict[int, Workspace]] | None = None  # (version, every workspace by id)
+        # The seeded custom workspaces: read-only, each company's changes a copy of its own.
+        self.shared = Overlay(state, WORKSPACES, {str(w.id): w.value() for w in seed.workspaces
+                                                  if w.workspace_type not in HOME_KINDS})
+        self.tag_store = TagStore(state, seed.tags, epoch)
 
     @classmethod
     def load(cls, state: Backend, settings: Settings, users: Users | None = None) -> WorkspaceStore:
         return cls(state, Seed.load(settings), settings.epoch, users)
 
     async def seed(self) -> None:
-        """Write the fixtures' shared workspaces and tags where their ids are absent, once per backend
-        (the personal and company workspaces are made per user and company, at their first use)."""
-        if self._seeded:
-            return
+        """Move the id counter past the fixtures' ids, once per backend (the seeded custom workspaces
+        are never written; the personal and company workspaces are made per user and company, at their
+        first use)."""
         if await self.state.get(MARKS, "seeded"):
-            self._seeded = True
             return
-        for workspace in self.seed_data.workspaces:
-            if workspace.workspace_type not in HOME_KINDS:
-                await self.state.add(WORKSPACES, str(workspace.id), workspace.value())
-        await self._changed()
-        for tag in self.seed_data.tags:
-            if await self.state.add(TAGS, str(tag.id), tag.value()):
-                await self.state.add(TAG_NAMES, tag.name.lower(), True)
-        # New ids start after the fixtures' (a deleted fixture tag's id is never given again).
-        for counter, records in ((WORKSPACE_IDS, self.seed_data.workspaces), (TAG_IDS, self.seed_data.tags)):
-            highest = max((r.id for r in records), default=0)
-            current = await self.state.next_id(counter, 0)
-            if current < highest:
-                await self.state.incr(counter, highest - current)
+        # New ids start after the fixtures'.
+        highest = max((w.id for w in self.seed_data.workspaces), default=0)
+        current = await self.state.next_id(WORKSPACE_IDS, 0)
+        if current < highest:
+            await self.state.incr(WORKSPACE_IDS, highest - current)
         await self.state.put(MARKS, "seeded", True)
-        self._seeded = True
-
-    def forget_seeded(self) -> None:
-        """The state was reset (here or on another worker): the next use looks at the mark again."""
-        self._seeded = False
-        self._listed = None
 
     # -- who sees a workspace -----------------------------------------------------------------------
 
@@ -137,8 +116,7 @@ class WorkspaceStore:
                 return await self._home(kind, user)
         value = await self.state.get(WORKSPACES, str(mapped))
         if value is None:
-            if await self.state.add(WORKSPACES, str(mapped), self._home_record(kind, mapped, user).value()):
-                await self._changed()
+            await self.state.add(WORKSPACES, str(mapped), self._home_record(kind, mapped, user).value())
             value = await self.state.get(WORKSPACES, str(mapped))
         return Workspace.of(value) if value is not None else self._home_record(kind, mapped, user)
 
@@ -171,31 +149,26 @@ class WorkspaceStore:
 
     # -- workspaces ---------------------------------------------------------------------------------
 
-    async def every_workspace(self) -> dict[int, Workspace]:
-        """Every workspace of every user, by id, in id order: what names a file's workspace in an answer
-        (a file the caller may see is in a workspace of theirs, or a company file of a colleague's)."""
+    async def every_workspace(self, viewer: User | None = None) -> dict[int, Workspace]:
+        """Every workspace of every user, by id, in id order, the seeded custom ones as the viewer's
+        company has them: what names a file's workspace in an answer (a file the caller may see is in a
+        workspace of theirs, or a company file of a colleague's)."""
         await self.seed()
-        version = await self.state.get_watched(VERSION, VERSION_KEY)
-        listed = self._listed
-        if listed is None or version is None or listed[0] != version:
-            # The version is read before the records: a change made meanwhile rewrites it after them.
-            found = [Workspace.of(v) for v in (await self.state.items(WORKSPACES)).values()]
-            listed = (version, {w.id: w for w in sorted(found, key=lambda w: w.id)})
-            if version is not None:
-                self._listed = listed
-        return dict(listed[1])
+        owned = await self.state.items(WORKSPACES)
+        found = [Workspace.of(v) for k, v in owned.items() if k not in self.shared.seeds]
+        found += [Workspace.of(v) for v in (await self.shared.items(company_of(viewer))).values()]
+        return {w.id: w for w in sorted(found, key=lambda w: w.id)}
 
-    async def _changed(self) -> None:
-        """Tell every worker's ``every_workspace`` that the workspaces changed (on Redis: published)."""
-        token = secrets.token_hex(8)
-        await self.state.update(VERSION, VERSION_KEY, lambda _: token)
+    async def named(self, viewer: User | None) -> tuple[dict[int, Workspace], dict[int, Tag]]:
+        """What a file's answer names its workspace and tags from, as the viewer's company has them."""
+        return await self.every_workspace(viewer), await self.tags(viewer)
 
     async def workspaces(self, user: User | None) -> dict[int, Workspace]:
         """The workspaces ``user`` sees (their personal and company ones made if need be), by id."""
         await self.seed()
         await self.personal(user)
         await self.company_workspace(user)
-        return {i: self._as_seen(w, user) for i, w in (await self.every_workspace()).items()
+        return {i: self._as_seen(w, user) for i, w in (await self.every_workspace(user)).items()
                 if self.sees(w, user)}
 
     async def workspace(self, workspace_id: Any, user: User | None) -> Workspace | None:
@@ -207,11 +180,22 @@ class WorkspaceStore:
             for home in (await self.personal(user), await self.company_workspace(user)):
                 if home.id == workspace_id:
                     return home
-        value = await self.state.get(WORKSPACES, str(workspace_id))
+        key = str(workspace_id)
+        if key in self.shared.seeds:
+            value = await self.shared.get(company_of(user), key)
+        else:
+            value = await self.state.get(WORKSPACES, key)
         if value is None:
             return None
         workspace = Workspace.of(value)
         return self._as_seen(workspace, user) if self.sees(workspace, user) else None
+
+    async def seen_ids(self, workspace_ids: set[int], user: User) -> set[int]:
+        """Those of ``workspace_ids`` (run-time custom workspaces) that ``user`` sees now."""
+        keys = sorted(str(i) for i in workspace_ids)
+        values = await self.state.get_many(WORKSPACES, keys)
+        return {int(key) for key, value in zip(keys, values, strict=True)
+                if value is not None and self.sees(Workspace.of(value), user)}
 
     async def resolve(self, workspace_ids: list[int], user: User | None) -> list[Workspace]:
         """An agent's workspaces as ``user`` sees them: the seed's personal and company workspace ids
@@ -231,13 +215,12 @@ class WorkspaceStore:
             workspace = Workspace(new_id, name, "custom", description, document_upload_method, "owner",
                                   created, created, members or default, owner_fields(user, PRIVATE))
             if await self.state.add(WORKSPACES, str(new_id), workspace.value()):
-                await self._changed()
                 return workspace
 
     async def update_workspace(self, workspace_id: int, change: Callable[[Workspace], Workspace],
                                user: User | None = None) -> Workspace | None:
         """Atomic edit (``change`` must be pure); updated_at moves one second on. None when absent or
-        another user's."""
+        another user's. A seeded custom workspace changes for the caller's company alone."""
         if await self.workspace(workspace_id, user) is None:
             return None
 
@@ -249,70 +232,37 @@ class WorkspaceStore:
             stamp = max(workspace.updated_at, workspace.created_at) + 1
             return changed.replace(updated_at=stamp).value()
 
-        value = await self.state.update(WORKSPACES, str(workspace_id), apply)
-        if value is not None:
-            await self._changed()
+        key = str(workspace_id)
+        if key in self.shared.seeds:
+            value = await self.shared.update(company_of(user), key, apply)
+        else:
+            value = await self.state.update(WORKSPACES, key, apply)
         return None if value is None else self._as_seen(Workspace.of(value), user)
 
-    # -- tags ------------------------------------------------------------------------------------------
-
-    async def every_tag(self) -> dict[int, Tag]:
-        await self.seed()
-        found = [Tag.of(v) for v in (await self.state.items(TAGS)).values()]
-        return {t.id: t for t in sorted(found, key=lambda t: t.id)}
+    # -- tags (tag_store.py) ---------------------------------------------------------------------------
 
     async def tags(self, user: User | None) -> dict[int, Tag]:
-        """The tags ``user`` sees: the seeded ones and their company's."""
-        return {i: t for i, t in (await self.every_tag()).items() if visible(t.owner, user)}
+        """The tags ``user`` sees: the seeded ones their company kept, and their company's."""
+        return await self.tag_store.tags(user)
 
     async def create_tag(self, name: str, description: str, auto_assign: bool,
                          user: User | None = None) -> Tag | None:
-        """A new tag of the caller's company; None when it or the seed has one of that name (names are
-        unique, ignoring case)."""
-        await self.seed()
-        if await self.state.get(TAG_NAMES, name.lower()) is not None:
-            return None
-        if not await self.state.add(TAG_NAMES, _name_key(name, user), True):
-            return None
-        while True:
-            new_id = await self.state.next_id(TAG_IDS)
-            created = self.epoch + new_id
-            tag = Tag(new_id, name, description, auto_assign, created, created, owner_fields(user, COMPANY))
-            if await self.state.add(TAGS, str(new_id), tag.value()):
-                return tag
+        """A new tag of the caller's company; None when it already sees one of that name."""
+        return await self.tag_store.create(name, description, auto_assign, user)
 
     async def delete_tag(self, tag_id: int, user: User | None = None) -> bool:
-        await self.seed()
-        value = await self.state.get(TAGS, str(tag_id))
-        if value is None or not visible(Tag.of(value).owner, user):
-            return False
-        if not await self.state.delete(TAGS, str(tag_id)):
-            return False
-        tag = Tag.of(value)
-        await self.state.delete(TAG_NAMES, _name_key(tag.name, None) if not tag.owner else
-                                f"{tag.owner.get(OWNER_COMPANY)}:{tag.name.lower()}")
-        return True
+        return await self.tag_store.delete(tag_id, user)
 
     # -- a space's reset --------------------------------------------------------------------------------
 
     async def drop_company(self, company: Company | int) -> dict[str, int]:
-        """Remove every workspace and tag the company's users own (its users' personal workspaces come
-        back, as seeded and with their ids, at their next use); -> how many of each went."""
+        """Remove every workspace and tag the company's users own and its copies of the seeded ones (its
+        users' personal workspaces come back, as seeded and with their ids, at their next use); -> how
+        many of each went."""
         company_id = company.id if isinstance(company, Company) else company
-        dropped = {"workspaces": 0, "tags": 0}
+        dropped = {"workspaces": await self.shared.drop(company_id),
+                   "tags": await self.tag_store.drop_company(company_id)}
         for key, value in (await self.state.items(WORKSPACES)).items():
             if Workspace.of(value).owner.get(OWNER_COMPANY) == company_id:
                 dropped["workspaces"] += await self.state.delete(WORKSPACES, key)
-        if dropped["workspaces"]:
-            await self._changed()
-        for key, value in (await self.state.items(TAGS)).items():
-            tag = Tag.of(value)
-            if tag.owner.get(OWNER_COMPANY) == company_id and await self.state.delete(TAGS, key):
-                await self.state.delete(TAG_NAMES, f"{company_id}:{tag.name.lower()}")
-                dropped["tags"] += 1
         return dropped
-
-
-def _name_key(name: str, user: User | None) -> str:
-    """The unique index's key for a tag name: the company's own, or the shared one (no user)."""
-    return name.lower() if user is None else f"{user.company.id}:{name.lower()}"

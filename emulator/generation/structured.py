@@ -43,6 +43,9 @@ from .text import Limits, rng_for
 
 __all__ = ["Budget", "chat_choice", "instance", "regex_instance"]
 
+# The words a tool's name and description are not matched on when the generator picks the tool a
+# message asks for. Not the documents' stop words (documents/summaries.py): this list decides which
+# tool a request gets, so it is the generator's own, and changing it changes answers.
 _STOP_WORDS = frozenset("the and for with this that from what which your you are was get set use can will "
                         "how its has have into about when where who why not all any one per via does".split())
 _WORD = re.compile(r"[a-z0-9]+")

@@ -14,12 +14,19 @@ import hashlib
 import math
 import re
 import struct
+import sys
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+
+import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPREAD = 8  # dimensions each word touches
 _BACKGROUND = 0.08  # weight of the text-specific dense part, against the words' unit weight
+_SCALE = 1 / math.sqrt(_SPREAD)  # a word's weight in each of its dimensions
+_SIGNED_SCALE = np.array([-_SCALE, _SCALE])
+_COMPENSATED_SUM = sys.version_info >= (3, 12)  # the interpreter's float sum() is Neumaier's since 3.12
 
 
 def features(item: str | Sequence[int]) -> list[str]:
@@ -40,43 +47,59 @@ CACHED_DIRECTIONS = 8192
 
 
 def embed(item: str | Sequence[int], size: int, dimensions: int | None = None) -> list[float]:
+    return embed_array(item, size, dimensions).tolist()
+
+
+def embed_array(item: str | Sequence[int], size: int, dimensions: int | None = None) -> np.ndarray:
+    """The vector as a read-only float32 array (``embed`` is its ``tolist()``)."""
     key = item if isinstance(item, str) else tuple(item)
     dimensions = dimensions or size
     if len(key) > CACHE_TEXT_CHARS:
-        return embed_uncached(key, size, dimensions)
-    packed = _cached(key, size, dimensions)
-    return list(struct.unpack(f"<{len(packed) // 4}f", packed))
+        return _computed(key, size, dimensions)
+    return np.frombuffer(_cached(key, size, dimensions), dtype="<f4")
 
 
 @lru_cache(maxsize=CACHED_VECTORS)
 def _cached(item: str | tuple[int, ...], size: int, dimensions: int) -> bytes:
-    return pack_float32(embed_uncached(item, size, dimensions))
+    return _computed(item, size, dimensions).tobytes()
 
 
 def embed_uncached(item: str | Sequence[int], size: int, dimensions: int) -> list[float]:
     """The vector, computed afresh (ingestion embeds each chunk once and keeps it: no cache)."""
+    return _computed(item, size, dimensions).tolist()
+
+
+def _computed(item: str | Sequence[int], size: int, dimensions: int) -> np.ndarray:
+    """The float64 operations of the definition (each component the dense part, then every word's
+    signed weights added one after the other, in the words' first-seen order; the norm's squares
+    summed left to right, as the interpreter's ``sum`` does), in numpy, then rounded to float32:
+    the very bits a float-at-a-time Python loop gives (``tests/test_vectors.py`` compares)."""
     text = item if isinstance(item, str) else " ".join(map(str, item))
     noise = hashlib.shake_256(b"text:" + text.encode("utf-8")).digest(2 * size)
-    vector = [(v - 32768) * (_BACKGROUND / 32768) for v in struct.unpack(f"<{size}H", noise)]
-    counts: dict[str, int] = {}
-    for feature in features(item):
-        counts[feature] = counts.get(feature, 0) + 1
-    for feature, times in counts.items():
-        weight = math.sqrt(times)
-        for index, sign in _direction(feature, size):
-            vector[index] += sign * weight
+    vector = np.frombuffer(noise, dtype="<u2").astype(np.float64)
+    vector -= 32768.0
+    vector *= _BACKGROUND / 32768
+    counts = Counter(features(item))  # first-seen order, the order the additions are made in
+    if counts:
+        digests = np.frombuffer(b"".join(map(_digest, counts)), dtype="<u4").reshape(len(counts), _SPREAD)
+        weights = np.sqrt(np.array(list(counts.values()), dtype=np.float64))
+        steps = _SIGNED_SCALE[digests >> 31] * weights[:, None]  # the top bit: the sign
+        # ufunc.at adds at repeated positions one after the other, in order: float addition is not
+        # associative, and a word may land where another already did.
+        np.add.at(vector, (digests % size).ravel(), steps.ravel())
     vector = vector[:dimensions]
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return _float32([v / norm for v in vector])
+    norm = math.sqrt(_sum_left_to_right(vector * vector)) or 1.0
+    return (vector / norm).astype("<f4")
 
 
-_SCALE = 1 / math.sqrt(_SPREAD)
-_WORDS_OF_DIGEST = struct.Struct(f"<{_SPREAD}I")
+def _sum_left_to_right(values: np.ndarray) -> float:
+    """``sum(values.tolist())``: before Python 3.12 a plain left-to-right addition, which numpy's
+    ``add.accumulate`` is (its ``sum`` adds pairwise: other bits); from 3.12 the interpreter's own
+    compensated sum."""
+    if _COMPENSATED_SUM or not len(values):
+        return float(sum(values.tolist()))
+    return float(np.add.accumulate(values)[-1])
 
-
-def _direction(feature: str, size: int) -> tuple[tuple[int, float], ...]:
-    return tuple((value % size, _SCALE if value & 0x80000000 else -_SCALE)
-                 for value in _WORDS_OF_DIGEST.unpack(_digest(feature)))
 
 
 @lru_cache(maxsize=CACHED_DIRECTIONS)
@@ -90,10 +113,6 @@ def _digest(feature: str) -> bytes:
 
 def pack_float32(vector: Sequence[float]) -> bytes:
     return struct.pack(f"<{len(vector)}f", *vector)
-
-
-def _float32(vector: list[float]) -> list[float]:
-    return list(struct.unpack(f"<{len(vector)}f", pack_float32(vector)))
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -18,6 +18,7 @@ from ..documents.retrieval import Retrieval
 from ..documents.store import FileRecord, FileStore, Hit
 from ..documents.workspace_store import WorkspaceStore
 from ..errors import ValidationError
+from ..identity.overlay import company_of
 from .agents import agent_or_404
 from .common import paginate
 from .file_filters import filtered
@@ -51,7 +52,7 @@ class AgentFiles:
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await self.ingestion.settle(page)
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
+        workspaces, tags = await self.workspaces.named(call.user)
         results = []
         for record in page:
             answer = v3_file(self.ingestion, record, now, workspaces, tags)
@@ -86,5 +87,6 @@ class AgentFiles:
         name = base_name(upload.filename or "icon")
         icon = {"filename": name, "size": len(data),
                 "content_type": upload.content_type or "application/octet-stream"}
-        await self.agents.patch(agent["id"], {"icon": icon, "updated_at": await self.agents.update_stamp()})
+        await self.agents.patch(agent["id"], {"icon": icon, "updated_at": await self.agents.update_stamp()},
+                               company_of(call.user))
         return json_response(choices.ICON_UPLOADED)

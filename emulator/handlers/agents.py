@@ -22,6 +22,7 @@ from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
 from ..identity.directory import me_body
+from ..identity.overlay import company_of
 from ..identity.users import User
 from .common import body_of, paginate
 
@@ -51,17 +52,19 @@ class Agents:
                 "api_v3_users_me_retrieve": self.me, "api_v3_users_me_partial_update": self.update_me,
                 "api_v3_agent_chat_settings_tools_retrieve": self.chat_setting_tools}
 
-    async def _servers(self, agent: dict[str, Any]) -> list[dict[str, Any]]:
-        """The agent's MCP servers (those that still exist), in its order."""
-        found = [await self.mcp.get(i) for i in agent.get("mcp_server_ids") or []]
+    async def _servers(self, agent: dict[str, Any], viewer: User | None) -> list[dict[str, Any]]:
+        """The agent's MCP servers (those that still exist for the viewer's company), in its order."""
+        company = company_of(viewer)
+        found = [await self.mcp.get(i, company) for i in agent.get("mcp_server_ids") or []]
         return [s for s in found if s is not None]
 
-    async def _server_ids(self, ids: list[Any]) -> list[str]:
-        unknown = await self.mcp.unknown([str(i) for i in ids])
+    async def _server_ids(self, ids: list[Any], viewer: User | None) -> list[str]:
+        company = company_of(viewer)
+        unknown = await self.mcp.unknown([str(i) for i in ids], company)
         if unknown:
             missing = [choices.does_not_exist("m", i)["m"][0] for i in unknown]
             raise ValidationError({"mcp_server_ids": missing})
-        return [(await self.mcp.get(str(i)) or {"id": str(i)})["id"] for i in ids]
+        return [(await self.mcp.get(str(i), company) or {"id": str(i)})["id"] for i in ids]
 
     async def render_agent(self, agent: dict[str, Any], viewer: User | None) -> dict[str, Any]:
         """The agent as ``viewer`` sees it: its workspaces those the viewer sees (the seed's personal and
@@ -84,7 +87,7 @@ class Agents:
             "group": {"name": group.name, "id": group.id} if group is not None else None,
             "workspaces": workspaces,
             "tools": {"native": [directory.tools[name].brief() for name in directory.tool_names(agent)],
-                      "mcp_servers": [brief_server(s) for s in await self._servers(agent)]},
+                      "mcp_servers": [brief_server(s) for s in await self._servers(agent, viewer)]},
             "is_default": agent.get("is_default", False),
             "scope_workspaces_by_group": agent.get("scope_workspaces_by_group", False),
             "is_current_user_favorite": agent.get("is_current_user_favorite", False),
@@ -105,7 +108,7 @@ class Agents:
 
     async def list_agents(self, call: Call) -> Response:
         query = call.query
-        agents = await self.agents.all()
+        agents = await self.agents.all(company_of(call.user))
         if "company_id" in query:
             agents = [a for a in agents if a.get("company_id") == query["company_id"]]
         if "group_id" in query:
@@ -142,7 +145,7 @@ class Agents:
         if problems:
             raise ValidationError(problems)
         tools = self._tool_names("native_tool_ids", body.get("native_tool_ids") or [])
-        servers = await self._server_ids(list(body.get("mcp_server_ids") or []))
+        servers = await self._server_ids(list(body.get("mcp_server_ids") or []), call.user)
         if group_id is None:  # personal (or company) ownership: the user's personal group, else the first
             personal = [g.id for g in directory.groups.values() if g.category == "personal"]
             group_id = personal[0] if personal and body.get("ownership") != "company" \
@@ -153,7 +156,7 @@ class Agents:
             "company_id": company_id, "group_id": group_id, "tools": tools,
             "mcp_server_ids": servers,
             "scope_workspaces_by_group": bool(body.get("scope_workspaces_by_group", False)),
-            "workspaces": workspace_ids or list(known)})
+            "workspaces": workspace_ids or list(known)}, company_of(call.user))
         return json_response(await self.render_agent(record, call.user), status=201)
 
     async def retrieve_agent(self, call: Call) -> Response:
@@ -167,10 +170,10 @@ class Agents:
         if body.get("native_tool_ids") is not None:
             changes["tools"] = self._tool_names("native_tool_ids", body["native_tool_ids"])
         if body.get("mcp_server_ids") is not None:
-            changes["mcp_server_ids"] = await self._server_ids(list(body["mcp_server_ids"]))
+            changes["mcp_server_ids"] = await self._server_ids(list(body["mcp_server_ids"]), call.user)
         if changes:
             changes["updated_at"] = await self.agents.update_stamp()
-            agent = await self.agents.patch(agent["id"], changes) or agent
+            agent = await self.agents.patch(agent["id"], changes, company_of(call.user)) or agent
         return json_response(await self.render_agent(agent, call.user))
 
     async def _tools(self, call: Call, server: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
@@ -178,7 +181,7 @@ class Agents:
         agent = await self._agent_or_404(call)
         directory = self.agents
         native = [directory.tools[name].public() for name in directory.tool_names(agent)]
-        servers = [server(s) for s in await self._servers(agent)]
+        servers = [server(s) for s in await self._servers(agent, call.user)]
         return json_response({"native": native, "mcp_servers": servers})
 
     async def agent_tools(self, call: Call) -> Response:
@@ -274,8 +277,8 @@ class Agents:
 
 
 async def agent_or_404(agents: AgentDirectory, call: Call) -> dict[str, Any]:
-    """The path's agent; else DRF's 404."""
-    agent = await agents.get(call.path_params["id"])
+    """The path's agent, if the caller's company has it; else DRF's 404 (another company's included)."""
+    agent = await agents.get(call.path_params["id"], company_of(call.user))
     if agent is None:
         raise NotFound()
     return agent

@@ -10,29 +10,26 @@ parameters, a JSON body. The body's fields and the answer were not captured; the
                       "created_at"}
 
 The emulator keeps no record of which completions it made, so any ``completion_id`` is taken. A
-feedback is a record of the state backend (space ``feedbacks``, one per completion and type), so
-a second one of the same type replaces the first and keeps its id.
+second feedback of the same type on a completion replaces the first and keeps its id
+(``conversations/feedbacks.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 
 from ..call import Call, Handler, json_response
+from ..conversations.feedbacks import FeedbackStore
 from ..documents.workspaces import iso
 from ..errors import NotFound
-from ..state import Backend, Value
 from .common import body_of
 
-SPACE, COUNTER = "feedbacks", "feedbacks"
 FEEDBACK_TYPES = {1: "like", 2: "dislike", 3: "copy"}
 
 
 class Feedback:
-    def __init__(self, state: Backend, epoch: int):
-        self.state, self.epoch = state, epoch
+    def __init__(self, feedbacks: FeedbackStore, epoch: int):
+        self.feedbacks, self.epoch = feedbacks, epoch
 
     def handlers(self) -> dict[str, Handler]:
         return {"api_v2_rate_create": self.rate}
@@ -42,15 +39,8 @@ class Feedback:
         if kind not in FEEDBACK_TYPES:
             raise NotFound()
         completion = str(call.path_params["completion_id"])
-        number = await self.state.incr(COUNTER)
+        number = await self.feedbacks.next_number()
         made = {"id": number, "feedback_type_id": kind, "feedback_type": FEEDBACK_TYPES[kind],
                 "completion_id": completion, "comment": body_of(call).get("comment"),
                 "created_at": iso(self.epoch + number)}
-
-        def keep(current: Value | None) -> Value | None:
-            if isinstance(current, dict):
-                return {**made, "id": current["id"], "created_at": current["created_at"]}
-            return made
-
-        stored: Any = await self.state.update(SPACE, f"{completion}:{kind}", keep)
-        return json_response(stored, status=201)
+        return json_response(await self.feedbacks.keep(completion, kind, made), status=201)

@@ -25,7 +25,7 @@ from ..documents.store import FileRecord, FileStore, NewFile
 from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import COLLECTION_TYPES, Workspace, scoped_types
 from ..errors import NotFound, ValidationError
-from ..identity.ownership import COMPANY, PRIVATE, created_by, owner_fields
+from ..identity.ownership import COMPANY, PRIVATE, WORKSPACE, created_by, owner_fields
 from ..identity.users import User
 from .common import does_not_exist, paginate
 
@@ -75,13 +75,14 @@ async def store_upload(files: FileStore, filename: str, data: bytes, workspace: 
                        visual: bool | None = None, script: dict[str, Any] | None = None) -> FileRecord:
     """Store an upload (its ingestion begins at once, off the event loop). A PNG or JPEG is kept as
     an image (``extra["image"]``: its format and size, read from its header), for image analysis.
-    The uploader owns it: a file of their personal workspace is theirs alone, one of the company's
-    or of a shared workspace their company's (``identity/ownership.py``). ``parser`` and ``visual``
+    The uploader owns it: a file of their personal workspace is theirs alone, one of a custom workspace
+    made at run time that workspace's members', one of the company's or of a seeded workspace their
+    company's (``identity/ownership.py``). ``parser`` and ``visual``
     (IS_VISUAL_INGESTION_ON) say whether it goes through vision, ``script`` how a fixture says its
     ingestion ends (``statuses``)."""
     if not filename.strip():
         raise ValidationError({"file": ["No filename could be determined."]})
-    scope = PRIVATE if workspace.workspace_type == "personal" else COMPANY
+    scope = upload_scope(workspace)
     extra = {**(extra or {}), **owner_fields(owner, scope), **statuses.upload_extra(parser, visual, script)}
     creator = created_by(owner)
     if creator is not None:
@@ -92,6 +93,16 @@ async def store_upload(files: FileStore, filename: str, data: bytes, workspace: 
     return await files.add(NewFile(
         filename=filename, title=title or filename, purpose=purpose, workspace_id=workspace.id, raw=data,
         tag_ids=tag_ids, auto_tag_ids=auto_tag_ids, parser=parser, signature=signature(data), extra=extra))
+
+
+def upload_scope(workspace: Workspace) -> str:
+    """Who may see a file uploaded to ``workspace``: the uploader (personal), the members (a custom
+    workspace someone made at run time), or the uploader's company."""
+    if workspace.workspace_type == "personal":
+        return PRIVATE
+    if workspace.workspace_type == "custom" and workspace.owner:
+        return WORKSPACE
+    return COMPANY
 
 
 def signature(data: bytes) -> str:
@@ -196,7 +207,7 @@ class Files:
         query = call.query
         types = scoped_types(query.get("private_scope"), query.get("company_scope"),
                              query.get("workspace_scope"))
-        workspaces = await self.workspaces.every_workspace()
+        workspaces = await self.workspaces.every_workspace(call.user)
         records = [r for r in await self.files.all(call.user)
                    if workspace_of(workspaces, r).workspace_type in types]
         if "workspace_id" in query:
@@ -218,7 +229,7 @@ class Files:
         include = call.query.get("include_content") is True
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
-        workspaces = await self.workspaces.every_workspace()
+        workspaces = await self.workspaces.every_workspace(call.user)
         return json_response(v2_file(self.ingestion, record, now, workspaces, content,
                                      include_content=include))
 

@@ -25,6 +25,7 @@ from ..documents.store import FileRecord, FileStore
 from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import Tag
 from ..errors import NotFound, ValidationError
+from ..identity.users import User
 from .common import body_of, does_not_exist, paginate
 from .file_filters import filtered
 from .files import file_or_404, read_upload, scripted_ingestion, store_upload, v2_file, workspace_or_400
@@ -61,9 +62,9 @@ class FilesV3:
                 "api_v3_files_retrieve": self.retrieve, "api_v3_files_destroy": self.destroy,
                 "api_v3_files_partial_update": self.update, "api_v3_files_tags_create": self.add_tags}
 
-    async def _answer(self, records: list[FileRecord]) -> list[dict[str, Any]]:
+    async def _answer(self, records: list[FileRecord], viewer: User | None) -> list[dict[str, Any]]:
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
+        workspaces, tags = await self.workspaces.named(viewer)
         return [v3_file(self.ingestion, r, now, workspaces, tags) for r in records]
 
     async def _tags_or_400(self, field: str, tag_ids: list[int], call: Call) -> dict[int, Tag]:
@@ -110,7 +111,7 @@ class FilesV3:
         page, count, following, previous = paginate(call.request, records, query.get("page", 1))
         page = await ingestion.settle(page)
         now = await ingestion.now()
-        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
+        workspaces, tags = await self.workspaces.named(call.user)
         # Beside the documented page, what the openai SDK's files.list() reads on this base URL: the
         # files as /api/v2/files lists them (``data``), and whether more follow (``has_more``).
         return json_response({"count": count, "next": following, "previous": previous,
@@ -143,7 +144,7 @@ class FilesV3:
         include = call.query.get("include_content") is True
         content = await self.files.text(record) if include else None
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
+        workspaces, tags = await self.workspaces.named(call.user)
         return json_response(v3_file(self.ingestion, record, now, workspaces, tags, content,
                                      include_content=include))
 
@@ -177,7 +178,7 @@ class FilesV3:
         updated = await self.files.update(record.id, change)
         if updated is None:
             raise NotFound()
-        return json_response((await self._answer(await self.ingestion.settle([updated])))[0])
+        return json_response((await self._answer(await self.ingestion.settle([updated]), call.user))[0])
 
     async def add_tags(self, call: Call) -> Response:
         """POST /api/v3/files/{file_id}/tags: add tags (those it already has are ignored)."""
@@ -195,7 +196,7 @@ class FilesV3:
         updated = await self.files.update(record.id, change)
         if updated is None:
             raise NotFound()
-        answer = (await self._answer(await self.ingestion.settle([updated])))[0]
+        answer = (await self._answer(await self.ingestion.settle([updated]), call.user))[0]
         answer["message"] = f"Added {len(added)} tag(s) to file (duplicates ignored)"
         return json_response(answer)
 

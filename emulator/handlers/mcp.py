@@ -1,8 +1,9 @@
 """/api/v3/mcp (+ /{id}, /{id}/tools): the MCP servers the user sees, and the tools each one offers.
 
-Servers are ``conversations.mcp.McpServers``: those the agents file declares and those created
-here. The emulator never connects to a server's URL; its tools are the ones the agents file
-declares for it. Credentials are never returned nor kept (``has_credentials`` says there were some).
+Servers are ``conversations.mcp.McpServers``: those the agents file declares (every company's) and
+those created here (the creator's company's: another company's answers 404). The emulator never
+connects to a server's URL; its tools are the ones the agents file declares for it. Credentials
+are never returned nor kept (``has_credentials`` says there were some).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..call import Call, Handler, json_response
 from ..conversations import choices
 from ..conversations.mcp import McpServers, public_server
 from ..errors import NotFound
+from ..identity.overlay import company_of
 from .common import paginate
 
 
@@ -27,13 +29,13 @@ class Mcp:
                 "api_v3_mcp_retrieve": self.retrieve_server, "api_v3_mcp_tools_list": self.server_tools}
 
     async def _server_or_404(self, call: Call) -> dict[str, Any]:
-        server = await self.servers.get(str(call.path_params["id"]))
+        server = await self.servers.get(str(call.path_params["id"]), company_of(call.user))
         if server is None:
             raise NotFound()
         return server
 
     async def list_servers(self, call: Call) -> Response:
-        servers = await self.servers.all()
+        servers = await self.servers.all(company_of(call.user))
         page, count, following, previous = paginate(call.request, servers, call.query.get("page", 1),
                                                     choices.MCP_PAGE)
         return json_response({"count": count, "next": following, "previous": previous,
@@ -44,7 +46,7 @@ class Mcp:
         method = body.get("authentication_method") or "bearer_token"
         credentials = body.get("credentials")
         record = await self.servers.create(str(body["name"]), str(body["url"]), method,
-                                           credentials if method != "none" else None)
+                                           credentials if method != "none" else None, company_of(call.user))
         return json_response(public_server(record), status=201)
 
     async def retrieve_server(self, call: Call) -> Response:

@@ -66,7 +66,7 @@ class Retrieve:
         # int(): JSON's 5.0 is an integer to the schema (and to DRF's IntegerField), not to a slice.
         hits = await self.retrieval.search(body["query"], file_ids=scope, n=int(body.get("top_k", 20)))
         now = await self.ingestion.now()
-        workspaces, tags = await self.workspaces.every_workspace(), await self.workspaces.every_tag()
+        workspaces, tags = await self.workspaces.named(call.user)
         mode = body.get("mode", "text")
         shown = {hit.record.id: v3_file(self.ingestion, hit.record, now, workspaces, tags) for hit in hits}
         return json_response({"results": [_result(hit, mode, shown[hit.record.id]) for hit in hits]})

@@ -26,6 +26,7 @@ from ..conversations.turns import Clock, Prepared, TurnRunning, TurnService
 from ..errors import NotFound, ValidationError
 from ..identity.ownership import owner_fields, require_visible, visible
 from ..sse import event_stream
+from .common import body_of
 
 __all__ = ["Threads", "TurnRunning"]
 
@@ -87,7 +88,7 @@ class Threads:
     # -- threads ------------------------------------------------------------------------------------
 
     async def create_thread(self, call: Call) -> Response:
-        body = call.body if isinstance(call.body, dict) else {}
+        body = body_of(call)
         agent = await self.turns.agent(body)
         conversations = self.conversations
         thread_id, created_at = await conversations.new_thread_ids()
@@ -115,7 +116,7 @@ class Threads:
         return json_response(await self.turns.render_thread(thread, await self.clock.now()))
 
     async def update_thread(self, call: Call) -> Response:
-        body = call.body if isinstance(call.body, dict) else {}
+        body = body_of(call)
         conversations = self.conversations
         thread = await self._thread_or_404(call)
         if call.query.get("anonymize") and not thread["is_ephemeral"]:
@@ -196,7 +197,7 @@ class Threads:
         turn_id = str(call.path_params["turn_id"])
         if turn_id not in thread["turns"]:
             raise NotFound()
-        body = call.body if isinstance(call.body, dict) else {}
+        body = body_of(call)
         action = call.query["action"]
         if action == "like_dislike":
             changes: dict[str, Any] = {"liked": body.get("liked", True)}  # no body: a like

@@ -89,7 +89,7 @@ async def in_scope(files: FileStore, workspaces: WorkspaceStore, body: dict[str,
         spaces |= {(await workspaces.company_workspace(viewer)).id} if company is True else set()
         return [r for r in everything if r.workspace_id in spaces]
     types = scoped_types(private, company, None)
-    every = await workspaces.every_workspace()  # a colleague's company file may sit in their workspace
+    every = await workspaces.every_workspace(viewer)  # a colleague's company file may sit in their workspace
     return [r for r in everything if workspace_of(every, r).workspace_type in types]
 
 

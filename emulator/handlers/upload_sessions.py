@@ -24,6 +24,7 @@ from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import iso
 from ..errors import NotFound, ValidationError
 from ..identity.ownership import owner_fields, visible
+from ..identity.users import User
 from .files import read_upload, scripted_ingestion, store_upload, target_workspace, workspace_of
 
 
@@ -56,13 +57,13 @@ class UploadSessions:
             raise NotFound()  # unknown, or another user's
         return session
 
-    async def _body(self, session: UploadSession) -> dict[str, Any]:
+    async def _body(self, session: UploadSession, viewer: User | None) -> dict[str, Any]:
         ingestion = self.ingestion
         # Files deleted through /files since are no longer part of the session.
         found = [r for r in await self.files.get_many(session.documents) if r is not None]
         records = await ingestion.settle(found)
         now = await ingestion.now()
-        workspaces = await self.workspaces.every_workspace()
+        workspaces = await self.workspaces.every_workspace(viewer)
         documents, updated = [], max(session.created_at, session.updated_at)
         for record in records:
             workspace = workspace_of(workspaces, record)
@@ -78,12 +79,12 @@ class UploadSessions:
 
     async def create(self, call: Call) -> Response:
         session = await self.sessions.create(call.body.get("ingestion_pipeline"), owner_fields(call.user))
-        return json_response(await self._body(session), 201)
+        return json_response(await self._body(session, call.user), 201)
 
     # -- GET / DELETE /api/v2/upload-session/{uuid} ------------------------------------------------------
 
     async def retrieve(self, call: Call) -> Response:
-        return json_response(await self._body(await self._session_or_404(call)))
+        return json_response(await self._body(await self._session_or_404(call), call.user))
 
     async def destroy(self, call: Call) -> Response:
         session = await self._session_or_404(call)

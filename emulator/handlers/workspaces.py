@@ -2,7 +2,7 @@
 
 Both live in the state backend (``documents/workspace_store.py``), seeded from fixtures/workspaces.yaml;
 each user sees their own personal workspace, their company's, the custom ones they created or are
-a member of, and the shared seeded ones (another user's answers 404).
+a member of, and the seeded ones as their company changed them (another user's answers 404).
 A tag answers in the newer docs' shape (``name``, ``description``, ``auto_assign``,
 ``document_count``) and keeps the older one's ``tag`` and ``artificial`` beside it, so clients
 written against either read what they expect.
@@ -19,6 +19,8 @@ from ..documents.store import FileRecord, FileStore
 from ..documents.workspace_store import WorkspaceStore
 from ..documents.workspaces import Tag, Workspace, iso
 from ..errors import NotFound, ValidationError
+from ..identity.overlay import company_of
+from ..identity.ownership import OWNER_COMPANY
 from .common import body_of, paginate
 
 
@@ -145,12 +147,14 @@ class Workspaces:
         return json_response(tag_body(tag, []), 201)
 
     async def destroy_tag(self, call: Call) -> Response:
-        """Delete a tag, and with it every file's association with it."""
+        """Delete a tag for the caller's company, and with it its files' association with it (another
+        company's files keep a seeded tag it still has)."""
         tag_id = call.path_params["id"]
         if not await self.workspaces.delete_tag(tag_id, call.user):
             raise NotFound()
+        company = company_of(call.user)
         for record in await self.files.all():
-            if tag_id in record.tag_ids:
+            if tag_id in record.tag_ids and record.extra.get(OWNER_COMPANY) == company:
                 await self.files.update(record.id, lambda r: r.replace(
                     tag_ids=tuple(t for t in r.tag_ids if t != tag_id),
                     auto_tag_ids=tuple(t for t in r.auto_tag_ids if t != tag_id)))

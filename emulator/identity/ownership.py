@@ -1,8 +1,11 @@
-"""What a user may see of a stored item: its owner's alone (private), or its company's.
+"""What a user may see of a stored item: its owner's alone (private), its company's, or (a file of
+a custom workspace made at run time) the workspace members' among its company's users.
 
 A handler that stores an item for the caller writes ``owner_fields(call.user, scope)`` into the
 record; one that lists, finds, reads, changes or deletes items keeps those ``visible(record, user)``
 and answers another user's item as if it did not exist (DRF's 404 ``Not found.``, never a 403).
+The members of a workspace change: ``visible`` keeps a workspace-scope item for every user of its
+company, and the file store narrows that to the workspace's members at the time of reading.
 A record without owner fields (loaded from a fixture file, or stored before owners were kept) is
 visible to everyone: what the shipped fixtures seed is shared by every key.
 """
@@ -16,8 +19,9 @@ from ..errors import NotFound
 from ..state import Backend
 from .users import User
 
-PRIVATE, COMPANY = "private", "company"
-SCOPES = (PRIVATE, COMPANY)
+PRIVATE, COMPANY, WORKSPACE = "private", "company", "workspace"
+SCOPES = (PRIVATE, COMPANY, WORKSPACE)
+SHARED = (COMPANY, WORKSPACE)  # the scopes a user's colleagues may see
 OWNER, OWNER_COMPANY, SCOPE = "owner_id", "owner_company_id", "owner_scope"
 OWNER_KEYS = (OWNER, OWNER_COMPANY, SCOPE)
 R = TypeVar("R", bound=Mapping[str, Any])
@@ -42,13 +46,14 @@ def created_by(user: User | None) -> dict[str, Any] | None:
 
 
 def visible(record: Mapping[str, Any], user: User | None) -> bool:
-    """Private items to their owner, company items to every user of the company, unowned ones to all."""
+    """Private items to their owner, company (and workspace) items to every user of the company,
+    unowned ones to all."""
     owner = record.get(OWNER)
     if owner is None or user is None:
         return True
     if record.get(OWNER_COMPANY) != user.company.id:
         return False
-    return record.get(SCOPE, PRIVATE) == COMPANY or owner == user.id
+    return record.get(SCOPE, PRIVATE) in SHARED or owner == user.id
 
 
 def owner_of(record: Mapping[str, Any]) -> dict[str, Any]:

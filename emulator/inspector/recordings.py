@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from ..scripts.registry import Scripts
 from ..upstream.exchange import is_recording
+from ..yaml_reader import YamlError, load_yaml
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 32 * 1024 * 1024
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def upstream_origin(url: str | None) -> str | None:
@@ -74,8 +72,12 @@ def _read_folder(folder: Path, loaded: set[str]) -> tuple[list[dict[str, Any]], 
             if path.stat().st_size > MAX_FILE_BYTES:
                 problems.append(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, not read")
                 continue
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            document, _ = load_yaml(path.read_text(encoding="utf-8"), path.name, MAX_FILE_BYTES, limit="",
+                                    libyaml=True)
+        except YamlError as exc:
+            problems.append(str(exc))  # "name:line: what"
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{path.name}: {getattr(exc, 'strerror', None) or exc}")
             continue
         fixtures = document.get("fixtures") if isinstance(document, dict) else None

@@ -13,16 +13,13 @@ Which limits apply to a call, the first found winning, kind by kind (requests, t
 The window is per user, and per model when the model's own limits apply. A call's tokens are
 counted at admission as its prompt plus ``max_tokens`` (``DEFAULT_COMPLETION_TOKENS`` when not
 given), and corrected to what the answer used once it is done (streams too). Every response of
-a limited operation carries the ``x-ratelimit-*`` headers of the limits that apply.
+a limited operation carries OpenAI's six ``x-ratelimit-*`` headers once any limit applies to it;
+a kind of limit that does not (only ``--rpm`` set: the tokens) reads as ``UNLIMITED``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-import secrets
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +42,6 @@ LIMITED = ("chat", "completions", "embeddings", "turn")  # the operations limits
 DEFAULT_COMPLETION_TOKENS = 96  # what a generated answer runs to when max_tokens is not given
 OVERRIDES = "limits"  # backend records: a space (or "*": every space) -> {"rpm", "tpm"}
 EVERY_SPACE = "*"
-MAX_OPEN = 100_000  # admitted calls awaiting their token correction
 
 
 def check_limit(value: int | None, flag: str) -> None:
@@ -76,64 +72,54 @@ class RateLimiter:
         self.windows: Windows = windows_for(state)
         self.limited = frozenset(i for name in LIMITED for i in operations.resolve(name) or ())
         self.on_reject = on_reject
-        self._entries = itertools.count(1)
-        self._me = f"{os.getpid()}-{secrets.token_hex(4)}"
-        # What a call admitted here left for the correction: call id -> (the call, bucket, entry, tokens
-        # counted). Bounded: a call that never finished (a crashed handler) is forgotten in the end.
-        self._open: dict[int, tuple[weakref.ref[Call], str, str, int]] = {}
+        self._models: dict[str, RateLimits] = {}  # a model's own limits, by the name a body gives
 
     # -- the stage -----------------------------------------------------------------------------------
 
     async def __call__(self, call: Call) -> Response | None:
-        if call.operation.operation_id not in self.limited or call.user is None:
-            return None
         user = call.user
-        body = call.body if isinstance(call.body, dict) else {}
-        model = self._model_limits(body.get("model"))
-        # Read on every model call, written seldom (the control API, the plugin): watched records.
-        space = user.space
-        runtime = await self.state.get_watched_many(OVERRIDES, (space, EVERY_SPACE))
-        layers = [_stored(r) for r in runtime if r is not None]
-        layers += (self.files.current(), user.limits, model, self.flags)
-        if not any(layers):  # no limit anywhere (the default): nothing to count
+        if user is None or call.operation.operation_id not in self.limited:
             return None
-        rpm, tpm = None, None
-        scope = "*"
+        body = call.body if isinstance(call.body, dict) else {}
+        name = body.get("model")
+        model = self._model_limits(name)
+        # Read on every model call, written seldom (the control API, the plugin): watched records.
+        here, every = await self.state.get_watched_many(OVERRIDES, (user.space, EVERY_SPACE))
+        layers = (_stored(here), _stored(every), self.files.current(), user.limits, model, self.flags)
+        rpm = tpm = None
+        per_model = False
         for layer in layers:
             if rpm is None and layer.rpm is not None:
                 rpm = layer.rpm
-                scope = str(body.get("model")) if layer is model else scope
+                per_model = per_model or layer is model
             if tpm is None and layer.tpm is not None:
                 tpm = layer.tpm
-                scope = str(body.get("model")) if layer is model else scope
-        if rpm is None and tpm is None:
+                per_model = per_model or layer is model
+        if rpm is None and tpm is None:  # no limit anywhere (the default): nothing to count
             return None
         cost = await admission_tokens(body, tpm, call) if tpm is not None else 0
-        bucket = f"{space}:{user.id}:{scope}"
-        entry = f"{self._me}-{next(self._entries)}"
-        decision = await self.windows.admit(bucket, self.window_s, rpm, tpm, cost, entry)
-        headers = limit_headers(decision, rpm, tpm, cost, self.window_s)
+        bucket = f"{user.space}:{user.id}:{name if per_model else '*'}"
+        decision = await self.windows.admit(bucket, self.window_s, rpm, tpm, cost)
+        headers = limit_headers(decision, rpm, tpm)
         if not decision.admitted:
-            wait = max(decision.wait_requests_s, decision.wait_tokens_s)
             if self.on_reject is not None:
                 by_requests = decision.wait_requests_s >= decision.wait_tokens_s
                 self.on_reject(call, "requests" if by_requests else "tokens")
-            return throttled(wait, headers)
-        call.extra_headers = {**(call.extra_headers or {}), **headers}
+            return throttled(max(decision.wait_requests_s, decision.wait_tokens_s), headers)
+        if call.extra_headers:
+            call.extra_headers += headers
+        else:
+            call.extra_headers = headers
         if tpm is not None:
-            if len(self._open) >= MAX_OPEN:
-                self._open.pop(next(iter(self._open)))
-            self._open[id(call)] = (weakref.ref(call), bucket, entry, cost)
+            call.admitted = (bucket, decision.entry, cost)
         return None
 
     async def finished(self, call: Call, response: Response, outcome: str, seconds: float) -> None:
         """After the answer: the entry's tokens become what the answer really used."""
-        opened = self._open.pop(id(call), None)
-        if opened is None or opened[0]() is not call or call.tokens is None:
-            return
-        _, bucket, entry, counted = opened
-        if call.tokens != counted:
-            await self.windows.correct(bucket, entry, call.tokens)
+        admitted, tokens = call.admitted, call.tokens
+        if admitted is not None and tokens is not None and tokens != admitted[2]:
+            call.admitted = None
+            await self.windows.correct(admitted[0], admitted[1], tokens)
 
     # -- settings ---------------------------------------------------------------------------------------
 
@@ -157,17 +143,25 @@ class RateLimiter:
 
     def _model_limits(self, name: Any) -> RateLimits:
         if not isinstance(name, str):
-            return RateLimits()
-        try:
-            model = self.catalog.get(name)
-        except Exception:  # an unknown model: its handler answers that
-            return RateLimits()
-        return model.rate_limits
+            return NO_LIMITS
+        known = self._models.get(name)
+        if known is None:
+            try:
+                known = self.catalog.get(name).rate_limits
+            except Exception:  # an unknown model: its handler answers that
+                return NO_LIMITS
+            if len(self._models) < MAX_MODELS:
+                self._models[name] = known
+        return known
+
+
+NO_LIMITS = RateLimits()
+MAX_MODELS = 1024  # model names whose limits are kept (the catalog, loaded once, does not change)
 
 
 def _stored(raw: Any) -> RateLimits:
     if not isinstance(raw, dict):
-        return RateLimits()
+        return NO_LIMITS
     return RateLimits(rpm=raw.get("rpm"), tpm=raw.get("tpm"))
 
 
@@ -176,7 +170,8 @@ async def admission_tokens(body: dict[str, Any], limit: int, call: Call | None =
 
     Counted up to ``limit`` (the tokens a window holds): past it the call is refused whatever the
     exact figure, so a huge prompt is not counted whole, and a long one is counted off the loop. A chat
-    prompt's exact count is left on ``call`` for its handler, which would count it again."""
+    prompt's exact count, and each embeddings input's, is left on ``call`` for its handler, which
+    would count it again."""
     prompt = 0
     if isinstance(body.get("messages"), list):
         prompt = await count_prompt_within(body["messages"], limit)  # as the chat handler counts it
@@ -184,8 +179,16 @@ async def admission_tokens(body: dict[str, Any], limit: int, call: Call | None =
             call.prompt_tokens = prompt
     elif "prompt" in body:
         prompt = await _count_any(body["prompt"], limit)
-    elif "input" in body:
-        return await _count_any(body["input"], limit)  # embeddings: the input is all
+    elif "input" in body:  # embeddings: the input is all
+        value = body["input"]
+        texts = [value] if isinstance(value, str) else value if (
+            isinstance(value, list) and value and all(isinstance(v, str) for v in value)) else None
+        if texts is None:
+            return await _count_any(value, limit)
+        counts = await count_within(texts, limit)
+        if call is not None and len(counts) == len(texts) and max(counts) <= limit:  # exact: kept
+            call.input_tokens = counts
+        return sum(counts)
     elif isinstance(body.get("query"), str):
         prompt = (await count_within([body["query"]], limit))[0]
     most = body.get("max_tokens", body.get("max_completion_tokens"))
@@ -212,18 +215,38 @@ async def _count_any(value: Any, limit: int) -> int:
     return ids + sum(await count_within(texts, limit)) if texts else ids
 
 
-def limit_headers(decision: Decision, rpm: int | None, tpm: int | None, cost: int,
-                  window_s: float) -> dict[str, str]:
-    """OpenAI's six headers, for the kinds of limit that apply."""
-    headers: dict[str, str] = {}
-    if rpm is not None:
-        headers["x-ratelimit-limit-requests"] = str(rpm)
-        headers["x-ratelimit-remaining-requests"] = str(max(rpm - decision.requests, 0))
-        headers["x-ratelimit-reset-requests"] = duration(decision.wait_requests_s or decision.reset_s)
-    if tpm is not None:
-        headers["x-ratelimit-limit-tokens"] = str(tpm)
-        headers["x-ratelimit-remaining-tokens"] = str(max(tpm - decision.tokens, 0))
-        headers["x-ratelimit-reset-tokens"] = duration(decision.wait_tokens_s or decision.reset_s)
+Headers = list[tuple[bytes, bytes]]
+# A kind of limit that does not apply (only --rpm set, say) is reported as one no client reaches,
+# the largest a 32-bit integer holds, and always whole: OpenAI's clients read all six headers.
+UNLIMITED = 2**31 - 1
+_UNLIMITED = b"%d" % UNLIMITED
+_NO_RESET = b"0ms"
+_NO_REQUEST_LIMIT: Headers = [(b"x-ratelimit-limit-requests", _UNLIMITED),
+                              (b"x-ratelimit-remaining-requests", _UNLIMITED),
+                              (b"x-ratelimit-reset-requests", _NO_RESET)]
+_NO_TOKEN_LIMIT: Headers = [(b"x-ratelimit-limit-tokens", _UNLIMITED),
+                            (b"x-ratelimit-remaining-tokens", _UNLIMITED),
+                            (b"x-ratelimit-reset-tokens", _NO_RESET)]
+
+
+def limit_headers(decision: Decision, rpm: int | None, tpm: int | None) -> Headers:
+    """OpenAI's six headers, as raw header pairs; a kind without a limit reads as ``UNLIMITED``."""
+    # Admitted, both kinds reset when the oldest entry leaves the window: one figure, written once.
+    reset = duration(decision.reset_s).encode() if decision.admitted else b""
+    if rpm is None:
+        headers = _NO_REQUEST_LIMIT.copy()
+    else:
+        headers = [(b"x-ratelimit-limit-requests", b"%d" % rpm),
+                   (b"x-ratelimit-remaining-requests", b"%d" % max(rpm - decision.requests, 0)),
+                   (b"x-ratelimit-reset-requests",
+                    reset or duration(decision.wait_requests_s or decision.reset_s).encode())]
+    if tpm is None:
+        headers += _NO_TOKEN_LIMIT
+    else:
+        headers += [(b"x-ratelimit-limit-tokens", b"%d" % tpm),
+                    (b"x-ratelimit-remaining-tokens", b"%d" % max(tpm - decision.tokens, 0)),
+                    (b"x-ratelimit-reset-tokens",
+                     reset or duration(decision.wait_tokens_s or decision.reset_s).encode())]
     return headers
 
 
@@ -237,10 +260,11 @@ def duration(seconds: float) -> str:
     return f"{int(minutes)}m{rest_text}" if minutes else rest_text
 
 
-def throttled(wait_s: float, headers: dict[str, str]) -> Response:
+def throttled(wait_s: float, headers: Headers) -> Response:
     """DRF's throttle answer: its message, ``Retry-After`` in whole seconds, and ``retry-after-ms``."""
     seconds = max(1, math.ceil(wait_s))
     unit = "second" if seconds == 1 else "seconds"
     body = {"detail": f"Request was throttled. Expected available in {seconds} {unit}."}
-    return json_response(body, 429, {**headers, "Retry-After": str(seconds),
+    named = {name.decode(): value.decode() for name, value in headers}
+    return json_response(body, 429, {**named, "Retry-After": str(seconds),
                                      "retry-after-ms": str(max(1, math.ceil(wait_s * 1000)))})

@@ -19,10 +19,7 @@ from .matchers import ABSENT, Problem, TextMatcher, compile_matcher, lookup, par
 from .prefilter import needles_of
 from .request_view import RequestView
 
-__all__ = ["Check", "Checks", "OperationIndex", "compile_conditions"]
-
-# Operations a fixture can name: the names every part of the emulator accepts (emulator/operations.py)
-OperationIndex = OperationNames
+__all__ = ["Check", "Checks", "compile_conditions"]
 
 
 Check = Callable[[RequestView], "str | None"]  # None when the condition holds, else why not
@@ -73,7 +70,7 @@ def body_condition(path_text: str, expected: Any, at: str) -> Check:
     return check
 
 
-def compile_conditions(match: dict[str, Any], operations: OperationIndex
+def compile_conditions(match: dict[str, Any], operations: OperationNames
                        ) -> tuple[frozenset[str] | None, list[Check], tuple[bytes, ...]]:
     """-> (the operationIds it may answer (None: any model call), the checks, its needles)."""
     checks = Checks()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypedDict
 
+from ..operations import OperationNames
 from ..state import Backend, Value
-from .conditions import OperationIndex
 from .fixture import Fixture
 from .loading import compile_fixture
 
@@ -121,7 +121,7 @@ class RuntimeRecords:
         await self.state.update(SPACE, "version", change)
 
 
-def compile_entry(entry: RuntimeEntry, operations: OperationIndex) -> Fixture:
+def compile_entry(entry: RuntimeEntry, operations: OperationNames) -> Fixture:
     """A runtime entry -> its Fixture, counting its uses under its uid."""
     fixture = compile_fixture(entry["fixture"], entry["fixture"]["name"], operations)
     fixture.source = entry.get("source") or "runtime"
@@ -130,7 +130,7 @@ def compile_entry(entry: RuntimeEntry, operations: OperationIndex) -> Fixture:
     return fixture
 
 
-def compile_entries(entries: list[RuntimeEntry], cache: dict[int, Fixture], operations: OperationIndex
+def compile_entries(entries: list[RuntimeEntry], cache: dict[int, Fixture], operations: OperationNames
                     ) -> tuple[dict[int, Fixture], list[Fixture]]:
     """-> (the entries' Fixtures by uid, the same in the entries' order), reusing those of ``cache``."""
     runtime = []

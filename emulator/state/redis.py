@@ -27,19 +27,13 @@ raises ``StateUnavailable`` (a 503 naming the state backend), never a traceback;
 connection pool (bounded: a request waits for a free connection rather than fail) reconnects by
 itself when the server is back.
 
-A Redis without persistence that restarts has lost every record, and its counters start again.
-So that an id is still never handed out twice (a client holding an old file id gets a 404, not
-someone else's file), the marker written at start is checked by every ``next_id`` and journal
-append, in the same script: when it is gone, the first script to see it writes a floor, the
-seconds since the emulator's epoch on the Redis clock (past every id given before, at under one
-id a second since the data began, and past the highest id this worker gave), and every id
-sequence, the journal's included, goes on from there. The worker that saw it logs it once.
+After a Redis that lost its data, every id sequence goes on past the ids given before
+(``redis_ids``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -53,12 +47,11 @@ from redis.exceptions import WatchError
 
 from . import StateUnavailable, Value, size_of
 from .redis_codec import decode, encode, glob_escape, guard, guard_iter, member, why
+from .redis_ids import Sequences, start_marker_key
 from .redis_journal import JournalBatcher
 from .redis_scripts import ADD, APPEND, DELETE, DROP, NEXT_ID, PUT
 from .redis_watch import WatchedRecords
 
-log = logging.getLogger("emulator.state")
-MARKER = "marker"
 POOL_SIZE = 32  # connections per worker; a request waits for a free one (POOL_WAIT_S) rather than fail
 POOL_WAIT_S = 5.0
 RETRIES = 3  # of a command whose connection broke (a restarted Redis), on a fresh connection
@@ -76,8 +69,7 @@ class RedisBackend:
         self.marker = start_marker_key(prefix)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unmarked = mark_start
-        self._token = ""  # the marker token this worker last saw: a new one means a reset or a loss
-        self._highest: dict[str, int] = {}  # the highest id this worker has had of each sequence
+        self._ids = Sequences(url)
         # get_watched's copies and the journal's writer: made for the event loop in use, by _bind.
         self._watch: WatchedRecords | None = None
         self._journal: JournalBatcher | None = None
@@ -109,7 +101,7 @@ class RedisBackend:
         self._scripts: dict[str, Any] = {}
         self._watch = WatchedRecords(self._redis, self.prefix + CHANGED, self.get)
         self._journal = JournalBatcher(self._redis, self._append, self.marker, self.epoch, self._log_keys,
-                                       lambda: max(self._highest.values(), default=0), self._seen)
+                                       self._ids.top, self._ids.seen)
 
     def _keys(self, space: str) -> list[str]:
         p = self.prefix
@@ -220,12 +212,12 @@ class RedisBackend:
 
     async def next_id(self, sequence: str, by: int = 1) -> int:
         await self._mark()
-        highest = self._highest.get(sequence, 0)
+        ids = self._ids
         value, lost, token = await guard(self._next_id(
             keys=[self.marker, f"{self.prefix}ctr:{sequence}"],
-            args=[self.epoch, by, highest, max(self._highest.values(), default=0), self._token]))
-        self._seen(int(lost), token)
-        self._highest[sequence] = max(int(value), self._highest.get(sequence, 0))
+            args=[self.epoch, by, ids.highest.get(sequence, 0), ids.top(), ids.token]))
+        ids.seen(int(lost), token)
+        ids.given(sequence, int(value))
         return int(value)
 
     async def _mark(self) -> None:
@@ -233,18 +225,6 @@ class RedisBackend:
             self._bind()
             await guard(self._redis.set(self.marker, b"0:start", nx=True))
             self._unmarked = False
-
-    def _seen(self, lost: int, token: bytes | str) -> None:
-        token = token.decode() if isinstance(token, bytes) else token
-        if token != self._token:
-            self._highest = {}  # a reset (or a loss, whose floor is past them): they no longer bind
-            self._token = token
-        if lost:
-            log.warning("the Redis at %s (--redis-url) has lost the emulator's data: it restarted without "
-                        "persistence, or was emptied. Every file, thread, fixture and journal entry made "
-                        "before is gone, and every id sequence goes on past the ids given before, so an "
-                        "old id answers 404. Turn Redis persistence on (appendonly yes) to keep the data.",
-                        self.url)
 
     # -- logs ------------------------------------------------------------------------------------------
 
@@ -312,11 +292,6 @@ class RedisBackend:
                 await self._watch.close()
             await self._redis.aclose()
         self._loop = None
-
-
-def start_marker_key(prefix: str) -> str:
-    """The key of the marker written at start (``serve --workers`` writes it before its workers)."""
-    return f"{prefix}{MARKER}"
 
 
 __all__ = ["RedisBackend", "encode", "decode", "size_of"]

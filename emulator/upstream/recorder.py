@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..yaml_reader import load_yaml
 from .exchange import Json, canonical_query, drop_fields, event_fields
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ REDACTED_HEADERS = frozenset(
 )
 _NUMBERED = re.compile(r"^(\d{4,})-")
 _SLUG = re.compile(r"[^a-z0-9]+")
+READ_BACK_BYTES = 1 << 30  # a file of the folder is read back whatever size this recorder wrote it at
 MAX_RECORDED_UPLOAD = 1024 * 1024  # an upload's bytes are kept (for the drift report) up to this size
 
 
@@ -99,11 +101,12 @@ class Recorder:
                 continue
             number = max(number, int(found[1]))
             try:
-                document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                document = load_yaml(path.read_text(encoding="utf-8"), str(path), READ_BACK_BYTES, limit="",
+                                     libyaml=True)[0] or {}
                 for fixture in document.get("fixtures") or []:
                     for response in fixture.get("responses") or [fixture.get("response") or {}]:
                         seq = max(seq, int((response.get("raw") or {}).get("seq") or 0))
-            except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError):
+            except (OSError, AttributeError, TypeError, ValueError):  # YamlError is a ValueError
                 continue
         return number, seq
 
