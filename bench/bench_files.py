@@ -1,24 +1,29 @@
 """Benchmark of the document store: upload throughput, memory per MB stored, search latency.
 
-    .venv/bin/python bench/bench_files.py [--searches 200]
+    .venv/bin/python bench/bench_files.py [--searches 200] [--only uploads|search] [--root DIR]
 
 Starts ``paradigm-emulator serve`` (the real CLI, a process of its own so its memory can be read
 from /proc) on a free loopback port, then prints:
 
 * upload MB/s for 1 MB and 20 MB text files: the POST alone (the file is stored and queued), and
-  upload-to-embedded (the POST plus the first GET, which waits for extraction, chunking and embedding);
+  upload-to-embedded (the POST plus the first GET, which waits for extraction, chunking and embedding),
+  and MB per second of the server's CPU time (all its threads, from /proc: on a shared machine,
+  the figure the others' load changes least);
+* the health check's latency while one more 20 MB file is ingested (ingestion is off the loop);
 * memory the server holds per MB stored (resident-set growth over the files' size), after 1 MB and 20 MB;
 * document-search and /query latency, p50 and p99, with exactly 1,000 stored chunks, plus
   ``retrieval.search`` without HTTP.
 
 Text is English-like prose from a fixed seed, so every run measures the same bytes. Bounded: every
-request has a timeout and the server is stopped at the end.
+request has a timeout and the server is stopped at the end. ``--root``: the checkout to serve
+(another one: a before/after comparison in one sitting).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import statistics
@@ -28,6 +33,7 @@ from pathlib import Path
 
 import httpx
 from launch import start_emulator, stop
+from probing import while_probing
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -84,27 +90,41 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, every thread's (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_uploads(http: httpx.Client, pid: int) -> None:
     print("uploads (text/plain, v2 POST /files; 'to embedded' adds the first GET, which waits for ingestion)")
     upload(http, "warm-up.txt", prose(10_000, seed=0))  # imports and caches, not the store
     baseline = rss_bytes(pid)
     stored, resident = 0, []
     for size, count in ((1 * MB, 5), (20 * MB, 2)):
-        post_s, done_s = [], []
+        post_s, done_s, cpu_s = [], [], []
         for n in range(count):
             data = prose(size, seed=size + n)
+            cpu = cpu_seconds(pid)
             post, done = upload(http, f"bench-{size}-{n}.txt", data)
+            cpu_s.append(cpu_seconds(pid) - cpu)
             post_s.append(post)
             done_s.append(done)
             stored += len(data)
         resident.append((stored, rss_bytes(pid) - baseline))
         print(f"  {size // MB:>3} MB x{count}: POST {size / MB / statistics.median(post_s):7.1f} MB/s   "
-              f"to embedded {size / MB / statistics.median(done_s):6.2f} MB/s")
+              f"to embedded {size / MB / statistics.median(done_s):6.2f} MB/s   "
+              f"{size / MB / max(statistics.median(cpu_s), 0.01):6.2f} MB per server CPU-second")
     (small, small_rss), (large, large_rss) = resident
     print(f"  memory: {small_rss / MB:.0f} MB resident for the first {small / MB:.0f} MB stored "
           f"({small_rss / small:.1f} per MB, decoded-vector cache included), then "
           f"{(large_rss - small_rss) / (large - small):.1f} MB per further MB ({large_rss / MB:.0f} MB "
           f"for {large / MB:.0f} MB)")
+    data = prose(20 * MB, seed=99)
+    health = str(http.base_url.join("/_emulator/health"))
+    _, took, latencies = while_probing(lambda: upload(http, "probed.txt", data), health)
+    print(f"  health while a 20 MB file is ingested ({took:.1f} s, {len(latencies)} probes): "
+          f"{percentiles(latencies)}   max {max(latencies, default=0) * 1000:7.2f} ms")
 
 
 def thousand_chunks() -> list[bytes]:
@@ -154,10 +174,12 @@ async def _search_alone(documents: list[bytes], searches: int) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--searches", type=int, default=200)
+    parser.add_argument("--only", choices=("uploads", "search"))
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve")
     args = parser.parse_args(argv)
     documents = thousand_chunks()
-    for run in ("uploads", "search"):
-        process, base_url = start_emulator()
+    for run in (args.only,) if args.only else ("uploads", "search"):
+        process, base_url = start_emulator(root=args.root.resolve())
         try:
             headers = {"Authorization": f"Bearer {KEY}"}
             with httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT) as http:

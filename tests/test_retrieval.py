@@ -116,3 +116,15 @@ def test_health_keeps_answering_while_a_first_search_indexes_a_big_file() -> Non
     # search itself is fast (185 ms with 296 probes, the slowest 12 ms, on a busy 2-core machine).
     assert len(latencies) >= 3, "the search was too quick to show anything"
     assert max(latencies) < search_took / 2, (search_took, len(latencies), sorted(latencies)[-5:])
+
+
+def test_a_repeated_search_sees_a_file_uploaded_since_and_forgets_a_deleted_one(backend_http, three_files):
+    word = sorted(three_files)[1]
+    ask = {"query": f"Tell me about {word}", "n": 3}
+    before = backend_http.post("/api/v2/query", json=ask).json()
+    text = f"{word} {word} {word}. All about {word}.".encode()
+    added = backend_http.post("/api/v2/files", files={"file": ("more.txt", text)}).json()["id"]
+    first = backend_http.post("/api/v2/query", json=ask).json()["chunks"][0]
+    assert first["metadata"]["document_id"] == added
+    assert backend_http.delete(f"/api/v2/files/{added}").status_code in (200, 204)
+    assert backend_http.post("/api/v2/query", json=ask).json() == before

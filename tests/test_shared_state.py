@@ -157,3 +157,40 @@ def test_on_redis_the_state_survives_a_restart_of_the_emulator():
             journal = http.get("/_emulator/journal").json()["requests"]  # the first life's entry too
             assert [e["fixture"] for e in journal] == [None, "kept", "kept"]
             http.post("/_emulator/reset")
+
+
+def test_on_redis_a_file_uploaded_renamed_or_deleted_on_one_worker_is_listed_so_on_the_next():
+    overrides = backend_overrides("redis")  # two servers on one prefix: two workers
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with EmulatorServer(Settings(**overrides)) as one, EmulatorServer(Settings(**overrides)) as two, \
+            httpx.Client(base_url=one.base_url, headers=headers, timeout=TIMEOUT) as first, \
+            httpx.Client(base_url=two.base_url, headers=headers, timeout=TIMEOUT) as second:
+        assert second.get("/api/v2/files").json()["count"] == 0
+        file_id = first.post("/api/v2/files", files={"file": ("a.txt", b"alpha beta")}).json()["id"]
+        assert [f["id"] for f in second.get("/api/v2/files").json()["data"]] == [file_id]
+        renamed = first.patch(f"/api/v3/files/{file_id}", json={"title": "renamed"})
+        assert renamed.status_code == 200, renamed.text
+        assert second.get("/api/v2/files").json()["data"][0]["title"] == "renamed"
+        first.delete(f"/api/v2/files/{file_id}")
+        assert second.get("/api/v2/files").json()["count"] == 0
+        second.post("/_emulator/reset")
+
+
+def test_a_reset_brings_the_seeded_workspaces_back(backend_http):
+    before = backend_http.get("/api/v3/workspaces").json()
+    assert backend_http.post("/_emulator/reset").json() == {"reset": True}
+    assert backend_http.get("/api/v3/workspaces").json() == before
+
+
+def test_on_redis_a_workspace_made_or_renamed_on_one_worker_is_listed_so_on_the_next():
+    overrides = backend_overrides("redis")  # two servers on one prefix: two workers
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with EmulatorServer(Settings(**overrides)) as one, EmulatorServer(Settings(**overrides)) as two, \
+            httpx.Client(base_url=one.base_url, headers=headers, timeout=TIMEOUT) as first, \
+            httpx.Client(base_url=two.base_url, headers=headers, timeout=TIMEOUT) as second:
+        before = [w["id"] for w in second.get("/api/v3/workspaces").json()["results"]]
+        made = first.post("/api/v3/workspaces", json={"name": "Research", "description": "Papers"}).json()
+        assert [w["id"] for w in second.get("/api/v3/workspaces").json()["results"]] == [made["id"], *before]
+        assert first.patch(f"/api/v3/workspaces/{made['id']}", json={"name": "Renamed"}).status_code == 200
+        assert second.get("/api/v3/workspaces").json()["results"][0]["name"] == "Renamed"
+        second.post("/_emulator/reset")

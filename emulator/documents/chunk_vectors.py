@@ -6,11 +6,13 @@ every step does the very floating-point operations ``embed_uncached`` does, in t
 the result is the same float32 values to the last bit (``tests/test_chunk_vectors.py`` compares):
 
 * the dense part: the same shake-256 bytes, ``(v - 32768) * (0.08 / 32768)`` in float64;
-* the words: each distinct word's 8 signed directions times ``sqrt(count)``, added in place with
-  ``np.add.at``, which adds repeated positions one after the other, in the words' first-seen order
-  (the order of the Python loop), since float addition is not associative;
+* the words (each chunk's distinct words, counted by ``chunk_words``): each one's 8 signed
+  directions times ``sqrt(count)``, added in place with ``np.add.at``, which adds repeated
+  positions one after the other, in the words' first-seen order (the order of the Python loop),
+  since float addition is not associative;
 * the norm: the squares summed left to right as the interpreter's ``sum`` does (plainly before
-  Python 3.12, with Neumaier's compensation from 3.12 on), one column of the batch at a time;
+  Python 3.12: an accumulation along each row; with Neumaier's compensation from 3.12 on, one
+  column of the batch at a time);
 * the division by the norm in float64, then the rounding to float32 (a C cast, as ``struct`` does).
 """
 
@@ -19,71 +21,91 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import chain
-from itertools import count as count_from
 
 import numpy as np
 
 from ..generation import vectors
+from . import chunk_words
 
 BATCH = 512  # chunks a matrix holds (512 x 1,024 float64: 4 MB, within the caches)
 _COMPENSATED_SUM = sys.version_info >= (3, 12)  # the interpreter's float sum() is Neumaier's since 3.12
 
 
-# Lowercases an ASCII text and blanks every byte ``\w`` does not match (on ASCII, \w is
-# [A-Za-z0-9_]): its ``split()`` is then exactly the lowercased words ``vectors.features`` finds.
-_ASCII_WORDS = bytes(c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() or c == 95 else 32
-                     for c in range(128)) + b" " * 128
-
-
-def _features(text: str) -> list[bytes]:
-    """``vectors.features(text)``, each word UTF-8 encoded (the bytes its direction is hashed from)."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_WORDS).split()
-    return [word.encode("utf-8") for word in vectors.features(text)]
-
-
 def packed_vectors(texts: Sequence[str], size: int) -> bytes:
     """The float32 vectors of ``texts`` at ``size`` dimensions, packed one after the other
     (little-endian): ``b"".join(pack_float32(embed_uncached(t, size, size)) for t in texts)``."""
-    parts = [_batch(texts[start:start + BATCH], size) for start in range(0, len(texts), BATCH)]
-    return b"".join(parts)
+    out = np.empty((len(texts), size), dtype="<f4")
+    embedder = Embedder(size, min(len(texts), BATCH))
+    for start in range(0, len(texts), BATCH):
+        embedder.into(texts[start:start + BATCH], out[start:start + BATCH])
+    return out.tobytes()
 
 
-def _batch(texts: Sequence[str], size: int) -> bytes:
-    count = len(texts)
-    if not count:
-        return b""
-    noise = b"".join(hashlib.shake_256(b"text:" + t.encode("utf-8")).digest(2 * size) for t in texts)
-    matrix = np.frombuffer(noise, dtype="<u2").astype(np.float64)
-    matrix -= 32768.0
-    matrix *= vectors._BACKGROUND / 32768
+class Embedder:
+    """The vectors of chunks, batch after batch, in working arrays made once for all the batches.
 
-    # Every (chunk, distinct word, count), in each chunk's first-seen order (a Counter keeps it), the
-    # words numbered by one dict for the whole batch.
-    counted = [Counter(_features(text)) for text in texts]
-    pairs = sum(map(len, counted))
-    if pairs:
-        numbers: dict[bytes, int] = {}
-        numbered = np.fromiter(map(numbers.setdefault, chain.from_iterable(counted), count_from(0)),
-                               dtype=np.intp, count=pairs)
-        dense = np.empty(pairs, dtype=np.intp)  # a word's first number -> its place in ``numbers``
-        dense[np.fromiter(numbers.values(), dtype=np.intp, count=len(numbers))] = np.arange(len(numbers))
-        ids = dense[numbered]
-        times = np.fromiter(chain.from_iterable(c.values() for c in counted), dtype=np.float64, count=pairs)
-        rows = np.repeat(np.arange(count, dtype=np.intp) * size,
-                         np.fromiter(map(len, counted), dtype=np.intp, count=count))
-        places, signs = _directions(list(numbers), size)
-        positions = places[ids] + rows[:, None]
-        np.add.at(matrix, positions.ravel(), (signs[ids] * np.sqrt(times)[:, None]).ravel())
+    A server process has glibc map and unmap every block of 64 KB or more
+    (``stack.release_freed_memory``), so an array made afresh for every batch would cost a page
+    fault every 4 KB it is written: measured, as much time as the arithmetic itself."""
 
-    matrix = matrix.reshape(count, size)
-    norms = np.sqrt(_row_sums_of_squares(matrix))
-    norms[norms == 0] = 1.0
-    return (matrix / norms[:, None]).astype("<f4").tobytes()
+    def __init__(self, size: int, chunks: int = BATCH):
+        self.size = size
+        self._matrix = np.empty(chunks * size, dtype=np.float64)
+        self._squares = np.empty(chunks * size, dtype=np.float64)
+        self._sums = np.empty(0 if _COMPENSATED_SUM else chunks * size, dtype=np.float64)
+        self._positions = np.empty(0, dtype=np.intp)
+        self._weights = np.empty(0, dtype=np.float64)
+
+    def into(self, texts: Sequence[str], out: np.ndarray) -> None:
+        """Write the vectors of ``texts`` (at most the ``chunks`` it was made for) into ``out``, a
+        float32 array of ``len(texts)`` rows of ``size``."""
+        count, size = len(texts), self.size
+        if not count:
+            return
+        noise = b"".join(hashlib.shake_256(b"text:" + t.encode("utf-8")).digest(2 * size) for t in texts)
+        matrix = self._matrix[:count * size]
+        np.copyto(matrix, np.frombuffer(noise, dtype="<u2"))
+        matrix -= 32768.0
+        matrix *= vectors._BACKGROUND / 32768
+
+        found = chunk_words.counted(texts)
+        if len(found.ids):
+            places, signs = _directions(found.words, size)
+            touched = len(found.ids) * vectors._SPREAD
+            if len(self._positions) < touched:
+                self._positions = np.empty(touched + touched // 4, dtype=np.intp)
+                self._weights = np.empty(touched + touched // 4, dtype=np.float64)
+            positions = self._positions[:touched]
+            weights = self._weights[:touched]
+            spread = positions.reshape(len(found.ids), vectors._SPREAD)
+            np.take(places, found.ids, axis=0, out=spread)
+            spread += (found.chunks * size)[:, None]
+            spread_weights = weights.reshape(len(found.ids), vectors._SPREAD)
+            np.take(signs, found.ids, axis=0, out=spread_weights)
+            spread_weights *= np.sqrt(found.times)[:, None]
+            np.add.at(matrix, positions, weights)
+
+        rows = matrix.reshape(count, size)
+        norms = np.sqrt(self._sums_of_squares(rows))
+        norms[norms == 0] = 1.0
+        rows /= norms[:, None]
+        np.copyto(out, rows, casting="same_kind")  # rounded to float32 (a C cast, as ``struct`` does)
+
+    def _sums_of_squares(self, rows: np.ndarray) -> np.ndarray:
+        """``sum(v * v for v in row)`` of every row, as the interpreter adds them: left to right (an
+        accumulation is that order by definition), with Neumaier's compensation from Python 3.12."""
+        count, size = rows.shape
+        if _COMPENSATED_SUM:
+            columns = self._squares[:count * size].reshape(size, count)  # a column a row: a sum step a row
+            np.multiply(rows.T, rows.T, out=columns)
+            return _compensated_sums(columns)
+        squares = self._squares[:count * size].reshape(count, size)
+        np.multiply(rows, rows, out=squares)
+        sums = self._sums[:count * size].reshape(count, size)
+        np.add.accumulate(squares, axis=1, out=sums)
+        return sums[:, -1].copy()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -103,14 +125,10 @@ def _directions(words: list[bytes], size: int) -> tuple[np.ndarray, np.ndarray]:
     return (values % size).astype(np.intp), signs
 
 
-def _row_sums_of_squares(matrix: np.ndarray) -> np.ndarray:
-    """``sum(v * v for v in row)`` of every row, as the interpreter adds them: left to right."""
-    columns = np.ascontiguousarray((matrix * matrix).T)  # a column a row: each step adds one contiguous row
+def _compensated_sums(columns: np.ndarray) -> np.ndarray:
+    """``sum(row)`` of every row of ``columns.T`` (a row's squares) as the interpreter adds them from
+    Python 3.12: left to right, with Neumaier's compensation."""
     total = columns[0].copy()
-    if not _COMPENSATED_SUM:
-        for x in columns[1:]:
-            total += x
-        return total
     compensation = np.zeros_like(total)
     for x in columns[1:]:
         t = total + x

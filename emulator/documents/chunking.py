@@ -15,6 +15,9 @@ import threading
 import time
 import uuid
 
+import numpy as np
+
+from ..stack import holding_freed_memory
 from . import chunk_vectors, statuses
 from .extraction import Budget, Unreadable, extract_pages
 from .store import Extracted, FileRecord
@@ -63,7 +66,15 @@ class Cancelled(Exception):
 def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
            cancelled: threading.Event | None = None) -> Extracted:
     """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
-    ``raw``, or ``pages`` when given), its chunks and their packed vectors."""
+    ``raw``, or ``pages`` when given), its chunks and their packed vectors. The arrays of each batch
+    of chunks are megabytes, made and dropped batch after batch: the memory they free is kept for
+    the next batch until the file is done (``stack.holding_freed_memory``)."""
+    with holding_freed_memory():
+        return _ingest(record, raw, pages, dimensions, budget, cancelled)
+
+
+def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
+            cancelled: threading.Event | None) -> Extracted:
     scripted = statuses.scripted_failure(record.extra)
     if scripted is not None:  # a fixture said how this upload's ingestion ends
         return Extracted(failure=scripted[1], outcome=scripted[0])
@@ -88,13 +99,15 @@ def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimens
         # The vectors in batches (numpy, the very values /embeddings gives), the GIL handed over between
         # them: the event loop's thread, waiting for it to serve a request, gets it now instead of at
         # the interpreter's next forced switch (5 ms).
-        packed = bytearray()
-        for first in range(0, len(texts), chunk_vectors.BATCH):
-            packed += chunk_vectors.packed_vectors(texts[first:first + chunk_vectors.BATCH], dimensions)
+        batch = chunk_vectors.BATCH
+        packed = np.empty((len(texts), dimensions), dtype="<f4")
+        embedder = chunk_vectors.Embedder(dimensions, min(len(texts), batch))
+        for first in range(0, len(texts), batch):
+            embedder.into(texts[first:first + batch], packed[first:first + batch])
             time.sleep(0)
             if cancelled is not None and cancelled.is_set():
                 raise Cancelled()
-        return Extracted(pages=pages, spans=tuple(found), vectors=bytes(packed), dimensions=dimensions)
+        return Extracted(pages=pages, spans=tuple(found), vectors=packed.tobytes(), dimensions=dimensions)
     except Unreadable as exc:
         return Extracted(pages=pages or (), failure=str(exc))
     except Cancelled:

@@ -88,20 +88,28 @@ class Ingestion:
     async def settle(self, records: Iterable[FileRecord]) -> list[FileRecord]:
         """``records`` again, each file whose time is up ingested (so that its status is final); a
         record changed meanwhile is given as it is now, one deleted meanwhile as it was."""
+        return (await self.settled(records))[0]
+
+    async def settled(self, records: Iterable[FileRecord]) -> tuple[list[FileRecord], float]:
+        """``settle``, and a time on the shared clock at which their statuses are the final ones:
+        the one read first when no file had to be waited for (one read of the clock), else a later one."""
         records = list(records)
         now = await self.now()
         waiting = [r for r in records if r.state == QUEUED and self.due(r, now)]
         if not waiting:
-            return records
+            return records, now
         finished = await asyncio.gather(*(self._finished(r) for r in waiting))
         fresh = {r.key: r for r in finished if r is not None}
-        return [fresh.get(r.key, r) for r in records]
+        return [fresh.get(r.key, r) for r in records], await self.now()
 
     async def ready(self, records: Iterable[FileRecord]) -> list[FileRecord]:
         """The files among ``records`` that are embedded now: what a search may look at."""
-        settled = await self.settle(records)
-        now = await self.now()
-        return [r for r in settled if self.status(r, now) == EMBEDDED]
+        return (await self.ready_at(records))[0]
+
+    async def ready_at(self, records: Iterable[FileRecord]) -> tuple[list[FileRecord], float]:
+        """``ready``, and the time on the shared clock it was true at."""
+        settled, now = await self.settled(records)
+        return [r for r in settled if self.status(r, now) == EMBEDDED], now
 
     # -- the work ------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class LexicalIndex:
                                           (expression,)).fetchall()
         if not rows:
             return Matches.none()
-        found = np.array(rows, dtype=np.float64).reshape(-1, 2)
+        found = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows)).reshape(-1, 2)
         rowids = found[:, 0].astype(np.int64)
         starts = np.array([w[0] for w in wanted], dtype=np.int64)
         stops = np.array([w[1] for w in wanted], dtype=np.int64)

@@ -8,6 +8,9 @@ One store serves v2 and v3 alike. A file is a few records under its id:
     file-pages    id.nonce -> [the text of each page]
     file-chunks   id.nonce -> [[uuid, page, start, end], ...]: spans of the pages
     file-vectors  id.nonce -> the chunks' vectors, packed float32, one after the other
+    files-version "files" -> a random token, rewritten after every change of ``files``: a worker
+                  keeps its list of every file until it changes (on Redis the token is read
+                  with ``get_watched``, so listing the files costs no round trip meanwhile)
 
 Ids come from the backend's counter, so two workers never hand out the same one. The ``nonce``
 (random, per upload) tells a file from a later one that got the same id after a reset: a late
@@ -36,6 +39,10 @@ from .matrix import Block, VectorMatrix
 from .statuses import EMBEDDED, PARSING_FAILED, QUEUED
 
 SPACE, BYTES, PAGES, CHUNKS, VECTORS = "files", "file-bytes", "file-pages", "file-chunks", "file-vectors"
+# One record, rewritten (a new random token) after every change of the files' metadata: what lets a
+# worker keep the list of files between two changes (read with ``get_watched``: on Redis, no round
+# trip while no change was published). A token, not a count: a count starts again after a reset.
+VERSION, VERSION_KEY = "files-version", "files"
 COUNTER = "file-ids"
 OFF_LOOP_BYTES = 4 * 1024 * 1024  # vectors larger than this are taken into the matrix in a thread
 
@@ -64,6 +71,7 @@ class FileStore:
         self._unsearchable: set[str] = set()  # uploads whose vectors are not of the dimensions asked
         self._adding = asyncio.Lock()
         self._chunks: dict[str, list[Chunk]] = {}
+        self._listed: tuple[Any, tuple[FileRecord, ...]] | None = None  # (version, every file, newest first)
         self.lexical = LexicalIndex()
         # Set by Ingestion: the lease a new upload starts with (this process's name, seconds), and
         # what add() calls to begin ingesting it.
@@ -86,6 +94,7 @@ class FileStore:
         # The bytes first: a worker that lists the record may take over its ingestion at once.
         await self.state.put(BYTES, record.key, new.raw)
         await self.state.put(SPACE, str(file_id), record.value())
+        await self._changed()
         if self.on_added is not None:
             self.on_added(record)
         return record
@@ -119,11 +128,22 @@ class FileStore:
         return [r if r is not None and id(r) in kept else None for r in records]
 
     async def all(self, viewer: User | None = None) -> list[FileRecord]:
-        """Every file (the viewer's, when given), newest first."""
-        records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
-        records = await self.visible_to(records, viewer)
-        records.sort(key=lambda r: r.id, reverse=True)
-        return records
+        """Every file (the viewer's, when given), newest first: read again only after a change."""
+        version = await self.state.get_watched(VERSION, VERSION_KEY)
+        listed = self._listed
+        if listed is None or version is None or listed[0] != version:
+            # The version is read before the records: a change made meanwhile rewrites it after them.
+            records = [FileRecord.of(v) for v in (await self.state.items(SPACE)).values()]
+            records.sort(key=lambda r: r.id, reverse=True)
+            listed = (version, tuple(records))
+            if version is not None:
+                self._listed = listed
+        return await self.visible_to(listed[1], viewer)
+
+    async def _changed(self) -> None:
+        """Tell every worker's ``all`` that the files' metadata changed (on Redis: a published change)."""
+        token = secrets.token_hex(8)
+        await self.state.update(VERSION, VERSION_KEY, lambda _: token)
 
     async def update(self, file_id: int, change: Callable[[FileRecord], FileRecord | None],
                      nonce: str | None = None) -> FileRecord | None:
@@ -131,16 +151,22 @@ class FileStore:
         must be pure); -> the new record, or None when the file is not there (or is not the upload
         ``nonce`` names: a later file with the same id is never changed for an earlier one)."""
 
+        changed_it = [False]
+
         def apply(current: Any) -> Any:
+            changed_it[0] = False
             if current is None:
                 return None
             record = FileRecord.of(current)
             if nonce is not None and record.nonce != nonce:
                 return current
             changed = change(record)
+            changed_it[0] = changed is not None
             return current if changed is None else changed.value()
 
         value = await self.state.update(SPACE, str(file_id), apply)
+        if changed_it[0]:
+            await self._changed()
         if value is None:
             return None
         record = FileRecord.of(value)
@@ -150,6 +176,7 @@ class FileStore:
         record = await self.get(file_id)
         if record is None or not await self.state.delete(SPACE, str(file_id)):
             return False
+        await self._changed()
         await self._drop_content(record)
         return True
 
