@@ -46,6 +46,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, bool]] = [
     ("chat, new bodies", "POST", "/api/v2/chat/completions", CHAT, True),
     ("chat, same body (memo)", "POST", "/api/v2/chat/completions", CHAT, False),
     ("embeddings, new bodies", "POST", "/api/v2/embeddings", EMBED, True),
+    ("embeddings, same body (memo)", "POST", "/api/v2/embeddings", EMBED, False),
     ("models", "GET", "/api/v2/models", None, False),
     ("chat stream, 256 tokens", "POST", "/api/v2/chat/completions", STREAM, False),
     ("v3 turn, new bodies", "POST", "/api/v3/threads/turns", TURN, True),
@@ -92,7 +93,10 @@ def build(root: Path, rpm: int | None, tpm: int | None, without_team: bool) -> t
     from emulator.app import create_app
     from emulator.config import Settings
 
-    app = create_app(Settings(rpm=rpm, tpm=tpm))
+    settings = Settings()
+    if rpm is not None or tpm is not None:  # an older checkout (--root) has no limits to set
+        settings = dataclasses.replace(settings, rpm=rpm, tpm=tpm)
+    app = create_app(settings)
     emulator = app.state.emulator
     into: Timings = defaultdict(float)
     pipeline = emulator.pipeline
