@@ -3,7 +3,9 @@ real HTTP on both backends (memory, and a real Redis)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -159,12 +161,19 @@ def test_on_redis_the_state_survives_a_restart_of_the_emulator():
             http.post("/_emulator/reset")
 
 
-def test_on_redis_a_file_uploaded_renamed_or_deleted_on_one_worker_is_listed_so_on_the_next():
-    overrides = backend_overrides("redis")  # two servers on one prefix: two workers
+@contextlib.contextmanager
+def two_workers() -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Two servers on one Redis prefix (two workers), and a client of each."""
+    overrides = backend_overrides("redis")
     headers = {"Authorization": f"Bearer {KEY}"}
     with EmulatorServer(Settings(**overrides)) as one, EmulatorServer(Settings(**overrides)) as two, \
             httpx.Client(base_url=one.base_url, headers=headers, timeout=TIMEOUT) as first, \
             httpx.Client(base_url=two.base_url, headers=headers, timeout=TIMEOUT) as second:
+        yield first, second
+
+
+def test_on_redis_a_file_uploaded_renamed_or_deleted_on_one_worker_is_listed_so_on_the_next():
+    with two_workers() as (first, second):
         assert second.get("/api/v2/files").json()["count"] == 0
         file_id = first.post("/api/v2/files", files={"file": ("a.txt", b"alpha beta")}).json()["id"]
         assert [f["id"] for f in second.get("/api/v2/files").json()["data"]] == [file_id]
@@ -183,11 +192,7 @@ def test_a_reset_brings_the_seeded_workspaces_back(backend_http):
 
 
 def test_on_redis_a_workspace_made_or_renamed_on_one_worker_is_listed_so_on_the_next():
-    overrides = backend_overrides("redis")  # two servers on one prefix: two workers
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with EmulatorServer(Settings(**overrides)) as one, EmulatorServer(Settings(**overrides)) as two, \
-            httpx.Client(base_url=one.base_url, headers=headers, timeout=TIMEOUT) as first, \
-            httpx.Client(base_url=two.base_url, headers=headers, timeout=TIMEOUT) as second:
+    with two_workers() as (first, second):
         before = [w["id"] for w in second.get("/api/v3/workspaces").json()["results"]]
         made = first.post("/api/v3/workspaces", json={"name": "Research", "description": "Papers"}).json()
         assert [w["id"] for w in second.get("/api/v3/workspaces").json()["results"]] == [made["id"], *before]
