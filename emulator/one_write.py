@@ -13,6 +13,7 @@ order, are the same.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 _HEAD = b"HTTP/"  # how uvicorn's response heads begin (h11's and httptools' alike)
@@ -20,24 +21,34 @@ _JOINED_BELOW = 256 * 1024  # a bigger body is not copied to join it: its write 
 
 
 class OneWriteTransport:
-    """The connection's transport, holding a response head until what follows it is written."""
+    """The connection's transport, holding a response head until what follows it is written.
 
-    __slots__ = ("_transport", "_loop", "_held")
+    Only a response's first write is looked at: once its head has gone out, ``write`` is the
+    socket transport's own until the protocol says the response is complete (``next_response``),
+    so a stream's chunks reach the socket with no step of this class between."""
+
+    __slots__ = ("_transport", "_loop", "_held", "write")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
         self._transport, self._loop = transport, loop
         self._held: bytes | None = None
+        self.write: Callable[[bytes], None] = self._holding
 
-    def write(self, data: bytes) -> None:
+    def next_response(self) -> None:
+        """The response is complete: the next one's head is held again."""
+        self.write = self._holding
+
+    def _holding(self, data: bytes) -> None:
         held = self._held
         if held is not None:
             self._held = None
+            self.write = self._transport.write  # the rest of this response: straight to the socket
             if len(data) <= _JOINED_BELOW:
                 self._transport.write(held + data)
                 return
             self._transport.write(held)
             self._transport.write(data)
-        elif data[:5] == _HEAD:
+        elif data.startswith(_HEAD):
             self._held = data
             self._loop.call_soon(self.flush)
         else:
@@ -51,6 +62,7 @@ class OneWriteTransport:
         held = self._held
         if held is not None:
             self._held = None
+            self.write = self._transport.write
             if not self._transport.is_closing():  # a client gone meanwhile: nothing to write to
                 self._transport.write(held)
 
@@ -68,7 +80,11 @@ class OneWriteTransport:
 
 if TYPE_CHECKING:
     class _Served(asyncio.Protocol):
+        transport: Any
+
         def connection_made(self, transport: Any) -> None: ...
+
+        def on_response_complete(self) -> None: ...
 else:
     _Served = object
 
@@ -79,3 +95,9 @@ class OneWrite(_Served):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(OneWriteTransport(transport, asyncio.get_running_loop()))
+
+    def on_response_complete(self) -> None:
+        transport = self.transport
+        if isinstance(transport, OneWriteTransport):  # before the next pipelined response starts
+            transport.next_response()
+        super().on_response_complete()

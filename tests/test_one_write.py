@@ -47,6 +47,20 @@ async def test_a_head_and_its_body_are_one_write():
     assert socket.writes == [HEAD + b"{}"]
 
 
+async def test_after_the_head_a_response_writes_to_the_socket_itself_until_it_is_complete():
+    socket = Recorded()
+    one = held(socket)
+    one.write(HEAD)
+    one.write(b"5\r\nfirst\r\n")
+    assert one.write == socket.write  # a stream's chunks: no step of the wrapper between
+    one.write(b"6\r\nsecond\r\n")
+    one.next_response()
+    one.write(HEAD)
+    assert socket.writes == [HEAD + b"5\r\nfirst\r\n", b"6\r\nsecond\r\n"]  # the next head is held
+    one.write(b"{}")
+    assert socket.writes[-1] == HEAD + b"{}"
+
+
 async def test_a_head_alone_goes_out_on_the_next_loop_turn():
     socket = Recorded()
     one = held(socket)
