@@ -37,6 +37,7 @@ import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
+# pytest and openai come with the ``plugin`` extra: pip install 'paradigm-emulator[plugin]'.
 import pytest
 
 if TYPE_CHECKING:  # the server, the handle and openai load with the first test that uses them
