@@ -92,40 +92,28 @@ class EventStream(StreamingResponse):
     before_end: Callable[[], Awaitable[None]] | None = None
 
     def __init__(self, events: AsyncIterable[bytes] | Iterable[bytes], headers: dict[str, str]):
-        self.events: Iterable[bytes] | None = None
-        if isinstance(events, AsyncIterable):
-            self.body_iterator = events
-        else:
-            self.events = events
-            self.body_iterator = _each(events)
+        self.events = events  # read by stream_response only (Starlette's body_iterator is not set)
         self.status_code = 200
         self.media_type = "text/event-stream"
         self.background = None
         self.init_headers(headers)
 
     async def stream_response(self, send: Send) -> None:
-        listener, before_end = self.listener, self.before_end
+        listener, before_end, events = self.listener, self.before_end, self.events
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        if self.events is not None:
-            for chunk in self.events:
-                if listener is not None:
+        if isinstance(events, AsyncIterable):
+            async for chunk in events:
+                if listener is not None and chunk:  # a turn's stream may wait with an empty chunk
                     listener.chunk(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         else:
-            async for part in self.body_iterator:
-                body = part if isinstance(part, bytes) else (
-                    bytes(part) if isinstance(part, memoryview) else part.encode(self.charset))
-                if listener is not None and body:
-                    listener.chunk(body)
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+            for chunk in events:
+                if listener is not None:
+                    listener.chunk(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if before_end is not None:
             await before_end()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _each(events: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for event in events:
-        yield event
 
 
 def event_stream(events: AsyncIterable[bytes] | Iterable[bytes],
