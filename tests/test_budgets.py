@@ -237,18 +237,15 @@ def test_a_fixture_file_of_aliases_stops_start_up_naming_the_file_and_the_limit(
 def test_a_health_check_answers_while_2048_embeddings_are_made(server, http) -> None:
     body = {"model": "multilingual-e5-large", "input": [f"input number {i}" for i in range(2048)]}
     with ThreadPoolExecutor(1) as pool:
-        work_started = time.monotonic()
         # Its own timeout: the probes below take the server's (and this process's) time from the work,
         # and a loaded machine has little to spare; nothing here is a speed check.
         pending = pool.submit(http.post, "/api/v2/embeddings", json=body, timeout=120)
-        slowest, checks = 0.0, 0
+        checks = 0
         with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as probe:
             while not pending.done():
-                started = time.monotonic()
                 assert probe.get("/_emulator/health").status_code == 200
-                slowest, checks = max(slowest, time.monotonic() - started), checks + 1
+                checks += 1
         assert pending.result().status_code == 200
-        work_took = time.monotonic() - work_started
-    assert checks >= 3  # the health checks ran while the embeddings were being made
-    # Made on the loop, they would hold a probe for about as long as the whole request takes.
-    assert slowest < work_took / 4, (slowest, work_took)
+    # Made on the loop, the embeddings would hold every probe behind them: one answered before the
+    # work began and one after it at most. Off the loop, the probes are answered while it runs.
+    assert checks >= 5, checks
