@@ -56,13 +56,19 @@ def _dumps(value: Any, default: Callable[[Any], Any] | None, sort_keys: bool) ->
         out = orjson.dumps(value, option=_SORTED if sort_keys else _OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
         return _stdlib(value, default, sort_keys)
-    if b"null" in out and _has_non_finite(value):
+    # A one-byte test first (memchr, ~20 GB/s): a body of digits (token ids, say) holds no "u",
+    # and the four-byte search would slow down on every digit it half-matches.
+    if b"u" in out and b"null" in out and _has_non_finite(value):
         return _stdlib(value, default, sort_keys)
-    # Where orjson may spell a float otherwise than repr: a fixed-point one below 1e-4, a one-digit
-    # negative exponent. bytes.find is a C scan: most bodies have neither, and cost nothing more.
-    if b"0.0000" not in out and b"e-" not in out:
-        return _exact(out)
-    return _respell(out)
+    return _respell(out) if _may_differ(out) else _exact(out)
+
+
+def _may_differ(out: bytes) -> bool:
+    """Whether ``out`` may hold a float orjson spells otherwise than ``repr``: a fixed-point one
+    below 1e-4 (``0.0000...``), a one-digit negative exponent (``e-7``). Each search is behind a
+    one-byte test of a character it needs: most bodies hold neither, and a big one of digits (a
+    million token ids) is passed over at memory speed instead of at the two-byte search's pace."""
+    return (b"-" in out and b"e-" in out) or (b"." in out and b"0.0000" in out)
 
 
 def _exact(out: bytes) -> bytes:
@@ -186,9 +192,7 @@ def dumps_finite(value: Any) -> bytes:
     chunk times and texts): the same bytes without the walk for NaN and infinities, which a
     ``null`` anywhere in the output, a string's included, would otherwise set off."""
     out = orjson.dumps(value, option=_OPTIONS)
-    if b"0.0000" not in out and b"e-" not in out:
-        return _exact(out)
-    return _respell(out)
+    return _respell(out) if _may_differ(out) else _exact(out)
 
 
 def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
