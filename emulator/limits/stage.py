@@ -232,32 +232,31 @@ _NO_TOKEN_LIMIT: Headers = [(b"x-ratelimit-limit-tokens", _UNLIMITED),
 def limit_headers(decision: Decision, rpm: int | None, tpm: int | None) -> Headers:
     """OpenAI's six headers, as raw header pairs; a kind without a limit reads as ``UNLIMITED``."""
     # Admitted, both kinds reset when the oldest entry leaves the window: one figure, written once.
-    reset = duration(decision.reset_s).encode() if decision.admitted else b""
-    if rpm is None:
-        headers = _NO_REQUEST_LIMIT.copy()
+    if decision.admitted:
+        reset_requests = reset_tokens = duration(decision.reset_s)
     else:
-        headers = [(b"x-ratelimit-limit-requests", b"%d" % rpm),
-                   (b"x-ratelimit-remaining-requests", b"%d" % max(rpm - decision.requests, 0)),
-                   (b"x-ratelimit-reset-requests",
-                    reset or duration(decision.wait_requests_s or decision.reset_s).encode())]
-    if tpm is None:
-        headers += _NO_TOKEN_LIMIT
-    else:
-        headers += [(b"x-ratelimit-limit-tokens", b"%d" % tpm),
-                    (b"x-ratelimit-remaining-tokens", b"%d" % max(tpm - decision.tokens, 0)),
-                    (b"x-ratelimit-reset-tokens",
-                     reset or duration(decision.wait_tokens_s or decision.reset_s).encode())]
-    return headers
+        reset_requests = duration(decision.wait_requests_s or decision.reset_s)
+        reset_tokens = duration(decision.wait_tokens_s or decision.reset_s)
+    requests = _NO_REQUEST_LIMIT if rpm is None else [
+        (b"x-ratelimit-limit-requests", b"%d" % rpm),
+        (b"x-ratelimit-remaining-requests", b"%d" % max(rpm - decision.requests, 0)),
+        (b"x-ratelimit-reset-requests", reset_requests)]
+    tokens = _NO_TOKEN_LIMIT if tpm is None else [
+        (b"x-ratelimit-limit-tokens", b"%d" % tpm),
+        (b"x-ratelimit-remaining-tokens", b"%d" % max(tpm - decision.tokens, 0)),
+        (b"x-ratelimit-reset-tokens", reset_tokens)]
+    return requests + tokens
 
 
-def duration(seconds: float) -> str:
-    """OpenAI's reset format: ``20ms``, ``1s``, ``6m0s``."""
-    seconds = max(seconds, 0.0)
+def duration(seconds: float) -> bytes:
+    """OpenAI's reset format: ``20ms``, ``1s``, ``6m0s`` (as header bytes: ``%`` on bytes formats
+    them without a string made and encoded)."""
     if seconds < 1:
-        return f"{math.ceil(seconds * 1000)}ms"
+        return b"%dms" % math.ceil(max(seconds, 0.0) * 1000)
+    if seconds < 60:
+        return b"%gs" % round(seconds, 3)
     minutes, rest = divmod(seconds, 60)
-    rest_text = f"{round(rest, 3):g}s"
-    return f"{int(minutes)}m{rest_text}" if minutes else rest_text
+    return b"%dm%gs" % (minutes, round(rest, 3))
 
 
 def throttled(wait_s: float, headers: Headers) -> Response:
