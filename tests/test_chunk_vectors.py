@@ -8,6 +8,7 @@ import random
 import pytest
 from ranking_corpus import corpus
 
+from emulator.documents import chunk_vectors
 from emulator.documents.chunk_vectors import BATCH, packed_vectors
 from emulator.documents.chunking import ingest, spans
 from emulator.documents.extraction import Budget
@@ -64,3 +65,9 @@ def test_ingestion_stores_the_vectors_each_chunk_text_has_alone():
     assert extracted.failure is None and len(extracted.spans) > 600
     chunk_texts = [extracted.pages[page - 1][start:end] for _, page, start, end in extracted.spans]
     assert extracted.vectors == one_at_a_time(chunk_texts, 1024)
+
+
+def test_a_vocabulary_started_afresh_gives_the_same_vectors(monkeypatch):
+    monkeypatch.setattr(chunk_vectors, "MOST_WORDS", 50)
+    texts = corpus_chunks(BATCH + 100)
+    assert packed_vectors(texts, 64) == one_at_a_time(texts, 64)

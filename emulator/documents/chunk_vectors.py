@@ -30,6 +30,9 @@ from ..generation import vectors
 from . import chunk_words
 
 BATCH = 512  # chunks a matrix holds (512 x 1,024 float64: 4 MB, within the caches)
+# Words an Embedder's vocabulary holds before it starts afresh (a file of ids rather than words):
+# with their directions and the hash table, ~200 bytes a word, 25 MB.
+MOST_WORDS = 1 << 17
 _COMPENSATED_SUM = sys.version_info >= (3, 12)  # the interpreter's float sum() is Neumaier's since 3.12
 
 
@@ -57,6 +60,11 @@ class Embedder:
         self._sums = np.empty(0 if _COMPENSATED_SUM else chunks * size, dtype=np.float64)
         self._positions = np.empty(0, dtype=np.intp)
         self._weights = np.empty(0, dtype=np.float64)
+        self._vocabulary = chunk_words.Vocabulary()
+        # The directions of the vocabulary's first ``_directed`` words (row i: word i's).
+        self._places = np.empty((0, vectors._SPREAD), dtype=np.intp)
+        self._signs = np.empty((0, vectors._SPREAD), dtype=np.float64)
+        self._directed = 0
 
     def into(self, texts: Sequence[str], out: np.ndarray) -> None:
         """Write the vectors of ``texts`` (at most the ``chunks`` it was made for) into ``out``, a
@@ -70,9 +78,11 @@ class Embedder:
         matrix -= 32768.0
         matrix *= vectors._BACKGROUND / 32768
 
-        found = chunk_words.counted(texts)
+        if len(self._vocabulary.words) > MOST_WORDS:
+            self._vocabulary, self._directed = chunk_words.Vocabulary(), 0
+        found = chunk_words.counted(texts, self._vocabulary)
         if len(found.ids):
-            places, signs = _directions(found.words, size)
+            places, signs = self._directions(found.words)
             touched = len(found.ids) * vectors._SPREAD
             if len(self._positions) < touched:
                 self._positions = np.empty(touched + touched // 4, dtype=np.intp)
@@ -92,6 +102,18 @@ class Embedder:
         norms[norms == 0] = 1.0
         rows /= norms[:, None]
         np.copyto(out, rows, casting="same_kind")  # rounded to float32 (a C cast, as ``struct`` does)
+
+    def _directions(self, words: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """The directions of ``words`` (the vocabulary's), those of its new words computed now."""
+        if len(words) > self._directed:
+            if len(words) > len(self._places):
+                rows = max(len(words), 2 * len(self._places))
+                self._places = np.resize(self._places[:self._directed], (rows, vectors._SPREAD))
+                self._signs = np.resize(self._signs[:self._directed], (rows, vectors._SPREAD))
+            new = slice(self._directed, len(words))
+            self._places[new], self._signs[new] = _directions(words[new], self.size)
+            self._directed = len(words)
+        return self._places, self._signs
 
     def _sums_of_squares(self, rows: np.ndarray) -> np.ndarray:
         """``sum(v * v for v in row)`` of every row, as the interpreter adds them: left to right (an
