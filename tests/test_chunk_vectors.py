@@ -4,6 +4,8 @@ one text at a time in Python, on thousands of chunks of every kind."""
 from __future__ import annotations
 
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from ranking_corpus import corpus
@@ -71,3 +73,30 @@ def test_a_vocabulary_started_afresh_gives_the_same_vectors(monkeypatch):
     monkeypatch.setattr(chunk_vectors, "MOST_WORDS", 50)
     texts = corpus_chunks(BATCH + 100)
     assert packed_vectors(texts, 64) == one_at_a_time(texts, 64)
+
+
+def file_record(size: int) -> FileRecord:
+    return FileRecord(id=1, nonce="n", filename="a.txt", title="a.txt", purpose="documents",
+                      workspace_id=1, size=size, created_at=1, uploaded=0.0)
+
+
+@pytest.mark.parametrize("helpers", [1, 3])
+def test_ingestion_shared_with_helper_threads_stores_the_same_vectors(helpers):
+    text = "\n\n".join(corpus_chunks(3 * BATCH + 10))
+    with ThreadPoolExecutor(helpers) as pool:
+        extracted = ingest(file_record(len(text)), text.encode(), None, 256, Budget(), None, (pool, helpers))
+    assert extracted == ingest(file_record(len(text)), text.encode(), None, 256, Budget())
+    chunk_texts = [extracted.pages[page - 1][start:end] for _, page, start, end in extracted.spans]
+    assert extracted.vectors == one_at_a_time(chunk_texts, 256)
+
+
+def test_a_share_no_helper_has_begun_is_done_by_the_ingesting_thread():
+    text = "\n\n".join(corpus_chunks(2 * BATCH + 10))
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait)  # the only helper, busy until the file is ingested
+        try:
+            extracted = ingest(file_record(len(text)), text.encode(), None, 256, Budget(), None, (pool, 1))
+        finally:
+            release.set()
+    assert extracted == ingest(file_record(len(text)), text.encode(), None, 256, Budget())

@@ -14,6 +14,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import Executor, wait
 
 import numpy as np
 
@@ -64,17 +66,20 @@ class Cancelled(Exception):
 
 
 def ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
-           cancelled: threading.Event | None = None) -> Extracted:
+           cancelled: threading.Event | None = None,
+           helpers: tuple[Executor, int] | None = None) -> Extracted:
     """The whole CPU-bound work of one file (run in a worker thread): its pages (extracted from
     ``raw``, or ``pages`` when given), its chunks and their packed vectors. The arrays of each batch
     of chunks are megabytes, made and dropped batch after batch: the memory they free is kept for
-    the next batch until the file is done (``stack.holding_freed_memory``)."""
+    the next batch until the file is done (``stack.holding_freed_memory``). ``helpers``: an executor
+    and how many of its threads may take a share of the file's vectors (numpy releases the GIL for
+    most of a batch's work, so a second core shortens a large file's ingestion)."""
     with holding_freed_memory():
-        return _ingest(record, raw, pages, dimensions, budget, cancelled)
+        return _ingest(record, raw, pages, dimensions, budget, cancelled, helpers)
 
 
 def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimensions: int, budget: Budget,
-            cancelled: threading.Event | None) -> Extracted:
+            cancelled: threading.Event | None, helpers: tuple[Executor, int] | None) -> Extracted:
     scripted = statuses.scripted_failure(record.extra)
     if scripted is not None:  # a fixture said how this upload's ingestion ends
         return Extracted(failure=scripted[1], outcome=scripted[0])
@@ -96,17 +101,8 @@ def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimen
             for start, end in spans(page):
                 found.append((chunk_uuid(record, len(found)), page_number, start, end))
                 texts.append(page[start:end])
-        # The vectors in batches (numpy, the very values /embeddings gives), the GIL handed over between
-        # them: the event loop's thread, waiting for it to serve a request, gets it now instead of at
-        # the interpreter's next forced switch (5 ms).
-        batch = chunk_vectors.BATCH
         packed = np.empty((len(texts), dimensions), dtype="<f4")
-        embedder = chunk_vectors.Embedder(dimensions, min(len(texts), batch))
-        for first in range(0, len(texts), batch):
-            embedder.into(texts[first:first + batch], packed[first:first + batch])
-            time.sleep(0)
-            if cancelled is not None and cancelled.is_set():
-                raise Cancelled()
+        _embed(texts, packed, cancelled, helpers)
         return Extracted(pages=pages, spans=tuple(found), vectors=packed.tobytes(), dimensions=dimensions)
     except Unreadable as exc:
         return Extracted(pages=pages or (), failure=str(exc))
@@ -115,3 +111,49 @@ def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimen
     except Exception as exc:  # a parser library failing on a broken file: the file failed, not us
         log.info("cannot read %s: %r", record.filename, exc)
         return Extracted(failure=f"{record.filename!r} could not be read: {type(exc).__name__}: {exc}")
+
+
+def _embed(texts: Sequence[str], packed: np.ndarray, cancelled: threading.Event | None,
+           helpers: tuple[Executor, int] | None) -> None:
+    """The vectors of ``texts`` into the rows of ``packed``: the batches cut into runs, one a thread
+    (this one and up to ``helpers``' count), each run's vectors written into its own rows."""
+    batch = chunk_vectors.BATCH
+    batches = -(-len(texts) // batch)
+    lanes = 1 if helpers is None else max(1, min(helpers[1] + 1, batches))
+    cuts = [batch * (batches * lane // lanes) for lane in range(lanes + 1)]
+    runs = [(cuts[lane], min(cuts[lane + 1], len(texts))) for lane in range(lanes)]
+    if helpers is None or lanes == 1:
+        _embed_run(texts, packed, runs[0], cancelled)
+        return
+    others = [(helpers[0].submit(_embed_run, texts, packed, run, cancelled), run) for run in runs[1:]]
+    done = False
+    try:
+        _embed_run(texts, packed, runs[0], cancelled)
+        done = True
+    finally:
+        # Every run is over before this returns (a helper never writes rows later); a run no helper
+        # has begun (they are busy with another file) is done here, unless this one failed.
+        for other, run in others:
+            if other.cancel():
+                if done:
+                    _embed_run(texts, packed, run, cancelled)
+            elif done:
+                other.result()
+            else:
+                wait([other])
+
+
+def _embed_run(texts: Sequence[str], packed: np.ndarray, run: tuple[int, int],
+               cancelled: threading.Event | None) -> None:
+    """The vectors of ``texts[first:last]`` in batches (numpy, the very values /embeddings gives),
+    the GIL handed over between them: the event loop's thread, waiting for it to serve a request,
+    gets it now instead of at the interpreter's next forced switch (5 ms)."""
+    first, last = run
+    batch = chunk_vectors.BATCH
+    embedder = chunk_vectors.Embedder(packed.shape[1], min(last - first, batch))
+    for start in range(first, last, batch):
+        end = min(start + batch, last)
+        embedder.into(texts[start:end], packed[start:end])
+        time.sleep(0)
+        if cancelled is not None and cancelled.is_set():
+            raise Cancelled()
