@@ -3,8 +3,10 @@ one text at a time in Python, on thousands of chunks of every kind."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,7 +14,7 @@ from ranking_corpus import corpus
 
 from emulator.documents import chunk_vectors
 from emulator.documents.chunk_vectors import BATCH, packed_vectors
-from emulator.documents.chunking import ingest, spans
+from emulator.documents.chunking import chunk_uuid, ingest, spans
 from emulator.documents.extraction import Budget
 from emulator.documents.store import FileRecord
 from emulator.generation.vectors import embed_uncached, pack_float32
@@ -100,3 +102,11 @@ def test_a_share_no_helper_has_begun_is_done_by_the_ingesting_thread():
         finally:
             release.set()
     assert extracted == ingest(file_record(len(text)), text.encode(), None, 256, Budget())
+
+
+def test_chunk_uuids_are_the_version_4_uuids_of_the_sha256_of_file_and_position():
+    record = file_record(10)
+    for index in (0, 1, 9, 12345):
+        key = f"chunk:{record.id}:{record.created_at}:{record.filename}:{index}"
+        digest = hashlib.sha256(key.encode()).digest()
+        assert chunk_uuid(record, index) == str(uuid.UUID(bytes=digest[:16], version=4))

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import Executor, wait
 
@@ -56,9 +55,22 @@ def spans(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
 
 
 def chunk_uuid(record: FileRecord, index: int) -> str:
-    key = f"chunk:{record.id}:{record.created_at}:{record.filename}:{index}"
-    digest = hashlib.sha256(key.encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    """A chunk's uuid: a version-4 uuid made of the SHA-256 of its file and position."""
+    return chunk_uuids(record, index, index + 1)[0]
+
+
+def chunk_uuids(record: FileRecord, first: int, last: int) -> list[str]:
+    """``chunk_uuid`` of the chunks ``first`` to ``last`` (excluded), formatted here rather than
+    through ``uuid.UUID`` objects (half the time a chunk)."""
+    prefix = f"chunk:{record.id}:{record.created_at}:{record.filename}:".encode()
+    out = []
+    for index in range(first, last):
+        digest = bytearray(hashlib.sha256(prefix + str(index).encode()).digest()[:16])
+        digest[6] = digest[6] & 0x0F | 0x40  # version 4
+        digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
+        x = digest.hex()
+        out.append(f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}")
+    return out
 
 
 class Cancelled(Exception):
@@ -95,12 +107,13 @@ def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimen
             pages = tuple(collected)
         if not any(page.strip() for page in pages):
             raise Unreadable(f"No text could be extracted from {record.filename!r}.")
-        found: list[tuple[str, int, int, int]] = []
+        cuts: list[tuple[int, int, int]] = []
         texts: list[str] = []
         for page_number, page in enumerate(pages, 1):
             for start, end in spans(page):
-                found.append((chunk_uuid(record, len(found)), page_number, start, end))
+                cuts.append((page_number, start, end))
                 texts.append(page[start:end])
+        found = [(name, *cut) for name, cut in zip(chunk_uuids(record, 0, len(cuts)), cuts, strict=True)]
         packed = np.empty((len(texts), dimensions), dtype="<f4")
         _embed(texts, packed, cancelled, helpers)
         return Extracted(pages=pages, spans=tuple(found), vectors=packed.tobytes(), dimensions=dimensions)
