@@ -14,8 +14,10 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, wait
+from queue import Empty, SimpleQueue
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,6 +27,8 @@ from .extraction import Budget, Unreadable, extract_pages
 from .store import Extracted, FileRecord
 
 log = logging.getLogger("emulator.ingestion")
+
+T = TypeVar("T")
 
 CHUNK_CHARS = 1500  # ~300 tokens: well inside the 512 of an E5-class embedding model
 
@@ -114,9 +118,10 @@ def _ingest(record: FileRecord, raw: bytes, pages: tuple[str, ...] | None, dimen
             for start, end in spans(page):
                 cuts.append((page_number, start, end))
                 texts.append(page[start:end])
-        found = [(name, *cut) for name, cut in zip(chunk_uuids(record, 0, len(cuts)), cuts, strict=True)]
         packed = np.empty((len(texts), dimensions), dtype="<f4")
-        _embed(texts, packed, cancelled, helpers)
+        # The uuids are made here while the helpers begin on the vectors.
+        names = _embed(texts, packed, cancelled, helpers, lambda: chunk_uuids(record, 0, len(cuts)))
+        found = [(name, *cut) for name, cut in zip(names, cuts, strict=True)]
         return Extracted(pages=pages, spans=tuple(found), vectors=_as_bytes(packed), dimensions=dimensions)
     except Unreadable as exc:
         return Extracted(pages=pages or (), failure=str(exc))
@@ -137,46 +142,58 @@ def _as_bytes(packed: np.ndarray) -> bytes:
 
 
 def _embed(texts: Sequence[str], packed: np.ndarray, cancelled: threading.Event | None,
-           helpers: tuple[Executor, int] | None) -> None:
-    """The vectors of ``texts`` into the rows of ``packed``: the batches cut into runs, one a thread
-    (this one and up to ``helpers``' count), each run's vectors written into its own rows."""
+           helpers: tuple[Executor, int] | None, meanwhile: Callable[[], T]) -> T:
+    """The vectors of ``texts`` into the rows of ``packed``, batch after batch, on this thread and
+    on up to ``helpers``' count more: each thread takes the next batch no one has taken (a helper
+    busy with another file takes none, a slower thread fewer) and writes its rows, with an
+    ``Embedder`` of its own. ``meanwhile`` runs here while the helpers begin; -> its result."""
     batch = chunk_vectors.BATCH
-    batches = -(-len(texts) // batch)
-    lanes = 1 if helpers is None else max(1, min(helpers[1] + 1, batches))
-    cuts = [batch * (batches * lane // lanes) for lane in range(lanes + 1)]
-    runs = [(cuts[lane], min(cuts[lane + 1], len(texts))) for lane in range(lanes)]
-    if helpers is None or lanes == 1:
-        _embed_run(texts, packed, runs[0], cancelled)
-        return
-    others = [(helpers[0].submit(_embed_run, texts, packed, run, cancelled), run) for run in runs[1:]]
-    done = False
+    starts: SimpleQueue[int] = SimpleQueue()
+    for start in range(0, len(texts), batch):
+        starts.put(start)
+    lanes = 0 if helpers is None else min(helpers[1], starts.qsize() - 1)
+    others = [helpers[0].submit(_embed_lane, texts, packed, starts, cancelled)
+              for _ in range(lanes)] if helpers is not None else []
     try:
-        _embed_run(texts, packed, runs[0], cancelled)
-        done = True
-    finally:
-        # Every run is over before this returns (a helper never writes rows later); a run no helper
-        # has begun (they are busy with another file) is done here, unless this one failed.
-        for other, run in others:
-            if other.cancel():
-                if done:
-                    _embed_run(texts, packed, run, cancelled)
-            elif done:
-                other.result()
-            else:
-                wait([other])
+        result = meanwhile()
+        _embed_lane(texts, packed, starts, cancelled)
+    except BaseException:
+        _drain(starts)  # the helpers stop after the batch they are on
+        for other in others:
+            other.cancel()
+        wait(others)
+        raise
+    for other in others:  # every batch is written before this returns: none is left to a helper
+        if not other.cancel():
+            other.result()
+    return result
 
 
-def _embed_run(texts: Sequence[str], packed: np.ndarray, run: tuple[int, int],
-               cancelled: threading.Event | None) -> None:
-    """The vectors of ``texts[first:last]`` in batches (numpy, the very values /embeddings gives),
+def _embed_lane(texts: Sequence[str], packed: np.ndarray, starts: SimpleQueue[int],
+                cancelled: threading.Event | None) -> None:
+    """Batches taken from ``starts`` until none is left (numpy, the very values /embeddings gives),
     the GIL handed over between them: the event loop's thread, waiting for it to serve a request,
     gets it now instead of at the interpreter's next forced switch (5 ms)."""
-    first, last = run
     batch = chunk_vectors.BATCH
-    embedder = chunk_vectors.Embedder(packed.shape[1], min(last - first, batch))
-    for start in range(first, last, batch):
-        end = min(start + batch, last)
+    embedder: chunk_vectors.Embedder | None = None
+    while True:
+        try:
+            start = starts.get_nowait()
+        except Empty:
+            return
+        if embedder is None:
+            embedder = chunk_vectors.Embedder(packed.shape[1], min(len(texts), batch))
+        end = min(start + batch, len(texts))
         embedder.into(texts[start:end], packed[start:end])
         time.sleep(0)
         if cancelled is not None and cancelled.is_set():
+            _drain(starts)
             raise Cancelled()
+
+
+def _drain(starts: SimpleQueue[int]) -> None:
+    try:
+        while True:
+            starts.get_nowait()
+    except Empty:
+        pass
