@@ -50,8 +50,10 @@ POLL_S = 0.02  # how often a request waiting for another worker's ingestion look
 # Ingestions a process runs at once (the rest wait their turn, holding no Redis connection): hundreds
 # taken over together after a worker died must leave the backend's connections to the requests.
 AT_ONCE = 8
-# Threads that take a share of a file's vectors beside the one ingesting it: one a further core.
-HELPERS = max(0, min(3, (os.cpu_count() or 1) - 1))
+# Threads that take a share of a file's vectors beside the one ingesting it: one a further core this
+# process may run on (its CPU affinity, which a container's limit sets, where the system tells it).
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+HELPERS = max(0, min(3, _CORES - 1))
 
 
 class Ingestion:
