@@ -14,7 +14,7 @@ from ranking_corpus import corpus
 
 from emulator.documents import chunk_vectors
 from emulator.documents.chunk_vectors import BATCH, packed_vectors
-from emulator.documents.chunking import chunk_uuid, ingest, spans
+from emulator.documents.chunking import Cancelled, chunk_uuid, ingest, spans
 from emulator.documents.extraction import Budget
 from emulator.documents.store import FileRecord
 from emulator.generation.vectors import embed_uncached, pack_float32
@@ -110,3 +110,13 @@ def test_chunk_uuids_are_the_version_4_uuids_of_the_sha256_of_file_and_position(
         key = f"chunk:{record.id}:{record.created_at}:{record.filename}:{index}"
         digest = hashlib.sha256(key.encode()).digest()
         assert chunk_uuid(record, index) == str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def test_an_ingestion_cancelled_with_helpers_stops_them_too():
+    text = "\n\n".join(corpus_chunks(4 * BATCH))
+    cancelled = threading.Event()
+    cancelled.set()  # deleted before the first batch ends
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(Cancelled):
+            ingest(file_record(len(text)), text.encode(), None, 256, Budget(), cancelled, (pool, 1))
+        assert pool.submit(lambda: "free").result() == "free"
