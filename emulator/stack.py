@@ -57,7 +57,7 @@ def base_urls(host: str, port: int) -> dict[str, str]:
 
 
 # glibc's mallopt parameters (malloc.h): fixed thresholds, instead of the dynamic ones.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _RELEASE_FROM = 64 * 1024
 _HOLD_UP_TO = 32 * 1024 * 1024  # the largest mmap threshold glibc accepts (half its 64 MB heaps)
 _HOLD_TRIM = 1 << 30
@@ -99,6 +99,10 @@ def release_freed_memory() -> bool:
             return False
         with _allocator.lock:
             _allocator.libc = libc
+            # One arena for every thread: an ingestion's helper thread had an arena of its own, and
+            # what its batches freed there stayed resident (~50 MB) after ``malloc_trim``. Python's
+            # own objects do not come from these arenas, so the threads seldom wait on one another.
+            _allocator.libc.mallopt(_M_ARENA_MAX, 1)
             return _allocator.set(_RELEASE_FROM, _RELEASE_FROM)
     except OSError:  # pragma: no cover - no C library to load
         return False

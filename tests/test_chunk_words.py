@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import numpy as np
@@ -33,6 +34,28 @@ def test_counted_words_are_each_chunks_counter(texts):
 
 def test_the_counter_path_for_huge_batches_counts_the_same():
     texts = TEXTS[:9]
-    fast = chunk_words.counted(texts)
-    slow = chunk_words._ascii_by_counter(texts, np.arange(len(texts)), fast.words)
+    slow = chunk_words._ascii_by_counter(texts, np.arange(len(texts)), chunk_words.Vocabulary())
     assert found(slow) == expected(texts)
+
+
+def many_words(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789_") for _ in range(rng.randint(1, 20)))
+             for _ in range(count)]
+    return [" ".join(words[i:i + 300]) for i in range(0, count, 300)]
+
+
+def test_a_vocabulary_shared_by_batches_counts_each_batch_as_alone():
+    vocabulary = chunk_words.Vocabulary()
+    first, second = TEXTS[:9], ["the THE abcdefghi new words", "abcdefgh end"] + TEXTS[:9]
+    assert found(chunk_words.counted(first, vocabulary)) == expected(first)
+    assert found(chunk_words.counted(second, vocabulary)) == expected(second)
+
+
+def test_a_vocabulary_grown_past_its_first_table_numbers_every_word_once():
+    vocabulary = chunk_words.Vocabulary()
+    texts = many_words(3 * chunk_words.FIRST_SLOTS, seed=3)
+    assert found(chunk_words.counted(texts, vocabulary)) == expected(texts)
+    numbered = len(vocabulary.words)
+    assert found(chunk_words.counted(texts[::-1], vocabulary)) == expected(texts[::-1])
+    assert len(vocabulary.words) == numbered

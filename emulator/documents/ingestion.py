@@ -50,6 +50,10 @@ POLL_S = 0.02  # how often a request waiting for another worker's ingestion look
 # Ingestions a process runs at once (the rest wait their turn, holding no Redis connection): hundreds
 # taken over together after a worker died must leave the backend's connections to the requests.
 AT_ONCE = 8
+# Threads that take a share of a file's vectors beside the one ingesting it: one a further core this
+# process may run on (its CPU affinity, which a container's limit sets, where the system tells it).
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+HELPERS = max(0, min(3, _CORES - 1))
 
 
 class Ingestion:
@@ -62,6 +66,7 @@ class Ingestion:
         # Who this process is, on leases: unique to it, so a lease is never mistaken for another's.
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
         self._pool: ThreadPoolExecutor | None = None
+        self._helpers: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task] = {}
         self._pace = asyncio.Semaphore(AT_ONCE)
         # A memory backend is this process's alone: a lease another owner holds there is a previous
@@ -171,7 +176,8 @@ class Ingestion:
                 raw = await self.files.raw(record)
                 loop = asyncio.get_running_loop()
                 extracted = await loop.run_in_executor(
-                    self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled)
+                    self._executor(), ingest, record, raw, None, self.dimensions, self.budget, cancelled,
+                    self._helping())
                 await self.files.attach(record, extracted)
         except Cancelled:
             return
@@ -215,6 +221,14 @@ class Ingestion:
                                             thread_name_prefix="paradigm-ingest")
         return self._pool
 
+    def _helping(self) -> tuple[ThreadPoolExecutor, int] | None:
+        if not HELPERS:
+            return None
+        if self._helpers is None:
+            self._helpers = ThreadPoolExecutor(max_workers=HELPERS, thread_name_prefix="paradigm-embed")
+        return self._helpers, HELPERS
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._helpers):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
