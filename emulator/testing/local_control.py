@@ -101,6 +101,9 @@ class LocalControlClient:
             loop.call_soon_threadsafe(lambda: [task.cancel() for task in started])
             raise TimeoutError(f"the emulator at {self._server.base_url} did not answer "
                                f"{scope['method']} {scope['path']} in {self._timeout} s")
+        if done[0].cancelled():  # the server stopped with the call under way
+            raise ConnectionRefusedError(f"the emulator at {self._server.base_url} stopped before it "
+                                         f"answered {scope['method']} {scope['path']}")
         return done[0].result()
 
     async def _exchange(self, scope: dict[str, Any], body: bytes) -> tuple[int, bytes]:
