@@ -2,7 +2,7 @@
 
 Installing the package registers it (entry point ``pytest11``); a suite without the entry
 point loads it with ``-p emulator.plugin`` or ``pytest_plugins = ["emulator.plugin"]``.
-Needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``): pytest, and openai for the clients.
+Its two needs, pytest and openai (for the clients), are dependencies of the package.
 
 Fixtures (all function-scoped)::
 
@@ -37,7 +37,6 @@ import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
-# pytest and openai come with the ``plugin`` extra: pip install 'paradigm-emulator[plugin]'.
 import pytest
 
 if TYPE_CHECKING:  # the server, the handle and openai load with the first test that uses them

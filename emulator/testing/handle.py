@@ -21,7 +21,6 @@ Its parts: ``scripting`` (rules and fixtures), ``asked`` (the journal and the as
 from __future__ import annotations
 
 import itertools
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .asked import Asked
@@ -103,7 +102,7 @@ class ParadigmEmulator(Scripting, Asked):
         """An ``openai.OpenAI`` for this emulator (max_retries=0 unless given). Its connections come
         from one pool per emulator, kept for the process: a test does not pay for a new connection
         (one given ``http_client=`` is the caller's, closed after the test)."""
-        openai = _openai()
+        import openai  # imported by the first test that asks for a client: half a second
         own = "http_client" in options
         http_client = options.pop("http_client") if own else shared_http(self.server.base_url)
         made = openai.OpenAI(**{"api_key": self.api_key, "base_url": self._url(version), "max_retries": 0,
@@ -116,8 +115,7 @@ class ParadigmEmulator(Scripting, Asked):
         """An ``openai.AsyncOpenAI`` for this emulator. Its connections are not kept alive, so it
         holds nothing bound to the test's event loop and needs no closing (any loop, any plugin)."""
         import httpx
-
-        openai = _openai()
+        import openai  # imported by the first test that asks for a client: half a second
         transport = httpx.AsyncHTTPTransport(verify=_PLAIN_HTTP, trust_env=False,
                                              limits=httpx.Limits(max_keepalive_connections=0))
         http_client = httpx.AsyncClient(transport=transport, trust_env=False)
@@ -153,13 +151,3 @@ class ParadigmEmulator(Scripting, Asked):
 
     def __repr__(self) -> str:
         return f"<ParadigmEmulator {self.base_url}>"
-
-
-def _openai() -> ModuleType:
-    """The openai SDK, which the ``plugin`` extra brings (the server alone does not need it)."""
-    try:
-        import openai
-    except ImportError:
-        raise ImportError("the Paradigm emulator's clients need the openai SDK: "
-                          "pip install 'paradigm-emulator[plugin]'") from None
-    return openai

@@ -4,7 +4,7 @@
 then every ``@pytest.mark.paradigm(...)`` from the farthest to the closest, and checks each value
 (a folder that exists, a whole number, a field of ``Settings``): a wrong one fails the tests that
 use it with just its message (``refuse``).
-Imports pytest: it needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
+Imports pytest (a dependency of the package, as the plugin is part of it).
 """
 
 from __future__ import annotations

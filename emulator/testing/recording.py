@@ -11,7 +11,7 @@ the marker's ``folder=`` for another), or records it from ``--paradigm-upstream 
     all           record everything again (the module's folder is emptied first, once per session)
 
 A test that replays needs no network and no key.
-Imports pytest: it needs the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
+Imports pytest (a dependency of the package, as the plugin is part of it).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 (one per xdist worker); ``remote(url)`` checks an emulator that already runs (``--paradigm-url``)
 once. On a shared emulator each session calls with a key of its own (``session_key``), so its test
 space is its own, and what it scripted there is cleared when the session ends.
-Needs pytest (through ``markers``): the ``plugin`` extra (``pip install 'paradigm-emulator[plugin]'``).
+Imports pytest (a dependency of the package, as the plugin is part of it).
 """
 
 from __future__ import annotations
