@@ -12,7 +12,7 @@ Only the emulator's own model-call routes are left to the socket, as a test's cl
 from __future__ import annotations
 
 import asyncio
-from _thread import allocate_lock
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 from urllib.parse import unquote, urlencode, urlsplit
@@ -79,7 +79,7 @@ class LocalControlClient:
         """The exchange run as a task on ``loop``, this thread waiting on a bare lock for it: a
         control call costs the two thread switches and little more (``run_coroutine_threadsafe``'s
         future, condition and chained callbacks cost as much again, three times a test)."""
-        finished = allocate_lock()
+        finished = threading.Lock()
         finished.acquire()
         started: list[asyncio.Task[tuple[int, bytes]]] = []
         done: list[asyncio.Task[tuple[int, bytes]]] = []
@@ -87,6 +87,10 @@ class LocalControlClient:
         def over(task: asyncio.Task[tuple[int, bytes]]) -> None:
             done.append(task)
             finished.release()
+
+        def cancel() -> None:
+            for task in started:
+                task.cancel()
 
         def start() -> None:
             task = loop.create_task(self._exchange(scope, body))
@@ -98,7 +102,7 @@ class LocalControlClient:
         except RuntimeError as exc:  # the loop closed in between
             raise ConnectionRefusedError(str(exc)) from None
         if not finished.acquire(timeout=self._timeout):
-            loop.call_soon_threadsafe(lambda: [task.cancel() for task in started])
+            loop.call_soon_threadsafe(cancel)
             raise TimeoutError(f"the emulator at {self._server.base_url} did not answer "
                                f"{scope['method']} {scope['path']} in {self._timeout} s")
         if done[0].cancelled():  # the server stopped with the call under way
